@@ -1,0 +1,44 @@
+/*
+ * common/limits.h: every bound kpop places on what a peer can make it read,
+ * hold or wait for, each with its reason.  kpopd and kpop both use these;
+ * configuration may lower the ones marked "default".
+ */
+#ifndef KPOP_LIMITS_H
+#define KPOP_LIMITS_H
+
+/* A command line, CRLF included (RFC 2449 section 4). */
+#define POP3_CMD_MAX		255
+/* A command argument (RFC 2449 section 4: up to 40 characters). */
+#define POP3_ARG_MAX		40
+/* Arguments per command: TOP has the most (two); allow slack for AUTH. */
+#define POP3_ARGS_MAX		4
+/* A keyword: 3 or 4 characters (RFC 1939 section 3); AUTH has 4. */
+#define POP3_KEYWORD_MAX	4
+/* A response status line, CRLF included (RFC 2449 section 4: 512). */
+#define POP3_RESP_MAX		512
+/*
+ * A SASL response line (RFC 5034 section 4 sets no bound).  A GSSAPI
+ * token is about 1 KiB of base64, much more with a large Windows PAC;
+ * 16 KiB decoded, as base64, is generous and still bounded.
+ */
+#define POP3_SASL_LINE_MAX	(22 * 1024)
+/* A decoded SASL token, the same bound before base64. */
+#define SASL_TOKEN_MAX		(16 * 1024)
+/* A UIDL: 1 to 70 characters 0x21-0x7E (RFC 1939 section 7). */
+#define POP3_UIDL_MAX		70
+/* The I/O read buffer; also the largest line a read can return whole. */
+#define IO_BUF_SIZE		(32 * 1024)
+/* The write buffer: replies are batched up to this before a write. */
+#define IO_WBUF_SIZE		(64 * 1024)
+/* default: seconds to wait for a TLS handshake to finish. */
+#define TLS_HANDSHAKE_TIMEOUT	30
+/* A configuration file line. */
+#define CONF_LINE_MAX		1024
+/* A configuration file: refuse anything larger (it is not a mail spool). */
+#define CONF_FILE_MAX		(1024 * 1024)
+/* One formatted log message, after escaping peer text. */
+#define LOG_LINE_MAX		1024
+/* The error message a context keeps for its caller. */
+#define ERR_MSG_MAX		256
+
+#endif

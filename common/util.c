@@ -1,0 +1,84 @@
+/*
+ * common/util.c: the strict number parser and other small helpers shared by
+ * kpopd and kpop.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/util.h"
+
+int
+util_parse_uint(const char *s, size_t len, unsigned long long max,
+    unsigned long long *out)
+{
+	unsigned long long v = 0;
+	size_t i;
+
+	if (len == 0)
+		return -1;
+	for (i = 0; i < len; i++) {
+		unsigned int d;
+
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		d = (unsigned int)(s[i] - '0');
+		if (d > max || v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+void
+util_wipe(void *p, size_t n)
+{
+	if (p == NULL || n == 0)
+		return;
+#ifdef HAVE_EXPLICIT_BZERO
+	explicit_bzero(p, n);
+#else
+	{
+		volatile unsigned char *vp = p;
+
+		while (n-- > 0)
+			*vp++ = 0;
+	}
+#endif
+}
+
+int
+util_strlcpy(char *dst, const char *src, size_t dstlen)
+{
+	size_t n = strlen(src);
+
+	if (dstlen == 0)
+		return -1;
+	if (n >= dstlen) {
+		memcpy(dst, src, dstlen - 1);
+		dst[dstlen - 1] = '\0';
+		return -1;
+	}
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+int
+util_snprintf(char *dst, size_t dstlen, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(dst, dstlen, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		if (dstlen > 0)
+			dst[0] = '\0';
+		return -1;
+	}
+	return (size_t)n < dstlen ? 0 : -1;
+}

@@ -1,0 +1,42 @@
+/*
+ * common/util.h: small helpers every part of kpop needs: the one strict
+ * number parser, secret wiping, and bounded string copies.
+ */
+#ifndef KPOP_UTIL_H
+#define KPOP_UTIL_H
+
+#include <stddef.h>
+
+#define KP_PRINTF(f, a)	__attribute__((__format__(__printf__, f, a)))
+#define KP_NONNULL(...)	__attribute__((__nonnull__(__VA_ARGS__)))
+#define KP_WUR		__attribute__((__warn_unused_result__))
+
+#define KP_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Parse exactly the len bytes at s as an unsigned decimal number no larger
+ * than max: ASCII digits only, no sign, no blanks, no base prefix.
+ * Returns 0 and stores the value, or -1 (empty, not a number, or out of
+ * range) and leaves *out alone.
+ */
+int	util_parse_uint(const char *s, size_t len, unsigned long long max,
+	    unsigned long long *out) KP_NONNULL(1, 4) KP_WUR;
+
+/* Overwrite n bytes at p in a way the compiler may not remove. */
+void	util_wipe(void *p, size_t n);
+
+/*
+ * Copy the string src into dst of size dstlen, always NUL-terminated.
+ * Returns 0, or -1 if src did not fit (dst then holds a truncated copy).
+ */
+int	util_strlcpy(char *dst, const char *src, size_t dstlen)
+	    KP_NONNULL(1, 2);
+
+/*
+ * Format into dst of size dstlen, always NUL-terminated.  Returns 0, or -1
+ * if the result was cut short.
+ */
+int	util_snprintf(char *dst, size_t dstlen, const char *fmt, ...)
+	    KP_PRINTF(3, 4) KP_NONNULL(1, 3);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * tests/common/util-t.c: tests for common/util.c, above all the one strict
+ * number parser every number from a peer or a file goes through.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "common/util.h"
+#include "tap/basic.h"
+
+static int
+parse(const char *s, unsigned long long max, unsigned long long *v)
+{
+	return util_parse_uint(s, strlen(s), max, v);
+}
+
+int
+main(void)
+{
+	unsigned long long v = 77;
+	char small[8];
+	unsigned char secret[4] = { 1, 2, 3, 4 };
+
+	plan(24);
+	ok(parse("0", 10, &v) == 0 && v == 0, "0");
+	ok(parse("10", 10, &v) == 0 && v == 10, "the maximum itself");
+	ok(parse("11", 10, &v) == -1 && v == 10, "over the maximum, untouched");
+	ok(parse("007", 10, &v) == 0 && v == 7, "leading zeros");
+	is_int(parse("8", 7, &v), -1, "one digit over a small maximum");
+	ok(parse("7", 7, &v) == 0 && v == 7, "a small maximum itself");
+	is_int(parse("", 10, &v), -1, "empty");
+	is_int(parse(" 1", 10, &v), -1, "leading blank");
+	is_int(parse("1 ", 10, &v), -1, "trailing blank");
+	is_int(parse("-1", 10, &v), -1, "minus");
+	is_int(parse("+1", 10, &v), -1, "plus");
+	is_int(parse("0x10", 100, &v), -1, "hex");
+	is_int(parse("1e3", 10000, &v), -1, "exponent");
+	ok(parse("18446744073709551615", ~0ULL, &v) == 0 && v == ~0ULL,
+	    "2^64-1");
+	is_int(parse("18446744073709551616", ~0ULL, &v), -1, "2^64");
+	is_int(parse("99999999999999999999999999", ~0ULL, &v), -1, "huge");
+	is_int(util_parse_uint("12\0003", 4, 100, &v), -1, "embedded NUL");
+	ok(util_parse_uint("1234", 2, 100, &v) == 0 && v == 12,
+	    "only len bytes are read");
+
+	is_int(util_strlcpy(small, "1234567", sizeof(small)), 0, "strlcpy fits");
+	ok(util_strlcpy(small, "12345678", sizeof(small)) == -1 &&
+	    strcmp(small, "1234567") == 0, "strlcpy truncates, says so");
+	ok(util_snprintf(small, sizeof(small), "%d", 1234567) == 0 &&
+	    strcmp(small, "1234567") == 0, "snprintf fits");
+	ok(util_snprintf(small, sizeof(small), "%d", 12345678) == -1 &&
+	    strcmp(small, "1234567") == 0, "snprintf truncates, says so");
+	util_wipe(secret, sizeof(secret));
+	ok(secret[0] == 0 && secret[3] == 0, "wipe");
+	util_wipe(NULL, 5);
+	ok(1, "wipe of NULL is harmless");
+	return 0;
+}
