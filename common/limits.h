@@ -41,4 +41,43 @@
 /* The error message a context keeps for its caller. */
 #define ERR_MSG_MAX		256
 
+/* ---- kpopd maildrops (kpopd/maildrop.c, maildir.c, mbox.c) ---- */
+/*
+ * Messages in one snapshot.  A snapshot costs about 150 bytes a message
+ * (plus the file name for Maildir), so this caps a session near 200 MB.
+ * Past it, the oldest MD_MSGS_MAX are served; the rest (for mbox, the
+ * rest of the file, kept like mail delivered during the session) show up
+ * once those are deleted.
+ */
+#define MD_MSGS_MAX		1000000
+/* Seconds an idle session sent SIGTERM by a takeover has to let go. */
+#define MD_TAKEOVER_WAIT	5
+/*
+ * Seconds after which an mbox dotlock nobody refreshes is stale and may
+ * be removed (procmail waits 1024 s, Postfix 500 s; 5 minutes is far
+ * longer than any delivery holds one).
+ */
+#define MD_DOTLOCK_STALE	300
+/*
+ * Seconds between refreshes of our own dotlock's mtime while a long
+ * snapshot or rewrite holds it (Dovecot overrides a dotlock left
+ * unchanged for 120 s).
+ */
+#define MD_DOTLOCK_REFRESH	30
+/* Milliseconds between tries for a busy dotlock or fcntl lock. */
+#define MD_LOCK_POLL_MS		50
+/*
+ * Read and copy buffer for message files and the mbox; also the longest
+ * start of a line the mbox parser sees whole (From_, X-UIDL), far more
+ * than "X-UIDL:" and a 70-character UIDL need.
+ */
+#define MD_BUF_SIZE		(256 * 1024)
+/* A kpopd.cache line: a file name (NAME_MAX 255) and two numbers. */
+#define MD_CACHE_LINE_MAX	320
+/*
+ * A message or mbox size we accept from a file name (,S= ,W=) or the
+ * cache: 2^62, beyond any file, so sums of sizes cannot overflow.
+ */
+#define MD_SIZE_MAX		(1ULL << 62)
+
 #endif

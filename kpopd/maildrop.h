@@ -13,6 +13,32 @@
  * and byte range for RETR/TOP, to be handed to the net process.
  * md_commit() applies the deletions at QUIT, crash-safely.  md_close()
  * releases everything without deleting anything.
+ *
+ * What the caller must know:
+ * - The session lock is an fcntl lock on a file kept in place: Maildir
+ *   <maildir>/kpopd.lock, mbox <dir>/.<name>.kpopd.lock.  It belongs to
+ *   the process: it dies with it (no stale locks), is not inherited by
+ *   fork(), and closing any other descriptor of that file would drop
+ *   it.  So open one maildrop per process, in the process that keeps
+ *   it (the session monitor), and do not fork between md_open() and the
+ *   end of the session expecting the child to hold it.  A second
+ *   md_open() of the same maildrop in one process is MD_INUSE.
+ * - Takeover (md_opts.takeover_idle) sends the holder SIGTERM.  The
+ *   holder must treat SIGTERM as a dropped connection: end the session
+ *   without md_commit() (a commit already running may finish; it is
+ *   crash-safe either way) and exit, within MD_TAKEOVER_WAIT seconds.
+ * - mbox: the MDA locks (dotlock <mbox>.lock, fcntl on the mbox) are held
+ *   only inside md_open() and md_commit(), never between calls, so
+ *   delivery goes on during a session.  md_commit() may write
+ *   .<name>.kpopd-journal next to the mbox.  Descriptors from
+ *   md_msg_fd() are plain read-only descriptors; close them when done.
+ * - Permissions: run as the mail user.  Maildir: write access to the
+ *   Maildir (kpopd.lock, kpopd.cache, kpopd.cache.tmp), new/ and cur/.
+ *   mbox: read-write access to the mbox and write access to its
+ *   directory, for the dotlock, the session lock and the journal; on
+ *   Debian /var/mail is root:mail 2775, so the process needs group mail
+ *   (as egid or a supplementary group), as MUAs get through their
+ *   setgid dotlock helpers.
  */
 #ifndef KPOPD_MAILDROP_H
 #define KPOPD_MAILDROP_H
@@ -48,7 +74,9 @@ struct md_opts {
 	 * When the maildrop is held by another kpopd session that has been
 	 * idle (no md_touch()) for longer than this many seconds, take it
 	 * over: the holder is sent SIGTERM and the open waits for its lock
-	 * (bounded).  0 never takes over.
+	 * (up to MD_TAKEOVER_WAIT seconds, then MD_INUSE).  0 never takes
+	 * over.  Idleness is the age of the lock file's mtime, which
+	 * md_touch() refreshes at most once a second.
 	 */
 	unsigned int	takeover_idle;
 	/* Create a missing Maildir (new, cur, tmp) instead of MD_PERM. */
@@ -69,7 +97,7 @@ int	md_open(enum md_format, const char *path, const struct md_opts *,
 /* Messages in the snapshot. */
 size_t	md_count(const struct maildrop *) KP_NONNULL(1);
 
-/* Message i (0-based, below md_count()). */
+/* Message i (0-based, below md_count()); NULL past the end. */
 const struct md_msg *md_msg(const struct maildrop *, size_t i)
 	    KP_NONNULL(1);
 
@@ -81,8 +109,11 @@ unsigned long long md_total(const struct maildrop *) KP_NONNULL(1);
  * caller closes it), and the message is the *lenp bytes from offset
  * *offp (for Maildir the whole file; for mbox the message without its
  * From_ line and separator).  Those bytes, run through pop3_enc, give
- * exactly md_msg(i)->size octets.  Returns MD_OK, MD_GONE (deleted
- * behind our back), or MD_TEMP with a message in err.
+ * exactly md_msg(i)->size octets (for a Maildir name with ",W=", the size
+ * is that field, trusted as Dovecot writes it).  A Maildir message moved
+ * or reflagged by another program is found by its base name.  Returns
+ * MD_OK, MD_GONE (deleted, or the mbox replaced or truncated, behind our
+ * back), or MD_TEMP with a message in err.
  */
 int	md_msg_fd(struct maildrop *, size_t i, int *fdp, off_t *offp,
 	    off_t *lenp, char *err, size_t errlen) KP_NONNULL(1, 3, 4, 5, 6)
@@ -97,11 +128,15 @@ void	md_touch(struct maildrop *) KP_NONNULL(1);
 /*
  * UPDATE state: delete the messages whose del[i] is non-zero (del has
  * md_count() entries).  Crash-safe: a kill -9 at any instant leaves every
- * message not deleted intact, and the mbox never half-written (an
- * interrupted rewrite is undone at the next md_open).  Mail delivered
+ * message not deleted intact, and the mbox never half-written (the next
+ * md_open undoes an interrupted rewrite, or completes one that had
+ * written everything and only lacked its cleanup).  Mail delivered
  * during the session is kept.  Returns MD_OK or MD_TEMP (nothing deleted,
  * e.g. disk full, or the mbox was changed by another program in a way
- * that makes the snapshot wrong) with a message in err.
+ * that makes the snapshot wrong) with a message in err.  For Maildir,
+ * where each deletion is one unlink, MD_TEMP means some deletions failed
+ * (the others are done; no message is ever damaged); a message already
+ * gone is not an error.
  */
 int	md_commit(struct maildrop *, const unsigned char *del, char *err,
 	    size_t errlen) KP_NONNULL(1, 2, 3) KP_WUR;

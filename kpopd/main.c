@@ -1,34 +1,762 @@
 /*
- * kpopd/main.c: the kpopd entry point.  Serving POP3 is not built yet
- * (see the kpopd issues); for now the program reports its version and the
- * libraries it links, and refuses everything else so that nobody mistakes
- * it for a server.
+ * kpopd/main.c: the kpopd master process: command line, configuration,
+ * listeners (bound here, or handed over by inetd or systemd), connection
+ * limits, and a process per connection.  Signals: SIGHUP reloads the
+ * configuration and the TLS certificate without touching sessions;
+ * SIGTERM and SIGINT stop listening, end the sessions (as a dropped
+ * connection would: nothing is deleted) and exit.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
-#include <krb5.h>
-#include <openssl/crypto.h>
-#include <sasl/sasl.h>
+#include "common/log.h"
+#include "common/tls.h"
+#include "kpopd/kpopd.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc"
+#endif
+#define DEFAULT_CONF	SYSCONFDIR "/kpopd/kpopd.conf"
+
+/* Listening sockets: a few addresses per kind is plenty. */
+#define LISTEN_MAX	16
+/* Seconds SIGTERM gives sessions before the master stops waiting. */
+#define STOP_GRACE	5
+
+struct listener {
+	int			fd;
+	enum listen_kind	kind;
+};
+
+struct child {
+	pid_t		pid;
+	char		peer[64];
+};
+
+static struct listener	 listeners[LISTEN_MAX];
+static size_t		 nlisteners;
+static struct child	*children;
+static size_t		 nchildren;
+static int		 sigpipe_fds[2] = { -1, -1 };
+static volatile sig_atomic_t got_hup, got_term, got_chld;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: kpopd [-dfitV] [-c file] [-o key=value]...\n"
+	    "  -c file   configuration file (default " DEFAULT_CONF ")\n"
+	    "  -o k=v    set a configuration key, after the file\n"
+	    "  -f        stay in the foreground, log to stderr\n"
+	    "  -d        debug: -f and log_level = debug\n"
+	    "  -i        serve one connection on stdin/stdout (inetd)\n"
+	    "  -t        check the configuration and exit\n"
+	    "  -V        print the version and exit\n");
+	exit(64);
+}
+
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else if (sig == SIGCHLD)
+		got_chld = 1;
+	else
+		got_term = 1;
+	if (sigpipe_fds[1] != -1)
+		(void)!write(sigpipe_fds[1], &c, 1);
+	errno = saved;
+}
+
+static int
+log_level_of(const char *s)
+{
+	if (strcmp(s, "err") == 0)
+		return LOG_ERR;
+	if (strcmp(s, "warning") == 0)
+		return LOG_WARNING;
+	if (strcmp(s, "notice") == 0)
+		return LOG_NOTICE;
+	if (strcmp(s, "debug") == 0)
+		return LOG_DEBUG;
+	return LOG_INFO;
+}
+
+/*
+ * Load the configuration: defaults, the file (required only when named
+ * with -c), the -o overrides, the checks.  Returns 0 or -1 with err set.
+ */
+static int
+load_conf(struct kpopd_conf *c, const char *path, int path_given,
+    char **overrides, int noverrides, char *err, size_t errlen)
+{
+	char host[256];
+	int i;
+
+	kconf_defaults(c);
+	if (path_given || access(path, F_OK) == 0) {
+		if (kconf_read(c, path, err, errlen) == -1)
+			return -1;
+	}
+	for (i = 0; i < noverrides; i++) {
+		char e[256];
+
+		if (kconf_set(c, overrides[i], e, sizeof(e)) == -1) {
+			util_snprintf(err, errlen, "-o %s", e);
+			return -1;
+		}
+	}
+	if (c->hostname == NULL || c->hostname[0] == '\0') {
+		if (gethostname(host, sizeof(host)) == -1)
+			util_strlcpy(host, "localhost", sizeof(host));
+		host[sizeof(host) - 1] = '\0';
+		free(c->hostname);
+		if ((c->hostname = strdup(host)) == NULL)
+			abort();
+	}
+	return kconf_check(c, err, errlen);
+}
+
+/*
+ * What the configuration needs from this system: the accounts it names.
+ * Returns 0 or -1 with err set.
+ */
+static int
+check_system(const struct kpopd_conf *c, char *err, size_t errlen)
+{
+	struct passwd *pw;
+
+	if ((pw = getpwnam(c->unpriv_user)) == NULL) {
+		util_snprintf(err, errlen, "unpriv_user: no account named "
+		    "'%s'", c->unpriv_user);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		util_snprintf(err, errlen, "unpriv_user: '%s' is root; the "
+		    "net process must run without privileges", c->unpriv_user);
+		return -1;
+	}
+	if (strcmp(c->user_type, "virtual") == 0) {
+		if ((pw = getpwnam(c->virtual_user)) == NULL) {
+			util_snprintf(err, errlen, "virtual_user: no account "
+			    "named '%s'", c->virtual_user);
+			return -1;
+		}
+		if (pw->pw_uid == 0) {
+			util_snprintf(err, errlen, "virtual_user: '%s' is "
+			    "root; maildrops must not be served as root",
+			    c->virtual_user);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static SSL_CTX *
+load_tls(const struct kpopd_conf *c, char *err, size_t errlen)
+{
+	if (c->tls_cert == NULL)
+		return NULL;
+	return tls_server_ctx(c->tls_cert, c->tls_key, err, errlen);
+}
+
+/*
+ * Parse "host:port" ("*:port", ":port", "[v6]:port") and bind a listener
+ * for each address it resolves to.  Returns 0 or -1 with err set.
+ */
+static int
+bind_spec(const char *spec, enum listen_kind kind, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char host[256], port[16];
+	const char *colon;
+	size_t hl;
+	int fd, on = 1, r, n = 0;
+
+	if ((colon = strrchr(spec, ':')) == NULL || colon[1] == '\0' ||
+	    strlen(colon + 1) >= sizeof(port)) {
+		util_snprintf(err, errlen, "listen address '%s' is not "
+		    "HOST:PORT", spec);
+		return -1;
+	}
+	hl = (size_t)(colon - spec);
+	if (hl >= 2 && spec[0] == '[' && spec[hl - 1] == ']') {
+		spec++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host)) {
+		util_snprintf(err, errlen, "listen address '%s' too long",
+		    spec);
+		return -1;
+	}
+	memcpy(host, spec, hl);
+	host[hl] = '\0';
+	util_strlcpy(port, colon + 1, sizeof(port));
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	r = getaddrinfo(hl == 0 || strcmp(host, "*") == 0 ? NULL : host, port,
+	    &hints, &res);
+	if (r != 0) {
+		util_snprintf(err, errlen, "listen address '%s': %s", spec,
+		    gai_strerror(r));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (nlisteners == LISTEN_MAX) {
+			util_snprintf(err, errlen, "more than %d listening "
+			    "sockets", LISTEN_MAX);
+			goto fail;
+		}
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (fd == -1)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+			    sizeof(on));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+		    listen(fd, 128) == -1) {
+			util_snprintf(err, errlen, "cannot listen on %s: %s",
+			    spec, strerror(errno));
+			close(fd);
+			goto fail;
+		}
+		listeners[nlisteners].fd = fd;
+		listeners[nlisteners].kind = kind;
+		nlisteners++;
+		n++;
+	}
+	freeaddrinfo(res);
+	if (n == 0) {
+		util_snprintf(err, errlen, "no usable address in '%s'", spec);
+		return -1;
+	}
+	return 0;
+fail:
+	freeaddrinfo(res);
+	return -1;
+}
+
+/* Bind every address of a comma-separated list. */
+static int
+bind_list(const char *list, enum listen_kind kind, char *err, size_t errlen)
+{
+	char *copy, *tok, *save = NULL;
+	int r = 0;
+
+	if ((copy = strdup(list)) == NULL)
+		return -1;
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL && r == 0;
+	    tok = strtok_r(NULL, ", \t", &save))
+		r = bind_spec(tok, kind, err, errlen);
+	free(copy);
+	return r;
+}
+
+/* The kind of a socket handed to us, from its local port. */
+static enum listen_kind
+kind_of_socket(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int port = 0;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET)
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	if (port == 995)
+		return LK_POP3S;
+	if (port == 1109)
+		return LK_KPOP;
+	return LK_POP3;
+}
+
+static enum listen_kind
+kind_of_name(const char *name, int fd)
+{
+	if (strcmp(name, "pop3s") == 0)
+		return LK_POP3S;
+	if (strcmp(name, "kpop") == 0)
+		return LK_KPOP;
+	if (strcmp(name, "pop3") == 0)
+		return LK_POP3;
+	return kind_of_socket(fd);
+}
+
+/*
+ * systemd socket activation (sd_listen_fds(3), without libsystemd):
+ * LISTEN_PID is us, LISTEN_FDS sockets from descriptor 3, their kinds from
+ * LISTEN_FDNAMES (pop3, pop3s, kpop) or else the port.  Returns how many
+ * were taken.
+ */
+static int
+take_systemd_sockets(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *nfds = getenv("LISTEN_FDS");
+	const char *names = getenv("LISTEN_FDNAMES");
+	unsigned long long p, n, i;
+	char name[32];
+	size_t k;
+
+	if (pid == NULL || nfds == NULL ||
+	    util_parse_uint(pid, strlen(pid), 1ULL << 31, &p) == -1 ||
+	    (pid_t)p != getpid() ||
+	    util_parse_uint(nfds, strlen(nfds), LISTEN_MAX, &n) == -1)
+		return 0;
+	for (i = 0; i < n; i++) {
+		int fd = 3 + (int)i;
+
+		name[0] = '\0';
+		if (names != NULL) {
+			for (k = 0; names[k] != '\0' && names[k] != ':' &&
+			    k < sizeof(name) - 1; k++)
+				name[k] = names[k];
+			name[k] = '\0';
+			names = strchr(names, ':');
+			if (names != NULL)
+				names++;
+		}
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		listeners[nlisteners].fd = fd;
+		listeners[nlisteners].kind = kind_of_name(name, fd);
+		nlisteners++;
+	}
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return (int)n;
+}
+
+static void
+peer_name(int fd, char *out, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+
+	util_strlcpy(out, "unknown", len);
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
+		return;
+	if (ss.ss_family == AF_INET &&
+	    inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
+	    sizeof(host)) != NULL)
+		util_strlcpy(out, host, len);
+	else if (ss.ss_family == AF_INET6 &&
+	    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
+	    sizeof(host)) != NULL)
+		util_strlcpy(out, host, len);
+	else if (ss.ss_family == AF_UNIX)
+		util_strlcpy(out, "local", len);
+}
+
+/* TCP keepalive, so half-dead clients go away. */
+static void
+keepalive(int fd)
+{
+	int on = 1, idle = 300, intvl = 60, cnt = 5;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+static void
+reap(void)
+{
+	pid_t pid;
+	size_t i;
+	int st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (i = 0; i < nchildren; i++) {
+			if (children[i].pid == pid) {
+				children[i] = children[--nchildren];
+				break;
+			}
+		}
+		if (WIFSIGNALED(st) && WTERMSIG(st) != SIGTERM)
+			log_warn("session process %ld died of signal %d",
+			    (long)pid, WTERMSIG(st));
+	}
+}
+
+static unsigned int
+sessions_from(const char *peer)
+{
+	unsigned int n = 0;
+	size_t i;
+
+	for (i = 0; i < nchildren; i++)
+		if (strcmp(children[i].peer, peer) == 0)
+			n++;
+	return n;
+}
+
+/* Refuse a connection over a limit: a reply where the protocol allows. */
+static void
+refuse(int fd, enum listen_kind kind, const char *why)
+{
+	static const char msg[] = "-ERR [SYS/TEMP] too many sessions, try "
+	    "again later\r\n";
+
+	if (kind == LK_POP3)
+		(void)!write(fd, msg, sizeof(msg) - 1);
+	log_notice("refused a connection: %s", why);
+	close(fd);
+}
+
+static void
+accept_one(const struct listener *l, const struct kpopd_conf *c,
+    SSL_CTX *tls, int privsep)
+{
+	struct session_start s;
+	struct child *grown;
+	pid_t pid;
+	int fd;
+
+	if ((fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_err("accept: %s", strerror(errno));
+		return;
+	}
+	memset(&s, 0, sizeof(s));
+	peer_name(fd, s.peer, sizeof(s.peer));
+	if (nchildren >= c->max_sessions) {
+		refuse(fd, l->kind, "max_sessions reached");
+		return;
+	}
+	if (sessions_from(s.peer) >= c->max_sessions_per_ip) {
+		char why[128];
+
+		util_snprintf(why, sizeof(why), "max_sessions_per_ip "
+		    "reached for %s", s.peer);
+		refuse(fd, l->kind, why);
+		return;
+	}
+	if ((grown = realloc(children, (nchildren + 1) *
+	    sizeof(*children))) == NULL) {
+		close(fd);
+		return;
+	}
+	children = grown;
+	keepalive(fd);
+	s.conf = c;
+	s.tls = tls;
+	s.kind = l->kind;
+	s.fd = fd;
+	s.privsep = privsep;
+	switch ((pid = fork())) {
+	case -1:
+		log_err("fork: %s", strerror(errno));
+		close(fd);
+		return;
+	case 0:
+		for (size_t i = 0; i < nlisteners; i++)
+			close(listeners[i].fd);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		close(sigpipe_fds[0]);
+		close(sigpipe_fds[1]);
+		monitor_main(&s);
+	default:
+		children[nchildren].pid = pid;
+		util_strlcpy(children[nchildren].peer, s.peer,
+		    sizeof(children[nchildren].peer));
+		nchildren++;
+		close(fd);
+	}
+}
+
+static int
+write_pidfile(const char *path)
+{
+	char buf[32];
+	int fd, n;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) == -1)
+		return -1;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (write(fd, buf, (size_t)n) != n) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+static void
+daemonize(void)
+{
+	int fd;
+
+	switch (fork()) {
+	case -1:
+		perror("kpopd: fork");
+		exit(71);
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	setsid();
+	if (chdir("/") == -1)
+		exit(71);
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+static void
+stop_sessions(void)
+{
+	time_t until = time(NULL) + STOP_GRACE;
+	size_t i;
+
+	for (i = 0; i < nchildren; i++)
+		kill(children[i].pid, SIGTERM);
+	while (nchildren > 0 && time(NULL) < until) {
+		reap();
+		if (nchildren > 0)
+			usleep(50000);
+	}
+	for (i = 0; i < nchildren; i++)
+		kill(children[i].pid, SIGKILL);
+	reap();
+}
+
+static void
+serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
+    char **ov, int nov, int privsep)
+{
+	struct pollfd pfd[LISTEN_MAX + 1];
+	struct sigaction sa;
+	size_t i;
+	char err[512];
+
+	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) == -1) {
+		log_err("pipe: %s", strerror(errno));
+		exit(71);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	for (i = 0; i < nlisteners; i++)
+		fcntl(listeners[i].fd, F_SETFL, O_NONBLOCK);
+	log_notice("kpopd %s started, %zu listening sockets", PACKAGE_VERSION,
+	    nlisteners);
+
+	while (!got_term) {
+		pfd[0].fd = sigpipe_fds[0];
+		pfd[0].events = POLLIN;
+		for (i = 0; i < nlisteners; i++) {
+			pfd[i + 1].fd = listeners[i].fd;
+			pfd[i + 1].events = POLLIN;
+		}
+		if (poll(pfd, nlisteners + 1, -1) == -1 && errno != EINTR) {
+			log_err("poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[0].revents & POLLIN) {
+			char drain[64];
+
+			while (read(sigpipe_fds[0], drain, sizeof(drain)) > 0)
+				continue;
+		}
+		if (got_chld) {
+			got_chld = 0;
+			reap();
+		}
+		if (got_hup) {
+			struct kpopd_conf *n = calloc(1, sizeof(*n));
+			SSL_CTX *ntls = NULL;
+
+			got_hup = 0;
+			if (n != NULL && load_conf(n, path, path_given, ov,
+			    nov, err, sizeof(err)) == 0 &&
+			    (n->tls_cert == NULL ||
+			    (ntls = load_tls(n, err, sizeof(err))) != NULL)) {
+				/* Sessions keep their own copies (fork). */
+				kconf_free(c);
+				*c = *n;
+				SSL_CTX_free(tls);
+				tls = ntls;
+				log_set_level(log_level_of(c->log_level));
+				log_notice("configuration reloaded");
+			} else {
+				log_err("reload failed, keeping the old "
+				    "configuration: %s", err);
+				if (n != NULL)
+					kconf_free(n);
+			}
+			free(n);
+		}
+		if (got_term)
+			break;
+		for (i = 0; i < nlisteners; i++)
+			if (pfd[i + 1].revents & POLLIN)
+				accept_one(&listeners[i], c, tls, privsep);
+	}
+	for (i = 0; i < nlisteners; i++)
+		close(listeners[i].fd);
+	log_notice("stopping: ending %zu sessions", nchildren);
+	stop_sessions();
+	if (c->pidfile != NULL)
+		unlink(c->pidfile);
+	SSL_CTX_free(tls);
+}
 
 int
 main(int argc, char **argv)
 {
-	const char *sasl_impl = NULL, *sasl_ver = NULL;
+	struct kpopd_conf conf;
+	const char *path = DEFAULT_CONF;
+	int path_given = 0, fg = 0, debug = 0, inetd = 0, check = 0, ch;
+	char **ov = NULL;
+	int nov = 0, privsep;
+	SSL_CTX *tls = NULL;
+	char err[512];
 
-	if (argc == 2 && (strcmp(argv[1], "-V") == 0 ||
-	    strcmp(argv[1], "--version") == 0)) {
-		sasl_version_info(&sasl_impl, &sasl_ver, NULL, NULL, NULL,
-		    NULL);
-		printf("kpopd %s (OpenSSL %s, %s SASL %s)\n", PACKAGE_VERSION,
-		    OpenSSL_version(OPENSSL_VERSION_STRING),
-		    sasl_impl != NULL ? sasl_impl : "Cyrus",
-		    sasl_ver != NULL ? sasl_ver : "?");
+	while ((ch = getopt(argc, argv, "c:dfio:tV")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			path_given = 1;
+			break;
+		case 'd':
+			debug = fg = 1;
+			break;
+		case 'f':
+			fg = 1;
+			break;
+		case 'i':
+			inetd = 1;
+			break;
+		case 'o':
+			if ((ov = realloc(ov, (size_t)(nov + 1) *
+			    sizeof(*ov))) == NULL)
+				abort();
+			ov[nov++] = optarg;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'V':
+			printf("kpopd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	if (load_conf(&conf, path, path_given, ov, nov, err,
+	    sizeof(err)) == -1 || check_system(&conf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "kpopd: %s\n", err);
+		return 78;
+	}
+	if (conf.tls_cert != NULL &&
+	    (tls = load_tls(&conf, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "kpopd: %s\n", err);
+		return 78;
+	}
+	if (check) {
+		printf("kpopd: configuration OK%s%s\n",
+		    path_given || access(path, F_OK) == 0 ? " (" : "",
+		    path_given || access(path, F_OK) == 0 ? path : "");
+		if (path_given || access(path, F_OK) == 0)
+			printf(")\n");
+		SSL_CTX_free(tls);
+		kconf_free(&conf);
 		return 0;
 	}
-	fprintf(stderr, "kpopd: this build cannot serve POP3 yet; only -V "
-	    "works\n");
-	return 64;
+	privsep = (geteuid() == 0);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (inetd) {
+		struct session_start s;
+
+		/* stdout is the client: never log there. */
+		log_open("kpopd", LOG_DEST_SYSLOG, LOG_MAIL);
+		log_set_level(log_level_of(conf.log_level));
+		memset(&s, 0, sizeof(s));
+		s.conf = &conf;
+		s.tls = tls;
+		s.kind = kind_of_socket(0);
+		s.fd = dup(0);
+		s.privsep = privsep;
+		peer_name(0, s.peer, sizeof(s.peer));
+		if ((ch = open("/dev/null", O_RDWR)) != -1) {
+			dup2(ch, 0);
+			dup2(ch, 1);
+			if (ch > 2)
+				close(ch);
+		}
+		monitor_main(&s);
+	}
+
+	log_open("kpopd", fg ? LOG_DEST_STDERR : LOG_DEST_SYSLOG, LOG_MAIL);
+	log_set_level(debug ? LOG_DEBUG : log_level_of(conf.log_level));
+	if (take_systemd_sockets() == 0) {
+		if ((conf.listen_pop3[0] != '\0' &&
+		    bind_list(conf.listen_pop3, LK_POP3, err,
+		    sizeof(err)) == -1) ||
+		    (conf.listen_pop3s[0] != '\0' &&
+		    bind_list(conf.listen_pop3s, LK_POP3S, err,
+		    sizeof(err)) == -1)) {
+			log_err("%s", err);
+			if (!fg)
+				fprintf(stderr, "kpopd: %s\n", err);
+			return 71;
+		}
+	}
+	if (!fg)
+		daemonize();
+	if (conf.pidfile != NULL && write_pidfile(conf.pidfile) == -1) {
+		log_err("cannot write %s: %s", conf.pidfile, strerror(errno));
+		return 73;
+	}
+	serve(&conf, tls, path, path_given, ov, nov, privsep);
+	kconf_free(&conf);
+	free(ov);
+	free(children);
+	return 0;
 }

@@ -1,0 +1,261 @@
+/*
+ * common/ipc.c: messages between kpopd's processes.  See ipc.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "common/ipc.h"
+
+/* The wire: type (4 bytes, host order: both ends are one machine). */
+#define IPC_HDR	4
+
+int
+ipc_pair(int sv[2])
+{
+	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+}
+
+int
+ipc_send(int sock, uint32_t type, const struct ipc_buf *b, int fd)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cmsg;
+	struct msghdr msg;
+	struct iovec iov[2];
+	struct cmsghdr *c;
+	ssize_t r;
+
+	if (b != NULL && b->bad) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	memset(&msg, 0, sizeof(msg));
+	iov[0].iov_base = &type;
+	iov[0].iov_len = IPC_HDR;
+	iov[1].iov_base = b != NULL ? (void *)(uintptr_t)b->data : NULL;
+	iov[1].iov_len = b != NULL ? b->len : 0;
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+	if (fd >= 0) {
+		memset(&cmsg, 0, sizeof(cmsg));
+		msg.msg_control = cmsg.buf;
+		msg.msg_controllen = sizeof(cmsg.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	do {
+		r = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	} while (r == -1 && errno == EINTR);
+	if (r == -1)
+		return -1;
+	if ((size_t)r != IPC_HDR + iov[1].iov_len) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return 0;
+}
+
+int
+ipc_recv(int sock, uint32_t *typep, struct ipc_buf *b, int *fdp,
+    int timeout_ms)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cmsg;
+	struct msghdr msg;
+	struct iovec iov[2];
+	struct cmsghdr *c;
+	struct pollfd pfd;
+	uint32_t type;
+	ssize_t r;
+	int fd = -1;
+
+	ipc_reset(b);
+	if (fdp != NULL)
+		*fdp = -1;
+	pfd.fd = sock;
+	pfd.events = POLLIN;
+	for (;;) {
+		r = poll(&pfd, 1, timeout_ms);
+		if (r > 0)
+			break;
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (errno != EINTR)
+			return -1;
+	}
+	memset(&msg, 0, sizeof(msg));
+	memset(&cmsg, 0, sizeof(cmsg));
+	iov[0].iov_base = &type;
+	iov[0].iov_len = IPC_HDR;
+	iov[1].iov_base = b->data;
+	iov[1].iov_len = sizeof(b->data);
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+	msg.msg_control = cmsg.buf;
+	msg.msg_controllen = sizeof(cmsg.buf);
+	do {
+		r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	} while (r == -1 && errno == EINTR);
+	if (r == -1)
+		return -1;
+	if (r == 0)
+		return 1;
+	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)) && fd == -1)
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	}
+	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 ||
+	    (size_t)r < IPC_HDR) {
+		if (fd >= 0)
+			close(fd);
+		errno = (size_t)r < IPC_HDR ? EPROTO : EMSGSIZE;
+		return -1;
+	}
+	if (fdp != NULL)
+		*fdp = fd;
+	else if (fd >= 0)
+		close(fd);
+	*typep = type;
+	b->len = (size_t)r - IPC_HDR;
+	return 0;
+}
+
+void
+ipc_reset(struct ipc_buf *b)
+{
+	b->len = b->pos = 0;
+	b->bad = 0;
+}
+
+size_t
+ipc_room(const struct ipc_buf *b)
+{
+	return sizeof(b->data) - b->len;
+}
+
+void
+ipc_put_bytes(struct ipc_buf *b, const void *p, size_t n)
+{
+	uint32_t len = (uint32_t)n;
+
+	if (b->bad || n > IPC_MSG_MAX || ipc_room(b) < sizeof(len) + n) {
+		b->bad = 1;
+		return;
+	}
+	memcpy(b->data + b->len, &len, sizeof(len));
+	if (n > 0)
+		memcpy(b->data + b->len + sizeof(len), p, n);
+	b->len += sizeof(len) + n;
+}
+
+void
+ipc_put_str(struct ipc_buf *b, const char *s)
+{
+	ipc_put_bytes(b, s, strlen(s));
+}
+
+void
+ipc_put_u32(struct ipc_buf *b, uint32_t v)
+{
+	if (b->bad || ipc_room(b) < sizeof(v)) {
+		b->bad = 1;
+		return;
+	}
+	memcpy(b->data + b->len, &v, sizeof(v));
+	b->len += sizeof(v);
+}
+
+void
+ipc_put_u64(struct ipc_buf *b, uint64_t v)
+{
+	if (b->bad || ipc_room(b) < sizeof(v)) {
+		b->bad = 1;
+		return;
+	}
+	memcpy(b->data + b->len, &v, sizeof(v));
+	b->len += sizeof(v);
+}
+
+int
+ipc_get_u32(struct ipc_buf *b, uint32_t *v)
+{
+	if (b->bad || b->len - b->pos < sizeof(*v)) {
+		b->bad = 1;
+		return -1;
+	}
+	memcpy(v, b->data + b->pos, sizeof(*v));
+	b->pos += sizeof(*v);
+	return 0;
+}
+
+int
+ipc_get_u64(struct ipc_buf *b, uint64_t *v)
+{
+	if (b->bad || b->len - b->pos < sizeof(*v)) {
+		b->bad = 1;
+		return -1;
+	}
+	memcpy(v, b->data + b->pos, sizeof(*v));
+	b->pos += sizeof(*v);
+	return 0;
+}
+
+int
+ipc_get_bytes(struct ipc_buf *b, const void **p, size_t *n)
+{
+	uint32_t len;
+
+	if (ipc_get_u32(b, &len) == -1)
+		return -1;
+	if (b->len - b->pos < len) {
+		b->bad = 1;
+		return -1;
+	}
+	*p = b->data + b->pos;
+	*n = len;
+	b->pos += len;
+	return 0;
+}
+
+int
+ipc_get_str(struct ipc_buf *b, char *out, size_t max)
+{
+	const void *p;
+	size_t n;
+
+	if (ipc_get_bytes(b, &p, &n) == -1)
+		return -1;
+	if (n >= max || memchr(p, '\0', n) != NULL) {
+		b->bad = 1;
+		return -1;
+	}
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+int
+ipc_end(struct ipc_buf *b)
+{
+	if (b->bad || b->pos != b->len) {
+		b->bad = 1;
+		return -1;
+	}
+	return 0;
+}

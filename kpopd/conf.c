@@ -1,0 +1,185 @@
+/*
+ * kpopd/conf.c: kpopd.conf: the keys, their defaults and bounds, and the
+ * checks that tie them together.  Documented in kpopd.conf(5); keep the
+ * two in step.
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/conf.h"
+#include "kpopd/kpopd.h"
+
+#define OFF(f)	offsetof(struct kpopd_conf, f)
+#define DAY	86400U
+
+static const struct conf_key kconf_keys[] = {
+	{ "listen_pop3", CONF_STRING, OFF(listen_pop3), 0, 0 },
+	{ "listen_pop3s", CONF_STRING, OFF(listen_pop3s), 0, 0 },
+	{ "tls_cert", CONF_STRING, OFF(tls_cert), 0, 0 },
+	{ "tls_key", CONF_STRING, OFF(tls_key), 0, 0 },
+	{ "allow_plaintext_auth", CONF_BOOL, OFF(allow_plaintext_auth), 0, 1 },
+	{ "hostname", CONF_STRING, OFF(hostname), 0, 0 },
+	{ "keytab", CONF_STRING, OFF(keytab), 0, 0 },
+	{ "service", CONF_STRING, OFF(service), 0, 0 },
+	{ "password_check", CONF_STRING, OFF(password_check), 0, 0 },
+	{ "sasldb", CONF_STRING, OFF(sasldb), 0, 0 },
+	{ "krb5_principal", CONF_STRING, OFF(krb5_principal), 0, 0 },
+	{ "maildrop", CONF_STRING, OFF(maildrop), 0, 0 },
+	{ "user_type", CONF_STRING, OFF(user_type), 0, 0 },
+	{ "virtual_user", CONF_STRING, OFF(virtual_user), 0, 0 },
+	{ "unpriv_user", CONF_STRING, OFF(unpriv_user), 0, 0 },
+	{ "chroot_dir", CONF_STRING, OFF(chroot_dir), 0, 0 },
+	{ "state_dir", CONF_STRING, OFF(state_dir), 0, 0 },
+	{ "pidfile", CONF_STRING, OFF(pidfile), 0, 0 },
+	{ "log_level", CONF_STRING, OFF(log_level), 0, 0 },
+	{ "expire", CONF_STRING, OFF(expire), 0, 0 },
+	{ "max_sessions", CONF_UINT, OFF(max_sessions), 1, 100000 },
+	{ "max_sessions_per_ip", CONF_UINT, OFF(max_sessions_per_ip), 1,
+	    100000 },
+	{ "max_bad_commands", CONF_UINT, OFF(max_bad_commands), 1, 1000 },
+	{ "login_timeout", CONF_DURATION, OFF(login_timeout), 1, DAY },
+	/* RFC 1939 section 3: an autologout timer of at least 10 minutes. */
+	{ "idle_timeout", CONF_DURATION, OFF(idle_timeout), 600, DAY },
+	{ "auth_fail_delay", CONF_DURATION, OFF(auth_fail_delay), 0, 60 },
+	{ "login_delay", CONF_DURATION, OFF(login_delay), 0, DAY },
+	{ "lock_timeout", CONF_DURATION, OFF(lock_timeout), 1, 600 },
+	{ "takeover_idle", CONF_DURATION, OFF(takeover_idle), 0, DAY },
+	{ "tls_timeout", CONF_DURATION, OFF(tls_timeout), 1, 600 },
+	CONF_KEY_END
+};
+
+/* Set string field *f to a copy of s. */
+static void
+kconf_str(char **f, const char *s)
+{
+	free(*f);
+	if ((*f = strdup(s)) == NULL)
+		abort();	/* at start-up only: no memory, no server */
+}
+
+void
+kconf_defaults(struct kpopd_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	kconf_str(&c->listen_pop3, "*:110");
+	kconf_str(&c->listen_pop3s, "");
+	kconf_str(&c->service, "pop");
+	kconf_str(&c->password_check, "krb5");
+	kconf_str(&c->krb5_principal, "%u");
+	kconf_str(&c->maildrop, "mbox:/var/mail/%u");
+	kconf_str(&c->user_type, "system");
+	kconf_str(&c->unpriv_user, "nobody");
+	kconf_str(&c->chroot_dir, "/var/lib/kpopd/empty");
+	kconf_str(&c->state_dir, "/var/lib/kpopd");
+	kconf_str(&c->log_level, "info");
+	kconf_str(&c->expire, "never");
+	c->max_sessions = 200;
+	c->max_sessions_per_ip = 10;
+	c->max_bad_commands = 10;
+	c->login_timeout = 120;
+	c->idle_timeout = 600;
+	c->auth_fail_delay = 2;
+	c->lock_timeout = 10;
+	c->tls_timeout = 30;
+}
+
+int
+kconf_read(struct kpopd_conf *c, const char *path, char *err, size_t errlen)
+{
+	return conf_read_file(path, kconf_keys, c, err, errlen);
+}
+
+int
+kconf_set(struct kpopd_conf *c, const char *kv, char *err, size_t errlen)
+{
+	char key[64];
+	const char *eq = strchr(kv, '=');
+	size_t n;
+
+	if (eq == NULL || (n = (size_t)(eq - kv)) == 0 || n >= sizeof(key)) {
+		util_snprintf(err, errlen, "'%s': expected KEY=VALUE", kv);
+		return -1;
+	}
+	memcpy(key, kv, n);
+	key[n] = '\0';
+	return conf_set(kconf_keys, c, key, eq + 1, err, errlen);
+}
+
+void
+kconf_free(struct kpopd_conf *c)
+{
+	if (c != NULL)
+		conf_free(kconf_keys, c);
+}
+
+static int
+one_of(const char *v, const char *a, const char *b, const char *d)
+{
+	return strcmp(v, a) == 0 || strcmp(v, b) == 0 ||
+	    (d != NULL && strcmp(v, d) == 0);
+}
+
+int
+kconf_expire_never(const struct kpopd_conf *c)
+{
+	return strcmp(c->expire, "never") == 0;
+}
+
+int
+kconf_check(const struct kpopd_conf *c, char *err, size_t errlen)
+{
+	unsigned long long days;
+
+	if (!one_of(c->password_check, "krb5", "sasl", "none")) {
+		util_snprintf(err, errlen, "password_check: '%s' is not "
+		    "krb5, sasl or none", c->password_check);
+		return -1;
+	}
+	if (!one_of(c->user_type, "system", "virtual", NULL)) {
+		util_snprintf(err, errlen, "user_type: '%s' is not system or "
+		    "virtual", c->user_type);
+		return -1;
+	}
+	if (strcmp(c->user_type, "virtual") == 0 &&
+	    (c->virtual_user == NULL || c->virtual_user[0] == '\0')) {
+		util_snprintf(err, errlen, "user_type = virtual needs "
+		    "virtual_user (the account that owns the maildrops)");
+		return -1;
+	}
+	if (strncmp(c->maildrop, "maildir:", 8) != 0 &&
+	    strncmp(c->maildrop, "mbox:", 5) != 0) {
+		util_snprintf(err, errlen, "maildrop: '%s' does not start "
+		    "with maildir: or mbox:", c->maildrop);
+		return -1;
+	}
+	if (!one_of(c->log_level, "err", "warning", "notice") &&
+	    !one_of(c->log_level, "info", "debug", NULL)) {
+		util_snprintf(err, errlen, "log_level: '%s' is not err, "
+		    "warning, notice, info or debug", c->log_level);
+		return -1;
+	}
+	if (!kconf_expire_never(c) && util_parse_uint(c->expire,
+	    strlen(c->expire), 100000, &days) == -1) {
+		util_snprintf(err, errlen, "expire: '%s' is not 'never' or a "
+		    "number of days", c->expire);
+		return -1;
+	}
+	if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {
+		util_snprintf(err, errlen, "tls_cert and tls_key go together");
+		return -1;
+	}
+	if (c->listen_pop3s[0] != '\0' && c->tls_cert == NULL) {
+		util_snprintf(err, errlen, "listen_pop3s needs tls_cert and "
+		    "tls_key");
+		return -1;
+	}
+	if (c->listen_pop3[0] == '\0' && c->listen_pop3s[0] == '\0') {
+		util_snprintf(err, errlen, "nothing to listen on: "
+		    "listen_pop3 and listen_pop3s are both empty");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,131 @@
+/*
+ * kpopd/kpopd.h: what kpopd's parts share: the configuration, the kinds of
+ * listener, the messages between the session monitor and the net process,
+ * and the entry points of each process.
+ */
+#ifndef KPOPD_KPOPD_H
+#define KPOPD_KPOPD_H
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+#include "common/limits.h"
+#include "common/util.h"
+
+/* What a listener speaks first. */
+enum listen_kind {
+	LK_POP3,	/* plain POP3, STLS offered (port 110) */
+	LK_POP3S,	/* TLS first (port 995, RFC 8314) */
+	LK_KPOP		/* krb5 sendauth first (port 1109) */
+};
+
+struct kpopd_conf {
+	char		*listen_pop3;	/* "addr:port, ..." or "" */
+	char		*listen_pop3s;
+	char		*tls_cert;
+	char		*tls_key;
+	int		 allow_plaintext_auth;
+	char		*hostname;	/* for the greeting and pop/HOST */
+	char		*keytab;
+	char		*service;	/* "pop" */
+	char		*password_check;	/* krb5, sasl or none */
+	char		*sasldb;
+	char		*krb5_principal;	/* template: %u, %d */
+	char		*maildrop;	/* "maildir:~/Maildir", "mbox:..." */
+	char		*user_type;	/* system or virtual */
+	char		*virtual_user;	/* owner of virtual maildrops */
+	char		*unpriv_user;	/* the net process runs as this */
+	char		*chroot_dir;	/* the net process's empty root */
+	char		*state_dir;	/* LOGIN-DELAY records */
+	char		*pidfile;
+	char		*log;		/* syslog or stderr */
+	char		*log_level;
+	char		*expire;	/* "never" or days */
+	unsigned int	 max_sessions;
+	unsigned int	 max_sessions_per_ip;
+	unsigned int	 max_bad_commands;
+	unsigned int	 login_timeout;	/* seconds */
+	unsigned int	 idle_timeout;	/* seconds */
+	unsigned int	 auth_fail_delay;	/* seconds */
+	unsigned int	 login_delay;	/* seconds between logins */
+	unsigned int	 lock_timeout;	/* seconds */
+	unsigned int	 takeover_idle;	/* seconds; 0: never */
+	unsigned int	 tls_timeout;	/* seconds */
+};
+
+/* conf.c: defaults, reading, checking. */
+void	kconf_defaults(struct kpopd_conf *) KP_NONNULL(1);
+int	kconf_read(struct kpopd_conf *, const char *path, char *err,
+	    size_t errlen) KP_NONNULL(1, 2, 3) KP_WUR;
+int	kconf_set(struct kpopd_conf *, const char *keyvalue, char *err,
+	    size_t errlen) KP_NONNULL(1, 2, 3) KP_WUR;
+int	kconf_check(const struct kpopd_conf *, char *err, size_t errlen)
+	    KP_NONNULL(1, 2) KP_WUR;
+void	kconf_free(struct kpopd_conf *);
+/* Whether the configured expire policy is "never". */
+int	kconf_expire_never(const struct kpopd_conf *) KP_NONNULL(1);
+
+/* The per-connection context handed from the master to a session. */
+struct session_start {
+	const struct kpopd_conf	*conf;
+	SSL_CTX			*tls;		/* NULL: no TLS configured */
+	enum listen_kind	 kind;
+	int			 fd;		/* the client socket */
+	char			 peer[64];	/* printable address */
+	int			 privsep;	/* started as root */
+};
+
+/* monitor.c: runs the session; never returns. */
+void	monitor_main(const struct session_start *) __attribute__((noreturn));
+
+/* net.c: the net process's POP3 loop; never returns. */
+void	net_main(const struct session_start *, int mon)
+	    __attribute__((noreturn));
+
+/*
+ * Messages between net (N) and monitor (M).  Each request has exactly one
+ * reply except M_TOUCH.  Bodies are built with common/ipc.h.
+ */
+enum {
+	/* N->M: user str, password str.  M->N: M_AUTH_RESULT. */
+	M_AUTH_PASS = 1,
+	/* M->N: result u32 (enum auth_result), user str, text str; on
+	   AUTH_OK followed by M_SNAP_HEAD and M_SNAP_PART messages. */
+	M_AUTH_RESULT,
+	/* M->N: count u64, total octets u64. */
+	M_SNAP_HEAD,
+	/* M->N: n u32, then n times: size u64, uidl str. */
+	M_SNAP_PART,
+	/* N->M: index u32.  M->N: M_MSG. */
+	M_GET_MSG,
+	/* M->N: result u32 (enum md_status), offset u64, length u64, text
+	   str; with the message descriptor on MD_OK. */
+	M_MSG,
+	/* N->M: nothing.  Activity, so an idle takeover spares us. */
+	M_TOUCH,
+	/* N->M: count u32, then a byte string: a bitmap of the messages
+	   to delete (bit i%8 of byte i/8).  M->N: M_QUIT_RESULT. */
+	M_QUIT,
+	/* M->N: result u32 (0 ok, else enum md_status), text str. */
+	M_QUIT_RESULT
+};
+
+enum auth_result {
+	AUTH_OK = 0,
+	AUTH_BAD,		/* -ERR [AUTH] */
+	AUTH_TEMP,		/* -ERR [SYS/TEMP] */
+	AUTH_PERM,		/* -ERR [SYS/PERM] */
+	AUTH_INUSE,		/* -ERR [IN-USE] */
+	AUTH_LOGIN_DELAY	/* -ERR [LOGIN-DELAY] */
+};
+
+/* A user name as kpopd accepts it, NUL included. */
+#define KPOPD_USER_MAX	256
+/* A path built from a template (a maildrop, a state file). */
+#define KPOPD_PATH_MAX	4096
+/* A password, NUL included. */
+#define KPOPD_PASS_MAX	POP3_CMD_MAX
+
+#endif

@@ -1,0 +1,951 @@
+/*
+ * kpopd/maildir.c: the Maildir backend of maildrop.h.
+ *
+ * The messages are the regular files in new/ and cur/ (dot files, tmp/
+ * and anything else are left out), in delivery order: the leading
+ * seconds of the name, then the base name (the name before its ":"
+ * info), so the order is the same every session.  The UIDL is the base
+ * name, which a flag change or a move from new/ to cur/ leaves alone.
+ *
+ * Sizes are POP3 octets (CRLF form).  A name's ",W=" field (Dovecot's
+ * virtual size, which is exactly that) is used as is.  Otherwise the size
+ * comes from <maildir>/kpopd.cache, a text file of "base physical pop3"
+ * lines checked against the directory: an entry is trusted only while the
+ * file's physical size (",S=" in the name, else stat) matches it, and a
+ * cache that fails its checksum is thrown away.  Only what the cache
+ * cannot answer is read and measured, and the cache is then rewritten
+ * atomically (temporary file, fsync, rename).  A second open of a
+ * maildrop therefore reads new/, cur/ and the cache, and opens no message
+ * file; names with ,S= or ,W= are not even stat'ed.
+ *
+ * kpopd never renames a message from new/ to cur/ (or changes its
+ * flags): POP3 has no flags to keep, a rename per message would cost a
+ * directory write per message and race with other readers, and the UIDL
+ * does not depend on it.  Deletion is unlink, atomic per message, so a
+ * crash at any point leaves every message either intact or deleted.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/limits.h"
+#include "common/pop3.h"
+#include "common/util.h"
+#include "kpopd/md-int.h"
+
+#define MDIR_NEW	0
+#define MDIR_CUR	1
+
+static const char *const mdir_sub[2] = { "new", "cur" };
+
+#define MDIR_LOCK	"kpopd.lock"
+#define MDIR_CACHE	"kpopd.cache"
+#define MDIR_CACHE_TMP	"kpopd.cache.tmp"
+#define MDIR_CACHE_MAGIC "kpopd-cache 1\n"
+#define MDIR_CACHE_END	"/end "
+#define MDIR_NONE	(~0ULL)
+
+struct mdir_ent {
+	char			*name;		/* in its directory */
+	size_t			 baselen;	/* bytes before ':' */
+	unsigned long long	 secs;		/* leading seconds, or 0 */
+	unsigned long long	 s;		/* ,S= or MDIR_NONE */
+	unsigned long long	 w;		/* ,W= or MDIR_NONE */
+	unsigned long long	 phys;		/* from stat, or MDIR_NONE */
+	unsigned long long	 size;		/* POP3 octets */
+	unsigned char		 dir;		/* MDIR_NEW or MDIR_CUR */
+	unsigned char		 gone;
+};
+
+struct mdir_centry {
+	const char		*name;		/* into the cache text */
+	size_t			 namelen;
+	unsigned long long	 phys;
+	unsigned long long	 size;
+	int			 used;
+};
+
+struct mdir {
+	char			*path;
+	int			 rootfd;
+	int			 dfd[2];	/* new/, cur/ */
+	struct mdir_ent		*ents;		/* snapshot order */
+	size_t			 n;
+	size_t			*byname;	/* ents sorted by base */
+	/* The cache as read. */
+	char			*ctext;
+	struct mdir_centry	*cache;
+	size_t			 ncache;
+	int			 cache_bad;	/* present but unusable */
+};
+
+/* ---- names ---- */
+
+static int
+mdir_basecmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c;
+
+	c = memcmp(a, b, alen < blen ? alen : blen);
+	if (c != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+/* Fill in what the name tells: base length, seconds, ,S= and ,W=. */
+static void
+mdir_parse_name(struct mdir_ent *e)
+{
+	const char *name = e->name, *end, *p, *q;
+	unsigned long long v;
+
+	e->baselen = strcspn(name, ":");
+	end = name + e->baselen;
+	e->secs = 0;
+	e->s = e->w = MDIR_NONE;
+	for (p = name; p < end && *p >= '0' && *p <= '9'; p++)
+		;
+	if (p > name && (p == end || *p == '.') &&
+	    util_parse_uint(name, (size_t)(p - name), MD_SIZE_MAX, &v) == 0)
+		e->secs = v;
+	for (p = name; (p = memchr(p, ',', (size_t)(end - p))) != NULL;
+	    p++) {
+		if (end - p < 4 || (p[1] != 'S' && p[1] != 'W') ||
+		    p[2] != '=')
+			continue;
+		for (q = p + 3; q < end && *q >= '0' && *q <= '9'; q++)
+			;
+		if ((q != end && *q != ',') ||
+		    util_parse_uint(p + 3, (size_t)(q - p - 3), MD_SIZE_MAX,
+		    &v) == -1)
+			continue;
+		if (p[1] == 'S' && e->s == MDIR_NONE)
+			e->s = v;
+		else if (p[1] == 'W' && e->w == MDIR_NONE)
+			e->w = v;
+	}
+}
+
+static int
+mdir_order(const void *va, const void *vb)
+{
+	const struct mdir_ent *a = va, *b = vb;
+	int c;
+
+	if (a->secs != b->secs)
+		return a->secs < b->secs ? -1 : 1;
+	c = mdir_basecmp(a->name, a->baselen, b->name, b->baselen);
+	if (c != 0)
+		return c;
+	if (a->dir != b->dir)
+		return a->dir < b->dir ? -1 : 1;
+	return strcmp(a->name, b->name);
+}
+
+/* Whether a base name can go into the cache as a word. */
+static int
+mdir_cacheable(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > NAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e ||
+		    s[i] == '/')
+			return 0;
+	return 1;
+}
+
+/* ---- scanning ---- */
+
+/*
+ * Add the regular files of one of new/ and cur/ to ents.  Returns MD_OK,
+ * or a status with err set.
+ */
+static int
+mdir_scan(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
+{
+	struct dirent *de;
+	struct stat st;
+	struct mdir_ent *e, *ne;
+	DIR *d;
+	int fd, e_no, rc = MD_OK;
+	unsigned long long phys;
+
+	if ((fd = dup(m->dfd[which])) == -1 || (d = fdopendir(fd)) == NULL) {
+		e_no = errno;
+		if (fd != -1)
+			(void)close(fd);
+		md_seterr(err, errlen, "%s/%s: %s", m->path, mdir_sub[which],
+		    strerror(e_no));
+		return MD_TEMP;
+	}
+	rewinddir(d);
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0) {
+				e_no = errno;
+				md_seterr(err, errlen, "%s/%s: %s", m->path,
+				    mdir_sub[which], strerror(e_no));
+				rc = MD_TEMP;
+			}
+			break;
+		}
+		if (de->d_name[0] == '.')
+			continue;
+		phys = MDIR_NONE;
+		if (de->d_type == DT_UNKNOWN) {
+			if (fstatat(m->dfd[which], de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(st.st_mode))
+				continue;
+			phys = (unsigned long long)st.st_size;
+		} else if (de->d_type != DT_REG)
+			continue;
+		if (m->n == *cap) {
+			*cap = *cap == 0 ? 256 : *cap * 2;
+			if ((ne = reallocarray(m->ents, *cap,
+			    sizeof(*ne))) == NULL) {
+				md_seterr(err, errlen, "out of memory");
+				rc = MD_TEMP;
+				break;
+			}
+			m->ents = ne;
+		}
+		e = &m->ents[m->n];
+		memset(e, 0, sizeof(*e));
+		if ((e->name = strdup(de->d_name)) == NULL) {
+			md_seterr(err, errlen, "out of memory");
+			rc = MD_TEMP;
+			break;
+		}
+		e->dir = (unsigned char)which;
+		e->phys = phys;
+		mdir_parse_name(e);
+		m->n++;
+	}
+	(void)closedir(d);
+	return rc;
+}
+
+static const struct mdir *mdir_sort_m;	/* for mdir_byname_cmp */
+
+static int
+mdir_byname_cmp(const void *va, const void *vb)
+{
+	const struct mdir_ent *a = &mdir_sort_m->ents[*(const size_t *)va];
+	const struct mdir_ent *b = &mdir_sort_m->ents[*(const size_t *)vb];
+
+	return mdir_basecmp(a->name, a->baselen, b->name, b->baselen);
+}
+
+/*
+ * Another program may have moved messages from new/ to cur/ or changed
+ * their flags since the snapshot: read both directories again and point
+ * every snapshot entry whose base name is there at its current name.
+ * Returns 0, or -1 (errno).
+ */
+static int
+mdir_refresh(struct mdir *m)
+{
+	struct dirent *de;
+	DIR *d;
+	size_t i, lo, hi, mid, baselen;
+	int which, fd, e_no;
+	char *nn;
+
+	if (m->byname == NULL) {
+		if ((m->byname = calloc(m->n + 1, sizeof(size_t))) == NULL)
+			return -1;
+		for (i = 0; i < m->n; i++)
+			m->byname[i] = i;
+		mdir_sort_m = m;
+		if (m->n > 1)
+			qsort(m->byname, m->n, sizeof(size_t),
+			    mdir_byname_cmp);
+		mdir_sort_m = NULL;
+	}
+	for (which = MDIR_NEW; which <= MDIR_CUR; which++) {
+		if ((fd = dup(m->dfd[which])) == -1)
+			return -1;
+		if ((d = fdopendir(fd)) == NULL) {
+			e_no = errno;
+			(void)close(fd);
+			errno = e_no;
+			return -1;
+		}
+		rewinddir(d);
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			baselen = strcspn(de->d_name, ":");
+			lo = 0;
+			hi = m->n;
+			while (lo < hi) {
+				mid = lo + (hi - lo) / 2;
+				if (mdir_basecmp(m->ents[m->byname[mid]].name,
+				    m->ents[m->byname[mid]].baselen,
+				    de->d_name, baselen) < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			for (; lo < m->n; lo++) {
+				struct mdir_ent *e = &m->ents[m->byname[lo]];
+
+				if (mdir_basecmp(e->name, e->baselen,
+				    de->d_name, baselen) != 0)
+					break;
+				if (e->dir == which &&
+				    strcmp(e->name, de->d_name) == 0)
+					continue;
+				if ((nn = strdup(de->d_name)) == NULL) {
+					(void)closedir(d);
+					errno = ENOMEM;
+					return -1;
+				}
+				free(e->name);
+				e->name = nn;
+				e->dir = (unsigned char)which;
+			}
+		}
+		(void)closedir(d);
+	}
+	return 0;
+}
+
+/* ---- the size cache ---- */
+
+static int
+mdir_centry_cmp(const void *va, const void *vb)
+{
+	const struct mdir_centry *a = va, *b = vb;
+
+	return mdir_basecmp(a->name, a->namelen, b->name, b->namelen);
+}
+
+/*
+ * Parse the cache text (NUL-terminated, len bytes).  Returns 0, or -1 if
+ * it is not a whole, well-formed, checksummed cache.
+ */
+static int
+mdir_cache_parse(struct mdir *m, size_t len)
+{
+	struct md_hash h;
+	unsigned char dig[MD_HASH_LEN];
+	char hex[2 * MD_HASH_LEN + 1];
+	const char *p, *nl, *sp1, *sp2, *end = m->ctext + len;
+	struct mdir_centry *ce;
+	unsigned long long cnt;
+	size_t cap = 0, ml = strlen(MDIR_CACHE_MAGIC);
+	int rc = -1;
+
+	if (len < ml || memcmp(m->ctext, MDIR_CACHE_MAGIC, ml) != 0)
+		return -1;
+	if (md_hash_init(&h) == -1)
+		return -1;
+	md_hash_update(&h, m->ctext, ml);
+	for (p = m->ctext + ml; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL ||
+		    nl - p > MD_CACHE_LINE_MAX)
+			goto out;
+		if (nl - p > 5 && memcmp(p, MDIR_CACHE_END, 5) == 0)
+			break;
+		if ((sp1 = memchr(p, ' ', (size_t)(nl - p))) == NULL ||
+		    (sp2 = memchr(sp1 + 1, ' ', (size_t)(nl - sp1 - 1))) ==
+		    NULL)
+			goto out;
+		if (m->ncache == cap) {
+			cap = cap == 0 ? 256 : cap * 2;
+			if (cap > MD_MSGS_MAX * 2 + 256)
+				goto out;
+			if ((ce = reallocarray(m->cache, cap,
+			    sizeof(*ce))) == NULL)
+				goto out;
+			m->cache = ce;
+		}
+		ce = &m->cache[m->ncache];
+		memset(ce, 0, sizeof(*ce));
+		ce->name = p;
+		ce->namelen = (size_t)(sp1 - p);
+		if (!mdir_cacheable(ce->name, ce->namelen) ||
+		    util_parse_uint(sp1 + 1, (size_t)(sp2 - sp1 - 1),
+		    MD_SIZE_MAX, &ce->phys) == -1 ||
+		    util_parse_uint(sp2 + 1, (size_t)(nl - sp2 - 1),
+		    MD_SIZE_MAX, &ce->size) == -1)
+			goto out;
+		/* POP3 octets: each byte, plus at most a CR per byte and 2. */
+		if (ce->size < ce->phys || ce->size > 2 * ce->phys + 2)
+			goto out;
+		/* Strictly sorted, so lookups can bisect. */
+		if (m->ncache > 0 && mdir_centry_cmp(&m->cache[m->ncache - 1],
+		    ce) >= 0)
+			goto out;
+		m->ncache++;
+		md_hash_update(&h, p, (size_t)(nl - p) + 1);
+	}
+	/*
+	 * The trailer, last in the file: "/end COUNT SHA256-HEX" (no name
+	 * holds a "/"), the hash over everything before it.
+	 */
+	if (p >= end || nl + 1 != end)
+		goto out;
+	p += 5;
+	if ((sp1 = memchr(p, ' ', (size_t)(nl - p))) == NULL ||
+	    nl - sp1 - 1 != 2 * MD_HASH_LEN ||
+	    util_parse_uint(p, (size_t)(sp1 - p), MD_SIZE_MAX, &cnt) == -1 ||
+	    cnt != m->ncache)
+		goto out;
+	if (md_hash_final(&h, dig) == -1)
+		goto out;
+	md_hex(dig, MD_HASH_LEN, hex);
+	if (memcmp(sp1 + 1, hex, 2 * MD_HASH_LEN) != 0)
+		goto out;
+	rc = 0;
+out:
+	md_hash_free(&h);
+	if (rc == -1) {
+		free(m->cache);
+		m->cache = NULL;
+		m->ncache = 0;
+	}
+	return rc;
+}
+
+/* Read the cache.  A missing one is empty; a bad one is ignored. */
+static void
+mdir_cache_load(struct mdir *m)
+{
+	struct stat st;
+	ssize_t r;
+	size_t len;
+	int fd;
+
+	fd = openat(m->rootfd, MDIR_CACHE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NOCTTY | O_NONBLOCK);
+	if (fd == -1) {
+		if (errno != ENOENT)
+			m->cache_bad = 1;
+		return;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > (off_t)MD_MSGS_MAX * 2 * MD_CACHE_LINE_MAX) {
+		m->cache_bad = 1;
+		goto out;
+	}
+	len = (size_t)st.st_size;
+	if ((m->ctext = malloc(len + 1)) == NULL) {
+		m->cache_bad = 1;
+		goto out;
+	}
+	r = md_pread_full(fd, m->ctext, len, 0);
+	if (r != (ssize_t)len) {
+		m->cache_bad = 1;
+		goto out;
+	}
+	m->ctext[len] = '\0';
+	if (mdir_cache_parse(m, len) == -1)
+		m->cache_bad = 1;
+out:
+	(void)close(fd);
+}
+
+static struct mdir_centry *
+mdir_cache_find(struct mdir *m, const char *name, size_t len)
+{
+	struct mdir_centry key;
+
+	if (m->ncache == 0)
+		return NULL;
+	memset(&key, 0, sizeof(key));
+	key.name = name;
+	key.namelen = len;
+	return bsearch(&key, m->cache, m->ncache, sizeof(key),
+	    mdir_centry_cmp);
+}
+
+struct mdir_wbuf {
+	int		 fd;
+	int		 failed;
+	size_t		 len;
+	struct md_hash	 h;
+	char		 buf[64 * 1024];
+};
+
+static void
+mdir_wput(struct mdir_wbuf *w, const char *p, size_t n)
+{
+	if (w->failed)
+		return;
+	md_hash_update(&w->h, p, n);
+	if (w->len + n > sizeof(w->buf)) {
+		if (md_write_all(w->fd, w->buf, w->len) == -1)
+			w->failed = 1;
+		w->len = 0;
+	}
+	if (n > sizeof(w->buf)) {
+		if (md_write_all(w->fd, p, n) == -1)
+			w->failed = 1;
+		return;
+	}
+	memcpy(w->buf + w->len, p, n);
+	w->len += n;
+}
+
+static const struct mdir *mdir_cw_m;	/* for mdir_cw_cmp */
+
+static int
+mdir_cw_cmp(const void *va, const void *vb)
+{
+	const struct mdir_ent *a = &mdir_cw_m->ents[*(const size_t *)va];
+	const struct mdir_ent *b = &mdir_cw_m->ents[*(const size_t *)vb];
+
+	return mdir_basecmp(a->name, a->baselen, b->name, b->baselen);
+}
+
+/*
+ * Write the cache for the snapshot: every message whose size did not come
+ * from ,W=.  Best effort: the cache only saves work, so a failure (disk
+ * full, read-only) leaves the old one and costs nothing but time.
+ */
+static void
+mdir_cache_write(struct mdir *m)
+{
+	struct mdir_wbuf *w;
+	unsigned char dig[MD_HASH_LEN];
+	char hex[2 * MD_HASH_LEN + 1], line[MD_CACHE_LINE_MAX];
+	size_t *idx = NULL, i, k = 0, cnt = 0;
+	const struct mdir_ent *e, *prev = NULL;
+	int ok = 0;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return;
+	w->fd = -1;
+	if (md_hash_init(&w->h) == -1)
+		goto out;
+	if ((idx = calloc(m->n + 1, sizeof(*idx))) == NULL)
+		goto out;
+	for (i = 0; i < m->n; i++)
+		if (!m->ents[i].gone && m->ents[i].w == MDIR_NONE &&
+		    m->ents[i].phys != MDIR_NONE &&
+		    mdir_cacheable(m->ents[i].name, m->ents[i].baselen))
+			idx[k++] = i;
+	mdir_cw_m = m;
+	if (k > 1)
+		qsort(idx, k, sizeof(*idx), mdir_cw_cmp);
+	mdir_cw_m = NULL;
+	w->fd = openat(m->rootfd, MDIR_CACHE_TMP, O_WRONLY | O_CREAT |
+	    O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (w->fd == -1)
+		goto out;
+	mdir_wput(w, MDIR_CACHE_MAGIC, strlen(MDIR_CACHE_MAGIC));
+	for (i = 0; i < k; i++) {
+		e = &m->ents[idx[i]];
+		/* The same message in new/ and cur/: one line. */
+		if (prev != NULL && mdir_basecmp(prev->name, prev->baselen,
+		    e->name, e->baselen) == 0)
+			continue;
+		prev = e;
+		if (util_snprintf(line, sizeof(line), "%.*s %llu %llu\n",
+		    (int)e->baselen, e->name, e->phys, e->size) == -1)
+			goto out;
+		mdir_wput(w, line, strlen(line));
+		cnt++;
+	}
+	if (md_hash_final(&w->h, dig) == -1)
+		goto out;
+	md_hex(dig, MD_HASH_LEN, hex);
+	if (util_snprintf(line, sizeof(line), MDIR_CACHE_END "%zu %s\n", cnt,
+	    hex) == -1)
+		goto out;
+	mdir_wput(w, line, strlen(line));
+	if (w->failed || md_write_all(w->fd, w->buf, w->len) == -1 ||
+	    fsync(w->fd) == -1)
+		goto out;
+	if (close(w->fd) == -1) {
+		w->fd = -1;
+		goto out;
+	}
+	w->fd = -1;
+	if (renameat(m->rootfd, MDIR_CACHE_TMP, m->rootfd, MDIR_CACHE) == -1)
+		goto out;
+	ok = 1;
+out:
+	if (w->fd != -1)
+		(void)close(w->fd);
+	if (!ok)
+		(void)unlinkat(m->rootfd, MDIR_CACHE_TMP, 0);
+	md_hash_free(&w->h);
+	free(w);
+	free(idx);
+}
+
+/* ---- sizes ---- */
+
+/*
+ * Read message e and measure it.  Returns MD_OK, MD_GONE (no such file
+ * any more, even after looking for its base name again), or a status
+ * with err set.
+ */
+static int
+mdir_measure(struct mdir *m, struct mdir_ent *e, unsigned char *buf,
+    char *err, size_t errlen)
+{
+	struct pop3_enc enc;
+	struct stat st;
+	unsigned long long phys = 0;
+	ssize_t r;
+	int fd, e_no, tries, rc = MD_OK;
+
+	for (tries = 0;; tries++) {
+		fd = openat(m->dfd[e->dir], e->name, O_RDONLY | O_CLOEXEC |
+		    O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+		if (fd != -1)
+			break;
+		e_no = errno;
+		if (e_no != ENOENT || tries > 0) {
+			if (e_no == ENOENT)
+				return MD_GONE;
+			md_seterr(err, errlen, "%s/%s/%s: %s", m->path,
+			    mdir_sub[e->dir], e->name, strerror(e_no));
+			return md_errno_status(e_no);
+		}
+		if (mdir_refresh(m) == -1) {
+			e_no = errno;
+			md_seterr(err, errlen, "%s: %s", m->path,
+			    strerror(e_no));
+			return MD_TEMP;
+		}
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		(void)close(fd);
+		return MD_GONE;
+	}
+	pop3_size_init(&enc);
+	for (;;) {
+		r = read(fd, buf, MD_BUF_SIZE);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			e_no = errno;
+			md_seterr(err, errlen, "%s/%s/%s: %s", m->path,
+			    mdir_sub[e->dir], e->name, strerror(e_no));
+			rc = MD_TEMP;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		pop3_size_feed(&enc, buf, (size_t)r);
+		phys += (unsigned long long)r;
+	}
+	e->phys = phys;
+	e->size = pop3_size_end(&enc);
+out:
+	(void)close(fd);
+	return rc;
+}
+
+/*
+ * Give every entry its size, from ,W=, the cache, or the file.  *dirty is
+ * set when the cache no longer matches the snapshot.
+ */
+static int
+mdir_sizes(struct mdir *m, int *dirty, char *err, size_t errlen)
+{
+	struct mdir_centry *ce;
+	struct mdir_ent *e;
+	struct stat st;
+	unsigned char *buf = NULL;
+	size_t i, used = 0;
+	int rc = MD_OK;
+
+	*dirty = m->cache_bad;
+	for (i = 0; i < m->n; i++) {
+		e = &m->ents[i];
+		if (e->w != MDIR_NONE) {
+			e->size = e->w;
+			continue;
+		}
+		ce = mdir_cache_find(m, e->name, e->baselen);
+		if (ce != NULL) {
+			if (e->s != MDIR_NONE)
+				e->phys = e->s;
+			else if (e->phys == MDIR_NONE) {
+				if (fstatat(m->dfd[e->dir], e->name, &st,
+				    AT_SYMLINK_NOFOLLOW) == 0)
+					e->phys = (unsigned long long)
+					    st.st_size;
+			}
+			if (e->phys == ce->phys) {
+				e->size = ce->size;
+				if (!ce->used)
+					used++;
+				ce->used = 1;
+				continue;
+			}
+		}
+		/* Not in the cache, or it disagrees: measure the file. */
+		if (buf == NULL && (buf = malloc(MD_BUF_SIZE)) == NULL) {
+			md_seterr(err, errlen, "out of memory");
+			rc = MD_TEMP;
+			goto out;
+		}
+		rc = mdir_measure(m, e, buf, err, errlen);
+		if (rc == MD_GONE) {
+			e->gone = 1;
+			rc = MD_OK;
+		} else if (rc != MD_OK)
+			goto out;
+		*dirty = 1;
+	}
+	/* Entries for files that are gone. */
+	if (used != m->ncache)
+		*dirty = 1;
+out:
+	free(buf);
+	return rc;
+}
+
+/* ---- the backend ---- */
+
+static int
+mdir_opendir(struct mdir *m, const char *sub, int create, int *fdp,
+    char *err, size_t errlen)
+{
+	int e_no;
+
+	if (create && mkdirat(m->rootfd, sub, 0700) == -1 && errno != EEXIST) {
+		e_no = errno;
+		md_seterr(err, errlen, "%s/%s: %s", m->path, sub,
+		    strerror(e_no));
+		return md_errno_status(e_no);
+	}
+	*fdp = openat(m->rootfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fdp == -1) {
+		e_no = errno;
+		md_seterr(err, errlen, "%s: not a Maildir (%s: %s)", m->path,
+		    sub, strerror(e_no));
+		return e_no == ENOENT || e_no == ENOTDIR ? MD_PERM :
+		    md_errno_status(e_no);
+	}
+	return MD_OK;
+}
+
+int
+maildir_open(struct maildrop *md, const char *path,
+    const struct md_opts *opts, char *err, size_t errlen)
+{
+	struct mdir *m;
+	char lockpath[PATH_MAX];
+	size_t i, k, cap = 0;
+	int rc, e_no, tmpfd = -1, dirty = 0;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		md_seterr(err, errlen, "out of memory");
+		return MD_TEMP;
+	}
+	md->be = m;
+	m->rootfd = m->dfd[0] = m->dfd[1] = -1;
+	if ((m->path = strdup(path)) == NULL) {
+		md_seterr(err, errlen, "out of memory");
+		return MD_TEMP;
+	}
+	m->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (m->rootfd == -1 && errno == ENOENT && opts->create) {
+		if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+			e_no = errno;
+			md_seterr(err, errlen, "%s: %s", path, strerror(e_no));
+			return md_errno_status(e_no);
+		}
+		m->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (m->rootfd == -1) {
+		e_no = errno;
+		md_seterr(err, errlen, "%s: %s", path, strerror(e_no));
+		return md_errno_status(e_no);
+	}
+	if ((rc = mdir_opendir(m, "tmp", opts->create, &tmpfd, err,
+	    errlen)) != MD_OK)
+		return rc;
+	(void)close(tmpfd);
+	if ((rc = mdir_opendir(m, "new", opts->create, &m->dfd[MDIR_NEW], err,
+	    errlen)) != MD_OK ||
+	    (rc = mdir_opendir(m, "cur", opts->create, &m->dfd[MDIR_CUR], err,
+	    errlen)) != MD_OK)
+		return rc;
+
+	if (util_snprintf(lockpath, sizeof(lockpath), "%s/%s", path,
+	    MDIR_LOCK) == -1) {
+		md_seterr(err, errlen, "%s: path too long", path);
+		return MD_PERM;
+	}
+	if ((rc = md_lock_session(md, lockpath, opts, err, errlen)) != MD_OK)
+		return rc;
+
+	mdir_cache_load(m);
+	if ((rc = mdir_scan(m, MDIR_NEW, &cap, err, errlen)) != MD_OK ||
+	    (rc = mdir_scan(m, MDIR_CUR, &cap, err, errlen)) != MD_OK)
+		return rc;
+	if (m->n > 1)
+		qsort(m->ents, m->n, sizeof(*m->ents), mdir_order);
+	/* Past the limit, serve the oldest. */
+	while (m->n > MD_MSGS_MAX)
+		free(m->ents[--m->n].name);
+	if ((rc = mdir_sizes(m, &dirty, err, errlen)) != MD_OK)
+		return rc;
+	if (dirty)
+		mdir_cache_write(m);
+	free(m->cache);
+	m->cache = NULL;
+	m->ncache = 0;
+	free(m->ctext);
+	m->ctext = NULL;
+
+	/* Drop the files that vanished while we looked. */
+	for (i = k = 0; i < m->n; i++) {
+		if (m->ents[i].gone) {
+			free(m->ents[i].name);
+			continue;
+		}
+		m->ents[k++] = m->ents[i];
+	}
+	m->n = k;
+	free(m->byname);
+	m->byname = NULL;
+
+	if ((md->msgs = calloc(m->n + 1, sizeof(*md->msgs))) == NULL) {
+		md_seterr(err, errlen, "out of memory");
+		return MD_TEMP;
+	}
+	for (i = 0; i < m->n; i++) {
+		md->msgs[i].size = m->ents[i].size;
+		md_uidl_from(m->ents[i].name, m->ents[i].baselen,
+		    md->msgs[i].uidl);
+	}
+	md->count = m->n;
+	return MD_OK;
+}
+
+int
+maildir_msg_fd(struct maildrop *md, size_t i, int *fdp, off_t *offp,
+    off_t *lenp, char *err, size_t errlen)
+{
+	struct mdir *m = md->be;
+	struct mdir_ent *e = &m->ents[i];
+	struct stat st;
+	int fd, e_no, tries;
+
+	for (tries = 0;; tries++) {
+		fd = openat(m->dfd[e->dir], e->name, O_RDONLY | O_CLOEXEC |
+		    O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+		if (fd != -1)
+			break;
+		e_no = errno;
+		if (e_no == ENOENT && tries == 0) {
+			/* Moved or reflagged by another program? */
+			if (mdir_refresh(m) == -1) {
+				e_no = errno;
+				md_seterr(err, errlen, "%s: %s", m->path,
+				    strerror(e_no));
+				return MD_TEMP;
+			}
+			continue;
+		}
+		if (e_no == ENOENT) {
+			md_seterr(err, errlen, "message deleted");
+			return MD_GONE;
+		}
+		md_seterr(err, errlen, "%s/%s/%s: %s", m->path,
+		    mdir_sub[e->dir], e->name, strerror(e_no));
+		return MD_TEMP;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		(void)close(fd);
+		md_seterr(err, errlen, "%s/%s: not a message file", m->path,
+		    e->name);
+		return MD_GONE;
+	}
+	*fdp = fd;
+	*offp = 0;
+	*lenp = st.st_size;
+	return MD_OK;
+}
+
+int
+maildir_commit(struct maildrop *md, const unsigned char *del, char *err,
+    size_t errlen)
+{
+	struct mdir *m = md->be;
+	struct mdir_ent *e;
+	size_t i, failed = 0, total = 0;
+	int e_no, first_errno = 0, refreshed = 0;
+
+	for (i = 0; i < m->n; i++) {
+		if (!del[i])
+			continue;
+		e = &m->ents[i];
+		total++;
+		if (unlinkat(m->dfd[e->dir], e->name, 0) == 0)
+			continue;
+		e_no = errno;
+		if (e_no == ENOENT && !refreshed) {
+			/* Renamed since?  Look again, once for all. */
+			refreshed = 1;
+			if (mdir_refresh(m) == 0 &&
+			    unlinkat(m->dfd[e->dir], e->name, 0) == 0)
+				continue;
+			e_no = errno;
+		}
+		if (e_no == ENOENT)
+			continue;	/* already gone: what we wanted */
+		if (failed++ == 0)
+			first_errno = e_no;
+	}
+	/* Make the unlinks durable before QUIT is answered. */
+	if (fsync(m->dfd[MDIR_NEW]) == -1 || fsync(m->dfd[MDIR_CUR]) == -1) {
+		e_no = errno;
+		if (failed++ == 0)
+			first_errno = e_no;
+	}
+	if (failed > 0) {
+		md_seterr(err, errlen, "%s: %zu of %zu deletions failed: %s",
+		    m->path, failed, total, strerror(first_errno));
+		return MD_TEMP;
+	}
+	return MD_OK;
+}
+
+void
+maildir_free(struct maildrop *md)
+{
+	struct mdir *m = md->be;
+	size_t i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->n; i++)
+		free(m->ents[i].name);
+	free(m->ents);
+	free(m->byname);
+	free(m->cache);
+	free(m->ctext);
+	if (m->dfd[0] != -1)
+		(void)close(m->dfd[0]);
+	if (m->dfd[1] != -1)
+		(void)close(m->dfd[1]);
+	if (m->rootfd != -1)
+		(void)close(m->rootfd);
+	free(m->path);
+	free(m);
+	md->be = NULL;
+}

@@ -1,0 +1,690 @@
+/*
+ * kpopd/maildrop.c: the format-independent half of the maildrop interface
+ * (maildrop.h): dispatch to the Maildir and mbox backends, the kpopd
+ * session lock and the takeover of an idle holder, the UIDL rules, and
+ * the helpers both backends share (md-int.h).
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "common/limits.h"
+#include "kpopd/md-int.h"
+
+/*
+ * The maildrops this process holds.  fcntl locks belong to the process,
+ * so a second md_open() of the same maildrop here would "succeed" and
+ * closing either would drop the lock of both: refuse it instead.  kpopd
+ * is single-threaded; so is this list.
+ */
+static struct maildrop *md_held;
+
+/* ---- errors and small helpers ---- */
+
+void
+md_vseterr(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+	if (errlen == 0)
+		return;
+	if (vsnprintf(err, errlen, fmt, ap) < 0)
+		err[0] = '\0';
+}
+
+void
+md_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	md_vseterr(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int
+md_errno_status(int e)
+{
+	switch (e) {
+	case EACCES:
+	case EPERM:
+	case ENOENT:
+	case ENOTDIR:
+	case EISDIR:
+	case ELOOP:
+	case ENAMETOOLONG:
+	case EROFS:
+		return MD_PERM;
+	default:
+		return MD_TEMP;
+	}
+}
+
+int
+md_write_all(int fd, const void *buf, size_t n)
+{
+	const unsigned char *p = buf;
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+md_pwrite_all(int fd, const void *buf, size_t n, off_t off)
+{
+	const unsigned char *p = buf;
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = pwrite(fd, p, n, off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+ssize_t
+md_pread_full(int fd, void *buf, size_t n, off_t off)
+{
+	unsigned char *p = buf;
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		r = pread(fd, p + got, n - got, off + (off_t)got);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+int
+md_fsync_dir(const char *path)
+{
+	int fd, rc = -1, e;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if (fsync(fd) == 0)
+		rc = 0;
+	e = errno;
+	(void)close(fd);
+	errno = e;
+	return rc;
+}
+
+long long
+md_now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+md_sleep_ms(unsigned int ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	(void)nanosleep(&ts, NULL);
+}
+
+/* ---- hashing ---- */
+
+int
+md_hash_init(struct md_hash *h)
+{
+	EVP_MD_CTX *ctx;
+
+	h->ctx = NULL;
+	h->failed = 0;
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		return -1;
+	}
+	h->ctx = ctx;
+	return 0;
+}
+
+void
+md_hash_update(struct md_hash *h, const void *p, size_t n)
+{
+	if (h->failed || n == 0)
+		return;
+	if (EVP_DigestUpdate(h->ctx, p, n) != 1)
+		h->failed = 1;
+}
+
+int
+md_hash_final(struct md_hash *h, unsigned char *out)
+{
+	unsigned int len = 0;
+	int rc = -1;
+
+	if (!h->failed && EVP_DigestFinal_ex(h->ctx, out, &len) == 1 &&
+	    len == MD_HASH_LEN)
+		rc = 0;
+	h->failed = 0;
+	if (EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
+		h->failed = 1;
+	return rc;
+}
+
+void
+md_hash_free(struct md_hash *h)
+{
+	EVP_MD_CTX_free(h->ctx);
+	h->ctx = NULL;
+}
+
+void
+md_hex(const unsigned char *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 0x0f];
+	}
+	out[2 * n] = '\0';
+}
+
+uint64_t
+md_fnv(uint64_t h, const void *buf, size_t n)
+{
+	const unsigned char *p = buf;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* ---- the line reader ---- */
+
+int
+md_lr_init(struct md_lr *lr, int fd, off_t start, off_t end)
+{
+	memset(lr, 0, sizeof(*lr));
+	lr->fd = fd;
+	lr->boff = start;
+	lr->end = end;
+	lr->bol = 1;
+	if ((lr->buf = malloc(MD_BUF_SIZE)) == NULL)
+		return -1;
+	return 0;
+}
+
+int
+md_lr_next(struct md_lr *lr, struct md_piece *pc)
+{
+	unsigned char *nl;
+	size_t want;
+	ssize_t r;
+
+	for (;;) {
+		if (lr->pos < lr->len) {
+			nl = memchr(lr->buf + lr->pos, '\n', lr->len - lr->pos);
+			/* A whole line, a full buffer, or the end. */
+			if (nl != NULL ||
+			    (lr->pos == 0 && lr->len == MD_BUF_SIZE) ||
+			    lr->boff + (off_t)lr->len >= lr->end) {
+				size_t stop = nl != NULL ?
+				    (size_t)(nl - lr->buf) + 1 : lr->len;
+
+				pc->p = lr->buf + lr->pos;
+				pc->n = stop - lr->pos;
+				pc->off = lr->boff + (off_t)lr->pos;
+				pc->bol = lr->bol;
+				pc->eol = (nl != NULL);
+				lr->bol = (nl != NULL);
+				lr->pos = stop;
+				return 1;
+			}
+		} else if (lr->boff + (off_t)lr->len >= lr->end)
+			return 0;
+		/* Move what is left to the front and read more. */
+		memmove(lr->buf, lr->buf + lr->pos, lr->len - lr->pos);
+		lr->boff += (off_t)lr->pos;
+		lr->len -= lr->pos;
+		lr->pos = 0;
+		want = MD_BUF_SIZE - lr->len;
+		if ((off_t)want > lr->end - (lr->boff + (off_t)lr->len))
+			want = (size_t)(lr->end - (lr->boff + (off_t)lr->len));
+		r = pread(lr->fd, lr->buf + lr->len, want,
+		    lr->boff + (off_t)lr->len);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0) {
+			/* Shorter than we were told: stop here. */
+			lr->shortread = 1;
+			lr->end = lr->boff + (off_t)lr->len;
+			continue;
+		}
+		lr->len += (size_t)r;
+	}
+}
+
+void
+md_lr_free(struct md_lr *lr)
+{
+	free(lr->buf);
+	lr->buf = NULL;
+}
+
+/* ---- UIDLs ---- */
+
+int
+md_uidl_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > POP3_UIDL_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* Printable characters kept before the hash of an unusable name. */
+#define MD_UIDL_PREFIX	(POP3_UIDL_MAX - 1 - 32)
+
+void
+md_uidl_from(const char *s, size_t len, char *out)
+{
+	unsigned char dig[EVP_MAX_MD_SIZE];
+	unsigned int diglen = 0;
+	uint64_t h1, h2;
+	size_t i, k;
+
+	if (md_uidl_valid(s, len)) {
+		memcpy(out, s, len);
+		out[len] = '\0';
+		return;
+	}
+	/* A readable prefix, then the hash of the whole name. */
+	for (k = 0; k < len && k < MD_UIDL_PREFIX; k++)
+		out[k] = ((unsigned char)s[k] < 0x21 ||
+		    (unsigned char)s[k] > 0x7e) ? '_' : s[k];
+	out[k++] = '+';
+	if (EVP_Digest(s, len, dig, &diglen, EVP_sha256(), NULL) != 1 ||
+	    diglen < 16) {
+		/* Only without memory; still deterministic. */
+		h1 = md_fnv(MD_FNV_INIT, s, len);
+		h2 = md_fnv(h1, s, len);
+		for (i = 0; i < 8; i++) {
+			dig[i] = (unsigned char)(h1 >> (8 * i));
+			dig[8 + i] = (unsigned char)(h2 >> (8 * i));
+		}
+	}
+	md_hex(dig, 16, out + k);
+}
+
+/* Slots in the UIDL set: a power of two at least twice the count. */
+static size_t
+md_set_size(size_t n)
+{
+	size_t sz = 16;
+
+	while (sz < 2 * n)
+		sz *= 2;
+	return sz;
+}
+
+/*
+ * Make the snapshot's UIDLs unique: the first message with a UIDL keeps
+ * it; later ones get "-2", "-3", ... (the UIDL cut to leave room), the
+ * first such that is not taken yet.  The snapshot order is stable across
+ * sessions, so the result is too.
+ */
+static int
+md_uidl_unique(struct maildrop *md, char *err, size_t errlen)
+{
+	size_t *set, sz, i, j, base;
+	uint64_t h;
+	unsigned long k;
+	char cand[POP3_UIDL_MAX + 1], suf[24];
+	size_t slen, blen;
+
+	if (md->count < 2)
+		return MD_OK;
+	sz = md_set_size(md->count);
+	if ((set = malloc(sz * sizeof(*set))) == NULL) {
+		md_seterr(err, errlen, "out of memory");
+		return MD_TEMP;
+	}
+	for (i = 0; i < sz; i++)
+		set[i] = SIZE_MAX;
+	for (i = 0; i < md->count; i++) {
+		char *u = md->msgs[i].uidl;
+
+		for (k = 1;; k++) {
+			if (k == 1) {
+				(void)util_strlcpy(cand, u, sizeof(cand));
+			} else {
+				(void)util_snprintf(suf, sizeof(suf), "-%lu",
+				    k);
+				slen = strlen(suf);
+				blen = strlen(u);
+				if (blen > POP3_UIDL_MAX - slen)
+					blen = POP3_UIDL_MAX - slen;
+				memcpy(cand, u, blen);
+				memcpy(cand + blen, suf, slen + 1);
+			}
+			h = md_fnv(MD_FNV_INIT, cand, strlen(cand));
+			base = (size_t)h & (sz - 1);
+			for (j = base; set[j] != SIZE_MAX;
+			    j = (j + 1) & (sz - 1))
+				if (strcmp(md->msgs[set[j]].uidl, cand) == 0)
+					break;
+			if (set[j] == SIZE_MAX) {
+				if (k > 1)
+					memcpy(u, cand, strlen(cand) + 1);
+				set[j] = i;
+				break;
+			}
+		}
+	}
+	free(set);
+	return MD_OK;
+}
+
+/* ---- the session lock ---- */
+
+int
+md_lock_session(struct maildrop *md, const char *path,
+    const struct md_opts *opts, char *err, size_t errlen)
+{
+	struct flock fl;
+	struct stat st;
+	struct timespec now;
+	struct maildrop *h;
+	long long deadline = 0, idle_ms;
+	int fd, e, rc, killed = 0;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+	    0600);
+	if (fd == -1) {
+		e = errno;
+		md_seterr(err, errlen, "session lock %s: %s", path,
+		    strerror(e));
+		return md_errno_status(e);
+	}
+	if (fstat(fd, &st) == -1) {
+		e = errno;
+		md_seterr(err, errlen, "session lock %s: %s", path,
+		    strerror(e));
+		rc = MD_TEMP;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		md_seterr(err, errlen, "session lock %s: not a file", path);
+		rc = MD_PERM;
+		goto fail;
+	}
+	for (h = md_held; h != NULL; h = h->held_next) {
+		if (h->lock_dev == st.st_dev && h->lock_ino == st.st_ino) {
+			md_seterr(err, errlen, "maildrop already open in "
+			    "this process");
+			rc = MD_INUSE;
+			goto fail;
+		}
+	}
+	for (;;) {
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(fd, F_SETLK, &fl) == 0)
+			break;
+		if (errno != EACCES && errno != EAGAIN) {
+			e = errno;
+			md_seterr(err, errlen, "session lock %s: %s", path,
+			    strerror(e));
+			rc = MD_TEMP;
+			goto fail;
+		}
+		if (killed) {
+			if (md_now_ms() >= deadline) {
+				md_seterr(err, errlen, "in use: the idle "
+				    "session did not let go");
+				rc = MD_INUSE;
+				goto fail;
+			}
+			md_sleep_ms(MD_LOCK_POLL_MS);
+			continue;
+		}
+		if (opts->takeover_idle == 0) {
+			md_seterr(err, errlen, "in use by another session");
+			rc = MD_INUSE;
+			goto fail;
+		}
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(fd, F_GETLK, &fl) == -1 || fstat(fd, &st) == -1) {
+			e = errno;
+			md_seterr(err, errlen, "session lock %s: %s", path,
+			    strerror(e));
+			rc = MD_TEMP;
+			goto fail;
+		}
+		if (fl.l_type == F_UNLCK)
+			continue;	/* let go meanwhile */
+		(void)clock_gettime(CLOCK_REALTIME, &now);
+		idle_ms = ((long long)now.tv_sec - st.st_mtim.tv_sec) * 1000 +
+		    (now.tv_nsec - st.st_mtim.tv_nsec) / 1000000;
+		if (idle_ms <= (long long)opts->takeover_idle * 1000 ||
+		    fl.l_pid <= 0 || fl.l_pid == getpid()) {
+			md_seterr(err, errlen, "in use by another session "
+			    "(pid %ld, idle %llds)", (long)fl.l_pid,
+			    idle_ms / 1000);
+			rc = MD_INUSE;
+			goto fail;
+		}
+		if (kill(fl.l_pid, SIGTERM) == -1 && errno != ESRCH) {
+			e = errno;
+			md_seterr(err, errlen, "in use by pid %ld, which "
+			    "cannot be taken over: %s", (long)fl.l_pid,
+			    strerror(e));
+			rc = MD_INUSE;
+			goto fail;
+		}
+		killed = 1;
+		deadline = md_now_ms() + MD_TAKEOVER_WAIT * 1000LL;
+	}
+	/* A fresh session is not idle, whatever the file said before. */
+	(void)futimens(fd, NULL);
+	md->lock_fd = fd;
+	md->lock_dev = st.st_dev;
+	md->lock_ino = st.st_ino;
+	(void)clock_gettime(CLOCK_MONOTONIC, &md->touched);
+	md->held_next = md_held;
+	md_held = md;
+	return MD_OK;
+fail:
+	(void)close(fd);
+	return rc;
+}
+
+void
+md_touch(struct maildrop *md)
+{
+	struct timespec now;
+
+	if (md->lock_fd == -1)
+		return;
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	if (((long long)now.tv_sec - md->touched.tv_sec) * 1000 +
+	    (now.tv_nsec - md->touched.tv_nsec) / 1000000 < 1000)
+		return;
+	(void)futimens(md->lock_fd, NULL);
+	md->touched = now;
+}
+
+/* ---- the interface ---- */
+
+int
+md_open(enum md_format fmt, const char *path, const struct md_opts *opts,
+    struct maildrop **mdp, char *err, size_t errlen)
+{
+	struct maildrop *md;
+	size_t i;
+	int rc;
+
+	*mdp = NULL;
+	if (errlen > 0)
+		err[0] = '\0';
+	if ((md = calloc(1, sizeof(*md))) == NULL) {
+		md_seterr(err, errlen, "out of memory");
+		return MD_TEMP;
+	}
+	md->fmt = fmt;
+	md->lock_fd = -1;
+	switch (fmt) {
+	case MD_MAILDIR:
+		rc = maildir_open(md, path, opts, err, errlen);
+		break;
+	case MD_MBOX:
+		rc = mbox_open(md, path, opts, err, errlen);
+		break;
+	default:
+		md_seterr(err, errlen, "unknown maildrop format");
+		rc = MD_PERM;
+		break;
+	}
+	if (rc == MD_OK)
+		rc = md_uidl_unique(md, err, errlen);
+	if (rc != MD_OK) {
+		md_close(md);
+		return rc;
+	}
+	for (i = 0; i < md->count; i++)
+		md->total += md->msgs[i].size;
+	*mdp = md;
+	return MD_OK;
+}
+
+size_t
+md_count(const struct maildrop *md)
+{
+	return md->count;
+}
+
+const struct md_msg *
+md_msg(const struct maildrop *md, size_t i)
+{
+	return i < md->count ? &md->msgs[i] : NULL;
+}
+
+unsigned long long
+md_total(const struct maildrop *md)
+{
+	return md->total;
+}
+
+int
+md_msg_fd(struct maildrop *md, size_t i, int *fdp, off_t *offp,
+    off_t *lenp, char *err, size_t errlen)
+{
+	*fdp = -1;
+	if (i >= md->count) {
+		md_seterr(err, errlen, "no such message");
+		return MD_GONE;
+	}
+	if (md->fmt == MD_MAILDIR)
+		return maildir_msg_fd(md, i, fdp, offp, lenp, err, errlen);
+	return mbox_msg_fd(md, i, fdp, offp, lenp, err, errlen);
+}
+
+int
+md_commit(struct maildrop *md, const unsigned char *del, char *err,
+    size_t errlen)
+{
+	size_t i;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	for (i = 0; i < md->count; i++)
+		if (del[i])
+			break;
+	if (i == md->count)
+		return MD_OK;
+	if (md->fmt == MD_MAILDIR)
+		return maildir_commit(md, del, err, errlen);
+	return mbox_commit(md, del, err, errlen);
+}
+
+void
+md_close(struct maildrop *md)
+{
+	struct maildrop **pp;
+
+	if (md == NULL)
+		return;
+	if (md->fmt == MD_MAILDIR)
+		maildir_free(md);
+	else if (md->fmt == MD_MBOX)
+		mbox_free(md);
+	if (md->lock_fd != -1) {
+		for (pp = &md_held; *pp != NULL; pp = &(*pp)->held_next) {
+			if (*pp == md) {
+				*pp = md->held_next;
+				break;
+			}
+		}
+		/* Closing drops the lock; the file stays for the next one. */
+		(void)close(md->lock_fd);
+	}
+	free(md->msgs);
+	free(md);
+}

@@ -1,0 +1,171 @@
+/*
+ * kpopd/md-int.h: what the maildrop backends (maildir.c, mbox.c) share
+ * with maildrop.c, private to kpopd/: the maildrop object, the backend
+ * entry points, the kpopd session lock, the UIDL rules, SHA-256, a line
+ * reader over a descriptor, and small file helpers.  maildrop.h is the
+ * public interface.
+ */
+#ifndef KPOPD_MD_INT_H
+#define KPOPD_MD_INT_H
+
+#include <sys/types.h>
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "common/limits.h"
+#include "common/util.h"
+#include "kpopd/maildrop.h"
+
+struct maildrop {
+	enum md_format		 fmt;
+	struct md_msg		*msgs;		/* count entries */
+	size_t			 count;
+	unsigned long long	 total;
+	int			 lock_fd;	/* session lock, or -1 */
+	dev_t			 lock_dev;
+	ino_t			 lock_ino;
+	struct timespec		 touched;	/* CLOCK_MONOTONIC */
+	struct maildrop		*held_next;	/* md_held list */
+	void			*be;		/* the backend's state */
+};
+
+/*
+ * The backends.  *_open fills md->msgs/count (UIDLs as the format gives
+ * them; maildrop.c then makes them unique) and md->be, taking the session
+ * lock with md_lock_session() first.  On failure they may leave md->be
+ * set: *_free is always called.
+ */
+int	maildir_open(struct maildrop *, const char *, const struct md_opts *,
+	    char *, size_t) KP_NONNULL(1, 2, 3, 4) KP_WUR;
+int	maildir_msg_fd(struct maildrop *, size_t, int *, off_t *, off_t *,
+	    char *, size_t) KP_NONNULL(1, 3, 4, 5, 6) KP_WUR;
+int	maildir_commit(struct maildrop *, const unsigned char *, char *,
+	    size_t) KP_NONNULL(1, 2, 3) KP_WUR;
+void	maildir_free(struct maildrop *) KP_NONNULL(1);
+
+int	mbox_open(struct maildrop *, const char *, const struct md_opts *,
+	    char *, size_t) KP_NONNULL(1, 2, 3, 4) KP_WUR;
+int	mbox_msg_fd(struct maildrop *, size_t, int *, off_t *, off_t *,
+	    char *, size_t) KP_NONNULL(1, 3, 4, 5, 6) KP_WUR;
+int	mbox_commit(struct maildrop *, const unsigned char *, char *,
+	    size_t) KP_NONNULL(1, 2, 3) KP_WUR;
+void	mbox_free(struct maildrop *) KP_NONNULL(1);
+
+/*
+ * Take the kpopd session lock: an fcntl write lock on the file at path
+ * (created mode 0600 if missing), with the takeover of an idle holder
+ * that opts->takeover_idle allows.  Sets md->lock_fd.  Returns MD_OK,
+ * MD_INUSE, MD_TEMP or MD_PERM with a message in err.
+ */
+int	md_lock_session(struct maildrop *, const char *path,
+	    const struct md_opts *, char *err, size_t errlen)
+	    KP_NONNULL(1, 2, 3, 4) KP_WUR;
+
+/* Whether the len bytes at s are a valid UIDL: 1-70 of 0x21-0x7E. */
+int	md_uidl_valid(const char *s, size_t len) KP_NONNULL(1);
+
+/*
+ * Make a UIDL (NUL-terminated, in out of POP3_UIDL_MAX + 1 bytes) from
+ * the len bytes at s: s itself if valid; otherwise, deterministically, a
+ * printable prefix of s, "+" and 32 hex digits of SHA-256(s).
+ */
+void	md_uidl_from(const char *s, size_t len, char *out) KP_NONNULL(1, 3);
+
+/* SHA-256 over pieces.  A failure inside OpenSSL sticks until final. */
+#define MD_HASH_LEN	32
+struct md_hash {
+	void	*ctx;		/* EVP_MD_CTX */
+	int	 failed;
+};
+
+/* Returns 0, or -1 (no memory). */
+int	md_hash_init(struct md_hash *) KP_NONNULL(1) KP_WUR;
+void	md_hash_update(struct md_hash *, const void *, size_t)
+	    KP_NONNULL(1);
+/* Write the digest and start over.  Returns 0, or -1 if OpenSSL failed. */
+int	md_hash_final(struct md_hash *, unsigned char *out) KP_NONNULL(1, 2)
+	    KP_WUR;
+void	md_hash_free(struct md_hash *) KP_NONNULL(1);
+
+/* n bytes at p as 2n lowercase hex digits and a NUL at out. */
+void	md_hex(const unsigned char *p, size_t n, char *out) KP_NONNULL(1, 3);
+
+/* 64-bit FNV-1a, to be chained: start with MD_FNV_INIT. */
+#define MD_FNV_INIT	0xcbf29ce484222325ULL
+uint64_t md_fnv(uint64_t h, const void *p, size_t n);
+
+/*
+ * Line reader: hands out the bytes of [start, end) of a descriptor as
+ * pieces, each ending at an LF or where a line is longer than the buffer
+ * (MD_BUF_SIZE).  The first piece of a line holds min(line, buffer) bytes.
+ */
+struct md_lr {
+	int		 fd;
+	unsigned char	*buf;
+	size_t		 pos, len;	/* unread bytes: buf[pos, len) */
+	off_t		 boff;		/* file offset of buf[0] */
+	off_t		 end;
+	int		 bol;		/* the next piece starts a line */
+	int		 shortread;	/* the file ended before end */
+};
+
+struct md_piece {
+	const unsigned char	*p;
+	size_t			 n;
+	off_t			 off;	/* file offset of p[0] */
+	int			 bol;	/* starts a line */
+	int			 eol;	/* ends with the line's LF */
+};
+
+/* Returns 0, or -1 (no memory). */
+int	md_lr_init(struct md_lr *, int fd, off_t start, off_t end)
+	    KP_NONNULL(1) KP_WUR;
+/* Returns 1 and the next piece, 0 at the end, or -1 (errno) on error. */
+int	md_lr_next(struct md_lr *, struct md_piece *) KP_NONNULL(1, 2) KP_WUR;
+void	md_lr_free(struct md_lr *) KP_NONNULL(1);
+
+/* Put a message in err (always NUL-terminated if errlen > 0). */
+void	md_seterr(char *err, size_t errlen, const char *fmt, ...)
+	    KP_PRINTF(3, 4) KP_NONNULL(1, 3);
+void	md_vseterr(char *err, size_t errlen, const char *fmt, va_list)
+	    KP_PRINTF(3, 0) KP_NONNULL(1, 3);
+
+/* MD_PERM for errno values that retrying will not fix, else MD_TEMP. */
+int	md_errno_status(int e);
+
+/* Write or pwrite all n bytes, retrying on EINTR.  0 or -1 (errno). */
+int	md_write_all(int fd, const void *, size_t) KP_WUR;
+int	md_pwrite_all(int fd, const void *, size_t, off_t) KP_WUR;
+/*
+ * pread up to n bytes at off, retrying on EINTR and short reads.
+ * Returns the count (below n only at end of file), or -1 (errno).
+ */
+ssize_t	md_pread_full(int fd, void *, size_t, off_t) KP_WUR;
+
+/*
+ * fsync the directory at path.  Returns 0 or -1 (errno).  Not KP_WUR:
+ * after an unlink, a lost directory sync only brings back a journal
+ * whose replay is harmless, so some callers go on regardless.
+ */
+int	md_fsync_dir(const char *path) KP_NONNULL(1);
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+long long md_now_ms(void);
+/* Sleep ms milliseconds (signals may cut it short). */
+void	md_sleep_ms(unsigned int ms);
+
+#ifdef KPOP_TEST_HOOKS
+/*
+ * Tests only (never in kpopd): called at each numbered step of an mbox
+ * commit or journal recovery (see mbox.c).  It may kill the process
+ * there, or return an errno value to make that step fail; 0 goes on.
+ */
+extern int (*mbox_test_step)(int step);
+#define MBOX_STEP(n)	(mbox_test_step != NULL ? mbox_test_step(n) : 0)
+#else
+#define MBOX_STEP(n)	0
+#endif
+
+#endif

@@ -1,0 +1,754 @@
+/*
+ * kpopd/net.c: the net process.  It owns the client connection (and TLS),
+ * runs with no privileges in an empty chroot when kpopd started as root,
+ * and is the only process that parses what the client sends.  POP3 state
+ * lives here as data: a command table with the states each command is
+ * valid in; handlers reply through the buffered io, so pipelined commands
+ * are answered in order and their replies leave in one write.  The
+ * monitor is asked (common/ipc.h) to check passwords, for the maildrop's
+ * snapshot, for each message's descriptor, and to apply deletions at QUIT.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/io.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/pop3.h"
+#include "common/tls.h"
+#include "kpopd/kpopd.h"
+
+/* Milliseconds the net process waits for the monitor's answer: a password
+   check may go to the KDC, which has its own timeouts below this. */
+#define NET_MON_TIMEOUT		120000
+/* Bytes read from a message per block while streaming RETR. */
+#define NET_RETR_BLOCK		(128 * 1024)
+
+enum net_state { NS_AUTH = 1, NS_TRANS = 2 };
+
+/* What a handler tells the loop. */
+enum net_verdict {
+	NV_OK,		/* replied; carry on */
+	NV_BAD,		/* replied -ERR; counts as a bad command */
+	NV_CLOSE,	/* replied; close the connection */
+	NV_FAIL		/* cannot go on (I/O or monitor failure) */
+};
+
+struct net_msg {
+	unsigned long long	size;
+	char			uidl[POP3_UIDL_MAX + 1];
+};
+
+struct net {
+	const struct session_start	*s;
+	const struct kpopd_conf		*c;
+	struct io			*io;
+	int				 mon;
+	enum net_state			 state;
+	int				 have_user;
+	int				 utf8;
+	unsigned int			 bad;
+	char				 user[KPOPD_USER_MAX];
+	size_t				 count;
+	struct net_msg			*msgs;
+	unsigned char			*del;
+	size_t				 ndel;
+	unsigned long long		 delsize, total;
+	size_t				 last;
+	unsigned long long		 retr_msgs, retr_bytes;
+	time_t				 start, touched;
+	const char			*method;
+	const char			*end;
+	struct ipc_buf			 b;
+	unsigned char			 block[NET_RETR_BLOCK];
+};
+
+struct net_cmd {
+	const char		*name;
+	enum net_verdict	(*fn)(struct net *, const struct pop3_cmd *);
+	int			 states;
+};
+
+static enum net_verdict
+reply(struct net *n, const char *fmt, ...) KP_PRINTF(2, 3);
+
+static enum net_verdict
+reply(struct net *n, const char *fmt, ...)
+{
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	st = io_vprintf(n->io, fmt, ap);
+	va_end(ap);
+	if (st == IO_OK)
+		st = io_write(n->io, "\r\n", 2);
+	return st == IO_OK ? NV_OK : NV_FAIL;
+}
+
+/* -ERR reply for a bad command. */
+static enum net_verdict
+bad(struct net *n, const char *text)
+{
+	return reply(n, "-ERR %s", text) == NV_OK ? NV_BAD : NV_FAIL;
+}
+
+/*
+ * -ERR reply for a well-formed request that cannot be done (no such
+ * message): the client did nothing wrong, so it is not counted.
+ */
+static enum net_verdict
+refuse(struct net *n, const char *text)
+{
+	return reply(n, "-ERR %s", text);
+}
+
+/* Whether a password may cross this connection. */
+static int
+password_ok_here(const struct net *n)
+{
+	return n->c->allow_plaintext_auth || tls_active(n->io);
+}
+
+static enum net_verdict
+cmd_capa(struct net *n, const struct pop3_cmd *cmd)
+{
+	if (!pop3_cmd_args_ok(cmd, 0, 0))
+		return bad(n, "CAPA takes no arguments");
+	if (reply(n, "+OK capability list follows") != NV_OK ||
+	    io_puts(n->io, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+	    "PIPELINING\r\nUTF8 USER\r\n") != IO_OK)
+		return NV_FAIL;
+	if (n->state == NS_AUTH && password_ok_here(n) &&
+	    strcmp(n->c->password_check, "none") != 0 &&
+	    io_puts(n->io, "USER\r\n") != IO_OK)
+		return NV_FAIL;
+	if (n->state == NS_AUTH && n->s->tls != NULL && !tls_active(n->io) &&
+	    io_puts(n->io, "STLS\r\n") != IO_OK)
+		return NV_FAIL;
+	if (kconf_expire_never(n->c)) {
+		if (io_puts(n->io, "EXPIRE NEVER\r\n") != IO_OK)
+			return NV_FAIL;
+	} else if (io_printf(n->io, "EXPIRE %s\r\n", n->c->expire) != IO_OK)
+		return NV_FAIL;
+	if (io_printf(n->io, "LOGIN-DELAY %u\r\n", n->c->login_delay) !=
+	    IO_OK ||
+	    io_puts(n->io, "IMPLEMENTATION kpopd-" PACKAGE_VERSION "\r\n.\r\n")
+	    != IO_OK)
+		return NV_FAIL;
+	return NV_OK;
+}
+
+static enum net_verdict
+cmd_stls(struct net *n, const struct pop3_cmd *cmd)
+{
+	if (!pop3_cmd_args_ok(cmd, 0, 0))
+		return bad(n, "STLS takes no arguments");
+	if (n->s->tls == NULL)
+		return bad(n, "TLS is not available");
+	if (tls_active(n->io))
+		return bad(n, "TLS is already active");
+	if (reply(n, "+OK begin TLS negotiation") != NV_OK)
+		return NV_FAIL;
+	io_set_timeout(n->io, (int)n->c->tls_timeout * 1000);
+	/* Plaintext pipelined behind STLS is dropped (RFC 2595 s.4). */
+	if (tls_start(n->io, n->s->tls, TLS_SERVER, NULL) != IO_OK) {
+		log_notice("%s: STLS failed: %s", n->s->peer,
+		    io_error(n->io));
+		n->end = "tls-failed";
+		return NV_FAIL;
+	}
+	io_set_timeout(n->io, (int)n->c->login_timeout * 1000);
+	n->have_user = 0;
+	return NV_OK;
+}
+
+static enum net_verdict
+cmd_user(struct net *n, const struct pop3_cmd *cmd)
+{
+	if (!password_ok_here(n))
+		return bad(n, "[AUTH] plaintext authentication is not "
+		    "allowed without TLS; use STLS first");
+	if (strcmp(n->c->password_check, "none") == 0)
+		return bad(n, "[AUTH] password logins are disabled");
+	if (cmd->argc != 1 || cmd->arglen[0] >= sizeof(n->user))
+		return bad(n, "USER takes one user name");
+	memcpy(n->user, cmd->argv[0], cmd->arglen[0] + 1);
+	n->have_user = 1;
+	return reply(n, "+OK send PASS");
+}
+
+static enum net_verdict
+auth_failed(struct net *n, uint32_t r, const char *text)
+{
+	static const char *const codes[] = {
+		[AUTH_BAD] = "AUTH", [AUTH_TEMP] = "SYS/TEMP",
+		[AUTH_PERM] = "SYS/PERM", [AUTH_INUSE] = "IN-USE",
+		[AUTH_LOGIN_DELAY] = "LOGIN-DELAY"
+	};
+	const char *code = r < KP_NELEM(codes) && codes[r] != NULL ?
+	    codes[r] : "SYS/TEMP";
+
+	n->have_user = 0;
+	return reply(n, "-ERR [%s] %s", code, text) == NV_OK ? NV_BAD :
+	    NV_FAIL;
+}
+
+/* Receive the snapshot after a successful login. */
+static int
+recv_snapshot(struct net *n)
+{
+	uint64_t count, total, size;
+	uint32_t type, k;
+	size_t i = 0;
+
+	if (ipc_recv(n->mon, &type, &n->b, NULL, NET_MON_TIMEOUT) != 0 ||
+	    type != M_SNAP_HEAD || ipc_get_u64(&n->b, &count) == -1 ||
+	    ipc_get_u64(&n->b, &total) == -1 || ipc_end(&n->b) == -1 ||
+	    count > SIZE_MAX / sizeof(struct net_msg))
+		return -1;
+	n->count = (size_t)count;
+	n->total = total;
+	if ((n->msgs = calloc(n->count + 1, sizeof(*n->msgs))) == NULL ||
+	    (n->del = calloc(n->count + 1, 1)) == NULL)
+		return -1;
+	while (i < n->count) {
+		if (ipc_recv(n->mon, &type, &n->b, NULL, NET_MON_TIMEOUT) !=
+		    0 || type != M_SNAP_PART || ipc_get_u32(&n->b, &k) == -1 ||
+		    k == 0 || k > n->count - i)
+			return -1;
+		for (; k > 0; k--, i++) {
+			if (ipc_get_u64(&n->b, &size) == -1 ||
+			    ipc_get_str(&n->b, n->msgs[i].uidl,
+			    sizeof(n->msgs[i].uidl)) == -1)
+				return -1;
+			n->msgs[i].size = size;
+		}
+		if (ipc_end(&n->b) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static enum net_verdict
+cmd_pass(struct net *n, const struct pop3_cmd *cmd)
+{
+	char text[256];
+	uint32_t type, r;
+	enum net_verdict v;
+
+	if (!n->have_user)
+		return bad(n, "USER first");
+	if (cmd->restlen == 0 || cmd->restlen >= KPOPD_PASS_MAX)
+		return bad(n, "PASS takes a password");
+	ipc_reset(&n->b);
+	ipc_put_str(&n->b, n->user);
+	ipc_put_str(&n->b, cmd->rest);
+	r = ipc_send(n->mon, M_AUTH_PASS, &n->b, -1);
+	util_wipe(n->b.data, n->b.len);
+	if (r != 0 ||
+	    ipc_recv(n->mon, &type, &n->b, NULL, NET_MON_TIMEOUT) != 0 ||
+	    type != M_AUTH_RESULT || ipc_get_u32(&n->b, &r) == -1 ||
+	    ipc_get_str(&n->b, n->user, sizeof(n->user)) == -1 ||
+	    ipc_get_str(&n->b, text, sizeof(text)) == -1 ||
+	    ipc_end(&n->b) == -1) {
+		/* The monitor ends the session on a refused open. */
+		v = reply(n, "-ERR [SYS/TEMP] the session cannot go on");
+		n->end = "monitor";
+		return v == NV_OK ? NV_CLOSE : NV_FAIL;
+	}
+	if (r != AUTH_OK)
+		return auth_failed(n, r, text);
+	if (recv_snapshot(n) == -1) {
+		n->end = "monitor";
+		return reply(n, "-ERR [SYS/TEMP] cannot read the maildrop") ==
+		    NV_OK ? NV_CLOSE : NV_FAIL;
+	}
+	n->state = NS_TRANS;
+	n->method = "password";
+	n->touched = time(NULL);
+	io_set_timeout(n->io, (int)n->c->idle_timeout * 1000);
+	return reply(n, "+OK %s has %zu messages (%llu octets)", n->user,
+	    n->count, n->total);
+}
+
+/*
+ * Resolve argument i as a message number: 0 and the 0-based index, or
+ * a -ERR reply already queued and -1.
+ */
+static int
+msg_arg(struct net *n, const struct pop3_cmd *cmd, int i, size_t *idx,
+    enum net_verdict *v)
+{
+	unsigned long long num;
+
+	if (pop3_cmd_num(cmd, i, 0, ULLONG_MAX, &num) == -1) {
+		*v = bad(n, "invalid message number");
+		return -1;
+	}
+	if (num > n->count) {
+		*v = refuse(n, "no such message");
+		return -1;
+	}
+	if (n->del[num - 1]) {
+		*v = refuse(n, "message is deleted");
+		return -1;
+	}
+	*idx = (size_t)(num - 1);
+	return 0;
+}
+
+static enum net_verdict
+cmd_stat(struct net *n, const struct pop3_cmd *cmd)
+{
+	if (!pop3_cmd_args_ok(cmd, 0, 0))
+		return bad(n, "STAT takes no arguments");
+	return reply(n, "+OK %zu %llu", n->count - n->ndel,
+	    n->total - n->delsize);
+}
+
+/* LIST and UIDL: one message, or all that are not deleted. */
+static enum net_verdict
+list_or_uidl(struct net *n, const struct pop3_cmd *cmd, int uidl)
+{
+	enum net_verdict v;
+	size_t i;
+
+	if (!pop3_cmd_args_ok(cmd, 0, 1))
+		return bad(n, "takes at most one message number");
+	if (cmd->argc == 1) {
+		if (msg_arg(n, cmd, 0, &i, &v) == -1)
+			return v;
+		if (uidl)
+			return reply(n, "+OK %zu %s", i + 1, n->msgs[i].uidl);
+		return reply(n, "+OK %zu %llu", i + 1, n->msgs[i].size);
+	}
+	if (reply(n, "+OK %zu messages", n->count - n->ndel) != NV_OK)
+		return NV_FAIL;
+	for (i = 0; i < n->count; i++) {
+		if (n->del[i])
+			continue;
+		if ((uidl ? io_printf(n->io, "%zu %s\r\n", i + 1,
+		    n->msgs[i].uidl) : io_printf(n->io, "%zu %llu\r\n", i + 1,
+		    n->msgs[i].size)) != IO_OK)
+			return NV_FAIL;
+	}
+	return io_puts(n->io, ".\r\n") == IO_OK ? NV_OK : NV_FAIL;
+}
+
+static enum net_verdict
+cmd_list(struct net *n, const struct pop3_cmd *cmd)
+{
+	return list_or_uidl(n, cmd, 0);
+}
+
+static enum net_verdict
+cmd_uidl(struct net *n, const struct pop3_cmd *cmd)
+{
+	return list_or_uidl(n, cmd, 1);
+}
+
+static int
+net_sink(void *arg, const void *p, size_t len)
+{
+	return io_write(arg, p, len) == IO_OK ? 0 : -1;
+}
+
+/* Send message i, cut after body_lines lines when >= 0 (TOP). */
+static enum net_verdict
+send_msg(struct net *n, size_t i, long long body_lines)
+{
+	struct pop3_enc e;
+	char text[256];
+	uint64_t off, len;
+	uint32_t type, r;
+	ssize_t got;
+	size_t want;
+	int fd = -1;
+
+	ipc_reset(&n->b);
+	ipc_put_u32(&n->b, (uint32_t)i);
+	if (ipc_send(n->mon, M_GET_MSG, &n->b, -1) == -1 ||
+	    ipc_recv(n->mon, &type, &n->b, &fd, NET_MON_TIMEOUT) != 0 ||
+	    type != M_MSG || ipc_get_u32(&n->b, &r) == -1 ||
+	    ipc_get_u64(&n->b, &off) == -1 || ipc_get_u64(&n->b, &len) == -1 ||
+	    ipc_get_str(&n->b, text, sizeof(text)) == -1 ||
+	    ipc_end(&n->b) == -1 || (r == 0 && fd < 0) ||
+	    off > (uint64_t)LLONG_MAX || len > (uint64_t)LLONG_MAX - off) {
+		if (fd >= 0)
+			close(fd);
+		n->end = "monitor";
+		return NV_FAIL;
+	}
+	if (r != 0)
+		return reply(n, "-ERR [SYS/TEMP] message %zu is not "
+		    "available", i + 1) == NV_OK ? NV_BAD : NV_FAIL;
+	if (reply(n, "+OK %llu octets", n->msgs[i].size) != NV_OK)
+		goto fail;
+	pop3_enc_init(&e, body_lines);
+	while (len > 0 && !e.done) {
+		want = len < sizeof(n->block) ? (size_t)len : sizeof(n->block);
+		got = pread(fd, n->block, want, (off_t)off);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			/* Cut short behind our back: end the reply cleanly. */
+			log_err("%s: message %zu ended early: %s", n->user,
+			    i + 1, got == 0 ? "end of file" : strerror(errno));
+			break;
+		}
+		if (pop3_enc_feed(&e, n->block, (size_t)got, net_sink,
+		    n->io) == -1)
+			goto fail;
+		off += (uint64_t)got;
+		len -= (uint64_t)got;
+	}
+	if (pop3_enc_end(&e, net_sink, n->io) == -1)
+		goto fail;
+	close(fd);
+	if (body_lines < 0) {
+		n->retr_msgs++;
+		n->retr_bytes += e.octets;
+	}
+	if (i + 1 > n->last)
+		n->last = i + 1;
+	return NV_OK;
+fail:
+	close(fd);
+	return NV_FAIL;
+}
+
+static enum net_verdict
+cmd_retr(struct net *n, const struct pop3_cmd *cmd)
+{
+	enum net_verdict v;
+	size_t i;
+
+	if (!pop3_cmd_args_ok(cmd, 1, 1))
+		return bad(n, "RETR takes one message number");
+	if (msg_arg(n, cmd, 0, &i, &v) == -1)
+		return v;
+	return send_msg(n, i, -1);
+}
+
+static enum net_verdict
+cmd_top(struct net *n, const struct pop3_cmd *cmd)
+{
+	unsigned long long lines;
+	enum net_verdict v;
+	size_t i;
+
+	if (!pop3_cmd_args_ok(cmd, 2, 2))
+		return bad(n, "TOP takes a message number and a line count");
+	if (msg_arg(n, cmd, 0, &i, &v) == -1)
+		return v;
+	/* fetchmail asks for TOP n 99999999: any count means "up to". */
+	if (pop3_cmd_num(cmd, 1, 1, ULLONG_MAX, &lines) == -1)
+		return bad(n, "invalid line count");
+	if (lines > LLONG_MAX)
+		lines = LLONG_MAX;
+	return send_msg(n, i, (long long)lines);
+}
+
+static enum net_verdict
+cmd_dele(struct net *n, const struct pop3_cmd *cmd)
+{
+	enum net_verdict v;
+	size_t i;
+
+	if (!pop3_cmd_args_ok(cmd, 1, 1))
+		return bad(n, "DELE takes one message number");
+	if (msg_arg(n, cmd, 0, &i, &v) == -1)
+		return v;
+	n->del[i] = 1;
+	n->ndel++;
+	n->delsize += n->msgs[i].size;
+	return reply(n, "+OK message %zu deleted", i + 1);
+}
+
+static enum net_verdict
+cmd_rset(struct net *n, const struct pop3_cmd *cmd)
+{
+	if (!pop3_cmd_args_ok(cmd, 0, 0))
+		return bad(n, "RSET takes no arguments");
+	memset(n->del, 0, n->count);
+	n->ndel = 0;
+	n->delsize = 0;
+	n->last = 0;
+	return reply(n, "+OK %zu messages (%llu octets)", n->count, n->total);
+}
+
+static enum net_verdict
+cmd_noop(struct net *n, const struct pop3_cmd *cmd)
+{
+	if (!pop3_cmd_args_ok(cmd, 0, 0))
+		return bad(n, "NOOP takes no arguments");
+	return reply(n, "+OK");
+}
+
+/* LAST (RFC 1460): still sent by fetchmail. */
+static enum net_verdict
+cmd_last(struct net *n, const struct pop3_cmd *cmd)
+{
+	if (!pop3_cmd_args_ok(cmd, 0, 0))
+		return bad(n, "LAST takes no arguments");
+	return reply(n, "+OK %zu", n->last);
+}
+
+static enum net_verdict
+cmd_utf8(struct net *n, const struct pop3_cmd *cmd)
+{
+	if (!pop3_cmd_args_ok(cmd, 0, 0))
+		return bad(n, "UTF8 takes no arguments");
+	n->utf8 = 1;
+	return reply(n, "+OK UTF-8 enabled");
+}
+
+static enum net_verdict
+cmd_quit(struct net *n, const struct pop3_cmd *cmd)
+{
+	char text[256];
+	uint32_t type, r;
+
+	if (n->state == NS_AUTH) {
+		n->end = "quit";
+		return reply(n, "+OK bye") == NV_OK ? NV_CLOSE : NV_FAIL;
+	}
+	/* The deletions go as a bitmap: 64 KiB covers 500,000 messages. */
+	{
+		unsigned char *bits;
+		size_t i, nb = (n->count + 7) / 8;
+
+		if ((bits = calloc(nb + 1, 1)) == NULL)
+			return NV_FAIL;
+		for (i = 0; i < n->count; i++)
+			if (n->del[i])
+				bits[i / 8] |= (unsigned char)(1U << (i % 8));
+		ipc_reset(&n->b);
+		ipc_put_u32(&n->b, (uint32_t)n->count);
+		ipc_put_bytes(&n->b, bits, nb);
+		free(bits);
+	}
+	if (n->b.bad) {
+		n->end = "error";
+		return reply(n, "-ERR [SYS/TEMP] too many messages to "
+		    "update") == NV_OK ? NV_CLOSE : NV_FAIL;
+	}
+	if (ipc_send(n->mon, M_QUIT, &n->b, -1) == -1 ||
+	    ipc_recv(n->mon, &type, &n->b, NULL, NET_MON_TIMEOUT) != 0 ||
+	    type != M_QUIT_RESULT || ipc_get_u32(&n->b, &r) == -1 ||
+	    ipc_get_str(&n->b, text, sizeof(text)) == -1 ||
+	    ipc_end(&n->b) == -1) {
+		n->end = "monitor";
+		return reply(n, "-ERR [SYS/TEMP] update failed; no message "
+		    "was deleted") == NV_OK ? NV_CLOSE : NV_FAIL;
+	}
+	n->end = r == 0 ? "quit" : "quit-failed";
+	if (r != 0) {
+		n->ndel = 0;
+		return reply(n, "-ERR [SYS/TEMP] could not delete messages; "
+		    "all are kept") == NV_OK ? NV_CLOSE : NV_FAIL;
+	}
+	return reply(n, "+OK bye, %zu messages deleted", n->ndel) == NV_OK ?
+	    NV_CLOSE : NV_FAIL;
+}
+
+#define A	NS_AUTH
+#define T	NS_TRANS
+
+static const struct net_cmd net_cmds[] = {
+	{ "CAPA", cmd_capa, A | T },
+	{ "STLS", cmd_stls, A },
+	{ "USER", cmd_user, A },
+	{ "PASS", cmd_pass, A },
+	{ "UTF8", cmd_utf8, A },
+	{ "QUIT", cmd_quit, A | T },
+	{ "STAT", cmd_stat, T },
+	{ "LIST", cmd_list, T },
+	{ "UIDL", cmd_uidl, T },
+	{ "RETR", cmd_retr, T },
+	{ "TOP", cmd_top, T },
+	{ "DELE", cmd_dele, T },
+	{ "RSET", cmd_rset, T },
+	{ "NOOP", cmd_noop, T },
+	{ "LAST", cmd_last, T },
+};
+
+#undef A
+#undef T
+
+/* Give up root: an empty chroot, then the unprivileged user. */
+static void
+net_drop(const struct net *n)
+{
+	const struct kpopd_conf *c = n->c;
+	struct passwd *pw;
+	struct stat st;
+
+	if (!n->s->privsep)
+		return;
+	if ((pw = getpwnam(c->unpriv_user)) == NULL) {
+		log_err("unpriv_user '%s' does not exist", c->unpriv_user);
+		_exit(78);
+	}
+	if (pw->pw_uid == 0) {
+		log_err("unpriv_user '%s' is root", c->unpriv_user);
+		_exit(78);
+	}
+	if (stat(c->chroot_dir, &st) == -1 && errno == ENOENT) {
+		char parent[KPOPD_PATH_MAX];
+		char *slash;
+
+		util_strlcpy(parent, c->chroot_dir, sizeof(parent));
+		if ((slash = strrchr(parent, '/')) != NULL && slash != parent) {
+			*slash = '\0';
+			(void)mkdir(parent, 0755);
+		}
+		(void)mkdir(c->chroot_dir, 0755);
+	}
+	if (chroot(c->chroot_dir) == -1 || chdir("/") == -1) {
+		log_err("cannot chroot to %s: %s", c->chroot_dir,
+		    strerror(errno));
+		_exit(71);
+	}
+	if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1 || setuid(0) != -1) {
+		log_err("cannot become %s: %s", c->unpriv_user,
+		    strerror(errno));
+		_exit(71);
+	}
+}
+
+static void
+log_end(const struct net *n)
+{
+	log_notice("session: peer=%s user=%s method=%s tls=%s retr=%llu "
+	    "bytes=%llu dele=%zu time=%lds end=%s", n->s->peer,
+	    n->state == NS_TRANS ? n->user : "-",
+	    n->method != NULL ? n->method : "-",
+	    tls_active(n->io) ? tls_version(n->io) : "none", n->retr_msgs,
+	    n->retr_bytes, n->end != NULL && strcmp(n->end, "quit") == 0 ?
+	    n->ndel : 0, (long)(time(NULL) - n->start),
+	    n->end != NULL ? n->end : "error");
+}
+
+static void
+touch_monitor(struct net *n)
+{
+	time_t now = time(NULL);
+
+	if (n->state != NS_TRANS || now == n->touched)
+		return;
+	n->touched = now;
+	ipc_reset(&n->b);
+	if (ipc_send(n->mon, M_TOUCH, &n->b, -1) == -1)
+		log_debug("cannot reach the monitor: %s", strerror(errno));
+}
+
+void
+net_main(const struct session_start *s, int mon)
+{
+	static struct net net;
+	struct net *n = &net;
+	struct pop3_cmd cmd;
+	char line[POP3_CMD_MAX - 1];
+	enum net_verdict v;
+	size_t len, i;
+	int st, e;
+
+	n->s = s;
+	n->c = s->conf;
+	n->mon = mon;
+	n->state = NS_AUTH;
+	n->start = time(NULL);
+	signal(SIGTERM, SIG_DFL);
+	net_drop(n);
+	if ((n->io = io_new(s->fd)) == NULL) {
+		log_err("%s: out of memory", s->peer);
+		_exit(71);
+	}
+	if (s->kind == LK_KPOP) {
+		log_err("%s: KPOP is not supported by this build", s->peer);
+		_exit(0);
+	}
+	if (s->kind == LK_POP3S) {
+		io_set_timeout(n->io, (int)n->c->tls_timeout * 1000);
+		if (s->tls == NULL ||
+		    tls_start(n->io, s->tls, TLS_SERVER, NULL) != IO_OK) {
+			log_notice("%s: TLS handshake failed: %s", s->peer,
+			    io_error(n->io));
+			_exit(0);
+		}
+	}
+	io_set_timeout(n->io, (int)n->c->login_timeout * 1000);
+	if (reply(n, "+OK kpopd ready") != NV_OK)
+		goto out;
+
+	for (;;) {
+		if (io_pending(n->io) == 0 && io_flush(n->io) != IO_OK)
+			break;
+		st = io_readline(n->io, line, sizeof(line), &len);
+		if (st == IO_TIMEOUT) {
+			n->end = "timeout";
+			if (reply(n, "-ERR disconnected for inactivity") ==
+			    NV_OK)
+				(void)io_flush(n->io);
+			break;
+		}
+		if (st == IO_EOF) {
+			n->end = "eof";
+			break;
+		}
+		if (st == IO_ERROR) {
+			n->end = "io-error";
+			break;
+		}
+		if (st == IO_TOOLONG) {
+			v = bad(n, "line too long");
+		} else if ((e = pop3_parse_cmd(line, len, &cmd)) !=
+		    POP3_CMD_OK) {
+			v = bad(n, pop3_cmd_strerror(e));
+		} else {
+			for (i = 0; i < KP_NELEM(net_cmds); i++)
+				if (strcmp(net_cmds[i].name, cmd.keyword) == 0)
+					break;
+			if (i == KP_NELEM(net_cmds))
+				v = bad(n, "unknown command");
+			else if ((net_cmds[i].states & (int)n->state) == 0)
+				v = bad(n, "command not valid in this state");
+			else {
+				touch_monitor(n);
+				v = net_cmds[i].fn(n, &cmd);
+			}
+			util_wipe(&cmd, sizeof(cmd));
+		}
+		util_wipe(line, sizeof(line));
+		if (v == NV_FAIL)
+			break;
+		if (v == NV_CLOSE) {
+			(void)io_flush(n->io);
+			break;
+		}
+		if (v == NV_BAD && ++n->bad >= n->c->max_bad_commands) {
+			(void)reply(n, "-ERR too many bad commands");
+			n->end = "bad-commands";
+			(void)io_flush(n->io);
+			break;
+		}
+	}
+out:
+	log_end(n);
+	io_free(n->io);
+	close(mon);
+	_exit(0);
+}

@@ -1,0 +1,114 @@
+/*
+ * tests/common/ipc-t.c: tests for common/ipc.c: typed messages over a
+ * SEQPACKET pair, descriptor passing, and every way a malformed or hostile
+ * body is refused without an overrun.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/ipc.h"
+#include "tap/basic.h"
+
+static struct ipc_buf	out, in;
+
+int
+main(void)
+{
+	const void *p;
+	char s[8], big[100];
+	uint32_t type, u32;
+	uint64_t u64;
+	size_t n;
+	int sv[2], fd, pfd[2];
+
+	plan_lazy();
+	if (ipc_pair(sv) == -1)
+		bail("ipc_pair: %s", strerror(errno));
+
+	ipc_reset(&out);
+	ipc_put_u32(&out, 7);
+	ipc_put_u64(&out, 1ULL << 40);
+	ipc_put_str(&out, "alice");
+	ipc_put_bytes(&out, "\0\1\2", 3);
+	ok(!out.bad && ipc_send(sv[0], 42, &out, -1) == 0, "send");
+	ok(ipc_recv(sv[1], &type, &in, &fd, 1000) == 0 && type == 42 &&
+	    fd == -1, "receive, no descriptor");
+	ok(ipc_get_u32(&in, &u32) == 0 && u32 == 7, "u32");
+	ok(ipc_get_u64(&in, &u64) == 0 && u64 == 1ULL << 40, "u64");
+	ok(ipc_get_str(&in, s, sizeof(s)) == 0 && strcmp(s, "alice") == 0,
+	    "string");
+	ok(ipc_get_bytes(&in, &p, &n) == 0 && n == 3 &&
+	    memcmp(p, "\0\1\2", 3) == 0, "bytes");
+	is_int(ipc_end(&in), 0, "nothing left over");
+
+	/* Reading past the end, or leaving bytes, is refused. */
+	ok(ipc_send(sv[0], 1, &out, -1) == 0 &&
+	    ipc_recv(sv[1], &type, &in, NULL, 1000) == 0, "again");
+	is_int(ipc_end(&in), -1, "unread fields make ipc_end fail");
+	in.bad = 0;
+	in.pos = 0;
+	ok(ipc_get_u32(&in, &u32) == 0 && ipc_get_u64(&in, &u64) == 0 &&
+	    ipc_get_str(&in, s, 5) == -1 && in.bad, "string over its bound");
+	is_int(ipc_get_u32(&in, &u32), -1, "a bad buffer stays bad");
+
+	/* A string with a NUL inside is not a string. */
+	ipc_reset(&out);
+	ipc_put_bytes(&out, "a\0b", 3);
+	ok(ipc_send(sv[0], 2, &out, -1) == 0 &&
+	    ipc_recv(sv[1], &type, &in, NULL, 1000) == 0 &&
+	    ipc_get_str(&in, s, sizeof(s)) == -1, "NUL inside a string");
+
+	/* A length field larger than the body. */
+	ipc_reset(&out);
+	ipc_put_u32(&out, 1000);
+	ipc_put_u32(&out, 0);
+	ok(ipc_send(sv[0], 3, &out, -1) == 0 &&
+	    ipc_recv(sv[1], &type, &in, NULL, 1000) == 0 &&
+	    ipc_get_bytes(&in, &p, &n) == -1, "length past the body");
+
+	/* A short body. */
+	ipc_reset(&out);
+	ipc_put_bytes(&out, "xy", 2);
+	ok(ipc_send(sv[0], 4, &out, -1) == 0 &&
+	    ipc_recv(sv[1], &type, &in, NULL, 1000) == 0 &&
+	    ipc_get_u32(&in, &u32) == 0 && ipc_get_u32(&in, &u32) == -1,
+	    "field past the end");
+
+	/* Building past IPC_MSG_MAX marks the buffer; send refuses it. */
+	ipc_reset(&out);
+	memset(big, 'x', sizeof(big));
+	for (n = 0; n < IPC_MSG_MAX / sizeof(big) + 1; n++)
+		ipc_put_bytes(&out, big, sizeof(big));
+	ok(out.bad, "overfull body marked bad");
+	ok(ipc_send(sv[0], 5, &out, -1) == -1 && errno == EMSGSIZE,
+	    "and not sent");
+
+	/* A descriptor travels with a message. */
+	if (pipe(pfd) == -1)
+		bail("pipe");
+	if (write(pfd[1], "hi", 2) != 2)
+		bail("write");
+	ipc_reset(&out);
+	ok(ipc_send(sv[0], 6, &out, pfd[0]) == 0, "send a descriptor");
+	ok(ipc_recv(sv[1], &type, &in, &fd, 1000) == 0 && fd >= 0 &&
+	    fd != pfd[0], "receive it");
+	ok(fd >= 0 && read(fd, s, 2) == 2 && memcmp(s, "hi", 2) == 0,
+	    "it reads the same pipe");
+	ok(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC), "close-on-exec");
+	if (fd >= 0)
+		close(fd);
+	ok(ipc_send(sv[0], 7, &out, pfd[0]) == 0 &&
+	    ipc_recv(sv[1], &type, &in, NULL, 1000) == 0,
+	    "an unwanted descriptor is closed");
+
+	ok(ipc_recv(sv[1], &type, &in, NULL, 100) == -1 && errno == ETIMEDOUT,
+	    "timeout");
+	close(sv[0]);
+	is_int(ipc_recv(sv[1], &type, &in, NULL, 1000), 1, "EOF");
+	close(sv[1]);
+	return 0;
+}

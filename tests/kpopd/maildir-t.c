@@ -1,0 +1,1174 @@
+/*
+ * tests/kpopd/maildir-t.c: tests for the Maildir backend of
+ * kpopd/maildrop.h (kpopd/maildir.c, with the shared kpopd/maildrop.c):
+ * snapshot, order, sizes against the encoder, byte ranges, UIDLs, the
+ * session lock across processes and its takeover, delivery during a
+ * session, deletion, messages moved by other programs, the size cache
+ * (a warm open opens no message file; corrupt and disagreeing caches are
+ * rebuilt), a commit killed at random instants, and the time to open
+ * 100,000 messages (KPOP_TEST_BIG sets the count, 0 skips it).
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/pop3.h"
+#include "kpopd/maildrop.h"
+#include "kpopd/md-int.h"
+#include "tap/basic.h"
+
+#define NOBODY	65534
+
+static char scratch[PATH_MAX];
+static const struct md_opts opts0 = { 5, 0, 0 };
+
+/* ---- helpers ---- */
+
+static void
+mkscratch(void)
+{
+	const char *base = getenv("KPOP_TEST_TMP");
+
+	if (base == NULL || *base == '\0')
+		base = "/tmp";
+	if (util_snprintf(scratch, sizeof(scratch), "%s/maildir-t.XXXXXX",
+	    base) == -1 || mkdtemp(scratch) == NULL)
+		bail("mkdtemp in %s: %s", base, strerror(errno));
+	/* uid 65534 must get through it in the cache tests. */
+	if (chmod(scratch, 0755) == -1)
+		bail("chmod %s: %s", scratch, strerror(errno));
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	(void)chmod(path, 0700);
+	if (remove(path) == -1)
+		diag("remove %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static void
+rm_rf(const char *path)
+{
+	(void)nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+static int
+chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	if (lchown(path, NOBODY, NOBODY) == -1)
+		bail("lchown %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static void
+chown_nobody(const char *path)
+{
+	if (geteuid() == 0)
+		(void)nftw(path, chown_one, 32, FTW_PHYS);
+}
+
+/* In a child: become uid 65534 if we are root (file modes bind then). */
+static void
+become_nobody(void)
+{
+	if (geteuid() != 0)
+		return;
+	if (setgroups(0, NULL) == -1 || setgid(NOBODY) == -1 ||
+	    setuid(NOBODY) == -1)
+		_exit(99);
+}
+
+static char *
+path2(const char *a, const char *b)
+{
+	static char buf[4][PATH_MAX];
+	static int k;
+
+	k = (k + 1) % 4;
+	if (util_snprintf(buf[k], sizeof(buf[k]), "%s/%s", a, b) == -1)
+		bail("path too long");
+	return buf[k];
+}
+
+static void
+put_file(const char *path, const void *data, size_t len)
+{
+	int fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
+		bail("open %s: %s", path, strerror(errno));
+	if (md_write_all(fd, data, len) == -1)
+		bail("write %s: %s", path, strerror(errno));
+	if (close(fd) == -1)
+		bail("close %s", path);
+}
+
+static char *
+slurp(const char *path, size_t *lenp)
+{
+	struct stat st;
+	char *buf;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1 ||
+	    (buf = malloc((size_t)st.st_size + 1)) == NULL)
+		bail("slurp %s", path);
+	if (md_pread_full(fd, buf, (size_t)st.st_size, 0) != st.st_size)
+		bail("read %s", path);
+	buf[st.st_size] = '\0';
+	*lenp = (size_t)st.st_size;
+	close(fd);
+	return buf;
+}
+
+static void
+mkmaildir(const char *path)
+{
+	if (mkdir(path, 0700) == -1 ||
+	    mkdir(path2(path, "new"), 0700) == -1 ||
+	    mkdir(path2(path, "cur"), 0700) == -1 ||
+	    mkdir(path2(path, "tmp"), 0700) == -1)
+		bail("mkdir %s: %s", path, strerror(errno));
+}
+
+struct counter {
+	size_t	out;
+};
+
+static int
+count_sink(void *arg, const void *p, size_t n)
+{
+	(void)p;
+	((struct counter *)arg)->out += n;
+	return 0;
+}
+
+/* Lines of buf that start with '.': what the encoder stuffs. */
+static size_t
+dot_lines(const char *buf, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++)
+		if (buf[i] == '.' && (i == 0 || buf[i - 1] == '\n'))
+			n++;
+	return n;
+}
+
+/*
+ * Run the message's range through pop3_enc; returns its octet count and
+ * checks it against the output length less stuffing and ".CRLF".
+ */
+static unsigned long long
+enc_octets(const char *buf, size_t len)
+{
+	struct pop3_enc e;
+	struct counter c = { 0 };
+
+	pop3_enc_init(&e, -1);
+	if (pop3_enc_feed(&e, buf, len, count_sink, &c) == -1 ||
+	    pop3_enc_end(&e, count_sink, &c) == -1)
+		bail("encoder failed");
+	if (c.out - 3 - dot_lines(buf, len) != e.octets)
+		bail("encoder output %zu does not match octets %llu", c.out,
+		    e.octets);
+	return e.octets;
+}
+
+/* Read message i's range; returns malloc'd bytes or NULL on error. */
+static char *
+msg_bytes(struct maildrop *md, size_t i, size_t *lenp, int *status)
+{
+	char err[256], *buf;
+	off_t off, len;
+	int fd;
+
+	*status = md_msg_fd(md, i, &fd, &off, &len, err, sizeof(err));
+	if (*status != MD_OK)
+		return NULL;
+	if ((buf = malloc((size_t)len + 1)) == NULL)
+		bail("malloc");
+	if (md_pread_full(fd, buf, (size_t)len, off) != len)
+		bail("read message %zu", i);
+	close(fd);
+	*lenp = (size_t)len;
+	return buf;
+}
+
+static int
+open_md(const char *path, const struct md_opts *o, struct maildrop **mdp)
+{
+	char err[256];
+	int rc;
+
+	rc = md_open(MD_MAILDIR, path, o, mdp, err, sizeof(err));
+	if (rc != MD_OK)
+		diag("md_open %s: %d %s", path, rc, err);
+	return rc;
+}
+
+/* Fork; the child runs fn(arg) and exits with its value. */
+static pid_t
+spawn(int (*fn)(void *), void *arg)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) == -1)
+		bail("fork: %s", strerror(errno));
+	if (pid == 0)
+		_exit(fn(arg));
+	return pid;
+}
+
+static int
+wait_exit(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) == -1)
+		bail("waitpid: %s", strerror(errno));
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 1000 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+/* ---- the main corpus ---- */
+
+struct tmsg {
+	const char	*dir;
+	const char	*name;
+	const char	*data;
+	size_t		 len;
+	const char	*uidl;		/* expected */
+	unsigned long long size;	/* expected, 0: from the encoder */
+};
+
+#define S(x)	x, sizeof(x) - 1
+
+/* Listed in the expected order; created in another. */
+static struct tmsg corpus[] = {
+	{ "cur", "1764000000.M4P100.host:2,", S(""),
+	    "1764000000.M4P100.host", 0 },
+	{ "cur", "1764000001.M2P100.host,S=30:2,S",
+	    S("Subject: crlf\r\n\r\nbody\r\n.\r\n.x\r\n"),
+	    "1764000001.M2P100.host,S=30", 0 },
+	{ "new", "1764000002.M0P100.host", S("a\r\nb\nc\r"),
+	    "1764000002.M0P100.host", 0 },
+	{ "new", "1764000002.M3P100.host",
+	    S("Subject: no newline\n\n.last line"),
+	    "1764000002.M3P100.host", 0 },
+	{ "new", "1764000003.M1P100.host,S=44",
+	    S("Subject: lf\n\nline1\n.dot line\n..two dots\nend\n"),
+	    "1764000003.M1P100.host,S=44", 0 },
+	{ "cur", "1764000005.M5P100.host,S=28,W=99999:2,RS",
+	    S("From inside\n>From quoted\n\nx\n"),
+	    "1764000005.M5P100.host,S=28,W=99999", 99999 },
+};
+static const size_t corpus_order[] = { 4, 2, 5, 1, 0, 3 };
+
+static void
+make_corpus(const char *md)
+{
+	size_t i, k;
+	int fd;
+
+	mkmaildir(md);
+	for (i = 0; i < KP_NELEM(corpus); i++) {
+		k = corpus_order[i];
+		put_file(path2(path2(md, corpus[k].dir), corpus[k].name),
+		    corpus[k].data, corpus[k].len);
+	}
+	/* Things that are not messages. */
+	put_file(path2(path2(md, "new"), ".hidden"), S("x\n"));
+	put_file(path2(path2(md, "tmp"), "1764000004.M9P100.host"),
+	    S("in tmp\n"));
+	if (mkdir(path2(path2(md, "cur"), "1764000004.subdir"), 0700) == -1 ||
+	    symlink("1764000002.M0P100.host",
+	    path2(path2(md, "new"), "1764000004.link")) == -1)
+		bail("mkdir/symlink: %s", strerror(errno));
+	if ((fd = mkfifo(path2(path2(md, "new"), "1764000004.fifo"),
+	    0600)) == -1)
+		bail("mkfifo: %s", strerror(errno));
+}
+
+static void
+test_corpus(void)
+{
+	struct maildrop *md, *md2;
+	char dir[PATH_MAX], *b;
+	size_t i, j, len;
+	unsigned long long total = 0;
+	int st, good;
+
+	(void)util_strlcpy(dir, path2(scratch, "corpus"), sizeof(dir));
+	make_corpus(dir);
+	if (!is_int(open_md(dir, &opts0, &md), MD_OK, "open a Maildir"))
+		return;
+	is_int((long long)md_count(md), (long long)KP_NELEM(corpus),
+	    "count: only the regular, non-dot files in new/ and cur/");
+	for (i = 0; i < md_count(md) && i < KP_NELEM(corpus); i++) {
+		const struct md_msg *m = md_msg(md, i);
+		struct tmsg *t = &corpus[i];
+
+		is_string(m->uidl, t->uidl, "message %zu: order and UIDL", i);
+		b = msg_bytes(md, i, &len, &st);
+		if (!is_int(st, MD_OK, "message %zu: md_msg_fd", i))
+			continue;
+		is_blob(b, len, t->data, t->len, "message %zu: the bytes", i);
+		if (t->size != 0)
+			is_int((long long)m->size, (long long)t->size,
+			    "message %zu: size from ,W=", i);
+		else
+			is_int((long long)m->size,
+			    (long long)enc_octets(b, len),
+			    "message %zu: size is the encoder's octets", i);
+		total += m->size;
+		free(b);
+	}
+	is_int((long long)md_total(md), (long long)total, "md_total");
+	ok(md_msg(md, md_count(md)) == NULL, "md_msg past the end is NULL");
+	is_int(md_open(MD_MAILDIR, dir, &opts0, &md2, (char[64]){ 0 }, 64),
+	    MD_INUSE, "a second open in the same process is MD_INUSE");
+	md_close(md);
+
+	/* Same again: stable. */
+	if (!is_int(open_md(dir, &opts0, &md2), MD_OK, "open again"))
+		return;
+	good = md_count(md2) == KP_NELEM(corpus);
+	for (i = 0; good && i < md_count(md2); i++)
+		good = strcmp(md_msg(md2, i)->uidl, corpus[i].uidl) == 0;
+	ok(good, "UIDLs and order stable across opens");
+	good = 1;
+	for (i = 0; i < md_count(md2); i++) {
+		const char *u = md_msg(md2, i)->uidl;
+
+		if (!md_uidl_valid(u, strlen(u)))
+			good = 0;
+		for (j = 0; j < i; j++)
+			if (strcmp(u, md_msg(md2, j)->uidl) == 0)
+				good = 0;
+	}
+	ok(good, "UIDLs valid and unique");
+	md_close(md2);
+}
+
+/* ---- odd names ---- */
+
+static void
+test_odd_names(void)
+{
+	struct maildrop *md;
+	char dir[PATH_MAX], longname[200], u1[80], u2[80], u3[80];
+	size_t i;
+	int good;
+
+	(void)util_strlcpy(dir, path2(scratch, "odd"), sizeof(dir));
+	mkmaildir(dir);
+	/* One message twice, in new/ and cur/ (another program's copy). */
+	put_file(path2(path2(dir, "new"), "1764000006.dup.host"), S("a\n"));
+	put_file(path2(path2(dir, "cur"), "1764000006.dup.host:2,S"),
+	    S("a\n"));
+	put_file(path2(path2(dir, "new"), "1764000006.dup.host-2"), S("b\n"));
+	put_file(path2(path2(dir, "new"), "1764000007.sp ace\x01.host"),
+	    S("c\n"));
+	memset(longname, 'x', sizeof(longname));
+	memcpy(longname, "1764000008.", 11);
+	longname[150] = '\0';
+	put_file(path2(path2(dir, "new"), longname), S("d\n"));
+	put_file(path2(path2(dir, "cur"), "nodigits.host:2,"), S("e\n"));
+
+	if (!is_int(open_md(dir, &opts0, &md), MD_OK, "open odd names"))
+		return;
+	is_int((long long)md_count(md), 6, "six messages");
+	good = 1;
+	for (i = 0; i < md_count(md); i++) {
+		const char *u = md_msg(md, i)->uidl;
+		size_t j;
+
+		if (!md_uidl_valid(u, strlen(u)))
+			good = 0;
+		for (j = 0; j < i; j++)
+			if (strcmp(u, md_msg(md, j)->uidl) == 0)
+				good = 0;
+	}
+	ok(good, "UIDLs valid and unique despite a duplicate, a blank and "
+	    "a 150-character name");
+	is_string(md_msg(md, 0)->uidl, "nodigits.host",
+	    "a name without seconds sorts first");
+	/* The duplicate: the first keeps the name, the next gets -2, and
+	 * the genuine "-2" name then -2-2, deterministically. */
+	(void)util_strlcpy(u1, md_msg(md, 1)->uidl, sizeof(u1));
+	(void)util_strlcpy(u2, md_msg(md, 2)->uidl, sizeof(u2));
+	(void)util_strlcpy(u3, md_msg(md, 3)->uidl, sizeof(u3));
+	is_string(u1, "1764000006.dup.host", "duplicate: first");
+	is_string(u2, "1764000006.dup.host-2", "duplicate: second gets -2");
+	is_string(u3, "1764000006.dup.host-2-2",
+	    "a real -2 name after it is made unique too");
+	ok(strncmp(md_msg(md, 4)->uidl, "1764000007.sp_ace_.host+", 24) == 0 &&
+	    strlen(md_msg(md, 4)->uidl) == 24 + 32,
+	    "a name with a blank: readable prefix and a hash (%s)",
+	    md_msg(md, 4)->uidl);
+	ok(strlen(md_msg(md, 5)->uidl) == POP3_UIDL_MAX &&
+	    md_msg(md, 5)->uidl[POP3_UIDL_MAX - 33] == '+',
+	    "a long name: cut to 70 with a hash (%s)", md_msg(md, 5)->uidl);
+	md_close(md);
+	if (!is_int(open_md(dir, &opts0, &md), MD_OK, "open odd names again"))
+		return;
+	ok(strcmp(md_msg(md, 1)->uidl, u1) == 0 &&
+	    strcmp(md_msg(md, 2)->uidl, u2) == 0 &&
+	    strcmp(md_msg(md, 3)->uidl, u3) == 0, "the same next time");
+	md_close(md);
+}
+
+/* ---- not a Maildir, create ---- */
+
+static void
+test_paths(void)
+{
+	struct maildrop *md;
+	struct md_opts o = opts0;
+	char err[256];
+	char *p = path2(scratch, "notyet");
+
+	is_int(md_open(MD_MAILDIR, p, &o, &md, err, sizeof(err)), MD_PERM,
+	    "a missing Maildir is MD_PERM (%s)", err);
+	if (mkdir(p, 0700) == -1)
+		bail("mkdir");
+	is_int(md_open(MD_MAILDIR, p, &o, &md, err, sizeof(err)), MD_PERM,
+	    "a directory without new/cur/tmp is MD_PERM (%s)", err);
+	o.create = 1;
+	if (is_int(md_open(MD_MAILDIR, path2(scratch, "fresh"), &o, &md, err,
+	    sizeof(err)), MD_OK, "create makes a Maildir")) {
+		is_int((long long)md_count(md), 0, "empty");
+		is_int((long long)md_total(md), 0, "total 0");
+		md_close(md);
+	}
+	ok(access(path2(path2(scratch, "fresh"), "tmp"), F_OK) == 0 &&
+	    access(path2(path2(scratch, "fresh"), "kpopd.lock"), F_OK) == 0,
+	    "with tmp/ and the session lock file");
+}
+
+/* ---- locks ---- */
+
+struct lockarg {
+	const char	*dir;
+	int		 pfd;		/* write "o" here once open */
+	int		 mode;		/* 0 try, 1 hold idle, 2 hold busy */
+	unsigned int	 takeover;
+};
+
+static int
+lock_child(void *v)
+{
+	struct lockarg *a = v;
+	struct maildrop *md;
+	struct md_opts o = opts0;
+	char err[256];
+	int rc, i;
+
+	o.takeover_idle = a->takeover;
+	rc = md_open(MD_MAILDIR, a->dir, &o, &md, err, sizeof(err));
+	if (a->mode == 0)
+		return rc == MD_INUSE ? 0 : 10 + (rc < 0 ? -rc : rc);
+	if (rc != MD_OK)
+		return 20;
+	if (write(a->pfd, "o", 1) != 1)
+		return 21;
+	for (i = 0; i < 120; i++) {
+		if (a->mode == 2)
+			md_touch(md);
+		md_sleep_ms(50);
+	}
+	md_close(md);
+	return 0;
+}
+
+static void
+test_locks(void)
+{
+	struct lockarg a;
+	struct maildrop *md;
+	struct md_opts o = opts0;
+	char dir[PATH_MAX], c;
+	int p[2], status;
+	long long t0;
+	pid_t pid;
+
+	(void)util_strlcpy(dir, path2(scratch, "locks"), sizeof(dir));
+	mkmaildir(dir);
+	put_file(path2(path2(dir, "new"), "1764000000.a.host"), S("x\n"));
+	if (!is_int(open_md(dir, &opts0, &md), MD_OK, "parent holds"))
+		return;
+	memset(&a, 0, sizeof(a));
+	a.dir = dir;
+	is_int(wait_exit(spawn(lock_child, &a)), 0,
+	    "a second session (another process) gets MD_INUSE");
+	a.takeover = 1;
+	is_int(wait_exit(spawn(lock_child, &a)), 0,
+	    "even with takeover, the holder is not idle");
+	md_close(md);
+
+	/* Takeover of an idle holder. */
+	if (pipe(p) == -1)
+		bail("pipe");
+	a.pfd = p[1];
+	a.mode = 1;
+	a.takeover = 0;
+	pid = spawn(lock_child, &a);
+	if (read(p[0], &c, 1) != 1)
+		bail("child did not open");
+	md_sleep_ms(2000);
+	o.takeover_idle = 1;
+	t0 = md_now_ms();
+	if (is_int(open_md(dir, &o, &md), MD_OK,
+	    "idle for 2 s, takeover_idle 1: taken over"))
+		md_close(md);
+	status = wait_exit(pid);
+	is_int(status, 1000 + SIGTERM, "the idle holder got SIGTERM");
+	ok(md_now_ms() - t0 < (MD_TAKEOVER_WAIT + 1) * 1000LL,
+	    "within the takeover wait (%lld ms)", md_now_ms() - t0);
+
+	/* A busy holder (md_touch) is not taken over. */
+	a.mode = 2;
+	pid = spawn(lock_child, &a);
+	if (read(p[0], &c, 1) != 1)
+		bail("child did not open");
+	md_sleep_ms(2500);
+	o.takeover_idle = 2;
+	is_int(md_open(MD_MAILDIR, dir, &o, &md, (char[128]){ 0 }, 128),
+	    MD_INUSE, "a holder that calls md_touch is not idle: MD_INUSE");
+	ok(kill(pid, 0) == 0, "and it was not signalled");
+	(void)kill(pid, SIGKILL);
+	is_int(wait_exit(pid), 1000 + SIGKILL, "holder killed -9");
+	if (is_int(open_md(dir, &opts0, &md), MD_OK,
+	    "a killed holder leaves no stale lock"))
+		md_close(md);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* ---- deletion, delivery during a session, moves ---- */
+
+static int
+exists(const char *dir, const char *sub, const char *name)
+{
+	return access(path2(path2(dir, sub), name), F_OK) == 0;
+}
+
+static void
+test_commit(void)
+{
+	struct maildrop *md;
+	unsigned char del[4] = { 1, 0, 1, 0 };
+	char dir[PATH_MAX], err[256], *b;
+	size_t len, n;
+	int st;
+
+	(void)util_strlcpy(dir, path2(scratch, "commit"), sizeof(dir));
+	mkmaildir(dir);
+	put_file(path2(path2(dir, "new"), "1764000000.a.host"), S("a\n"));
+	put_file(path2(path2(dir, "new"), "1764000001.b.host"), S("b\n"));
+	put_file(path2(path2(dir, "cur"), "1764000002.c.host:2,S"), S("c\n"));
+	put_file(path2(path2(dir, "new"), "1764000003.d.host"), S("d\n"));
+	if (!is_int(open_md(dir, &opts0, &md), MD_OK, "open for commit"))
+		return;
+	/* Delivered during the session. */
+	put_file(path2(path2(dir, "new"), "1764000004.e.host"), S("e\n"));
+	/* Another program moves b and flags d. */
+	if (rename(path2(path2(dir, "new"), "1764000001.b.host"),
+	    path2(path2(dir, "cur"), "1764000001.b.host:2,S")) == -1 ||
+	    rename(path2(path2(dir, "new"), "1764000003.d.host"),
+	    path2(path2(dir, "cur"), "1764000003.d.host:2,RS")) == -1)
+		bail("rename");
+	is_int((long long)md_count(md), 4, "new mail is not in the snapshot");
+	b = msg_bytes(md, 1, &len, &st);
+	ok(st == MD_OK && len == 2 && memcmp(b, "b\n", 2) == 0,
+	    "md_msg_fd finds a message moved to cur/");
+	free(b);
+	b = msg_bytes(md, 3, &len, &st);
+	ok(st == MD_OK && len == 2 && memcmp(b, "d\n", 2) == 0,
+	    "and one whose flags changed");
+	free(b);
+	/* c: deleted behind our back, then also marked. */
+	if (unlink(path2(path2(dir, "cur"), "1764000002.c.host:2,S")) == -1)
+		bail("unlink");
+	b = msg_bytes(md, 2, &len, &st);
+	is_int(st, MD_GONE, "a message deleted by another program: MD_GONE");
+	free(b);
+	/* a moved too, before commit deletes it. */
+	if (rename(path2(path2(dir, "new"), "1764000000.a.host"),
+	    path2(path2(dir, "cur"), "1764000000.a.host:2,S")) == -1)
+		bail("rename");
+	is_int(md_commit(md, del, err, sizeof(err)), MD_OK,
+	    "commit (one moved, one already gone) %s", err);
+	md_close(md);
+	ok(!exists(dir, "cur", "1764000000.a.host:2,S"),
+	    "the moved marked message is deleted");
+	ok(exists(dir, "cur", "1764000001.b.host:2,S") &&
+	    exists(dir, "cur", "1764000003.d.host:2,RS"),
+	    "unmarked messages stay");
+	ok(exists(dir, "new", "1764000004.e.host"),
+	    "mail delivered during the session stays");
+	if (!is_int(open_md(dir, &opts0, &md), MD_OK, "open after commit"))
+		return;
+	n = md_count(md);
+	ok(n == 3 && strcmp(md_msg(md, 2)->uidl, "1764000004.e.host") == 0,
+	    "next session: 3 messages, the new one last");
+	md_close(md);
+}
+
+/* ---- the size cache ---- */
+
+#define CACHE_N	40
+
+struct cachearg {
+	const char	*dir;
+	unsigned long long sizes[CACHE_N + 2];
+	size_t		 n;
+};
+
+/* In a child as uid 65534: open, report the count and sizes in a pipe. */
+static int
+cache_child(void *v)
+{
+	struct cachearg *a = v;
+	struct maildrop *md;
+	char err[256];
+	size_t i;
+	int rc;
+
+	become_nobody();
+	rc = md_open(MD_MAILDIR, a->dir, &opts0, &md, err, sizeof(err));
+	if (rc != MD_OK)
+		return 10 + (-rc);
+	if (md_count(md) != a->n)
+		return 30;
+	for (i = 0; i < a->n; i++)
+		if (md_msg(md, i)->size != a->sizes[i])
+			return 31;
+	md_close(md);
+	return 0;
+}
+
+static void
+chmod_msgs(const char *dir, mode_t mode)
+{
+	const char *subs[2] = { "new", "cur" };
+	struct dirent *de;
+	DIR *d;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if ((d = opendir(path2(dir, subs[i]))) == NULL)
+			bail("opendir");
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.' && chmod(path2(path2(dir,
+			    subs[i]), de->d_name), mode) == -1)
+				bail("chmod: %s", strerror(errno));
+		closedir(d);
+	}
+}
+
+static int
+cache_lines(const char *dir)
+{
+	char *t, *p;
+	size_t len;
+	int n = 0;
+
+	if ((t = slurp(path2(dir, "kpopd.cache"), &len)) == NULL)
+		return -1;
+	if (strncmp(t, "kpopd-cache 1\n", 14) != 0)
+		n = -2;
+	else
+		for (p = t; (p = strchr(p, '\n')) != NULL; p++)
+			n++;
+	free(t);
+	return n - 2;	/* less magic and trailer */
+}
+
+/* Write a cache with a valid checksum, as kpopd would. */
+static void
+forge_cache(const char *dir, const char *body, size_t count)
+{
+	struct md_hash h;
+	unsigned char dig[MD_HASH_LEN];
+	char hex[2 * MD_HASH_LEN + 1], *all;
+	size_t len;
+
+	if (md_hash_init(&h) == -1)
+		bail("hash");
+	md_hash_update(&h, "kpopd-cache 1\n", 14);
+	md_hash_update(&h, body, strlen(body));
+	if (md_hash_final(&h, dig) == -1)
+		bail("hash");
+	md_hash_free(&h);
+	md_hex(dig, MD_HASH_LEN, hex);
+	len = 14 + strlen(body) + 100;
+	if ((all = malloc(len)) == NULL)
+		bail("malloc");
+	(void)util_snprintf(all, len, "kpopd-cache 1\n%s/end %zu %s\n", body,
+	    count, hex);
+	put_file(path2(dir, "kpopd.cache"), all, strlen(all));
+	free(all);
+}
+
+static void
+cache_name(char *buf, size_t len, size_t i, size_t datalen)
+{
+	if (i % 2 == 0)
+		(void)util_snprintf(buf, len, "%llu.M%zuP1.host,S=%zu",
+		    1764000000ULL + i, i, datalen);
+	else
+		(void)util_snprintf(buf, len, "%llu.M%zuP1.host",
+		    1764000000ULL + i, i);
+}
+
+/* LF messages, some with dot lines, of varying length. */
+static size_t
+cache_data(char *buf, size_t len, size_t i)
+{
+	(void)util_snprintf(buf, len, "Subject: %zu\n\n%sline\n%.*s", i,
+	    i % 3 == 0 ? ".dot\n" : "", (int)(i % 7), "abcdefg");
+	return strlen(buf);
+}
+
+/* Write the cache file (as uid 65534's, when we are root). */
+static void
+put_cache(const char *dir, const char *data, size_t len)
+{
+	put_file(path2(dir, "kpopd.cache"), data, len);
+	chown_nobody(dir);
+}
+
+static void
+test_cache(void)
+{
+	struct cachearg a;
+	struct maildrop *md;
+	char dir[PATH_MAX], name[128], name1[128], body[CACHE_N * 100 + 1];
+	char data[300], *t;
+	size_t i, len, len0, k;
+	int rc;
+
+	(void)util_strlcpy(dir, path2(scratch, "cache"), sizeof(dir));
+	mkmaildir(dir);
+	memset(&a, 0, sizeof(a));
+	a.dir = dir;
+	for (i = 0; i < CACHE_N; i++) {
+		len = cache_data(data, sizeof(data), i);
+		cache_name(name, sizeof(name), i, len);
+		put_file(path2(path2(dir, i % 4 == 1 ? "cur" : "new"), name),
+		    data, len);
+		a.sizes[i] = enc_octets(data, len);
+	}
+	a.n = CACHE_N;
+	chown_nobody(dir);
+
+	is_int(wait_exit(spawn(cache_child, &a)), 0,
+	    "first open (as uid %d): sizes right", NOBODY);
+	is_int(cache_lines(dir), CACHE_N, "the cache has a line per message");
+	chmod_msgs(dir, 0);
+	is_int(wait_exit(spawn(cache_child, &a)), 0,
+	    "second open with every message file unreadable: it reads "
+	    "only the directories and the cache");
+
+	/* Prove the method: a file the cache does not know is read. */
+	put_file(path2(path2(dir, "new"), "1764000100.unknown.host"),
+	    S("x\n"));
+	chown_nobody(dir);
+	chmod_msgs(dir, 0);
+	rc = wait_exit(spawn(cache_child, &a));
+	is_int(rc, 10 + (-MD_PERM),
+	    "control: an unreadable file not in the cache fails the open");
+	if (unlink(path2(path2(dir, "new"), "1764000100.unknown.host")) == -1)
+		bail("unlink");
+	chmod_msgs(dir, 0600);
+
+	/* Corrupt caches are thrown away and rebuilt. */
+	put_cache(dir, S("kpopd-cache 1\ngarbage\n"));
+	is_int(wait_exit(spawn(cache_child, &a)), 0, "garbage cache: sizes "
+	    "right");
+	is_int(cache_lines(dir), CACHE_N, "and the cache is rebuilt");
+	t = slurp(path2(dir, "kpopd.cache"), &len);
+	/* One size digit changed: the checksum no longer holds. */
+	for (k = 14; k < len && t[k] != ' '; k++)
+		;
+	t[k + 1] = t[k + 1] == '9' ? '1' : '9';
+	put_cache(dir, t, len);
+	free(t);
+	is_int(wait_exit(spawn(cache_child, &a)), 0,
+	    "a cache with a bad checksum: sizes right");
+	put_cache(dir, S("kpopd-cache 1\n"));
+	is_int(wait_exit(spawn(cache_child, &a)), 0,
+	    "a truncated cache: sizes right");
+	chown_nobody(dir);
+	chmod_msgs(dir, 0);
+	is_int(wait_exit(spawn(cache_child, &a)), 0,
+	    "the rebuilt cache is trusted again");
+	chmod_msgs(dir, 0600);
+
+	/*
+	 * A well-formed cache whose entries disagree: message 0's physical
+	 * size differs from its ,S=, message 1 (no S=) from its stat size.
+	 * Both are measured again, not trusted.
+	 */
+	len0 = cache_data(data, sizeof(data), 0);
+	cache_name(name, sizeof(name), 0, len0);
+	cache_name(name1, sizeof(name1), 1, 0);
+	(void)util_snprintf(body, sizeof(body), "%s 999 1500\n%s 998 1400\n",
+	    name, name1);
+	forge_cache(dir, body, 2);
+	chown_nobody(dir);
+	is_int(wait_exit(spawn(cache_child, &a)), 0,
+	    "entries that disagree with S= or stat are recomputed");
+	t = slurp(path2(dir, "kpopd.cache"), &len);
+	ok(t != NULL && strstr(t, " 999 ") == NULL && strstr(t, " 998 ") ==
+	    NULL && cache_lines(dir) == CACHE_N, "and rewritten");
+	free(t);
+	/* An impossible POP3 size: more than 2 * bytes + 2. */
+	(void)util_snprintf(body, sizeof(body), "%s %zu %zu\n", name, len0,
+	    2 * len0 + 3);
+	forge_cache(dir, body, 1);
+	if (is_int(open_md(dir, &opts0, &md), MD_OK, "open with an "
+	    "impossible size in the cache")) {
+		is_int((long long)md_msg(md, 0)->size, (long long)a.sizes[0],
+		    "it is refused and the file measured");
+		md_close(md);
+	}
+	/* Consistent with the file name: the cache answers. */
+	(void)util_snprintf(body, sizeof(body), "%s %zu %zu\n", name, len0,
+	    len0 + 1);
+	forge_cache(dir, body, 1);
+	if (is_int(open_md(dir, &opts0, &md), MD_OK, "open again")) {
+		is_int((long long)md_msg(md, 0)->size, (long long)len0 + 1,
+		    "an entry matching ,S= is used without reading the file");
+		md_close(md);
+	}
+
+	/* A message vanishes: its entry goes. */
+	len = cache_data(data, sizeof(data), 2);
+	cache_name(name, sizeof(name), 2, len);
+	if (unlink(path2(path2(dir, "new"), name)) == -1)
+		bail("unlink %s: %s", name, strerror(errno));
+	if (is_int(open_md(dir, &opts0, &md), MD_OK, "open after a removal"))
+		md_close(md);
+	is_int(cache_lines(dir), CACHE_N - 1, "the vanished entry is dropped");
+}
+
+/* ---- a commit killed at random instants ---- */
+
+static long long
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+#define KILL_N		200
+#define KILL_ITER	30
+
+struct killarg {
+	const char	*dir;
+	int		 ready[2], go[2];
+	unsigned char	 del[KILL_N];
+};
+
+static int
+kill_child(void *v)
+{
+	struct killarg *a = v;
+	struct maildrop *md;
+	char err[256], c;
+
+	if (md_open(MD_MAILDIR, a->dir, &opts0, &md, err, sizeof(err)) !=
+	    MD_OK) {
+		/* Say so, or the parent would wait for ever. */
+		if (write(a->ready[1], "f", 1) != 1)
+			return 99;
+		return 10;
+	}
+	if (write(a->ready[1], "o", 1) != 1 || read(a->go[0], &c, 1) != 1)
+		return 11;
+	if (md_commit(md, a->del, err, sizeof(err)) != MD_OK)
+		return 12;
+	md_close(md);
+	return 0;
+}
+
+static void
+kill_name(char *buf, size_t len, size_t i)
+{
+	(void)util_snprintf(buf, len, "%llu.K%zuP1.host,S=%zu",
+	    1764000000ULL + i, i, 20 + i);
+}
+
+static void
+kill_data(char *buf, size_t i)
+{
+	memset(buf, 'a' + (int)(i % 26), 20 + i);
+	buf[19 + i] = '\n';
+}
+
+static void
+test_kill_loop(void)
+{
+	struct killarg a;
+	struct maildrop *md;
+	char dir[PATH_MAX], name[128], data[KILL_N + 32], *b;
+	size_t i, len, n;
+	long long t0, span;
+	int iter, bad = 0, inside = 0, st;
+	size_t marked, survived;
+	pid_t pid;
+	char c;
+
+	(void)util_strlcpy(dir, path2(scratch, "kill"), sizeof(dir));
+	memset(&a, 0, sizeof(a));
+	a.dir = dir;
+	if (pipe(a.ready) == -1 || pipe(a.go) == -1)
+		bail("pipe");
+	span = 0;
+	srandom(4711);
+	/* At least KILL_ITER, more until 3 kills landed mid-commit. */
+	for (iter = 0; iter <= KILL_ITER || (inside < 3 && iter < 200);
+	    iter++) {
+		rm_rf(dir);
+		mkmaildir(dir);
+		for (i = 0; i < KILL_N; i++) {
+			kill_name(name, sizeof(name), i);
+			kill_data(data, i);
+			put_file(path2(path2(dir, "new"), name), data, 20 + i);
+			a.del[i] = (unsigned char)(random() % 2);
+		}
+		pid = spawn(kill_child, &a);
+		if (read(a.ready[0], &c, 1) != 1 || c != 'o') {
+			(void)wait_exit(pid);
+			bail("kill child could not open");
+		}
+		put_file(path2(path2(dir, "new"), "1764009999.late.host"),
+		    S("late\n"));
+		t0 = now_us();
+		if (write(a.go[1], "g", 1) != 1)
+			bail("write");
+		if (iter == 0) {
+			/* Measure one whole commit. */
+			if (wait_exit(pid) != 0)
+				bail("commit child failed");
+			span = now_us() - t0;
+		} else {
+			struct timespec ts;
+			long us = random() % (span + 1);
+
+			ts.tv_sec = us / 1000000;
+			ts.tv_nsec = (us % 1000000) * 1000;
+			nanosleep(&ts, NULL);
+			(void)kill(pid, SIGKILL);
+			(void)wait_exit(pid);
+		}
+		/* Check: the unmarked intact, marked intact or gone. */
+		if (md_open(MD_MAILDIR, dir, &opts0, &md, name,
+		    sizeof(name)) != MD_OK) {
+			bad++;
+			continue;
+		}
+		n = marked = survived = 0;
+		for (i = 0; i < md_count(md); i++) {
+			b = msg_bytes(md, i, &len, &st);
+			if (st != MD_OK)
+				bad++;
+			free(b);
+		}
+		for (i = 0; i < KILL_N; i++) {
+			int there;
+
+			kill_name(name, sizeof(name), i);
+			there = exists(dir, "new", name);
+			if (there) {
+				kill_data(data, i);
+				b = slurp(path2(path2(dir, "new"), name), &len);
+				if (b == NULL || len != 20 + i ||
+				    memcmp(b, data, len) != 0)
+					bad++;
+				free(b);
+				n++;
+			}
+			if (!a.del[i] && !there)
+				bad++;
+			marked += a.del[i];
+			if (a.del[i] && there)
+				survived++;
+		}
+		/* Some of the marked gone, not all: killed mid-commit. */
+		if (survived > 0 && survived < marked)
+			inside++;
+		if (!exists(dir, "new", "1764009999.late.host"))
+			bad++;
+		if (md_count(md) != n + 1)
+			bad++;
+		md_close(md);
+	}
+	diag("a commit takes about %lld us; %d kills landed mid-commit",
+	    span, inside);
+	ok(inside > 0, "some kills landed inside a commit");
+	is_int(bad, 0, "%d commits killed at random: every unmarked message "
+	    "and the late one intact, every marked one intact or gone",
+	    iter - 1);
+	close(a.ready[0]);
+	close(a.ready[1]);
+	close(a.go[0]);
+	close(a.go[1]);
+}
+
+/* ---- 100,000 messages ---- */
+
+static double
+secs_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void
+bench(const char *label, size_t n, int with_s)
+{
+	struct maildrop *md;
+	struct timespec t0;
+	char dir[PATH_MAX], name[128], data[128];
+	double first, warm;
+	size_t i, len;
+	int fd;
+
+	(void)util_strlcpy(dir, path2(scratch, label), sizeof(dir));
+	mkmaildir(dir);
+	for (i = 0; i < n; i++) {
+		(void)util_snprintf(data, sizeof(data), "Subject: message %zu"
+		    "\nFrom: a@example.org\n\nbody %zu\n", i, i);
+		len = strlen(data);
+		if (with_s)
+			(void)util_snprintf(name, sizeof(name),
+			    "1764000000.M%zuP4242.host,S=%zu", i, len);
+		else
+			(void)util_snprintf(name, sizeof(name),
+			    "1764000000.M%zuP4242.host", i);
+		fd = open(path2(path2(dir, "new"), name), O_WRONLY | O_CREAT |
+		    O_EXCL, 0600);
+		if (fd == -1 || md_write_all(fd, data, len) == -1 ||
+		    close(fd) == -1)
+			bail("bench file %zu: %s", i, strerror(errno));
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (open_md(dir, &opts0, &md) != MD_OK)
+		bail("bench open");
+	first = secs_since(&t0);
+	ok(md_count(md) == n, "%s: %zu messages", label, n);
+	md_close(md);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (open_md(dir, &opts0, &md) != MD_OK)
+		bail("bench open");
+	warm = secs_since(&t0);
+	md_close(md);
+	diag("%s: %zu messages: first open %.3f s, warm open %.3f s", label,
+	    n, first, warm);
+	ok(warm < first, "%s: the warm open is faster (%.3f s < %.3f s)",
+	    label, warm, first);
+	/* In creation order: many times faster than readdir order. */
+	for (i = 0; i < n; i++) {
+		(void)util_snprintf(data, sizeof(data), "Subject: message %zu"
+		    "\nFrom: a@example.org\n\nbody %zu\n", i, i);
+		if (with_s)
+			(void)util_snprintf(name, sizeof(name),
+			    "1764000000.M%zuP4242.host,S=%zu", i,
+			    strlen(data));
+		else
+			(void)util_snprintf(name, sizeof(name),
+			    "1764000000.M%zuP4242.host", i);
+		(void)unlink(path2(path2(dir, "new"), name));
+	}
+	rm_rf(dir);
+}
+
+/* Open descriptors of this process, or -1 where /proc is missing. */
+static int
+count_fds(void)
+{
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+int
+main(void)
+{
+	const char *big = getenv("KPOP_TEST_BIG");
+	unsigned long long nbig = 100000;
+	int fds;
+
+	plan_lazy();
+	signal(SIGPIPE, SIG_IGN);
+	mkscratch();
+	fds = count_fds();
+	if (big != NULL && util_parse_uint(big, strlen(big), 10000000,
+	    &nbig) == -1)
+		bail("KPOP_TEST_BIG: not a number");
+
+	test_corpus();
+	test_odd_names();
+	test_paths();
+	test_locks();
+	test_commit();
+	test_cache();
+	test_kill_loop();
+	if (nbig > 0) {
+		bench("big-S", (size_t)nbig, 1);
+		bench("big-noS", (size_t)nbig, 0);
+	} else
+		skip("KPOP_TEST_BIG=0: no 100,000-message benchmark");
+
+	if (fds == -1)
+		skip("no /proc/self/fd: descriptor leak check");
+	else
+		is_int(count_fds(), fds, "no descriptor leaked");
+	rm_rf(scratch);
+	return 0;
+}

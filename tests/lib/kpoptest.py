@@ -1,0 +1,293 @@
+"""tests/lib/kpoptest.py: what kpop's end-to-end tests in Python share.
+
+TAP output (ok, is_, like, diag, bail, done), a throwaway Kerberos realm
+(kdc-test), a real kpopd started on free loopback ports with a generated
+kpopd.conf, and Maildir/mbox builders.  Everything is real: the tests talk
+to kpopd over TCP with stock clients (poplib, curl, openssl s_client).
+"""
+
+import atexit
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SRCDIR = os.environ.get("KPOP_SRCDIR",
+                        os.path.dirname(os.path.dirname(os.path.dirname(
+                            os.path.abspath(__file__)))))
+BUILDDIR = os.environ.get("KPOP_BUILDDIR", os.path.join(SRCDIR, "build"))
+DATA = os.environ.get("KPOP_TEST_DATA", os.path.join(BUILDDIR, "tests/data"))
+KDC_TEST = os.path.join(SRCDIR, "kdc-test", "kdc-test")
+KPOPD = os.path.join(BUILDDIR, "kpopd", "kpopd")
+
+# ---- TAP ----
+
+_run = 0
+_failed = 0
+_cleanups = []
+
+
+def diag(msg):
+    for line in str(msg).splitlines() or [""]:
+        print("# " + line, flush=True)
+
+
+def ok(cond, what):
+    global _run, _failed
+    _run += 1
+    if not cond:
+        _failed += 1
+    print("%sok %d - %s" % ("" if cond else "not ", _run, what), flush=True)
+    return bool(cond)
+
+
+def is_(got, want, what):
+    r = ok(got == want, what)
+    if not r:
+        diag("     got: %r\n  wanted: %r" % (got, want))
+    return r
+
+
+def like(got, pattern, what):
+    r = ok(got is not None and re.search(pattern, got) is not None, what)
+    if not r:
+        diag("     got: %r\n pattern: %r" % (got, pattern))
+    return r
+
+
+def bail(why):
+    print("Bail out! " + str(why), flush=True)
+    _cleanup()
+    os._exit(255)
+
+
+def _cleanup():
+    while _cleanups:
+        fn = _cleanups.pop()
+        try:
+            fn()
+        except Exception as e:  # cleanup must go on
+            diag("cleanup: %s" % e)
+
+
+def done():
+    """Print the plan, clean up, and exit with the verdict."""
+    print("1..%d" % _run, flush=True)
+    _cleanup()
+    sys.exit(1 if _failed else 0)
+
+
+atexit.register(_cleanup)
+
+
+def scratch():
+    base = os.environ.get("KPOP_TEST_TMP")
+    d = tempfile.mkdtemp(dir=base) if base else tempfile.mkdtemp()
+    os.chmod(d, 0o755)
+    if not base:
+        _cleanups.append(lambda: shutil.rmtree(d, ignore_errors=True))
+    return d
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# ---- a realm ----
+
+class Realm:
+    """A kdc-test realm; its environment is put into os.environ."""
+
+    def __init__(self, base, hosts=("localhost",)):
+        self.dir = os.path.join(base, "realm")
+        args = [KDC_TEST, "start", self.dir]
+        for h in hosts:
+            args += ["--host", h]
+        r = subprocess.run(args, capture_output=True, text=True)
+        if r.returncode != 0:
+            bail("kdc-test start failed: " + r.stderr)
+        _cleanups.append(self.stop)
+        out = subprocess.run([KDC_TEST, "env", self.dir], capture_output=True,
+                             text=True, check=True).stdout
+        self.env = {}
+        for m in re.finditer(r"^export ([A-Z0-9_]+)=(.*)$", out, re.M):
+            val = m.group(2)
+            if val.startswith("'") and val.endswith("'"):
+                val = val[1:-1]
+            self.env[m.group(1)] = val.replace("\\", "")
+        os.environ.update(self.env)
+        self.realm = self.env["KDC_TEST_REALM"]
+        self.keytab = self.env["KRB5_KTNAME"].replace("FILE:", "")
+
+    def kinit(self, user, ccache=None, extra=()):
+        env = dict(os.environ)
+        if ccache:
+            env["KRB5CCNAME"] = ccache
+        return subprocess.run([KDC_TEST, "kinit", self.dir, user] +
+                              list(extra), env=env, capture_output=True,
+                              text=True).returncode == 0
+
+    def password(self, user):
+        return subprocess.run([KDC_TEST, "password", self.dir, user],
+                              capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    def stop(self):
+        if os.path.exists(self.dir):
+            subprocess.run([KDC_TEST, "stop", self.dir],
+                           capture_output=True)
+
+
+# ---- maildrops ----
+
+MAIL_OWNER = "mail"      # exists on every Debian system
+
+
+def owner_ids():
+    pw = pwd.getpwnam(MAIL_OWNER)
+    return pw.pw_uid, pw.pw_gid
+
+
+def chown_tree(path, uid, gid):
+    if os.geteuid() != 0:
+        return
+    for root, dirs, files in os.walk(path):
+        os.chown(root, uid, gid)
+        for f in files:
+            os.chown(os.path.join(root, f), uid, gid)
+
+
+def make_maildir(path, messages, new=True):
+    """Create a Maildir holding messages (bytes); returns the file names."""
+    for sub in ("new", "cur", "tmp"):
+        os.makedirs(os.path.join(path, sub), exist_ok=True)
+    names = []
+    for i, body in enumerate(messages):
+        name = "%d.M%dP%d.kpoptest" % (1764000000 + i, i, os.getpid())
+        with open(os.path.join(path, "new" if new else "cur", name),
+                  "wb") as f:
+            f.write(body)
+        names.append(name)
+    uid, gid = owner_ids()
+    chown_tree(path, uid, gid)
+    return names
+
+
+def make_mbox(path, messages):
+    with open(path, "wb") as f:
+        for body in messages:
+            f.write(b"From sender@example.org Thu Nov 26 10:00:00 2026\n")
+            f.write(body)
+            if not body.endswith(b"\n"):
+                f.write(b"\n")
+            f.write(b"\n")
+    uid, gid = owner_ids()
+    if os.geteuid() == 0:
+        os.chown(path, uid, gid)
+
+
+def crlf(body):
+    """A stored message as POP3 delivers it: CRLF lines, final CRLF."""
+    out = re.sub(rb"(?<!\r)\n", b"\r\n", body)
+    if out and not out.endswith(b"\n"):
+        out += b"\r\n"
+    return out
+
+
+def sample_messages():
+    return [
+        b"From: a@example.org\nSubject: one\n\nplain body\n",
+        b"From: b@example.org\r\nSubject: two\r\n\r\n.dot line\r\n..two\r\n"
+        b".\r\nend\r\n",
+        b"From: c@example.org\nSubject: three\n\nno final newline",
+        b"From: d@example.org\nSubject: four\n\n" + b"x" * 70 + b"\n" * 1
+        + b"".join(b"%05d ..leading dots and a long-ish line\n" % i
+                   for i in range(3000)),
+    ]
+
+
+# ---- kpopd ----
+
+class Kpopd:
+    """A kpopd on free loopback ports with a generated configuration."""
+
+    def __init__(self, base, realm, extra=None, maildrop=None, tls=True,
+                 start=True):
+        self.base = base
+        self.pop3 = free_port()
+        self.pop3s = free_port() if tls else None
+        self.maildir_root = os.path.join(base, "mail")
+        os.makedirs(self.maildir_root, exist_ok=True)
+        uid, gid = owner_ids()
+        if os.geteuid() == 0:
+            os.chown(self.maildir_root, uid, gid)
+        conf = {
+            "listen_pop3": "127.0.0.1:%d" % self.pop3,
+            "listen_pop3s": "127.0.0.1:%d" % self.pop3s if tls else "",
+            "hostname": "localhost",
+            "keytab": realm.keytab if realm else "",
+            "user_type": "virtual",
+            "virtual_user": MAIL_OWNER,
+            "maildrop": maildrop or ("maildir:" + self.maildir_root + "/%u"),
+            "pidfile": os.path.join(base, "kpopd.pid"),
+            "chroot_dir": os.path.join(base, "empty"),
+            "state_dir": os.path.join(base, "state"),
+            "auth_fail_delay": "0",
+            "log_level": "debug",
+        }
+        if tls:
+            conf["tls_cert"] = os.path.join(DATA, "server.pem")
+            conf["tls_key"] = os.path.join(DATA, "server.key")
+        if not realm:
+            del conf["keytab"]
+        conf.update(extra or {})
+        self.conf = os.path.join(base, "kpopd.conf")
+        with open(self.conf, "w") as f:
+            for k, v in conf.items():
+                f.write('%s = "%s"\n' % (k, v))
+        self.log = os.path.join(base, "kpopd.log")
+        self.proc = None
+        if start:
+            self.start()
+
+    def start(self):
+        pidfile = os.path.join(self.base, "kpopd.pid")
+        if os.path.exists(pidfile):
+            os.unlink(pidfile)
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([KPOPD, "-f", "-c", self.conf],
+                                     stdout=self.logf, stderr=self.logf,
+                                     stdin=subprocess.DEVNULL)
+        _cleanups.append(self.stop)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                bail("kpopd exited at start:\n" + self.read_log())
+            if os.path.exists(pidfile):
+                return
+            time.sleep(0.02)
+        bail("kpopd did not write its pidfile")
+
+    def read_log(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
