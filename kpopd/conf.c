@@ -30,6 +30,7 @@ static const struct conf_key kconf_keys[] = {
 	{ "maildrop", CONF_STRING, OFF(maildrop), 0, 0 },
 	{ "user_type", CONF_STRING, OFF(user_type), 0, 0 },
 	{ "virtual_user", CONF_STRING, OFF(virtual_user), 0, 0 },
+	{ "spool_group", CONF_STRING, OFF(spool_group), 0, 0 },
 	{ "unpriv_user", CONF_STRING, OFF(unpriv_user), 0, 0 },
 	{ "chroot_dir", CONF_STRING, OFF(chroot_dir), 0, 0 },
 	{ "state_dir", CONF_STRING, OFF(state_dir), 0, 0 },
@@ -71,6 +72,7 @@ kconf_defaults(struct kpopd_conf *c)
 	kconf_str(&c->krb5_principal, "%u");
 	kconf_str(&c->maildrop, "mbox:/var/mail/%u");
 	kconf_str(&c->user_type, "system");
+	kconf_str(&c->spool_group, "mail");
 	kconf_str(&c->unpriv_user, "nobody");
 	kconf_str(&c->chroot_dir, "/var/lib/kpopd/empty");
 	kconf_str(&c->state_dir, "/var/lib/kpopd");

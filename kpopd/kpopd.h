@@ -36,6 +36,7 @@ struct kpopd_conf {
 	char		*maildrop;	/* "maildir:~/Maildir", "mbox:..." */
 	char		*user_type;	/* system or virtual */
 	char		*virtual_user;	/* owner of virtual maildrops */
+	char		*spool_group;	/* extra group for mbox spools */
 	char		*unpriv_user;	/* the net process runs as this */
 	char		*chroot_dir;	/* the net process's empty root */
 	char		*state_dir;	/* LOGIN-DELAY records */
@@ -125,6 +126,8 @@ enum auth_result {
 #define KPOPD_USER_MAX	256
 /* A path built from a template (a maildrop, a state file). */
 #define KPOPD_PATH_MAX	4096
+/* Supplementary groups of a mail user, spool_group included. */
+#define KPOPD_GROUPS_MAX	256
 /* A password, NUL included. */
 #define KPOPD_PASS_MAX	POP3_CMD_MAX
 

@@ -689,13 +689,12 @@ main(int argc, char **argv)
 		usage();
 
 	if (load_conf(&conf, path, path_given, ov, nov, err,
-	    sizeof(err)) == -1 || check_system(&conf, err, sizeof(err)) == -1) {
+	    sizeof(err)) == -1 || check_system(&conf, err, sizeof(err)) == -1 ||
+	    (conf.tls_cert != NULL &&
+	    (tls = load_tls(&conf, err, sizeof(err))) == NULL)) {
 		fprintf(stderr, "kpopd: %s\n", err);
-		return 78;
-	}
-	if (conf.tls_cert != NULL &&
-	    (tls = load_tls(&conf, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "kpopd: %s\n", err);
+		kconf_free(&conf);
+		free(ov);
 		return 78;
 	}
 	if (check) {
@@ -706,6 +705,7 @@ main(int argc, char **argv)
 			printf(")\n");
 		SSL_CTX_free(tls);
 		kconf_free(&conf);
+		free(ov);
 		return 0;
 	}
 	privsep = (geteuid() == 0);

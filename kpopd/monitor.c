@@ -228,17 +228,39 @@ login_delay_stamp(int fd)
 	close(fd);
 }
 
-/* Become the owner of the maildrop.  Returns 0 or -1 (logged). */
+/*
+ * Become the owner of the maildrop: its uid, its primary group, its
+ * supplementary groups, and spool_group (so that dotlocks can be made in
+ * a root:mail 2775 spool, as Debian's MDAs make them).  Returns 0 or -1
+ * (logged).
+ */
 static int
 drop_to(struct mon *m, const struct passwd *pw)
 {
+	gid_t groups[KPOPD_GROUPS_MAX];
+	int ngroups = KPOPD_GROUPS_MAX - 1;
+	struct group *gr;
+
 	if (!m->s->privsep)
 		return 0;
 	if (pw->pw_uid == 0) {
 		log_err("refusing to serve %s as uid 0", m->user);
 		return -1;
 	}
-	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &ngroups) == -1) {
+		log_warn("%s is in more than %d groups; using its primary "
+		    "group only", pw->pw_name, KPOPD_GROUPS_MAX - 1);
+		groups[0] = pw->pw_gid;
+		ngroups = 1;
+	}
+	if (m->c->spool_group != NULL && m->c->spool_group[0] != '\0') {
+		if ((gr = getgrnam(m->c->spool_group)) == NULL)
+			log_warn("spool_group '%s' does not exist",
+			    m->c->spool_group);
+		else
+			groups[ngroups++] = gr->gr_gid;
+	}
+	if (setgroups((size_t)ngroups, groups) == -1 ||
 	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
 		log_err("cannot become %s: %s", pw->pw_name, strerror(errno));
 		return -1;
