@@ -8,6 +8,12 @@
 
 /* A command line, CRLF included (RFC 2449 section 4). */
 #define POP3_CMD_MAX		255
+/*
+ * The most a server may be configured to accept as a command line
+ * (kpopd's max_line_length), CRLF included: RFC 2449 sets 255 for
+ * clients to respect; a server may be lenient with clients that are not.
+ */
+#define POP3_CMD_LIMIT		1024
 /* A command argument (RFC 2449 section 4: up to 40 characters). */
 #define POP3_ARG_MAX		40
 /* Arguments per command: TOP has the most (two); allow slack for AUTH. */

@@ -32,12 +32,21 @@ pop3_is_alnum(char c)
 int
 pop3_parse_cmd(const char *line, size_t len, struct pop3_cmd *cmd)
 {
+	return pop3_parse_cmd_max(line, len, POP3_CMD_MAX, cmd);
+}
+
+int
+pop3_parse_cmd_max(const char *line, size_t len, size_t max,
+    struct pop3_cmd *cmd)
+{
 	size_t i, k, start;
 	char *p;
 
 	memset(cmd, 0, sizeof(*cmd));
+	if (max > POP3_CMD_LIMIT)
+		max = POP3_CMD_LIMIT;
 	/* The limit counts the CRLF the line came with. */
-	if (len + 2 > POP3_CMD_MAX)
+	if (len + 2 > max)
 		return POP3_CMD_TOOLONG;
 	if (memchr(line, '\0', len) != NULL)
 		return POP3_CMD_NUL;
@@ -47,8 +56,8 @@ pop3_parse_cmd(const char *line, size_t len, struct pop3_cmd *cmd)
 			return POP3_CMD_CTRL;
 	memcpy(cmd->buf, line, len);
 	cmd->buf[len] = '\0';
-	memcpy(cmd->buf + POP3_CMD_MAX, line, len);
-	cmd->buf[POP3_CMD_MAX + len] = '\0';
+	memcpy(cmd->buf + POP3_CMD_LIMIT, line, len);
+	cmd->buf[POP3_CMD_LIMIT + len] = '\0';
 	p = cmd->buf;
 
 	for (i = 0; i < len && pop3_is_blank(p[i]); i++)
@@ -66,10 +75,10 @@ pop3_parse_cmd(const char *line, size_t len, struct pop3_cmd *cmd)
 	cmd->keyword[k] = '\0';
 	/* rest reads the second copy, which the blanks below stay in. */
 	if (k < len) {
-		cmd->rest = cmd->buf + POP3_CMD_MAX + k + 1;
+		cmd->rest = cmd->buf + POP3_CMD_LIMIT + k + 1;
 		cmd->restlen = len - k - 1;
 	} else {
-		cmd->rest = cmd->buf + POP3_CMD_MAX + len;
+		cmd->rest = cmd->buf + POP3_CMD_LIMIT + len;
 		cmd->restlen = 0;
 	}
 

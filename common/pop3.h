@@ -26,7 +26,7 @@ enum pop3_cmd_err {
 	POP3_CMD_EMPTY = -1,	/* nothing but blanks */
 	POP3_CMD_KEYWORD = -2,	/* the keyword is not 1-4 letters/digits */
 	POP3_CMD_NUL = -3,	/* a NUL byte in the line */
-	POP3_CMD_TOOLONG = -4,	/* longer than POP3_CMD_MAX with CRLF */
+	POP3_CMD_TOOLONG = -4,	/* longer than the limit, CRLF counted */
 	POP3_CMD_ARGS = -5,	/* more arguments than POP3_ARGS_MAX */
 	POP3_CMD_CTRL = -6	/* a control character in the line */
 };
@@ -40,7 +40,7 @@ struct pop3_cmd {
 	const char	*rest;
 	size_t		 restlen;
 	/* Two copies of the line: one cut into arguments, one for rest. */
-	char		 buf[2 * POP3_CMD_MAX];
+	char		 buf[2 * POP3_CMD_LIMIT];
 };
 
 /*
@@ -51,6 +51,13 @@ struct pop3_cmd {
  */
 int	pop3_parse_cmd(const char *line, size_t len, struct pop3_cmd *cmd)
 	    KP_NONNULL(1, 3) KP_WUR;
+
+/*
+ * The same with a line limit of max octets with CRLF instead of
+ * POP3_CMD_MAX (at most POP3_CMD_LIMIT; a larger max counts as that).
+ */
+int	pop3_parse_cmd_max(const char *line, size_t len, size_t max,
+	    struct pop3_cmd *cmd) KP_NONNULL(1, 4) KP_WUR;
 
 /* Words for a pop3_cmd_err, to put after "-ERR ". */
 const char *pop3_cmd_strerror(int);

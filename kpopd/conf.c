@@ -41,6 +41,9 @@ static const struct conf_key kconf_keys[] = {
 	{ "max_sessions_per_ip", CONF_UINT, OFF(max_sessions_per_ip), 1,
 	    100000 },
 	{ "max_bad_commands", CONF_UINT, OFF(max_bad_commands), 1, 1000 },
+	/* RFC 2449 s.4: 255; more only for clients that ignore it. */
+	{ "max_line_length", CONF_UINT, OFF(max_line_length), POP3_CMD_MAX,
+	    POP3_CMD_LIMIT },
 	{ "login_timeout", CONF_DURATION, OFF(login_timeout), 1, DAY },
 	/* RFC 1939 section 3: an autologout timer of at least 10 minutes. */
 	{ "idle_timeout", CONF_DURATION, OFF(idle_timeout), 600, DAY },
@@ -81,6 +84,7 @@ kconf_defaults(struct kpopd_conf *c)
 	c->max_sessions = 200;
 	c->max_sessions_per_ip = 10;
 	c->max_bad_commands = 10;
+	c->max_line_length = POP3_CMD_MAX;
 	c->login_timeout = 120;
 	c->idle_timeout = 600;
 	c->auth_fail_delay = 2;

@@ -47,6 +47,7 @@ struct kpopd_conf {
 	unsigned int	 max_sessions;
 	unsigned int	 max_sessions_per_ip;
 	unsigned int	 max_bad_commands;
+	unsigned int	 max_line_length;	/* octets, CRLF included */
 	unsigned int	 login_timeout;	/* seconds */
 	unsigned int	 idle_timeout;	/* seconds */
 	unsigned int	 auth_fail_delay;	/* seconds */
@@ -129,6 +130,6 @@ enum auth_result {
 /* Supplementary groups of a mail user, spool_group included. */
 #define KPOPD_GROUPS_MAX	256
 /* A password, NUL included. */
-#define KPOPD_PASS_MAX	POP3_CMD_MAX
+#define KPOPD_PASS_MAX	POP3_CMD_LIMIT
 
 #endif

@@ -661,7 +661,7 @@ net_main(const struct session_start *s, int mon)
 	static struct net net;
 	struct net *n = &net;
 	struct pop3_cmd cmd;
-	char line[POP3_CMD_MAX - 1];
+	char line[POP3_CMD_LIMIT - 1];
 	enum net_verdict v;
 	size_t len, i;
 	int st, e;
@@ -697,7 +697,8 @@ net_main(const struct session_start *s, int mon)
 	for (;;) {
 		if (io_pending(n->io) == 0 && io_flush(n->io) != IO_OK)
 			break;
-		st = io_readline(n->io, line, sizeof(line), &len);
+		/* Room for max_line_length with CRLF, less the CRLF. */
+		st = io_readline(n->io, line, n->c->max_line_length - 1, &len);
 		if (st == IO_TIMEOUT) {
 			n->end = "timeout";
 			if (reply(n, "-ERR disconnected for inactivity") ==
@@ -715,8 +716,8 @@ net_main(const struct session_start *s, int mon)
 		}
 		if (st == IO_TOOLONG) {
 			v = bad(n, "line too long");
-		} else if ((e = pop3_parse_cmd(line, len, &cmd)) !=
-		    POP3_CMD_OK) {
+		} else if ((e = pop3_parse_cmd_max(line, len,
+		    n->c->max_line_length, &cmd)) != POP3_CMD_OK) {
 			v = bad(n, pop3_cmd_strerror(e));
 		} else {
 			for (i = 0; i < KP_NELEM(net_cmds); i++)

@@ -93,6 +93,22 @@ test_commands(void)
 	is_int(c.restlen, 248, "rest of a long line");
 	is_int(pop3_parse_cmd(line, 254, &c), POP3_CMD_TOOLONG, "254 bytes");
 	is_int(pop3_parse_cmd(line, 400, &c), POP3_CMD_TOOLONG, "400 bytes");
+	is_int(pop3_parse_cmd_max(line, 398, 400, &c), POP3_CMD_OK,
+	    "398 bytes with a limit of 400");
+	is_int(c.restlen, 393, "rest of a line over 255");
+	is_int(pop3_parse_cmd_max(line, 399, 400, &c), POP3_CMD_TOOLONG,
+	    "399 bytes with a limit of 400");
+	{
+		char huge[POP3_CMD_LIMIT + 10];
+
+		memset(huge, 'y', sizeof(huge));
+		memcpy(huge, "NOOP ", 5);
+		is_int(pop3_parse_cmd_max(huge, POP3_CMD_LIMIT - 1, 99999,
+		    &c), POP3_CMD_TOOLONG, "a limit over POP3_CMD_LIMIT is "
+		    "POP3_CMD_LIMIT");
+		is_int(pop3_parse_cmd_max(huge, POP3_CMD_LIMIT - 2, 99999,
+		    &c), POP3_CMD_OK, "POP3_CMD_LIMIT with CRLF fits");
+	}
 
 	is_int(pop3_parse_cmd("DELE 1", 6, &c), 0, "DELE 1");
 	ok(pop3_cmd_args_ok(&c, 1, 1), "one argument wanted");
