@@ -149,19 +149,42 @@ ipc_room(const struct ipc_buf *b)
 	return sizeof(b->data) - b->len;
 }
 
-void
-ipc_put_bytes(struct ipc_buf *b, const void *p, size_t n)
+/* Append n raw bytes, or mark b bad. */
+static void
+ipc_put_raw(struct ipc_buf *b, const void *p, size_t n)
 {
-	uint32_t len = (uint32_t)n;
-
-	if (b->bad || n > IPC_MSG_MAX || ipc_room(b) < sizeof(len) + n) {
+	if (b->bad || ipc_room(b) < n) {
 		b->bad = 1;
 		return;
 	}
-	memcpy(b->data + b->len, &len, sizeof(len));
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+/* Take n raw bytes: 0, or -1 and b marked bad. */
+static int
+ipc_get_raw(struct ipc_buf *b, void *p, size_t n)
+{
+	if (b->bad || b->len - b->pos < n) {
+		b->bad = 1;
+		return -1;
+	}
+	memcpy(p, b->data + b->pos, n);
+	b->pos += n;
+	return 0;
+}
+
+void
+ipc_put_bytes(struct ipc_buf *b, const void *p, size_t n)
+{
+	/* Length and bytes go in together or not at all. */
+	if (n > IPC_MSG_MAX || ipc_room(b) < sizeof(uint32_t) + n) {
+		b->bad = 1;
+		return;
+	}
+	ipc_put_u32(b, (uint32_t)n);
 	if (n > 0)
-		memcpy(b->data + b->len + sizeof(len), p, n);
-	b->len += sizeof(len) + n;
+		ipc_put_raw(b, p, n);
 }
 
 void
@@ -173,47 +196,25 @@ ipc_put_str(struct ipc_buf *b, const char *s)
 void
 ipc_put_u32(struct ipc_buf *b, uint32_t v)
 {
-	if (b->bad || ipc_room(b) < sizeof(v)) {
-		b->bad = 1;
-		return;
-	}
-	memcpy(b->data + b->len, &v, sizeof(v));
-	b->len += sizeof(v);
+	ipc_put_raw(b, &v, sizeof(v));
 }
 
 void
 ipc_put_u64(struct ipc_buf *b, uint64_t v)
 {
-	if (b->bad || ipc_room(b) < sizeof(v)) {
-		b->bad = 1;
-		return;
-	}
-	memcpy(b->data + b->len, &v, sizeof(v));
-	b->len += sizeof(v);
+	ipc_put_raw(b, &v, sizeof(v));
 }
 
 int
 ipc_get_u32(struct ipc_buf *b, uint32_t *v)
 {
-	if (b->bad || b->len - b->pos < sizeof(*v)) {
-		b->bad = 1;
-		return -1;
-	}
-	memcpy(v, b->data + b->pos, sizeof(*v));
-	b->pos += sizeof(*v);
-	return 0;
+	return ipc_get_raw(b, v, sizeof(*v));
 }
 
 int
 ipc_get_u64(struct ipc_buf *b, uint64_t *v)
 {
-	if (b->bad || b->len - b->pos < sizeof(*v)) {
-		b->bad = 1;
-		return -1;
-	}
-	memcpy(v, b->data + b->pos, sizeof(*v));
-	b->pos += sizeof(*v);
-	return 0;
+	return ipc_get_raw(b, v, sizeof(*v));
 }
 
 int

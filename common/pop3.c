@@ -263,6 +263,17 @@ enc_put(pop3_sink_fn sink, void *arg, const void *p, size_t n)
 	return sink(arg, p, n) == 0 ? 0 : -1;
 }
 
+/* End the current line: CRLF on the wire, whatever was stored. */
+static int
+enc_eol(struct pop3_enc *e, pop3_sink_fn sink, void *arg)
+{
+	/* A stored CR went out already: only the LF is missing. */
+	if (enc_put(sink, arg, e->cr ? "\n" : "\r\n", e->cr ? 1 : 2) == -1)
+		return -1;
+	e->octets += e->cr ? 1 : 2;
+	return 0;
+}
+
 int
 pop3_enc_feed(struct pop3_enc *e, const void *buf, size_t len,
     pop3_sink_fn sink, void *arg)
@@ -294,16 +305,8 @@ pop3_enc_feed(struct pop3_enc *e, const void *buf, size_t len,
 		}
 		if (nl == NULL)
 			break;
-		/* The line ends: CRLF on the wire, whatever was stored. */
-		if (e->cr) {
-			if (enc_put(sink, arg, "\n", 1) == -1)
-				return -1;
-			e->octets += 1;
-		} else {
-			if (enc_put(sink, arg, "\r\n", 2) == -1)
-				return -1;
-			e->octets += 2;
-		}
+		if (enc_eol(e, sink, arg) == -1)
+			return -1;
 		if (!e->in_body) {
 			/* An empty line (nothing, or a lone CR) ends the header. */
 			if (e->linelen == 0 || (e->linelen == 1 && e->cr))
@@ -324,15 +327,8 @@ pop3_enc_end(struct pop3_enc *e, pop3_sink_fn sink, void *arg)
 {
 	if (!e->bol && !e->done) {
 		/* A last line without its newline still ends in CRLF. */
-		if (e->cr) {
-			if (enc_put(sink, arg, "\n", 1) == -1)
-				return -1;
-			e->octets += 1;
-		} else {
-			if (enc_put(sink, arg, "\r\n", 2) == -1)
-				return -1;
-			e->octets += 2;
-		}
+		if (enc_eol(e, sink, arg) == -1)
+			return -1;
 		e->bol = 1;
 	}
 	return enc_put(sink, arg, ".\r\n", 3);
