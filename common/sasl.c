@@ -4,10 +4,14 @@
 #include "config.h"
 
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <sasl/sasl.h>
 #include <sasl/saslutil.h>
 
+#include "common/limits.h"
 #include "common/sasl.h"
 
 int
@@ -53,4 +57,273 @@ xsasl_b64_decode(const char *in, size_t inlen, void *out, size_t outsize,
 		return -1;
 	*outlen = n;
 	return 0;
+}
+
+/* ---- the server side ---- */
+
+struct xsasl_server {
+	struct xsasl_server_opts	 o;
+	sasl_conn_t			*conn;
+	sasl_callback_t			 cb[4];
+	char				 err[ERR_MSG_MAX];
+	char				 logged[ERR_MSG_MAX];
+};
+
+/*
+ * The callback table stores every function as int (*)(void); going by
+ * way of void (*)(void) keeps -Wcast-function-type quiet.
+ */
+#define XSASL_CB(f)	((int (*)(void))(void (*)(void))(f))
+
+/* Options for this connection: only what the caller allows. */
+static int
+xsasl_getopt(void *context, const char *plugin, const char *option,
+    const char **result, unsigned *len)
+{
+	const struct xsasl_server *s = context;
+	const char *v = NULL;
+
+	(void)plugin;
+	if (s == NULL || option == NULL || result == NULL)
+		return SASL_FAIL;
+	if (strcmp(option, "mech_list") == 0)
+		v = s->o.mechs;
+	else if (strcmp(option, "keytab") == 0)
+		v = s->o.keytab;
+	else if (s->o.sasldb != NULL && strcmp(option, "pwcheck_method") == 0)
+		v = "auxprop";
+	else if (s->o.sasldb != NULL && strcmp(option, "auxprop_plugin") == 0)
+		v = "sasldb";
+	else if (s->o.sasldb != NULL && strcmp(option, "sasldb_path") == 0)
+		v = s->o.sasldb;
+	if (v == NULL)
+		return SASL_FAIL;
+	*result = v;
+	if (len != NULL)
+		*len = (unsigned int)strlen(v);
+	return SASL_OK;
+}
+
+/*
+ * Keep the first failure Cyrus SASL logs, for the log line; never more
+ * than SASL_LOG_FAIL (higher levels may carry passwords).
+ */
+static int
+xsasl_log(void *context, int level, const char *message)
+{
+	struct xsasl_server *s = context;
+
+	if (s != NULL && message != NULL && level >= SASL_LOG_ERR &&
+	    level <= SASL_LOG_FAIL && s->logged[0] == '\0')
+		(void)util_strlcpy(s->logged, message, sizeof(s->logged));
+	return SASL_OK;
+}
+
+static int
+xsasl_proxy(sasl_conn_t *conn, void *context, const char *requested,
+    unsigned rlen, const char *auth, unsigned alen, const char *realm,
+    unsigned urlen, struct propctx *props)
+{
+	struct xsasl_server *s = context;
+	char rq[512], au[512];
+
+	(void)conn;
+	(void)realm;
+	(void)urlen;
+	(void)props;
+	if (rlen >= sizeof(rq) || alen >= sizeof(au))
+		return SASL_NOAUTHZ;
+	memcpy(rq, requested, rlen);
+	rq[rlen] = '\0';
+	memcpy(au, auth, alen);
+	au[alen] = '\0';
+	if (rlen == 0 || strcmp(rq, au) == 0)
+		return SASL_OK;
+	if (s->o.authorize != NULL && s->o.authorize(s->o.authorize_arg, au,
+	    rq) == 1)
+		return SASL_OK;
+	util_snprintf(s->logged, sizeof(s->logged), "%s may not act as %s",
+	    au, rq);
+	return SASL_NOAUTHZ;
+}
+
+static const sasl_callback_t xsasl_global_cb[] = {
+	{ SASL_CB_LOG, XSASL_CB(xsasl_log), NULL },
+	{ SASL_CB_LIST_END, NULL, NULL }
+};
+
+struct xsasl_server *
+xsasl_server_new(const struct xsasl_server_opts *o, char *err, size_t errlen)
+{
+	static int ready;
+	struct xsasl_server *s;
+	sasl_security_properties_t sp;
+	int rc;
+
+	if (!ready) {
+		/* A second init in the process (passwd.c) is harmless. */
+		if ((rc = sasl_server_init(xsasl_global_cb, "kpopd")) !=
+		    SASL_OK) {
+			util_snprintf(err, errlen, "cannot initialize Cyrus "
+			    "SASL: %s", sasl_errstring(rc, NULL, NULL));
+			return NULL;
+		}
+		ready = 1;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		util_snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->o = *o;
+	s->cb[0].id = SASL_CB_GETOPT;
+	s->cb[0].proc = XSASL_CB(xsasl_getopt);
+	s->cb[0].context = s;
+	s->cb[1].id = SASL_CB_LOG;
+	s->cb[1].proc = XSASL_CB(xsasl_log);
+	s->cb[1].context = s;
+	s->cb[2].id = SASL_CB_PROXY_POLICY;
+	s->cb[2].proc = XSASL_CB(xsasl_proxy);
+	s->cb[2].context = s;
+	s->cb[3].id = SASL_CB_LIST_END;
+	rc = sasl_server_new(o->service, o->hostname, NULL, NULL, NULL, s->cb,
+	    0, &s->conn);
+	if (rc != SASL_OK) {
+		util_snprintf(err, errlen, "cannot start a SASL connection: %s",
+		    sasl_errstring(rc, NULL, NULL));
+		free(s);
+		return NULL;
+	}
+	memset(&sp, 0, sizeof(sp));
+	sp.min_ssf = 0;
+	sp.max_ssf = o->max_ssf;
+	sp.maxbufsize = o->max_ssf > 0 ? SASL_TOKEN_MAX : 0;
+	/* Plaintext mechanisms are the caller's decision, by transport. */
+	sp.security_flags = SASL_SEC_NOANONYMOUS;
+	if (sasl_setprop(s->conn, SASL_SEC_PROPS, &sp) != SASL_OK) {
+		util_snprintf(err, errlen, "cannot set SASL properties: %s",
+		    sasl_errdetail(s->conn));
+		xsasl_server_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Map a Cyrus SASL result onto ours, with a message kept for the log. */
+static int
+xsasl_outcome(struct xsasl_server *s, int rc, const char *out,
+    unsigned outlen, const void **outp, size_t *outlenp)
+{
+	*outp = out;
+	*outlenp = out != NULL ? outlen : 0;
+	switch (rc) {
+	case SASL_OK:
+		return XSASL_DONE;
+	case SASL_CONTINUE:
+		return XSASL_MORE;
+	case SASL_BADAUTH:
+	case SASL_NOUSER:
+	case SASL_NOAUTHZ:
+	case SASL_BADPROT:
+	case SASL_BADPARAM:
+	case SASL_NOMECH:
+	case SASL_TOOWEAK:
+	case SASL_ENCRYPT:
+	case SASL_EXPIRED:
+	case SASL_DISABLED:
+	case SASL_NOVERIFY:
+	case SASL_BADVERS:
+	case SASL_WRONGMECH:
+		/* An unknown user reads as a bad password: both FAIL. */
+		util_snprintf(s->err, sizeof(s->err), "%s%s%s",
+		    sasl_errstring(rc, NULL, NULL), s->logged[0] ? ": " : "",
+		    s->logged);
+		return XSASL_FAIL;
+	default:
+		util_snprintf(s->err, sizeof(s->err), "%s: %s",
+		    sasl_errstring(rc, NULL, NULL), s->logged[0] ? s->logged :
+		    sasl_errdetail(s->conn));
+		return XSASL_TEMP;
+	}
+}
+
+int
+xsasl_server_start(struct xsasl_server *s, const char *mech, const void *in,
+    size_t inlen, int has_in, const void **out, size_t *outlen)
+{
+	const char *o = NULL;
+	unsigned int olen = 0;
+	int rc;
+
+	if (inlen > SASL_TOKEN_MAX) {
+		util_snprintf(s->err, sizeof(s->err), "initial response too "
+		    "long");
+		return XSASL_FAIL;
+	}
+	rc = sasl_server_start(s->conn, mech, has_in ? in : NULL,
+	    (unsigned int)inlen, &o, &olen);
+	return xsasl_outcome(s, rc, o, olen, out, outlen);
+}
+
+int
+xsasl_server_step(struct xsasl_server *s, const void *in, size_t inlen,
+    const void **out, size_t *outlen)
+{
+	const char *o = NULL;
+	unsigned int olen = 0;
+	int rc;
+
+	if (inlen > SASL_TOKEN_MAX) {
+		util_snprintf(s->err, sizeof(s->err), "response too long");
+		return XSASL_FAIL;
+	}
+	rc = sasl_server_step(s->conn, in, (unsigned int)inlen, &o, &olen);
+	return xsasl_outcome(s, rc, o, olen, out, outlen);
+}
+
+static const char *
+xsasl_prop_str(struct xsasl_server *s, int prop)
+{
+	const void *v = NULL;
+
+	if (sasl_getprop(s->conn, prop, &v) != SASL_OK || v == NULL)
+		return "";
+	return v;
+}
+
+const char *
+xsasl_server_authid(struct xsasl_server *s)
+{
+	return xsasl_prop_str(s, SASL_AUTHUSER);
+}
+
+const char *
+xsasl_server_user(struct xsasl_server *s)
+{
+	return xsasl_prop_str(s, SASL_USERNAME);
+}
+
+unsigned int
+xsasl_server_ssf(struct xsasl_server *s)
+{
+	const void *v = NULL;
+
+	if (sasl_getprop(s->conn, SASL_SSF, &v) != SASL_OK || v == NULL)
+		return 0;
+	return *(const unsigned int *)v;
+}
+
+const char *
+xsasl_server_error(struct xsasl_server *s)
+{
+	return s->err[0] != '\0' ? s->err : "no error";
+}
+
+void
+xsasl_server_free(struct xsasl_server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->conn != NULL)
+		sasl_dispose(&s->conn);
+	free(s);
 }

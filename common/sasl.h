@@ -1,8 +1,11 @@
 /*
- * common/sasl.h: kpop's glue to Cyrus SASL.  For now the base64 codec
- * that SASL exchanges (RFC 5034) use, through Cyrus SASL's own functions;
- * the server and client exchanges join it with the AUTH work.  The prefix
- * is xsasl_ because sasl_ is Cyrus SASL's own namespace.
+ * common/sasl.h: kpop's glue to Cyrus SASL: the base64 codec SASL
+ * exchanges (RFC 5034) use, through Cyrus SASL's own functions, and a
+ * narrow server side: a fresh connection per attempt, start and step
+ * with the outcomes DONE, MORE, FAIL and TEMP, and the identities once
+ * done.  Only the mechanisms the caller lists are ever offered (Cyrus
+ * SASL would offer ANONYMOUS and more by default).  The prefix is xsasl_
+ * because sasl_ is Cyrus SASL's own namespace.
  */
 #ifndef KPOP_SASL_H
 #define KPOP_SASL_H
@@ -31,5 +34,64 @@ int	xsasl_b64_encode(const void *in, size_t inlen, char *out,
  */
 int	xsasl_b64_decode(const char *in, size_t inlen, void *out,
 	    size_t outsize, size_t *outlen) KP_NONNULL(3, 5) KP_WUR;
+
+enum xsasl_result {
+	XSASL_DONE = 0,		/* authenticated */
+	XSASL_MORE = 1,		/* send the output as a challenge */
+	XSASL_FAIL = -1,	/* refused: bad credentials, unknown user,
+				   a malformed response, a policy refusal */
+	XSASL_TEMP = -2		/* the check could not be made */
+};
+
+struct xsasl_server_opts {
+	const char	*service;	/* "pop" */
+	const char	*hostname;	/* the server's name in principals */
+	const char	*mechs;		/* allowed mechanisms, blank-separated */
+	const char	*sasldb;	/* for password mechanisms, or NULL */
+	const char	*keytab;	/* for GSSAPI, or NULL: the default */
+	unsigned int	 max_ssf;	/* 0: no security layer */
+	/*
+	 * Whether authid may act as authzid (called only when the client
+	 * names an authzid other than itself): 1 yes, 0 no.
+	 */
+	int		(*authorize)(void *, const char *authid,
+			    const char *authzid);
+	void		*authorize_arg;
+};
+
+struct xsasl_server;
+
+/*
+ * A new server connection for one attempt.  Returns it (free with
+ * xsasl_server_free()), or NULL with a message in err.
+ */
+struct xsasl_server *xsasl_server_new(const struct xsasl_server_opts *,
+	    char *err, size_t errlen) KP_NONNULL(1, 2) KP_WUR;
+
+/*
+ * Start mechanism mech with the client's initial response (in, inlen;
+ * has_in 0 when the client sent none).  Returns an xsasl_result; on
+ * XSASL_MORE (and on XSASL_DONE, where a mechanism may have final data)
+ * *out and *outlen hold the server's data, valid until the next call.
+ */
+int	xsasl_server_start(struct xsasl_server *, const char *mech,
+	    const void *in, size_t inlen, int has_in, const void **out,
+	    size_t *outlen) KP_NONNULL(1, 2, 6, 7) KP_WUR;
+
+/* Feed the client's next response; as xsasl_server_start(). */
+int	xsasl_server_step(struct xsasl_server *, const void *in, size_t inlen,
+	    const void **out, size_t *outlen) KP_NONNULL(1, 4, 5) KP_WUR;
+
+/* After XSASL_DONE: the authenticated identity and the one it acts as. */
+const char *xsasl_server_authid(struct xsasl_server *) KP_NONNULL(1);
+const char *xsasl_server_user(struct xsasl_server *) KP_NONNULL(1);
+
+/* After XSASL_DONE: the security strength factor (0: no layer). */
+unsigned int xsasl_server_ssf(struct xsasl_server *) KP_NONNULL(1);
+
+/* Why the last call failed, for the log; never NULL. */
+const char *xsasl_server_error(struct xsasl_server *) KP_NONNULL(1);
+
+void	xsasl_server_free(struct xsasl_server *);
 
 #endif

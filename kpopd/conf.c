@@ -26,6 +26,7 @@ static const struct conf_key kconf_keys[] = {
 	{ "service", CONF_STRING, OFF(service), 0, 0 },
 	{ "password_check", CONF_STRING, OFF(password_check), 0, 0 },
 	{ "sasldb", CONF_STRING, OFF(sasldb), 0, 0 },
+	{ "sasl_mechanisms", CONF_STRING, OFF(sasl_mechanisms), 0, 0 },
 	{ "krb5_principal", CONF_STRING, OFF(krb5_principal), 0, 0 },
 	{ "maildrop", CONF_STRING, OFF(maildrop), 0, 0 },
 	{ "user_type", CONF_STRING, OFF(user_type), 0, 0 },
@@ -72,6 +73,7 @@ kconf_defaults(struct kpopd_conf *c)
 	kconf_str(&c->listen_pop3s, "");
 	kconf_str(&c->service, "pop");
 	kconf_str(&c->password_check, "krb5");
+	kconf_str(&c->sasl_mechanisms, "GSSAPI");
 	kconf_str(&c->krb5_principal, "%u");
 	kconf_str(&c->maildrop, "mbox:/var/mail/%u");
 	kconf_str(&c->user_type, "system");

@@ -32,6 +32,7 @@ struct kpopd_conf {
 	char		*service;	/* "pop" */
 	char		*password_check;	/* krb5, sasl or none */
 	char		*sasldb;
+	char		*sasl_mechanisms;	/* offered in CAPA SASL */
 	char		*krb5_principal;	/* template: %u, %d */
 	char		*maildrop;	/* "maildir:~/Maildir", "mbox:..." */
 	char		*user_type;	/* system or virtual */
@@ -111,7 +112,16 @@ enum {
 	   to delete (bit i%8 of byte i/8).  M->N: M_QUIT_RESULT. */
 	M_QUIT,
 	/* M->N: result u32 (0 ok, else enum md_status), text str. */
-	M_QUIT_RESULT
+	M_QUIT_RESULT,
+	/* N->M: mech str, has_initial u32, initial bytes.  M->N: M_SASL_CONT
+	   or M_AUTH_RESULT (then, on AUTH_OK, the snapshot). */
+	M_SASL_START,
+	/* M->N: challenge bytes (decoded). */
+	M_SASL_CONT,
+	/* N->M: response bytes (decoded).  M->N: as M_SASL_START. */
+	M_SASL_STEP,
+	/* N->M: nothing; the client cancelled.  No reply. */
+	M_SASL_ABORT
 };
 
 enum auth_result {
@@ -123,6 +133,8 @@ enum auth_result {
 	AUTH_LOGIN_DELAY	/* -ERR [LOGIN-DELAY] */
 };
 
+/* A SASL mechanism name (RFC 4422: up to 20 characters), NUL included. */
+#define KPOPD_MECH_MAX	21
 /* A user name as kpopd accepts it, NUL included. */
 #define KPOPD_USER_MAX	256
 /* A path built from a template (a maildrop, a state file). */

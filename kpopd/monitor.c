@@ -11,12 +11,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <krb5.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,6 +26,7 @@
 
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/sasl.h"
 #include "kpopd/kpopd.h"
 #include "kpopd/maildrop.h"
 #include "kpopd/passwd.h"
@@ -47,6 +50,9 @@ struct mon {
 	struct maildrop			*md;
 	unsigned int			 tries;
 	char				 user[KPOPD_USER_MAX];
+	struct xsasl_server		*sasl;	/* an AUTH exchange */
+	int				 sasl_final;	/* final data sent */
+	char				 mech[KPOPD_MECH_MAX];
 	struct ipc_buf			 in, out;
 };
 
@@ -299,80 +305,46 @@ send_snapshot(struct mon *m)
 	return 0;
 }
 
+/* A refused login: logged with the reason, answered after the delay. */
 static int
-do_auth_pass(struct mon *m)
+login_refused(struct mon *m, const char *who, const char *why)
 {
-	char pass[KPOPD_PASS_MAX], princ[KPOPD_USER_MAX + 64];
-	char err[512], path[KPOPD_PATH_MAX], svc[300];
+	char shown[96];
+
+	log_printable(shown, sizeof(shown), who, strlen(who));
+	log_notice("%s: login as '%s' failed: %s", m->s->peer, shown, why);
+	if (m->c->auth_fail_delay > 0)
+		sleep(m->c->auth_fail_delay);
+	return mon_reply_auth(m, AUTH_BAD, "invalid user name or password");
+}
+
+/*
+ * The user m->user has proved who they are (by method): find the account,
+ * apply LOGIN-DELAY, become the owner, open the maildrop, answer, and send
+ * the snapshot.  Returns 0, or -1 to end the session.
+ */
+static int
+finish_login(struct mon *m, const char *method)
+{
+	char err[512], path[KPOPD_PATH_MAX];
 	const char *mpath;
 	struct passwd *pw;
 	enum md_format fmt;
 	struct md_opts o;
 	int r, ldfd = -1, tries;
 
-	if (ipc_get_str(&m->in, m->user, sizeof(m->user)) == -1 ||
-	    ipc_get_str(&m->in, pass, sizeof(pass)) == -1 ||
-	    ipc_end(&m->in) == -1)
-		return -1;
-	if (++m->tries > MON_AUTH_TRIES) {
-		log_notice("%s: too many login attempts", m->s->peer);
-		return -1;
+	if (!user_name_ok(m->user))
+		return login_refused(m, m->user, "unacceptable user name");
+	if (strcmp(m->c->user_type, "virtual") == 0)
+		pw = getpwnam(m->c->virtual_user);
+	else
+		pw = getpwnam(m->user);
+	if (pw == NULL) {
+		util_snprintf(err, sizeof(err), "no local account '%s'",
+		    strcmp(m->c->user_type, "virtual") == 0 ?
+		    m->c->virtual_user : m->user);
+		return login_refused(m, m->user, err);
 	}
-	if (!user_name_ok(m->user)) {
-		r = PW_BAD;
-		util_strlcpy(err, "unacceptable user name", sizeof(err));
-	} else if (strcmp(m->c->password_check, "krb5") == 0) {
-		if (expand(m->c->krb5_principal, m->user, "", princ,
-		    sizeof(princ)) == -1) {
-			r = PW_TEMP;
-			util_strlcpy(err, "krb5_principal does not expand",
-			    sizeof(err));
-		} else {
-			util_snprintf(svc, sizeof(svc), "%s/%s",
-			    m->c->service, m->c->hostname);
-			r = pw_check_krb5(princ, pass, m->c->keytab, svc, err,
-			    sizeof(err));
-		}
-	} else if (strcmp(m->c->password_check, "sasl") == 0) {
-		r = pw_check_sasl(m->user, pass, m->c->service, m->c->sasldb,
-		    err, sizeof(err));
-	} else {
-		r = PW_BAD;
-		util_strlcpy(err, "password logins are disabled "
-		    "(password_check = none)", sizeof(err));
-	}
-	util_wipe(pass, sizeof(pass));
-	if (r == PW_TEMP) {
-		log_err("%s: cannot check the password of %s: %s",
-		    m->s->peer, m->user, err);
-		return mon_reply_auth(m, AUTH_TEMP,
-		    "cannot check passwords now, try again later");
-	}
-	pw = NULL;
-	if (r == PW_OK) {
-		if (strcmp(m->c->user_type, "virtual") == 0)
-			pw = getpwnam(m->c->virtual_user);
-		else
-			pw = getpwnam(m->user);
-		if (pw == NULL) {
-			r = PW_BAD;
-			util_snprintf(err, sizeof(err), "no local account "
-			    "'%s'", strcmp(m->c->user_type, "virtual") == 0 ?
-			    m->c->virtual_user : m->user);
-		}
-	}
-	if (r != PW_OK) {
-		char shown[96];
-
-		log_printable(shown, sizeof(shown), m->user, strlen(m->user));
-		log_notice("%s: login as '%s' failed: %s", m->s->peer, shown,
-		    err);
-		if (m->c->auth_fail_delay > 0)
-			sleep(m->c->auth_fail_delay);
-		return mon_reply_auth(m, AUTH_BAD,
-		    "invalid user name or password");
-	}
-
 	if (login_delay_check(m, &ldfd)) {
 		log_notice("%s: %s logged in again within login_delay",
 		    m->s->peer, m->user);
@@ -419,11 +391,304 @@ do_auth_pass(struct mon *m)
 	}
 	login_delay_stamp(ldfd);
 	m->state = MS_AUTHED;
-	log_info("%s: %s logged in (password), %zu messages", m->s->peer,
-	    m->user, md_count(m->md));
-	if (mon_reply_auth(m, AUTH_OK, "") == -1)
+	log_info("%s: %s logged in (%s), %zu messages", m->s->peer, m->user,
+	    method, md_count(m->md));
+	if (mon_reply_auth(m, AUTH_OK, method) == -1)
 		return -1;
 	return send_snapshot(m);
+}
+
+static int
+do_auth_pass(struct mon *m)
+{
+	char pass[KPOPD_PASS_MAX], princ[KPOPD_USER_MAX + 64];
+	char err[512], svc[300];
+	int r;
+
+	if (ipc_get_str(&m->in, m->user, sizeof(m->user)) == -1 ||
+	    ipc_get_str(&m->in, pass, sizeof(pass)) == -1 ||
+	    ipc_end(&m->in) == -1)
+		return -1;
+	if (++m->tries > MON_AUTH_TRIES) {
+		log_notice("%s: too many login attempts", m->s->peer);
+		return -1;
+	}
+	if (!user_name_ok(m->user)) {
+		r = PW_BAD;
+		util_strlcpy(err, "unacceptable user name", sizeof(err));
+	} else if (strcmp(m->c->password_check, "krb5") == 0) {
+		if (expand(m->c->krb5_principal, m->user, "", princ,
+		    sizeof(princ)) == -1) {
+			r = PW_TEMP;
+			util_strlcpy(err, "krb5_principal does not expand",
+			    sizeof(err));
+		} else {
+			util_snprintf(svc, sizeof(svc), "%s/%s",
+			    m->c->service, m->c->hostname);
+			r = pw_check_krb5(princ, pass, m->c->keytab, svc, err,
+			    sizeof(err));
+		}
+	} else if (strcmp(m->c->password_check, "sasl") == 0) {
+		r = pw_check_sasl(m->user, pass, m->c->service, m->c->sasldb,
+		    err, sizeof(err));
+	} else {
+		r = PW_BAD;
+		util_strlcpy(err, "password logins are disabled "
+		    "(password_check = none)", sizeof(err));
+	}
+	util_wipe(pass, sizeof(pass));
+	if (r == PW_TEMP) {
+		log_err("%s: cannot check the password of %s: %s",
+		    m->s->peer, m->user, err);
+		return mon_reply_auth(m, AUTH_TEMP,
+		    "cannot check passwords now, try again later");
+	}
+	if (r != PW_OK)
+		return login_refused(m, m->user, err);
+	return finish_login(m, "password");
+}
+
+/* ---- SASL (RFC 5034) ---- */
+
+/* Whether mech's identities are Kerberos principals. */
+static int
+mech_is_krb5(const char *mech)
+{
+	return strcmp(mech, "GSSAPI") == 0 || strncmp(mech, "GS2-KRB5", 8) == 0;
+}
+
+/*
+ * The local user a principal maps to (krb5_aname_to_localname: the
+ * default realm, or what auth_to_local rules in krb5.conf accept).
+ * Returns 0 with the name in out, or -1 (a realm or name the site does
+ * not accept).
+ */
+static int
+principal_to_user(const char *principal, char *out, size_t outlen)
+{
+	krb5_context ctx;
+	krb5_principal p = NULL;
+	int r = -1;
+
+	if (krb5_init_context(&ctx) != 0)
+		return -1;
+	if (krb5_parse_name(ctx, principal, &p) == 0 &&
+	    krb5_aname_to_localname(ctx, p, (int)outlen, out) == 0)
+		r = 0;
+	if (p != NULL)
+		krb5_free_principal(ctx, p);
+	krb5_free_context(ctx);
+	return r;
+}
+
+/*
+ * The SASL proxy policy: may authid act as authzid?  For Kerberos
+ * principals: system users by krb5_kuserok (.k5login, auth_to_local);
+ * virtual users only as the name the principal maps to, since kuserok
+ * says yes to any name without a passwd entry.  Other mechanisms: no.
+ */
+static int
+mon_authorize(void *arg, const char *authid, const char *authzid)
+{
+	struct mon *m = arg;
+	char mapped[KPOPD_USER_MAX];
+	krb5_context ctx;
+	krb5_principal p = NULL;
+	int ok = 0;
+
+	if (!mech_is_krb5(m->mech))
+		return 0;
+	if (strcmp(m->c->user_type, "virtual") == 0)
+		return principal_to_user(authid, mapped, sizeof(mapped)) == 0 &&
+		    strcmp(mapped, authzid) == 0;
+	if (krb5_init_context(&ctx) != 0)
+		return 0;
+	if (krb5_parse_name(ctx, authid, &p) == 0)
+		ok = krb5_kuserok(ctx, p, authzid) ? 1 : 0;
+	if (p != NULL)
+		krb5_free_principal(ctx, p);
+	krb5_free_context(ctx);
+	return ok;
+}
+
+static int
+sasl_cont(struct mon *m, const void *data, size_t len)
+{
+	ipc_reset(&m->out);
+	ipc_put_bytes(&m->out, data, len);
+	return ipc_send(m->sock, M_SASL_CONT, &m->out, -1);
+}
+
+/* The exchange is over and it succeeded: who is logging in? */
+static int
+sasl_done(struct mon *m)
+{
+	const char *authid = xsasl_server_authid(m->sasl);
+	const char *user = xsasl_server_user(m->sasl);
+	char method[64];
+
+	if (xsasl_server_ssf(m->sasl) > 0) {
+		/* Not offered (max_ssf 0); refuse rather than run unwrapped. */
+		xsasl_server_free(m->sasl);
+		m->sasl = NULL;
+		return login_refused(m, authid, "a security layer was "
+		    "negotiated, which kpopd does not offer");
+	}
+	if (mech_is_krb5(m->mech) && (user[0] == '\0' ||
+	    strcmp(user, authid) == 0)) {
+		if (principal_to_user(authid, m->user, sizeof(m->user)) == -1) {
+			char why[300];
+
+			util_snprintf(why, sizeof(why), "principal %s maps to "
+			    "no local user (realm not accepted?)", authid);
+			xsasl_server_free(m->sasl);
+			m->sasl = NULL;
+			return login_refused(m, authid, why);
+		}
+	} else {
+		/* authzid, if any, was allowed by mon_authorize. */
+		util_strlcpy(m->user, user, sizeof(m->user));
+	}
+	log_info("%s: %s authenticated by %s as %s", m->s->peer, authid,
+	    m->mech, m->user);
+	util_snprintf(method, sizeof(method), "SASL %s", m->mech);
+	xsasl_server_free(m->sasl);
+	m->sasl = NULL;
+	return finish_login(m, method);
+}
+
+/* Act on the outcome of a start or step. */
+static int
+sasl_outcome(struct mon *m, int r, const void *out, size_t outlen)
+{
+	switch (r) {
+	case XSASL_MORE:
+		return sasl_cont(m, out, outlen);
+	case XSASL_DONE:
+		if (outlen > 0) {
+			/* RFC 5034 s.4: final data goes as a challenge. */
+			m->sasl_final = 1;
+			return sasl_cont(m, out, outlen);
+		}
+		return sasl_done(m);
+	case XSASL_TEMP:
+		log_err("%s: SASL %s could not be checked: %s", m->s->peer,
+		    m->mech, xsasl_server_error(m->sasl));
+		xsasl_server_free(m->sasl);
+		m->sasl = NULL;
+		return mon_reply_auth(m, AUTH_TEMP,
+		    "cannot authenticate now, try again later");
+	default:
+		{
+			char why[400];
+
+			util_snprintf(why, sizeof(why), "SASL %s: %s",
+			    m->mech, xsasl_server_error(m->sasl));
+			xsasl_server_free(m->sasl);
+			m->sasl = NULL;
+			return login_refused(m, "(SASL)", why);
+		}
+	}
+}
+
+/* Whether mech is one the configuration allows. */
+static int
+mech_allowed(const struct kpopd_conf *c, const char *mech)
+{
+	const char *p = c->sasl_mechanisms;
+	size_t n = strlen(mech);
+
+	while (p != NULL && *p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (strncasecmp(p, mech, n) == 0 &&
+		    (p[n] == '\0' || p[n] == ' ' || p[n] == ','))
+			return 1;
+		p += strcspn(p, " ,");
+	}
+	return 0;
+}
+
+static int
+do_sasl_start(struct mon *m)
+{
+	struct xsasl_server_opts o;
+	const void *in, *out = NULL;
+	char err[256], svc_host[256];
+	size_t inlen, outlen = 0, i;
+	uint32_t has_in;
+	int r;
+
+	xsasl_server_free(m->sasl);
+	m->sasl = NULL;
+	m->sasl_final = 0;
+	if (ipc_get_str(&m->in, m->mech, sizeof(m->mech)) == -1 ||
+	    ipc_get_u32(&m->in, &has_in) == -1 ||
+	    ipc_get_bytes(&m->in, &in, &inlen) == -1 ||
+	    ipc_end(&m->in) == -1)
+		return -1;
+	for (i = 0; m->mech[i] != '\0'; i++)
+		if (m->mech[i] >= 'a' && m->mech[i] <= 'z')
+			m->mech[i] = (char)(m->mech[i] - 'a' + 'A');
+	if (++m->tries > MON_AUTH_TRIES) {
+		log_notice("%s: too many login attempts", m->s->peer);
+		return -1;
+	}
+	if (!mech_allowed(m->c, m->mech))
+		return login_refused(m, "(SASL)", "mechanism not allowed");
+	memset(&o, 0, sizeof(o));
+	util_strlcpy(svc_host, m->c->hostname, sizeof(svc_host));
+	o.service = m->c->service;
+	o.hostname = svc_host;
+	o.mechs = m->c->sasl_mechanisms;
+	o.sasldb = m->c->sasldb;
+	o.keytab = m->c->keytab;
+	o.max_ssf = 0;
+	o.authorize = mon_authorize;
+	o.authorize_arg = m;
+	if ((m->sasl = xsasl_server_new(&o, err, sizeof(err))) == NULL) {
+		log_err("%s: %s", m->s->peer, err);
+		return mon_reply_auth(m, AUTH_TEMP,
+		    "cannot authenticate now, try again later");
+	}
+	r = xsasl_server_start(m->sasl, m->mech, in, inlen, has_in != 0, &out,
+	    &outlen);
+	return sasl_outcome(m, r, out, outlen);
+}
+
+static int
+do_sasl_step(struct mon *m)
+{
+	const void *in, *out = NULL;
+	size_t inlen, outlen = 0;
+	int r;
+
+	if (m->sasl == NULL || ipc_get_bytes(&m->in, &in, &inlen) == -1 ||
+	    ipc_end(&m->in) == -1)
+		return -1;
+	if (m->sasl_final) {
+		m->sasl_final = 0;
+		if (inlen != 0) {
+			xsasl_server_free(m->sasl);
+			m->sasl = NULL;
+			return login_refused(m, "(SASL)", "data after the "
+			    "final challenge");
+		}
+		return sasl_done(m);
+	}
+	r = xsasl_server_step(m->sasl, in, inlen, &out, &outlen);
+	return sasl_outcome(m, r, out, outlen);
+}
+
+static int
+do_sasl_abort(struct mon *m)
+{
+	if (ipc_end(&m->in) == -1)
+		return -1;
+	xsasl_server_free(m->sasl);
+	m->sasl = NULL;
+	m->sasl_final = 0;
+	return 0;
 }
 
 static int
@@ -509,6 +774,9 @@ do_quit(struct mon *m)
 /* What the net process may ask, and when. */
 static const struct mon_cmd mon_cmds[] = {
 	{ M_AUTH_PASS, MS_PREAUTH, do_auth_pass },
+	{ M_SASL_START, MS_PREAUTH, do_sasl_start },
+	{ M_SASL_STEP, MS_PREAUTH, do_sasl_step },
+	{ M_SASL_ABORT, MS_PREAUTH, do_sasl_abort },
 	{ M_GET_MSG, MS_AUTHED, do_get_msg },
 	{ M_TOUCH, MS_AUTHED, do_touch },
 	{ M_QUIT, MS_AUTHED, do_quit },

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/pop3.h"
+#include "common/sasl.h"
 #include "common/tls.h"
 #include "kpopd/kpopd.h"
 
@@ -69,6 +71,8 @@ struct net {
 	time_t				 start, touched;
 	const char			*method;
 	const char			*end;
+	char				 method_buf[KPOPD_MECH_MAX + 8];
+	char				 sasl_line[POP3_SASL_LINE_MAX + 1];
 	struct ipc_buf			 b;
 	unsigned char			 block[NET_RETR_BLOCK];
 };
@@ -120,6 +124,11 @@ password_ok_here(const struct net *n)
 	return n->c->allow_plaintext_auth || tls_active(n->io);
 }
 
+static int	each_mech(struct net *,
+		    int (*)(struct net *, const char *, const void *),
+		    const void *);
+static int	mech_put(struct net *, const char *, const void *);
+
 static enum net_verdict
 cmd_capa(struct net *n, const struct pop3_cmd *cmd)
 {
@@ -135,6 +144,12 @@ cmd_capa(struct net *n, const struct pop3_cmd *cmd)
 		return NV_FAIL;
 	if (n->state == NS_AUTH && n->s->tls != NULL && !tls_active(n->io) &&
 	    io_puts(n->io, "STLS\r\n") != IO_OK)
+		return NV_FAIL;
+	/* Short: fetchmail reads CAPA lines into 64 bytes. */
+	if (n->state == NS_AUTH && n->c->sasl_mechanisms[0] != '\0' &&
+	    (io_puts(n->io, "SASL") != IO_OK ||
+	    each_mech(n, mech_put, " ") == -1 ||
+	    io_puts(n->io, "\r\n") != IO_OK))
 		return NV_FAIL;
 	if (kconf_expire_never(n->c)) {
 		if (io_puts(n->io, "EXPIRE NEVER\r\n") != IO_OK)
@@ -240,12 +255,56 @@ recv_snapshot(struct net *n)
 	return 0;
 }
 
+/*
+ * n->b holds an M_AUTH_RESULT: act on it.  On success the snapshot
+ * follows and the session enters the TRANSACTION state.
+ */
+static enum net_verdict
+auth_result(struct net *n, const char *method)
+{
+	char text[256];
+	uint32_t r;
+
+	if (ipc_get_u32(&n->b, &r) == -1 ||
+	    ipc_get_str(&n->b, n->user, sizeof(n->user)) == -1 ||
+	    ipc_get_str(&n->b, text, sizeof(text)) == -1 ||
+	    ipc_end(&n->b) == -1) {
+		n->end = "monitor";
+		return reply(n, "-ERR [SYS/TEMP] the session cannot go on") ==
+		    NV_OK ? NV_CLOSE : NV_FAIL;
+	}
+	if (r != AUTH_OK)
+		return auth_failed(n, r, text);
+	if (recv_snapshot(n) == -1) {
+		n->end = "monitor";
+		return reply(n, "-ERR [SYS/TEMP] cannot read the maildrop") ==
+		    NV_OK ? NV_CLOSE : NV_FAIL;
+	}
+	n->state = NS_TRANS;
+	n->method = method;
+	n->touched = time(NULL);
+	io_set_timeout(n->io, (int)n->c->idle_timeout * 1000);
+	return reply(n, "+OK %s has %zu messages (%llu octets)", n->user,
+	    n->count, n->total);
+}
+
+/* Wait for the monitor's answer; its type in *typep.  0 or -1. */
+static int
+await_monitor(struct net *n, uint32_t *typep)
+{
+	if (ipc_recv(n->mon, typep, &n->b, NULL, NET_MON_TIMEOUT) != 0) {
+		/* The monitor ends the session on a refused open. */
+		n->end = "monitor";
+		return -1;
+	}
+	return 0;
+}
+
 static enum net_verdict
 cmd_pass(struct net *n, const struct pop3_cmd *cmd)
 {
-	char text[256];
-	uint32_t type, r;
-	enum net_verdict v;
+	uint32_t type;
+	int r;
 
 	if (!n->have_user)
 		return bad(n, "USER first");
@@ -256,30 +315,157 @@ cmd_pass(struct net *n, const struct pop3_cmd *cmd)
 	ipc_put_str(&n->b, cmd->rest);
 	r = ipc_send(n->mon, M_AUTH_PASS, &n->b, -1);
 	util_wipe(n->b.data, n->b.len);
-	if (r != 0 ||
-	    ipc_recv(n->mon, &type, &n->b, NULL, NET_MON_TIMEOUT) != 0 ||
-	    type != M_AUTH_RESULT || ipc_get_u32(&n->b, &r) == -1 ||
-	    ipc_get_str(&n->b, n->user, sizeof(n->user)) == -1 ||
-	    ipc_get_str(&n->b, text, sizeof(text)) == -1 ||
-	    ipc_end(&n->b) == -1) {
-		/* The monitor ends the session on a refused open. */
-		v = reply(n, "-ERR [SYS/TEMP] the session cannot go on");
-		n->end = "monitor";
-		return v == NV_OK ? NV_CLOSE : NV_FAIL;
-	}
-	if (r != AUTH_OK)
-		return auth_failed(n, r, text);
-	if (recv_snapshot(n) == -1) {
-		n->end = "monitor";
-		return reply(n, "-ERR [SYS/TEMP] cannot read the maildrop") ==
+	if (r != 0 || await_monitor(n, &type) == -1 || type != M_AUTH_RESULT)
+		return reply(n, "-ERR [SYS/TEMP] the session cannot go on") ==
 		    NV_OK ? NV_CLOSE : NV_FAIL;
+	return auth_result(n, "password");
+}
+
+/* Mechanisms that send a password as it is: only where passwords may. */
+static int
+mech_plaintext(const char *mech)
+{
+	return strcasecmp(mech, "PLAIN") == 0 || strcasecmp(mech, "LOGIN") == 0;
+}
+
+/*
+ * Call fn for each mechanism offered on this connection: configured,
+ * and safe on this transport.  Stops and returns -1 if fn does.
+ */
+static int
+each_mech(struct net *n,
+    int (*fn)(struct net *, const char *, const void *), const void *arg)
+{
+	const char *p = n->c->sasl_mechanisms;
+	char mech[KPOPD_MECH_MAX];
+	size_t len;
+
+	while (*p != '\0') {
+		p += strspn(p, " ,");
+		len = strcspn(p, " ,");
+		if (len > 0 && len < sizeof(mech)) {
+			memcpy(mech, p, len);
+			mech[len] = '\0';
+			if ((!mech_plaintext(mech) || password_ok_here(n)) &&
+			    fn(n, mech, arg) == -1)
+				return -1;
+		}
+		p += len;
 	}
-	n->state = NS_TRANS;
-	n->method = "password";
-	n->touched = time(NULL);
-	io_set_timeout(n->io, (int)n->c->idle_timeout * 1000);
-	return reply(n, "+OK %s has %zu messages (%llu octets)", n->user,
-	    n->count, n->total);
+	return 0;
+}
+
+static int
+mech_put(struct net *n, const char *mech, const void *arg)
+{
+	const char *sep = arg;
+
+	return io_printf(n->io, "%s%s", sep, mech) == IO_OK ? 0 : -1;
+}
+
+static int
+mech_match(struct net *n, const char *mech, const void *arg)
+{
+	(void)n;
+	return strcasecmp(mech, arg) == 0 ? -1 : 0;
+}
+
+/* The client's next SASL line, decoded into out.  0, or an -ERR sent. */
+static enum net_verdict
+sasl_read(struct net *n, unsigned char *out, size_t *outlen, int *abort)
+{
+	size_t len;
+	int st;
+
+	*abort = 0;
+	st = io_readline(n->io, n->sasl_line, sizeof(n->sasl_line), &len);
+	if (st == IO_TOOLONG) {
+		*abort = 1;
+		return bad(n, "SASL response too long");
+	}
+	if (st != IO_OK) {
+		n->end = st == IO_TIMEOUT ? "timeout" : "eof";
+		return NV_FAIL;
+	}
+	if (len == 1 && n->sasl_line[0] == '*') {
+		*abort = 1;
+		return bad(n, "authentication cancelled");
+	}
+	if (xsasl_b64_decode(n->sasl_line, len, out, SASL_TOKEN_MAX + 1,
+	    outlen) == -1) {
+		*abort = 1;
+		return bad(n, "invalid base64 in SASL response");
+	}
+	return NV_OK;
+}
+
+static enum net_verdict
+cmd_auth(struct net *n, const struct pop3_cmd *cmd)
+{
+	static unsigned char tok[SASL_TOKEN_MAX + 1];
+	static char b64[XSASL_B64_SIZE(SASL_TOKEN_MAX)];
+	const void *data;
+	enum net_verdict v;
+	char mech[KPOPD_MECH_MAX];
+	size_t toklen = 0, len;
+	uint32_t type, has_in = 0;
+	int abort;
+
+	if (cmd->argc == 0) {
+		/* Not in RFC 5034, but clients probe with it: list them. */
+		if (reply(n, "+OK mechanisms follow") != NV_OK ||
+		    each_mech(n, mech_put, "") == -1)
+			return NV_FAIL;
+		return io_puts(n->io, ".\r\n") == IO_OK ? NV_OK : NV_FAIL;
+	}
+	if (cmd->argc > 2 || cmd->arglen[0] >= sizeof(mech))
+		return bad(n, "AUTH takes a mechanism and an initial response");
+	memcpy(mech, cmd->argv[0], cmd->arglen[0] + 1);
+	if (each_mech(n, mech_match, mech) != -1)
+		return bad(n, "unsupported authentication mechanism");
+	if (cmd->argc == 2) {
+		has_in = 1;
+		if (strcmp(cmd->argv[1], "=") != 0 &&
+		    xsasl_b64_decode(cmd->argv[1], cmd->arglen[1], tok,
+		    sizeof(tok), &toklen) == -1)
+			return bad(n, "invalid base64 in initial response");
+	}
+	ipc_reset(&n->b);
+	ipc_put_str(&n->b, mech);
+	ipc_put_u32(&n->b, has_in);
+	ipc_put_bytes(&n->b, tok, toklen);
+	if (ipc_send(n->mon, M_SASL_START, &n->b, -1) == -1)
+		return NV_FAIL;
+	for (;;) {
+		if (await_monitor(n, &type) == -1)
+			return NV_FAIL;
+		if (type == M_AUTH_RESULT) {
+			util_snprintf(n->method_buf, sizeof(n->method_buf),
+			    "SASL %s", mech);
+			return auth_result(n, n->method_buf);
+		}
+		if (type != M_SASL_CONT ||
+		    ipc_get_bytes(&n->b, &data, &len) == -1 ||
+		    ipc_end(&n->b) == -1 ||
+		    xsasl_b64_encode(data, len, b64, sizeof(b64), &len) == -1)
+			return NV_FAIL;
+		/* Clients skip exactly "+ " before the base64. */
+		if (reply(n, "+ %s", b64) != NV_OK || io_flush(n->io) != IO_OK)
+			return NV_FAIL;
+		v = sasl_read(n, tok, &toklen, &abort);
+		if (v == NV_FAIL)
+			return NV_FAIL;
+		if (abort) {
+			ipc_reset(&n->b);
+			if (ipc_send(n->mon, M_SASL_ABORT, &n->b, -1) == -1)
+				return NV_FAIL;
+			return v;
+		}
+		ipc_reset(&n->b);
+		ipc_put_bytes(&n->b, tok, toklen);
+		if (ipc_send(n->mon, M_SASL_STEP, &n->b, -1) == -1)
+			return NV_FAIL;
+	}
 }
 
 /*
@@ -571,6 +757,7 @@ static const struct net_cmd net_cmds[] = {
 	{ "STLS", cmd_stls, A },
 	{ "USER", cmd_user, A },
 	{ "PASS", cmd_pass, A },
+	{ "AUTH", cmd_auth, A },
 	{ "UTF8", cmd_utf8, A },
 	{ "QUIT", cmd_quit, A | T },
 	{ "STAT", cmd_stat, T },
