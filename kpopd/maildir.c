@@ -169,6 +169,28 @@ mdir_cacheable(const char *s, size_t len)
 /* ---- scanning ---- */
 
 /*
+ * A directory stream over new/ or cur/ (which), from its start, on a
+ * duplicate of the descriptor we keep.  Returns it, or NULL (errno).
+ */
+static DIR *
+mdir_dirstream(struct mdir *m, int which)
+{
+	DIR *d;
+	int fd, e_no;
+
+	if ((fd = dup(m->dfd[which])) == -1)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL) {
+		e_no = errno;
+		(void)close(fd);
+		errno = e_no;
+		return NULL;
+	}
+	rewinddir(d);
+	return d;
+}
+
+/*
  * Add the regular files of one of new/ and cur/ to ents.  Returns MD_OK,
  * or a status with err set.
  */
@@ -179,18 +201,15 @@ mdir_scan(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 	struct stat st;
 	struct mdir_ent *e, *ne;
 	DIR *d;
-	int fd, e_no, rc = MD_OK;
+	int e_no, rc = MD_OK;
 	unsigned long long phys;
 
-	if ((fd = dup(m->dfd[which])) == -1 || (d = fdopendir(fd)) == NULL) {
+	if ((d = mdir_dirstream(m, which)) == NULL) {
 		e_no = errno;
-		if (fd != -1)
-			(void)close(fd);
 		md_seterr(err, errlen, "%s/%s: %s", m->path, mdir_sub[which],
 		    strerror(e_no));
 		return MD_TEMP;
 	}
-	rewinddir(d);
 	for (;;) {
 		errno = 0;
 		if ((de = readdir(d)) == NULL) {
@@ -249,6 +268,17 @@ mdir_byname_cmp(const void *va, const void *vb)
 	return mdir_basecmp(a->name, a->baselen, b->name, b->baselen);
 }
 
+/* Sort the n indices into m->ents at idx by base name. */
+static void
+mdir_sort_byname(const struct mdir *m, size_t *idx, size_t n)
+{
+	if (n < 2)
+		return;
+	mdir_sort_m = m;
+	qsort(idx, n, sizeof(*idx), mdir_byname_cmp);
+	mdir_sort_m = NULL;
+}
+
 /*
  * Another program may have moved messages from new/ to cur/ or changed
  * their flags since the snapshot: read both directories again and point
@@ -261,7 +291,7 @@ mdir_refresh(struct mdir *m)
 	struct dirent *de;
 	DIR *d;
 	size_t i, lo, hi, mid, baselen;
-	int which, fd, e_no;
+	int which;
 	char *nn;
 
 	if (m->byname == NULL) {
@@ -269,22 +299,11 @@ mdir_refresh(struct mdir *m)
 			return -1;
 		for (i = 0; i < m->n; i++)
 			m->byname[i] = i;
-		mdir_sort_m = m;
-		if (m->n > 1)
-			qsort(m->byname, m->n, sizeof(size_t),
-			    mdir_byname_cmp);
-		mdir_sort_m = NULL;
+		mdir_sort_byname(m, m->byname, m->n);
 	}
 	for (which = MDIR_NEW; which <= MDIR_CUR; which++) {
-		if ((fd = dup(m->dfd[which])) == -1)
+		if ((d = mdir_dirstream(m, which)) == NULL)
 			return -1;
-		if ((d = fdopendir(fd)) == NULL) {
-			e_no = errno;
-			(void)close(fd);
-			errno = e_no;
-			return -1;
-		}
-		rewinddir(d);
 		while ((de = readdir(d)) != NULL) {
 			if (de->d_name[0] == '.')
 				continue;
@@ -502,17 +521,6 @@ mdir_wput(struct mdir_wbuf *w, const char *p, size_t n)
 	w->len += n;
 }
 
-static const struct mdir *mdir_cw_m;	/* for mdir_cw_cmp */
-
-static int
-mdir_cw_cmp(const void *va, const void *vb)
-{
-	const struct mdir_ent *a = &mdir_cw_m->ents[*(const size_t *)va];
-	const struct mdir_ent *b = &mdir_cw_m->ents[*(const size_t *)vb];
-
-	return mdir_basecmp(a->name, a->baselen, b->name, b->baselen);
-}
-
 /*
  * Write the cache for the snapshot: every message whose size did not come
  * from ,W=.  Best effort: the cache only saves work, so a failure (disk
@@ -540,10 +548,7 @@ mdir_cache_write(struct mdir *m)
 		    m->ents[i].phys != MDIR_NONE &&
 		    mdir_cacheable(m->ents[i].name, m->ents[i].baselen))
 			idx[k++] = i;
-	mdir_cw_m = m;
-	if (k > 1)
-		qsort(idx, k, sizeof(*idx), mdir_cw_cmp);
-	mdir_cw_m = NULL;
+	mdir_sort_byname(m, idx, k);
 	w->fd = openat(m->rootfd, MDIR_CACHE_TMP, O_WRONLY | O_CREAT |
 	    O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
 	if (w->fd == -1)
@@ -590,11 +595,59 @@ out:
 	free(idx);
 }
 
+/* ---- message files ---- */
+
+/*
+ * Open the file of entry e for reading, at its name in the snapshot or,
+ * if another program moved or reflagged it since, at its current one.
+ * Returns MD_OK with *fdp and *st, or with err set MD_GONE (no such file
+ * any more, or not a regular file) or the status of the error.
+ */
+static int
+mdir_open_msg(struct mdir *m, struct mdir_ent *e, int *fdp, struct stat *st,
+    char *err, size_t errlen)
+{
+	int fd, e_no, tries;
+
+	for (tries = 0;; tries++) {
+		fd = openat(m->dfd[e->dir], e->name, O_RDONLY | O_CLOEXEC |
+		    O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+		if (fd != -1)
+			break;
+		e_no = errno;
+		if (e_no == ENOENT && tries == 0) {
+			/* Moved or reflagged by another program? */
+			if (mdir_refresh(m) == -1) {
+				e_no = errno;
+				md_seterr(err, errlen, "%s: %s", m->path,
+				    strerror(e_no));
+				return MD_TEMP;
+			}
+			continue;
+		}
+		if (e_no == ENOENT) {
+			md_seterr(err, errlen, "message deleted");
+			return MD_GONE;
+		}
+		md_seterr(err, errlen, "%s/%s/%s: %s", m->path,
+		    mdir_sub[e->dir], e->name, strerror(e_no));
+		return md_errno_status(e_no);
+	}
+	if (fstat(fd, st) == -1 || !S_ISREG(st->st_mode)) {
+		(void)close(fd);
+		md_seterr(err, errlen, "%s/%s: not a message file", m->path,
+		    e->name);
+		return MD_GONE;
+	}
+	*fdp = fd;
+	return MD_OK;
+}
+
 /* ---- sizes ---- */
 
 /*
  * Read message e and measure it.  Returns MD_OK, MD_GONE (no such file
- * any more, even after looking for its base name again), or a status
+ * any more, even after looking for its base name again), or a status,
  * with err set.
  */
 static int
@@ -605,32 +658,10 @@ mdir_measure(struct mdir *m, struct mdir_ent *e, unsigned char *buf,
 	struct stat st;
 	unsigned long long phys = 0;
 	ssize_t r;
-	int fd, e_no, tries, rc = MD_OK;
+	int fd, e_no, rc;
 
-	for (tries = 0;; tries++) {
-		fd = openat(m->dfd[e->dir], e->name, O_RDONLY | O_CLOEXEC |
-		    O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-		if (fd != -1)
-			break;
-		e_no = errno;
-		if (e_no != ENOENT || tries > 0) {
-			if (e_no == ENOENT)
-				return MD_GONE;
-			md_seterr(err, errlen, "%s/%s/%s: %s", m->path,
-			    mdir_sub[e->dir], e->name, strerror(e_no));
-			return md_errno_status(e_no);
-		}
-		if (mdir_refresh(m) == -1) {
-			e_no = errno;
-			md_seterr(err, errlen, "%s: %s", m->path,
-			    strerror(e_no));
-			return MD_TEMP;
-		}
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		(void)close(fd);
-		return MD_GONE;
-	}
+	if ((rc = mdir_open_msg(m, e, &fd, &st, err, errlen)) != MD_OK)
+		return rc;
 	pop3_size_init(&enc);
 	for (;;) {
 		r = read(fd, buf, MD_BUF_SIZE);
@@ -702,8 +733,11 @@ mdir_sizes(struct mdir *m, int *dirty, char *err, size_t errlen)
 		}
 		rc = mdir_measure(m, e, buf, err, errlen);
 		if (rc == MD_GONE) {
+			/* Gone while we looked: no error, no message. */
 			e->gone = 1;
 			rc = MD_OK;
+			if (errlen > 0)
+				err[0] = '\0';
 		} else if (rc != MD_OK)
 			goto out;
 		*dirty = 1;
@@ -841,40 +875,14 @@ maildir_msg_fd(struct maildrop *md, size_t i, int *fdp, off_t *offp,
     off_t *lenp, char *err, size_t errlen)
 {
 	struct mdir *m = md->be;
-	struct mdir_ent *e = &m->ents[i];
 	struct stat st;
-	int fd, e_no, tries;
+	int fd, rc;
 
-	for (tries = 0;; tries++) {
-		fd = openat(m->dfd[e->dir], e->name, O_RDONLY | O_CLOEXEC |
-		    O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-		if (fd != -1)
-			break;
-		e_no = errno;
-		if (e_no == ENOENT && tries == 0) {
-			/* Moved or reflagged by another program? */
-			if (mdir_refresh(m) == -1) {
-				e_no = errno;
-				md_seterr(err, errlen, "%s: %s", m->path,
-				    strerror(e_no));
-				return MD_TEMP;
-			}
-			continue;
-		}
-		if (e_no == ENOENT) {
-			md_seterr(err, errlen, "message deleted");
-			return MD_GONE;
-		}
-		md_seterr(err, errlen, "%s/%s/%s: %s", m->path,
-		    mdir_sub[e->dir], e->name, strerror(e_no));
-		return MD_TEMP;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		(void)close(fd);
-		md_seterr(err, errlen, "%s/%s: not a message file", m->path,
-		    e->name);
+	rc = mdir_open_msg(m, &m->ents[i], &fd, &st, err, errlen);
+	if (rc == MD_GONE)
 		return MD_GONE;
-	}
+	if (rc != MD_OK)
+		return MD_TEMP;	/* md_msg_fd() fails only so */
 	*fdp = fd;
 	*offp = 0;
 	*lenp = st.st_size;

@@ -70,36 +70,16 @@ md_errno_status(int e)
 	}
 }
 
-int
-md_write_all(int fd, const void *buf, size_t n)
+/* Write all n bytes: with pwrite() at off if positioned, else write(). */
+static int
+md_write_loop(int fd, const void *buf, size_t n, int positioned, off_t off)
 {
 	const unsigned char *p = buf;
 	ssize_t w;
 
 	while (n > 0) {
-		if ((w = write(fd, p, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-int
-md_pwrite_all(int fd, const void *buf, size_t n, off_t off)
-{
-	const unsigned char *p = buf;
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = pwrite(fd, p, n, off)) == -1) {
+		w = positioned ? pwrite(fd, p, n, off) : write(fd, p, n);
+		if (w == -1) {
 			if (errno == EINTR)
 				continue;
 			return -1;
@@ -113,6 +93,18 @@ md_pwrite_all(int fd, const void *buf, size_t n, off_t off)
 		off += w;
 	}
 	return 0;
+}
+
+int
+md_write_all(int fd, const void *buf, size_t n)
+{
+	return md_write_loop(fd, buf, n, 0, 0);
+}
+
+int
+md_pwrite_all(int fd, const void *buf, size_t n, off_t off)
+{
+	return md_write_loop(fd, buf, n, 1, off);
 }
 
 ssize_t
@@ -149,6 +141,14 @@ md_fsync_dir(const char *path)
 	(void)close(fd);
 	errno = e;
 	return rc;
+}
+
+/* Milliseconds from a to b. */
+static long long
+md_ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return ((long long)b->tv_sec - a->tv_sec) * 1000 +
+	    (b->tv_nsec - a->tv_nsec) / 1000000;
 }
 
 long long
@@ -442,6 +442,24 @@ md_uidl_unique(struct maildrop *md, char *err, size_t errlen)
 /* ---- the session lock ---- */
 
 int
+md_trylock(int fd)
+{
+	struct flock fl;
+
+	for (;;) {
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(fd, F_SETLK, &fl) == 0)
+			return 0;
+		if (errno == EACCES || errno == EAGAIN)
+			return 1;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+int
 md_lock_session(struct maildrop *md, const char *path,
     const struct md_opts *opts, char *err, size_t errlen)
 {
@@ -450,7 +468,7 @@ md_lock_session(struct maildrop *md, const char *path,
 	struct timespec now;
 	struct maildrop *h;
 	long long deadline = 0, idle_ms;
-	int fd, e, rc, killed = 0;
+	int fd, e, rc, busy, killed = 0;
 
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
 	    0600);
@@ -481,12 +499,9 @@ md_lock_session(struct maildrop *md, const char *path,
 		}
 	}
 	for (;;) {
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_WRLCK;
-		fl.l_whence = SEEK_SET;
-		if (fcntl(fd, F_SETLK, &fl) == 0)
+		if ((busy = md_trylock(fd)) == 0)
 			break;
-		if (errno != EACCES && errno != EAGAIN) {
+		if (busy == -1) {
 			e = errno;
 			md_seterr(err, errlen, "session lock %s: %s", path,
 			    strerror(e));
@@ -521,8 +536,7 @@ md_lock_session(struct maildrop *md, const char *path,
 		if (fl.l_type == F_UNLCK)
 			continue;	/* let go meanwhile */
 		(void)clock_gettime(CLOCK_REALTIME, &now);
-		idle_ms = ((long long)now.tv_sec - st.st_mtim.tv_sec) * 1000 +
-		    (now.tv_nsec - st.st_mtim.tv_nsec) / 1000000;
+		idle_ms = md_ms_between(&st.st_mtim, &now);
 		if (idle_ms <= (long long)opts->takeover_idle * 1000 ||
 		    fl.l_pid <= 0 || fl.l_pid == getpid()) {
 			md_seterr(err, errlen, "in use by another session "
@@ -564,8 +578,7 @@ md_touch(struct maildrop *md)
 	if (md->lock_fd == -1)
 		return;
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
-	if (((long long)now.tv_sec - md->touched.tv_sec) * 1000 +
-	    (now.tv_nsec - md->touched.tv_nsec) / 1000000 < 1000)
+	if (md_ms_between(&md->touched, &now) < 1000)
 		return;
 	(void)futimens(md->lock_fd, NULL);
 	md->touched = now;

@@ -193,6 +193,24 @@ out:
 }
 
 /*
+ * One of the MDA locks is taken by another program: wait a poll interval
+ * and return MD_OK to try again, or, once the deadline (lock_timeout from
+ * the first try) has passed, MD_TEMP with err set.  what names the lock.
+ */
+static int
+mbox_lock_wait(struct mbox *mb, long long deadline, const char *what,
+    char *err, size_t errlen)
+{
+	if (md_now_ms() >= deadline) {
+		md_seterr(err, errlen, "%s is locked by another program (%s)",
+		    mb->path, what);
+		return MD_TEMP;
+	}
+	md_sleep_ms(MD_LOCK_POLL_MS);
+	return MD_OK;
+}
+
+/*
  * Take the dotlock.  It is written whole under a private name first
  * (.<name>.kpopd-dotlock: kpopd sessions on one mbox are serialized by
  * the session lock, so one name does) and then linked into place, as
@@ -247,13 +265,9 @@ mbox_dotlock(struct mbox *mb, long long deadline, char *err, size_t errlen)
 			(void)unlink(mb->dotlock);
 			continue;
 		}
-		if (md_now_ms() >= deadline) {
-			md_seterr(err, errlen, "%s is locked by another "
-			    "program (dotlock)", mb->path);
-			rc = MD_TEMP;
+		if ((rc = mbox_lock_wait(mb, deadline, "dotlock", err,
+		    errlen)) != MD_OK)
 			goto fail;
-		}
-		md_sleep_ms(MD_LOCK_POLL_MS);
 	}
 	(void)unlink(mb->dltmp);
 	/* fd is the dotlock's inode now: futimens(fd) refreshes it. */
@@ -274,10 +288,9 @@ fail:
 static int
 mbox_lock(struct mbox *mb, int *fdp, char *err, size_t errlen)
 {
-	struct flock fl;
 	struct stat st;
 	long long deadline;
-	int fd = -1, e, rc;
+	int fd = -1, e, rc, busy;
 
 	*fdp = -1;
 	deadline = md_now_ms() + (long long)mb->lock_timeout * 1000;
@@ -296,28 +309,17 @@ mbox_lock(struct mbox *mb, int *fdp, char *err, size_t errlen)
 		rc = MD_PERM;
 		goto fail;
 	}
-	for (;;) {
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_WRLCK;
-		fl.l_whence = SEEK_SET;
-		if (fcntl(fd, F_SETLK, &fl) == 0)
-			break;
-		e = errno;
-		if (e == EINTR)
-			continue;
-		if (e != EACCES && e != EAGAIN) {
+	while ((busy = md_trylock(fd)) != 0) {
+		if (busy == -1) {
+			e = errno;
 			md_seterr(err, errlen, "lock %s: %s", mb->path,
 			    strerror(e));
 			rc = MD_TEMP;
 			goto fail;
 		}
-		if (md_now_ms() >= deadline) {
-			md_seterr(err, errlen, "%s is locked by another "
-			    "program (fcntl)", mb->path);
-			rc = MD_TEMP;
+		if ((rc = mbox_lock_wait(mb, deadline, "fcntl", err,
+		    errlen)) != MD_OK)
 			goto fail;
-		}
-		md_sleep_ms(MD_LOCK_POLL_MS);
 	}
 	*fdp = fd;
 	return MD_OK;
@@ -668,6 +670,27 @@ out:
 /* ---- the journal ---- */
 
 /*
+ * Remove the journal, its job done or undone (step 3 of a commit, the end
+ * of a recovery), and make that durable; step numbers the test hook in
+ * between.  Returns MD_OK, or MD_TEMP with err set (the journal stays
+ * for the next md_open()).
+ */
+static int
+mbox_journal_done(struct mbox *mb, int step, char *err, size_t errlen)
+{
+	int e;
+
+	if (unlink(mb->jpath) == -1) {
+		e = errno;
+		md_seterr(err, errlen, "%s: %s", mb->jpath, strerror(e));
+		return MD_TEMP;
+	}
+	(void)MBOX_STEP(step);
+	(void)md_fsync_dir(mb->dir);
+	return MD_OK;
+}
+
+/*
  * Finish or undo an interrupted commit (see the top of this file).  fd is
  * the mbox, locked, or -1 if it is missing.  Returns MD_OK or a status
  * with err set (the journal is then left for the next try).
@@ -805,14 +828,7 @@ checked:
 	}
 	if (fsync(fd) == -1)
 		goto wfail;
-	if (unlink(mb->jpath) == -1) {
-		e = errno;
-		md_seterr(err, errlen, "%s: %s", mb->jpath, strerror(e));
-		goto out;
-	}
-	(void)MBOX_STEP(22);
-	(void)md_fsync_dir(mb->dir);
-	rc = MD_OK;
+	rc = mbox_journal_done(mb, 22, err, errlen);
 	goto out;
 rfail:
 	e = errno;
@@ -1138,14 +1154,7 @@ mbox_commit(struct maildrop *md, const unsigned char *del, char *err,
 		goto out;
 	}
 	/* Step 3. */
-	if (unlink(mb->jpath) == -1) {
-		e = errno;
-		md_seterr(err, errlen, "%s: %s", mb->jpath, strerror(e));
-		goto out;
-	}
-	(void)MBOX_STEP(8);
-	(void)md_fsync_dir(mb->dir);
-	rc = MD_OK;
+	rc = mbox_journal_done(mb, 8, err, errlen);
 	goto out;
 
 fail_write:

@@ -1,9 +1,10 @@
 /*
  * kpopd/md-int.h: what the maildrop backends (maildir.c, mbox.c) share
  * with maildrop.c, private to kpopd/: the maildrop object, the backend
- * entry points, the kpopd session lock, the UIDL rules, SHA-256, a line
- * reader over a descriptor, and small file helpers.  maildrop.h is the
- * public interface.
+ * entry points, the kpopd session lock and the fcntl try-lock it shares
+ * with mbox.c's MDA lock, the UIDL rules, SHA-256, a line reader over a
+ * descriptor, and small file helpers.  maildrop.h is the public
+ * interface.
  */
 #ifndef KPOPD_MD_INT_H
 #define KPOPD_MD_INT_H
@@ -62,6 +63,13 @@ void	mbox_free(struct maildrop *) KP_NONNULL(1);
 int	md_lock_session(struct maildrop *, const char *path,
 	    const struct md_opts *, char *err, size_t errlen)
 	    KP_NONNULL(1, 2, 3, 4) KP_WUR;
+
+/*
+ * Try to take an fcntl write lock on the whole of fd, without waiting.
+ * Returns 0 (taken), 1 (another process holds a lock there), or -1
+ * (errno).
+ */
+int	md_trylock(int fd) KP_WUR;
 
 /* Whether the len bytes at s are a valid UIDL: 1-70 of 0x21-0x7E. */
 int	md_uidl_valid(const char *s, size_t len) KP_NONNULL(1);
@@ -165,7 +173,7 @@ void	md_sleep_ms(unsigned int ms);
 extern int (*mbox_test_step)(int step);
 #define MBOX_STEP(n)	(mbox_test_step != NULL ? mbox_test_step(n) : 0)
 #else
-#define MBOX_STEP(n)	0
+#define MBOX_STEP(n)	((void)(n), 0)
 #endif
 
 #endif

@@ -12,13 +12,10 @@
 
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,124 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/pop3.h"
 #include "kpopd/maildrop.h"
 #include "kpopd/md-int.h"
 #include "tap/basic.h"
-
-#define NOBODY	65534
-
-static char scratch[PATH_MAX];
-static const struct md_opts opts0 = { 5, 0, 0 };
+#include "md-test.h"
 
 /* ---- helpers ---- */
-
-static void
-mkscratch(void)
-{
-	const char *base = getenv("KPOP_TEST_TMP");
-
-	if (base == NULL || *base == '\0')
-		base = "/tmp";
-	if (util_snprintf(scratch, sizeof(scratch), "%s/maildir-t.XXXXXX",
-	    base) == -1 || mkdtemp(scratch) == NULL)
-		bail("mkdtemp in %s: %s", base, strerror(errno));
-	/* uid 65534 must get through it in the cache tests. */
-	if (chmod(scratch, 0755) == -1)
-		bail("chmod %s: %s", scratch, strerror(errno));
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	(void)chmod(path, 0700);
-	if (remove(path) == -1)
-		diag("remove %s: %s", path, strerror(errno));
-	return 0;
-}
-
-static void
-rm_rf(const char *path)
-{
-	(void)nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS);
-}
-
-static int
-chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	if (lchown(path, NOBODY, NOBODY) == -1)
-		bail("lchown %s: %s", path, strerror(errno));
-	return 0;
-}
-
-static void
-chown_nobody(const char *path)
-{
-	if (geteuid() == 0)
-		(void)nftw(path, chown_one, 32, FTW_PHYS);
-}
-
-/* In a child: become uid 65534 if we are root (file modes bind then). */
-static void
-become_nobody(void)
-{
-	if (geteuid() != 0)
-		return;
-	if (setgroups(0, NULL) == -1 || setgid(NOBODY) == -1 ||
-	    setuid(NOBODY) == -1)
-		_exit(99);
-}
-
-static char *
-path2(const char *a, const char *b)
-{
-	static char buf[4][PATH_MAX];
-	static int k;
-
-	k = (k + 1) % 4;
-	if (util_snprintf(buf[k], sizeof(buf[k]), "%s/%s", a, b) == -1)
-		bail("path too long");
-	return buf[k];
-}
-
-static void
-put_file(const char *path, const void *data, size_t len)
-{
-	int fd;
-
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
-		bail("open %s: %s", path, strerror(errno));
-	if (md_write_all(fd, data, len) == -1)
-		bail("write %s: %s", path, strerror(errno));
-	if (close(fd) == -1)
-		bail("close %s", path);
-}
-
-static char *
-slurp(const char *path, size_t *lenp)
-{
-	struct stat st;
-	char *buf;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY)) == -1)
-		return NULL;
-	if (fstat(fd, &st) == -1 ||
-	    (buf = malloc((size_t)st.st_size + 1)) == NULL)
-		bail("slurp %s", path);
-	if (md_pread_full(fd, buf, (size_t)st.st_size, 0) != st.st_size)
-		bail("read %s", path);
-	buf[st.st_size] = '\0';
-	*lenp = (size_t)st.st_size;
-	close(fd);
-	return buf;
-}
 
 static void
 mkmaildir(const char *path)
@@ -154,109 +39,6 @@ mkmaildir(const char *path)
 	    mkdir(path2(path, "cur"), 0700) == -1 ||
 	    mkdir(path2(path, "tmp"), 0700) == -1)
 		bail("mkdir %s: %s", path, strerror(errno));
-}
-
-struct counter {
-	size_t	out;
-};
-
-static int
-count_sink(void *arg, const void *p, size_t n)
-{
-	(void)p;
-	((struct counter *)arg)->out += n;
-	return 0;
-}
-
-/* Lines of buf that start with '.': what the encoder stuffs. */
-static size_t
-dot_lines(const char *buf, size_t len)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < len; i++)
-		if (buf[i] == '.' && (i == 0 || buf[i - 1] == '\n'))
-			n++;
-	return n;
-}
-
-/*
- * Run the message's range through pop3_enc; returns its octet count and
- * checks it against the output length less stuffing and ".CRLF".
- */
-static unsigned long long
-enc_octets(const char *buf, size_t len)
-{
-	struct pop3_enc e;
-	struct counter c = { 0 };
-
-	pop3_enc_init(&e, -1);
-	if (pop3_enc_feed(&e, buf, len, count_sink, &c) == -1 ||
-	    pop3_enc_end(&e, count_sink, &c) == -1)
-		bail("encoder failed");
-	if (c.out - 3 - dot_lines(buf, len) != e.octets)
-		bail("encoder output %zu does not match octets %llu", c.out,
-		    e.octets);
-	return e.octets;
-}
-
-/* Read message i's range; returns malloc'd bytes or NULL on error. */
-static char *
-msg_bytes(struct maildrop *md, size_t i, size_t *lenp, int *status)
-{
-	char err[256], *buf;
-	off_t off, len;
-	int fd;
-
-	*status = md_msg_fd(md, i, &fd, &off, &len, err, sizeof(err));
-	if (*status != MD_OK)
-		return NULL;
-	if ((buf = malloc((size_t)len + 1)) == NULL)
-		bail("malloc");
-	if (md_pread_full(fd, buf, (size_t)len, off) != len)
-		bail("read message %zu", i);
-	close(fd);
-	*lenp = (size_t)len;
-	return buf;
-}
-
-static int
-open_md(const char *path, const struct md_opts *o, struct maildrop **mdp)
-{
-	char err[256];
-	int rc;
-
-	rc = md_open(MD_MAILDIR, path, o, mdp, err, sizeof(err));
-	if (rc != MD_OK)
-		diag("md_open %s: %d %s", path, rc, err);
-	return rc;
-}
-
-/* Fork; the child runs fn(arg) and exits with its value. */
-static pid_t
-spawn(int (*fn)(void *), void *arg)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	if ((pid = fork()) == -1)
-		bail("fork: %s", strerror(errno));
-	if (pid == 0)
-		_exit(fn(arg));
-	return pid;
-}
-
-static int
-wait_exit(pid_t pid)
-{
-	int st;
-
-	if (waitpid(pid, &st, 0) == -1)
-		bail("waitpid: %s", strerror(errno));
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	return 1000 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
 /* ---- the main corpus ---- */
@@ -269,8 +51,6 @@ struct tmsg {
 	const char	*uidl;		/* expected */
 	unsigned long long size;	/* expected, 0: from the encoder */
 };
-
-#define S(x)	x, sizeof(x) - 1
 
 /* Listed in the expected order; created in another. */
 static struct tmsg corpus[] = {
@@ -329,7 +109,8 @@ test_corpus(void)
 
 	(void)util_strlcpy(dir, path2(scratch, "corpus"), sizeof(dir));
 	make_corpus(dir);
-	if (!is_int(open_md(dir, &opts0, &md), MD_OK, "open a Maildir"))
+	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	    "open a Maildir"))
 		return;
 	is_int((long long)md_count(md), (long long)KP_NELEM(corpus),
 	    "count: only the regular, non-dot files in new/ and cur/");
@@ -359,7 +140,8 @@ test_corpus(void)
 	md_close(md);
 
 	/* Same again: stable. */
-	if (!is_int(open_md(dir, &opts0, &md2), MD_OK, "open again"))
+	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md2), MD_OK,
+	    "open again"))
 		return;
 	good = md_count(md2) == KP_NELEM(corpus);
 	for (i = 0; good && i < md_count(md2); i++)
@@ -404,7 +186,8 @@ test_odd_names(void)
 	put_file(path2(path2(dir, "new"), longname), S("d\n"));
 	put_file(path2(path2(dir, "cur"), "nodigits.host:2,"), S("e\n"));
 
-	if (!is_int(open_md(dir, &opts0, &md), MD_OK, "open odd names"))
+	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	    "open odd names"))
 		return;
 	is_int((long long)md_count(md), 6, "six messages");
 	good = 1;
@@ -439,7 +222,8 @@ test_odd_names(void)
 	    md_msg(md, 5)->uidl[POP3_UIDL_MAX - 33] == '+',
 	    "a long name: cut to 70 with a hash (%s)", md_msg(md, 5)->uidl);
 	md_close(md);
-	if (!is_int(open_md(dir, &opts0, &md), MD_OK, "open odd names again"))
+	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	    "open odd names again"))
 		return;
 	ok(strcmp(md_msg(md, 1)->uidl, u1) == 0 &&
 	    strcmp(md_msg(md, 2)->uidl, u2) == 0 &&
@@ -524,7 +308,8 @@ test_locks(void)
 	(void)util_strlcpy(dir, path2(scratch, "locks"), sizeof(dir));
 	mkmaildir(dir);
 	put_file(path2(path2(dir, "new"), "1764000000.a.host"), S("x\n"));
-	if (!is_int(open_md(dir, &opts0, &md), MD_OK, "parent holds"))
+	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	    "parent holds"))
 		return;
 	memset(&a, 0, sizeof(a));
 	a.dir = dir;
@@ -547,7 +332,7 @@ test_locks(void)
 	md_sleep_ms(2000);
 	o.takeover_idle = 1;
 	t0 = md_now_ms();
-	if (is_int(open_md(dir, &o, &md), MD_OK,
+	if (is_int(open_md(MD_MAILDIR, dir, &o, &md), MD_OK,
 	    "idle for 2 s, takeover_idle 1: taken over"))
 		md_close(md);
 	status = wait_exit(pid);
@@ -567,7 +352,7 @@ test_locks(void)
 	ok(kill(pid, 0) == 0, "and it was not signalled");
 	(void)kill(pid, SIGKILL);
 	is_int(wait_exit(pid), 1000 + SIGKILL, "holder killed -9");
-	if (is_int(open_md(dir, &opts0, &md), MD_OK,
+	if (is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
 	    "a killed holder leaves no stale lock"))
 		md_close(md);
 	close(p[0]);
@@ -597,7 +382,8 @@ test_commit(void)
 	put_file(path2(path2(dir, "new"), "1764000001.b.host"), S("b\n"));
 	put_file(path2(path2(dir, "cur"), "1764000002.c.host:2,S"), S("c\n"));
 	put_file(path2(path2(dir, "new"), "1764000003.d.host"), S("d\n"));
-	if (!is_int(open_md(dir, &opts0, &md), MD_OK, "open for commit"))
+	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	    "open for commit"))
 		return;
 	/* Delivered during the session. */
 	put_file(path2(path2(dir, "new"), "1764000004.e.host"), S("e\n"));
@@ -636,7 +422,8 @@ test_commit(void)
 	    "unmarked messages stay");
 	ok(exists(dir, "new", "1764000004.e.host"),
 	    "mail delivered during the session stays");
-	if (!is_int(open_md(dir, &opts0, &md), MD_OK, "open after commit"))
+	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	    "open after commit"))
 		return;
 	n = md_count(md);
 	ok(n == 3 && strcmp(md_msg(md, 2)->uidl, "1764000004.e.host") == 0,
@@ -664,7 +451,8 @@ cache_child(void *v)
 	size_t i;
 	int rc;
 
-	become_nobody();
+	if (become_nobody() == -1)
+		return 99;
 	rc = md_open(MD_MAILDIR, a->dir, &opts0, &md, err, sizeof(err));
 	if (rc != MD_OK)
 		return 10 + (-rc);
@@ -857,8 +645,8 @@ test_cache(void)
 	(void)util_snprintf(body, sizeof(body), "%s %zu %zu\n", name, len0,
 	    2 * len0 + 3);
 	forge_cache(dir, body, 1);
-	if (is_int(open_md(dir, &opts0, &md), MD_OK, "open with an "
-	    "impossible size in the cache")) {
+	if (is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	    "open with an impossible size in the cache")) {
 		is_int((long long)md_msg(md, 0)->size, (long long)a.sizes[0],
 		    "it is refused and the file measured");
 		md_close(md);
@@ -867,7 +655,8 @@ test_cache(void)
 	(void)util_snprintf(body, sizeof(body), "%s %zu %zu\n", name, len0,
 	    len0 + 1);
 	forge_cache(dir, body, 1);
-	if (is_int(open_md(dir, &opts0, &md), MD_OK, "open again")) {
+	if (is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	    "open again")) {
 		is_int((long long)md_msg(md, 0)->size, (long long)len0 + 1,
 		    "an entry matching ,S= is used without reading the file");
 		md_close(md);
@@ -878,21 +667,13 @@ test_cache(void)
 	cache_name(name, sizeof(name), 2, len);
 	if (unlink(path2(path2(dir, "new"), name)) == -1)
 		bail("unlink %s: %s", name, strerror(errno));
-	if (is_int(open_md(dir, &opts0, &md), MD_OK, "open after a removal"))
+	if (is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	    "open after a removal"))
 		md_close(md);
 	is_int(cache_lines(dir), CACHE_N - 1, "the vanished entry is dropped");
 }
 
 /* ---- a commit killed at random instants ---- */
-
-static long long
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 #define KILL_N		200
 #define KILL_ITER	30
@@ -1090,13 +871,13 @@ bench(const char *label, size_t n, int with_s)
 			bail("bench file %zu: %s", i, strerror(errno));
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (open_md(dir, &opts0, &md) != MD_OK)
+	if (open_md(MD_MAILDIR, dir, &opts0, &md) != MD_OK)
 		bail("bench open");
 	first = secs_since(&t0);
 	ok(md_count(md) == n, "%s: %zu messages", label, n);
 	md_close(md);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (open_md(dir, &opts0, &md) != MD_OK)
+	if (open_md(MD_MAILDIR, dir, &opts0, &md) != MD_OK)
 		bail("bench open");
 	warm = secs_since(&t0);
 	md_close(md);
@@ -1120,34 +901,13 @@ bench(const char *label, size_t n, int with_s)
 	rm_rf(dir);
 }
 
-/* Open descriptors of this process, or -1 where /proc is missing. */
-static int
-count_fds(void)
-{
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 int
 main(void)
 {
 	const char *big = getenv("KPOP_TEST_BIG");
 	unsigned long long nbig = 100000;
-	int fds;
 
-	plan_lazy();
-	signal(SIGPIPE, SIG_IGN);
-	mkscratch();
-	fds = count_fds();
+	md_test_start("maildir-t");
 	if (big != NULL && util_parse_uint(big, strlen(big), 10000000,
 	    &nbig) == -1)
 		bail("KPOP_TEST_BIG: not a number");
@@ -1164,11 +924,6 @@ main(void)
 		bench("big-noS", (size_t)nbig, 0);
 	} else
 		skip("KPOP_TEST_BIG=0: no 100,000-message benchmark");
-
-	if (fds == -1)
-		skip("no /proc/self/fd: descriptor leak check");
-	else
-		is_int(count_fds(), fds, "no descriptor leaked");
-	rm_rf(scratch);
+	md_test_end();
 	return 0;
 }

@@ -15,13 +15,9 @@
 
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,112 +26,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/pop3.h"
 #include "kpopd/maildrop.h"
 #include "kpopd/md-int.h"
 #include "tap/basic.h"
-
-#define NOBODY	65534
-
-static char scratch[PATH_MAX];
-static const struct md_opts opts0 = { 5, 0, 0 };
+#include "md-test.h"
 
 /* ---- helpers ---- */
-
-static void
-mkscratch(void)
-{
-	const char *base = getenv("KPOP_TEST_TMP");
-
-	if (base == NULL || *base == '\0')
-		base = "/tmp";
-	if (util_snprintf(scratch, sizeof(scratch), "%s/mbox-t.XXXXXX",
-	    base) == -1 || mkdtemp(scratch) == NULL)
-		bail("mkdtemp in %s: %s", base, strerror(errno));
-	if (chmod(scratch, 0755) == -1)
-		bail("chmod %s: %s", scratch, strerror(errno));
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	(void)chmod(path, 0700);
-	if (remove(path) == -1)
-		diag("remove %s: %s", path, strerror(errno));
-	return 0;
-}
-
-static void
-rm_rf(const char *path)
-{
-	(void)nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS);
-}
-
-static char *
-path2(const char *a, const char *b)
-{
-	static char buf[4][PATH_MAX];
-	static int k;
-
-	k = (k + 1) % 4;
-	if (util_snprintf(buf[k], sizeof(buf[k]), "%s/%s", a, b) == -1)
-		bail("path too long");
-	return buf[k];
-}
-
-/* A new file at path (a new inode: written aside, renamed over). */
-static void
-put_file(const char *path, const void *data, size_t len)
-{
-	char tmp[PATH_MAX];
-	int fd;
-
-	if (util_snprintf(tmp, sizeof(tmp), "%s.new", path) == -1)
-		bail("path too long");
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
-		bail("open %s: %s", tmp, strerror(errno));
-	if (md_write_all(fd, data, len) == -1)
-		bail("write %s: %s", tmp, strerror(errno));
-	if (close(fd) == -1 || rename(tmp, path) == -1)
-		bail("rename %s: %s", path, strerror(errno));
-}
-
-/* Overwrite the file in place (same inode). */
-static void
-rewrite_file(const char *path, const void *data, size_t len)
-{
-	int fd;
-
-	if ((fd = open(path, O_WRONLY | O_TRUNC)) == -1)
-		bail("open %s: %s", path, strerror(errno));
-	if (md_write_all(fd, data, len) == -1)
-		bail("write %s: %s", path, strerror(errno));
-	close(fd);
-}
-
-static char *
-slurp(const char *path, size_t *lenp)
-{
-	struct stat st;
-	char *buf;
-	int fd;
-
-	*lenp = 0;
-	if ((fd = open(path, O_RDONLY)) == -1)
-		return NULL;
-	if (fstat(fd, &st) == -1 ||
-	    (buf = malloc((size_t)st.st_size + 1)) == NULL)
-		bail("slurp %s", path);
-	if (md_pread_full(fd, buf, (size_t)st.st_size, 0) != st.st_size)
-		bail("read %s", path);
-	buf[st.st_size] = '\0';
-	*lenp = (size_t)st.st_size;
-	close(fd);
-	return buf;
-}
 
 static int
 exists(const char *path)
@@ -143,112 +39,6 @@ exists(const char *path)
 	struct stat st;
 
 	return lstat(path, &st) == 0;
-}
-
-struct counter {
-	size_t	out;
-};
-
-static int
-count_sink(void *arg, const void *p, size_t n)
-{
-	(void)p;
-	((struct counter *)arg)->out += n;
-	return 0;
-}
-
-static size_t
-dot_lines(const char *buf, size_t len)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < len; i++)
-		if (buf[i] == '.' && (i == 0 || buf[i - 1] == '\n'))
-			n++;
-	return n;
-}
-
-/* The encoder's octets for the bytes (checked against its output). */
-static unsigned long long
-enc_octets(const char *buf, size_t len)
-{
-	struct pop3_enc e;
-	struct counter c = { 0 };
-
-	pop3_enc_init(&e, -1);
-	if (pop3_enc_feed(&e, buf, len, count_sink, &c) == -1 ||
-	    pop3_enc_end(&e, count_sink, &c) == -1)
-		bail("encoder failed");
-	if (c.out - 3 - dot_lines(buf, len) != e.octets)
-		bail("encoder output %zu does not match octets %llu", c.out,
-		    e.octets);
-	return e.octets;
-}
-
-static char *
-msg_bytes(struct maildrop *md, size_t i, size_t *lenp, int *status)
-{
-	char err[256], *buf;
-	off_t off, len;
-	int fd;
-
-	*status = md_msg_fd(md, i, &fd, &off, &len, err, sizeof(err));
-	if (*status != MD_OK)
-		return NULL;
-	if ((buf = malloc((size_t)len + 1)) == NULL)
-		bail("malloc");
-	if (md_pread_full(fd, buf, (size_t)len, off) != len)
-		bail("read message %zu", i);
-	close(fd);
-	*lenp = (size_t)len;
-	return buf;
-}
-
-static int
-open_mb(const char *path, const struct md_opts *o, struct maildrop **mdp)
-{
-	char err[256];
-	int rc;
-
-	rc = md_open(MD_MBOX, path, o, mdp, err, sizeof(err));
-	if (rc != MD_OK)
-		diag("md_open %s: %d %s", path, rc, err);
-	return rc;
-}
-
-static pid_t
-spawn(int (*fn)(void *), void *arg)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	if ((pid = fork()) == -1)
-		bail("fork: %s", strerror(errno));
-	if (pid == 0)
-		_exit(fn(arg));
-	return pid;
-}
-
-static int
-wait_exit(pid_t pid)
-{
-	int st;
-
-	if (waitpid(pid, &st, 0) == -1)
-		bail("waitpid: %s", strerror(errno));
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	return 1000 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
-
-static long long
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Append as an MDA does: dotlock, fcntl lock, write, unlock. */
@@ -314,8 +104,6 @@ struct mmsg {
 	const char	*sep;
 };
 
-#define S(x)	x, sizeof(x) - 1
-
 static const struct mmsg corpus[] = {
 	{ "From a@example.org Thu Nov 27 03:00:00 2025\n",
 	    S("Return-Path: <a@example.org>\nSubject: one\nStatus: RO\n\n"
@@ -377,7 +165,7 @@ test_corpus(void)
 	(void)util_strlcpy(mbox, path2(scratch, "corpus"), sizeof(mbox));
 	corpus_file(&f, NULL);
 	put_file(mbox, f.p, f.len);
-	if (!is_int(open_mb(mbox, &opts0, &md), MD_OK, "open an mbox"))
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open an mbox"))
 		return;
 	is_int((long long)md_count(md), (long long)KP_NELEM(corpus),
 	    "count");
@@ -419,7 +207,7 @@ test_corpus(void)
 	    "the session lock is .NAME.kpopd.lock; no dotlock held");
 	md_close(md);
 
-	if (!is_int(open_mb(mbox, &opts0, &md), MD_OK, "open again"))
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open again"))
 		return;
 	good = md_count(md) == KP_NELEM(corpus);
 	for (i = 0; good && i < md_count(md); i++)
@@ -432,8 +220,8 @@ test_corpus(void)
 	memmove(t + 9, t + 10, strlen(t + 10) + 1);
 	f.len--;
 	rewrite_file(mbox, f.p, f.len);
-	if (!is_int(open_mb(mbox, &opts0, &md), MD_OK, "open after an MUA "
-	    "changed Status: RO to Status: R"))
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK,
+	    "open after an MUA changed Status: RO to Status: R"))
 		return;
 	is_string(md_msg(md, 0)->uidl, uidls[0], "the UIDL did not change");
 	/* Delete 2 and 3: the rest keep their UIDLs. */
@@ -442,7 +230,8 @@ test_corpus(void)
 	is_int(md_commit(md, del, (char[256]){ 0 }, 256), MD_OK,
 	    "commit deleting two");
 	md_close(md);
-	if (!is_int(open_mb(mbox, &opts0, &md), MD_OK, "open after commit"))
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK,
+	    "open after commit"))
 		return;
 	good = md_count(md) == KP_NELEM(corpus) - 2;
 	for (i = 0, j = 0; good && i < KP_NELEM(corpus); i++)
@@ -644,7 +433,7 @@ test_session(void)
 	(void)util_snprintf(lock, sizeof(lock), "%s.lock", mbox);
 	gen_mbox(&g, 8, 1);
 	put_file(mbox, g.file.p, g.file.len);
-	if (!is_int(open_mb(mbox, &opts0, &md), MD_OK, "open"))
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open"))
 		return;
 	memset(&a, 0, sizeof(a));
 	a.mbox = mbox;
@@ -664,14 +453,14 @@ test_session(void)
 	free(t);
 	ok(!exists(lock) && !exists(path2(scratch, ".session.kpopd-journal")),
 	    "no dotlock or journal left");
-	if (is_int(open_mb(mbox, &opts0, &md), MD_OK, "open again")) {
+	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open again")) {
 		is_int((long long)md_count(md), 6, "5 kept + 1 new");
 		md_close(md);
 	}
 
 	/* Only the last messages go, nothing new: a plain truncation. */
 	put_file(mbox, g.file.p, g.file.len);
-	if (!is_int(open_mb(mbox, &opts0, &md), MD_OK, "open"))
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open"))
 		return;
 	memset(del, 0, sizeof(del));
 	del[6] = del[7] = 1;
@@ -686,7 +475,8 @@ test_session(void)
 	/* MDA locks held by others: commit waits lock_timeout, then TEMP. */
 	put_file(mbox, g.file.p, g.file.len);
 	o.lock_timeout = 1;
-	if (!is_int(open_mb(mbox, &o, &md), MD_OK, "open (lock_timeout 1)"))
+	if (!is_int(open_md(MD_MBOX, mbox, &o, &md), MD_OK,
+	    "open (lock_timeout 1)"))
 		return;
 	put_file(lock, S("12345\n"));
 	t0 = md_now_ms();
@@ -739,7 +529,7 @@ test_changed(void)
 
 	/* A byte inserted into message 0 moves every later From_ line. */
 	put_file(mbox, g.file.p, g.file.len);
-	if (!is_int(open_mb(mbox, &opts0, &md), MD_OK, "open"))
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open"))
 		return;
 	str_add(&s, g.file.p, g.off[1] - 2);
 	str_add(&s, "!", 1);
@@ -754,7 +544,7 @@ test_changed(void)
 
 	/* Truncated. */
 	put_file(mbox, g.file.p, g.file.len);
-	if (!is_int(open_mb(mbox, &opts0, &md), MD_OK, "open"))
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open"))
 		return;
 	rewrite_file(mbox, g.file.p, g.off[5]);
 	free(msg_bytes(md, 5, &len, &st));
@@ -765,7 +555,7 @@ test_changed(void)
 
 	/* Replaced (renamed over). */
 	put_file(mbox, g.file.p, g.file.len);
-	if (!is_int(open_mb(mbox, &opts0, &md), MD_OK, "open"))
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open"))
 		return;
 	put_file(mbox, g.file.p, g.file.len);
 	free(msg_bytes(md, 0, &len, &st));
@@ -778,7 +568,7 @@ test_changed(void)
 	md_close(md);
 
 	/* Removed. */
-	if (!is_int(open_mb(mbox, &opts0, &md), MD_OK, "open"))
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open"))
 		return;
 	unlink(mbox);
 	is_int(md_commit(md, del, err, sizeof(err)), MD_TEMP,
@@ -816,8 +606,7 @@ full_child(void *v)
 	} else {
 		if (chmod(scratch, 0555) == -1)
 			return 12;
-		if (geteuid() == 0 && (setgroups(0, NULL) == -1 ||
-		    setgid(NOBODY) == -1 || setuid(NOBODY) == -1))
+		if (become_nobody() == -1)
 			return 13;
 	}
 	rc = md_commit(md, a->del, err, sizeof(err));
@@ -863,8 +652,7 @@ test_full(void)
 	ok(!journals_left("full"), "no journal left");
 
 	/* The directory read-only (the dotlock cannot be made). */
-	if (geteuid() == 0 && lchown(mbox, NOBODY, NOBODY) == -1)
-		bail("lchown");
+	chown_nobody(mbox);
 	a.mode = 1;
 	is_int(wait_exit(spawn(full_child, &a)), 0,
 	    "a read-only mail directory: MD_TEMP");
@@ -948,8 +736,8 @@ test_journal(void)
 	    pwrite(fd, "X", 1, 200) != 1)
 		bail("corrupt journal");
 	close(fd);
-	if (is_int(open_mb(mbox, &opts0, &md), MD_OK, "open with a temporary "
-	    "and a corrupt journal")) {
+	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK,
+	    "open with a temporary and a corrupt journal")) {
 		is_int((long long)md_count(md), 6, "all messages");
 		md_close(md);
 	}
@@ -971,8 +759,8 @@ test_journal(void)
 	memcpy(s.p + w, nw.p + w, n / 2);
 	rewrite_file(mbox, s.p, s.len);
 	mda_append(mbox, S(later));
-	if (is_int(open_mb(mbox, &opts0, &md), MD_OK, "open after a crash in "
-	    "the middle of the rewrite")) {
+	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK,
+	    "open after a crash in the middle of the rewrite")) {
 		is_int((long long)md_count(md), 7, "all messages and the new");
 		md_close(md);
 	}
@@ -991,8 +779,8 @@ test_journal(void)
 	make_journal(jpath, g.file.p, w, l, n, &st);
 	rewrite_file(mbox, nw.p, nw.len);
 	mda_append(mbox, S(later));
-	if (is_int(open_mb(mbox, &opts0, &md), MD_OK, "open after a crash "
-	    "after the truncation")) {
+	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK,
+	    "open after a crash after the truncation")) {
 		is_int((long long)md_count(md), 5, "the new set and the new");
 		md_close(md);
 	}
@@ -1014,8 +802,8 @@ test_journal(void)
 	while (s.len < l)
 		str_adds(&s, later);
 	mda_append(mbox, s.p, s.len);
-	if (is_int(open_mb(mbox, &opts0, &md), MD_OK, "open after the "
-	    "truncation and much later mail"))
+	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK,
+	    "open after the truncation and much later mail"))
 		md_close(md);
 	t = slurp(mbox, &len);
 	ok(len == nw.len + s.len && memcmp(t, nw.p, nw.len) == 0 &&
@@ -1029,8 +817,8 @@ test_journal(void)
 		bail("stat");
 	st.st_ino++;
 	make_journal(jpath, nw.p, w, n, n / 2, &st);
-	if (is_int(open_mb(mbox, &opts0, &md), MD_OK, "open with a journal of "
-	    "another file")) {
+	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK,
+	    "open with a journal of another file")) {
 		is_int((long long)md_count(md), 6, "nothing applied");
 		md_close(md);
 	}
@@ -1326,32 +1114,10 @@ test_kill(void)
 	free(g.file.p);
 }
 
-/* Open descriptors of this process, or -1 where /proc is missing. */
-static int
-count_fds(void)
-{
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 int
 main(void)
 {
-	int fds;
-
-	plan_lazy();
-	signal(SIGPIPE, SIG_IGN);
-	mkscratch();
-	fds = count_fds();
+	md_test_start("mbox-t");
 	test_corpus();
 	test_paths();
 	test_session();
@@ -1359,10 +1125,6 @@ main(void)
 	test_full();
 	test_journal();
 	test_kill();
-	if (fds == -1)
-		skip("no /proc/self/fd: descriptor leak check");
-	else
-		is_int(count_fds(), fds, "no descriptor leaked");
-	rm_rf(scratch);
+	md_test_end();
 	return 0;
 }
