@@ -18,6 +18,8 @@
 static const struct conf_key kconf_keys[] = {
 	{ "listen_pop3", CONF_STRING, OFF(listen_pop3), 0, 0 },
 	{ "listen_pop3s", CONF_STRING, OFF(listen_pop3s), 0, 0 },
+	{ "listen_kpop", CONF_STRING, OFF(listen_kpop), 0, 0 },
+	{ "kpop_require_tls", CONF_BOOL, OFF(kpop_require_tls), 0, 1 },
 	{ "tls_cert", CONF_STRING, OFF(tls_cert), 0, 0 },
 	{ "tls_key", CONF_STRING, OFF(tls_key), 0, 0 },
 	{ "allow_plaintext_auth", CONF_BOOL, OFF(allow_plaintext_auth), 0, 1 },
@@ -71,6 +73,7 @@ kconf_defaults(struct kpopd_conf *c)
 	memset(c, 0, sizeof(*c));
 	kconf_str(&c->listen_pop3, "*:110");
 	kconf_str(&c->listen_pop3s, "");
+	kconf_str(&c->listen_kpop, "");
 	kconf_str(&c->service, "pop");
 	kconf_str(&c->password_check, "krb5");
 	kconf_str(&c->sasl_mechanisms, "GSSAPI");
@@ -184,9 +187,16 @@ kconf_check(const struct kpopd_conf *c, char *err, size_t errlen)
 		    "tls_key");
 		return -1;
 	}
-	if (c->listen_pop3[0] == '\0' && c->listen_pop3s[0] == '\0') {
+	if (c->kpop_require_tls && c->listen_kpop[0] != '\0' &&
+	    c->tls_cert == NULL) {
+		util_snprintf(err, errlen, "kpop_require_tls needs tls_cert "
+		    "and tls_key");
+		return -1;
+	}
+	if (c->listen_pop3[0] == '\0' && c->listen_pop3s[0] == '\0' &&
+	    c->listen_kpop[0] == '\0') {
 		util_snprintf(err, errlen, "nothing to listen on: "
-		    "listen_pop3 and listen_pop3s are both empty");
+		    "listen_pop3, listen_pop3s and listen_kpop are all empty");
 		return -1;
 	}
 	return 0;

@@ -24,6 +24,8 @@ enum listen_kind {
 struct kpopd_conf {
 	char		*listen_pop3;	/* "addr:port, ..." or "" */
 	char		*listen_pop3s;
+	char		*listen_kpop;	/* KPOP (krb5 sendauth), port 1109 */
+	int		 kpop_require_tls;	/* STLS before USER on 1109 */
 	char		*tls_cert;
 	char		*tls_key;
 	int		 allow_plaintext_auth;
@@ -121,7 +123,14 @@ enum {
 	/* N->M: response bytes (decoded).  M->N: as M_SASL_START. */
 	M_SASL_STEP,
 	/* N->M: nothing; the client cancelled.  No reply. */
-	M_SASL_ABORT
+	M_SASL_ABORT,
+	/* N->M: the KPOP AP-REQ.  M->N: M_KPOP_RESULT. */
+	M_KPOP_APREQ,
+	/* M->N: ok u32, the KRB-ERROR (on failure) or AP-REP (on success,
+	   empty unless mutual authentication was asked for) bytes. */
+	M_KPOP_RESULT,
+	/* N->M: user str, after a good AP-REQ.  M->N: M_AUTH_RESULT. */
+	M_KPOP_USER
 };
 
 enum auth_result {
@@ -133,6 +142,8 @@ enum auth_result {
 	AUTH_LOGIN_DELAY	/* -ERR [LOGIN-DELAY] */
 };
 
+/* A KPOP AP-REQ: a ticket and authenticator; a large PAC stays under. */
+#define KPOPD_APREQ_MAX	(16 * 1024)
 /* A SASL mechanism name (RFC 4422: up to 20 characters), NUL included. */
 #define KPOPD_MECH_MAX	21
 /* A user name as kpopd accepts it, NUL included. */

@@ -741,6 +741,9 @@ main(int argc, char **argv)
 		    sizeof(err)) == -1) ||
 		    (conf.listen_pop3s[0] != '\0' &&
 		    bind_list(conf.listen_pop3s, LK_POP3S, err,
+		    sizeof(err)) == -1) ||
+		    (conf.listen_kpop[0] != '\0' &&
+		    bind_list(conf.listen_kpop, LK_KPOP, err,
 		    sizeof(err)) == -1)) {
 			log_err("%s", err);
 			if (!fg)

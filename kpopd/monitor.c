@@ -53,6 +53,7 @@ struct mon {
 	struct xsasl_server		*sasl;	/* an AUTH exchange */
 	int				 sasl_final;	/* final data sent */
 	char				 mech[KPOPD_MECH_MAX];
+	char				 principal[KPOPD_USER_MAX];	/* KPOP */
 	struct ipc_buf			 in, out;
 };
 
@@ -691,6 +692,138 @@ do_sasl_abort(struct mon *m)
 	return 0;
 }
 
+/* ---- KPOP (krb5 sendauth on 1109) ---- */
+
+static int
+kpop_reply(struct mon *m, int ok, const void *data, size_t len)
+{
+	ipc_reset(&m->out);
+	ipc_put_u32(&m->out, (uint32_t)ok);
+	ipc_put_bytes(&m->out, data, len);
+	return ipc_send(m->sock, M_KPOP_RESULT, &m->out, -1);
+}
+
+/*
+ * Verify the client's AP-REQ with the service key from the keytab, with
+ * the replay cache on (krb5_rd_req opens the default one for the server
+ * principal).  Answers the AP-REP for mutual authentication, or a
+ * KRB-ERROR for the client to show.
+ */
+static int
+do_kpop_apreq(struct mon *m)
+{
+	krb5_context ctx = NULL;
+	krb5_auth_context ac = NULL;
+	krb5_keytab kt = NULL;
+	krb5_principal server = NULL;
+	krb5_ticket *tkt = NULL;
+	krb5_flags opts = 0;
+	krb5_data in, rep, errpkt;
+	krb5_error_code ret;
+	const void *req;
+	char svc[300], *cname = NULL;
+	const char *msg;
+	size_t reqlen;
+	int r;
+
+	memset(&rep, 0, sizeof(rep));
+	memset(&errpkt, 0, sizeof(errpkt));
+	if (m->principal[0] != '\0' ||
+	    ipc_get_bytes(&m->in, &req, &reqlen) == -1 ||
+	    ipc_end(&m->in) == -1)
+		return -1;
+	if ((ret = krb5_init_context(&ctx)) != 0) {
+		log_err("%s: KPOP: cannot start Kerberos: error %ld",
+		    m->s->peer, (long)ret);
+		return kpop_reply(m, 0, NULL, 0);
+	}
+	util_snprintf(svc, sizeof(svc), "%s/%s", m->c->service,
+	    m->c->hostname);
+	if ((ret = krb5_parse_name(ctx, svc, &server)) != 0 ||
+	    (ret = (m->c->keytab != NULL ? krb5_kt_resolve(ctx, m->c->keytab,
+	    &kt) : krb5_kt_default(ctx, &kt))) != 0 ||
+	    (ret = krb5_auth_con_init(ctx, &ac)) != 0)
+		goto refused;
+	in.magic = 0;
+	in.data = (char *)(uintptr_t)req;
+	in.length = (unsigned int)reqlen;
+	if ((ret = krb5_rd_req(ctx, &ac, &in, server, kt, &opts, &tkt)) != 0)
+		goto refused;
+	if ((ret = krb5_unparse_name(ctx, tkt->enc_part2->client, &cname)) !=
+	    0 || ((opts & AP_OPTS_MUTUAL_REQUIRED) &&
+	    (ret = krb5_mk_rep(ctx, ac, &rep)) != 0))
+		goto refused;
+	util_strlcpy(m->principal, cname, sizeof(m->principal));
+	log_info("%s: KPOP: %s authenticated (the session is not encrypted)",
+	    m->s->peer, cname);
+	r = kpop_reply(m, 1, rep.data, rep.length);
+	goto out;
+refused:
+	msg = krb5_get_error_message(ctx, ret);
+	log_notice("%s: KPOP: AP-REQ for %s refused: %s", m->s->peer, svc,
+	    msg);
+	krb5_free_error_message(ctx, msg);
+	{
+		krb5_error e;
+
+		memset(&e, 0, sizeof(e));
+		e.error = ret > ERROR_TABLE_BASE_krb5 &&
+		    ret < ERROR_TABLE_BASE_krb5 + 128 ?
+		    (krb5_ui_4)(ret - ERROR_TABLE_BASE_krb5) :
+		    (krb5_ui_4)(KRB5KRB_ERR_GENERIC - ERROR_TABLE_BASE_krb5);
+		e.server = server;
+		(void)krb5_us_timeofday(ctx, &e.stime, &e.susec);
+		if (server == NULL || krb5_mk_error(ctx, &e, &errpkt) != 0)
+			memset(&errpkt, 0, sizeof(errpkt));
+	}
+	if (m->c->auth_fail_delay > 0)
+		sleep(m->c->auth_fail_delay);
+	r = kpop_reply(m, 0, errpkt.data, errpkt.length);
+out:
+	krb5_free_data_contents(ctx, &rep);
+	krb5_free_data_contents(ctx, &errpkt);
+	krb5_free_unparsed_name(ctx, cname);
+	if (tkt != NULL)
+		krb5_free_ticket(ctx, tkt);
+	if (ac != NULL)
+		krb5_auth_con_free(ctx, ac);
+	if (kt != NULL)
+		krb5_kt_close(ctx, kt);
+	krb5_free_principal(ctx, server);
+	krb5_free_context(ctx);
+	return r;
+}
+
+/*
+ * After a good AP-REQ, USER names the local user: the principal must be
+ * allowed to act as it (krb5_kuserok for system users; for virtual ones,
+ * the name it maps to).
+ */
+static int
+do_kpop_user(struct mon *m)
+{
+	char why[KPOPD_USER_MAX * 2 + 64];
+	int allowed;
+
+	if (m->principal[0] == '\0' ||
+	    ipc_get_str(&m->in, m->user, sizeof(m->user)) == -1 ||
+	    ipc_end(&m->in) == -1)
+		return -1;
+	if (++m->tries > MON_AUTH_TRIES) {
+		log_notice("%s: too many login attempts", m->s->peer);
+		return -1;
+	}
+	util_strlcpy(m->mech, "GSSAPI", sizeof(m->mech));
+	allowed = user_name_ok(m->user) &&
+	    mon_authorize(m, m->principal, m->user) == 1;
+	if (!allowed) {
+		util_snprintf(why, sizeof(why), "KPOP principal %s may not "
+		    "act as %s", m->principal, m->user);
+		return login_refused(m, m->user, why);
+	}
+	return finish_login(m, "KPOP");
+}
+
 static int
 do_get_msg(struct mon *m)
 {
@@ -777,6 +910,8 @@ static const struct mon_cmd mon_cmds[] = {
 	{ M_SASL_START, MS_PREAUTH, do_sasl_start },
 	{ M_SASL_STEP, MS_PREAUTH, do_sasl_step },
 	{ M_SASL_ABORT, MS_PREAUTH, do_sasl_abort },
+	{ M_KPOP_APREQ, MS_PREAUTH, do_kpop_apreq },
+	{ M_KPOP_USER, MS_PREAUTH, do_kpop_user },
 	{ M_GET_MSG, MS_AUTHED, do_get_msg },
 	{ M_TOUCH, MS_AUTHED, do_touch },
 	{ M_QUIT, MS_AUTHED, do_quit },

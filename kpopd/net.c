@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/pop3.h"
 #include "common/sasl.h"
+#include "common/sendauth.h"
 #include "common/tls.h"
 #include "kpopd/kpopd.h"
 
@@ -58,6 +59,7 @@ struct net {
 	int				 mon;
 	enum net_state			 state;
 	int				 have_user;
+	int				 kpop;	/* KPOP authenticated */
 	int				 utf8;
 	unsigned int			 bad;
 	char				 user[KPOPD_USER_MAX];
@@ -124,6 +126,7 @@ password_ok_here(const struct net *n)
 	return n->c->allow_plaintext_auth || tls_active(n->io);
 }
 
+static int	await_monitor(struct net *, uint32_t *);
 static int	each_mech(struct net *,
 		    int (*)(struct net *, const char *, const void *),
 		    const void *);
@@ -138,8 +141,8 @@ cmd_capa(struct net *n, const struct pop3_cmd *cmd)
 	    io_puts(n->io, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 	    "PIPELINING\r\nUTF8 USER\r\n") != IO_OK)
 		return NV_FAIL;
-	if (n->state == NS_AUTH && password_ok_here(n) &&
-	    strcmp(n->c->password_check, "none") != 0 &&
+	if (n->state == NS_AUTH && (n->kpop || (password_ok_here(n) &&
+	    strcmp(n->c->password_check, "none") != 0)) &&
 	    io_puts(n->io, "USER\r\n") != IO_OK)
 		return NV_FAIL;
 	if (n->state == NS_AUTH && n->s->tls != NULL && !tls_active(n->io) &&
@@ -191,6 +194,16 @@ cmd_stls(struct net *n, const struct pop3_cmd *cmd)
 static enum net_verdict
 cmd_user(struct net *n, const struct pop3_cmd *cmd)
 {
+	if (n->kpop) {
+		/* The ticket did the authenticating; USER names the user. */
+		if (n->c->kpop_require_tls && !tls_active(n->io))
+			return bad(n, "[AUTH] use STLS before USER");
+		if (cmd->argc != 1 || cmd->arglen[0] >= sizeof(n->user))
+			return bad(n, "USER takes one user name");
+		memcpy(n->user, cmd->argv[0], cmd->arglen[0] + 1);
+		n->have_user = 1;
+		return reply(n, "+OK send PASS (any text)");
+	}
 	if (!password_ok_here(n))
 		return bad(n, "[AUTH] plaintext authentication is not "
 		    "allowed without TLS; use STLS first");
@@ -308,6 +321,16 @@ cmd_pass(struct net *n, const struct pop3_cmd *cmd)
 
 	if (!n->have_user)
 		return bad(n, "USER first");
+	if (n->kpop) {
+		/* fetchmail sends "krb_ticket", others anything: ignored. */
+		ipc_reset(&n->b);
+		ipc_put_str(&n->b, n->user);
+		if (ipc_send(n->mon, M_KPOP_USER, &n->b, -1) == -1 ||
+		    await_monitor(n, &type) == -1 || type != M_AUTH_RESULT)
+			return reply(n, "-ERR [SYS/TEMP] the session cannot "
+			    "go on") == NV_OK ? NV_CLOSE : NV_FAIL;
+		return auth_result(n, "KPOP");
+	}
 	if (cmd->restlen == 0 || cmd->restlen >= KPOPD_PASS_MAX)
 		return bad(n, "PASS takes a password");
 	ipc_reset(&n->b);
@@ -774,6 +797,51 @@ static const struct net_cmd net_cmds[] = {
 #undef A
 #undef T
 
+/*
+ * KPOP: the krb5 sendauth exchange before the greeting.  The framing is
+ * parsed here with its bounds (common/sendauth.c); the AP-REQ is checked
+ * by the monitor.  Returns 0, or -1 (logged) to close.
+ */
+static int
+kpop_handshake(struct net *n)
+{
+	static unsigned char apreq[KPOPD_APREQ_MAX];
+	const void *data;
+	char err[256];
+	size_t len;
+	uint32_t type, ok;
+	int st;
+
+	st = sendauth_accept(n->io, KPOP_APPL_VERSION, err, sizeof(err));
+	if (st == SA_OK)
+		st = sendauth_read_block(n->io, apreq, sizeof(apreq), &len,
+		    err, sizeof(err));
+	if (st != SA_OK) {
+		log_notice("%s: KPOP refused: %s", n->s->peer, err);
+		return -1;
+	}
+	ipc_reset(&n->b);
+	ipc_put_bytes(&n->b, apreq, len);
+	if (ipc_send(n->mon, M_KPOP_APREQ, &n->b, -1) == -1 ||
+	    await_monitor(n, &type) == -1 || type != M_KPOP_RESULT ||
+	    ipc_get_u32(&n->b, &ok) == -1 ||
+	    ipc_get_bytes(&n->b, &data, &len) == -1 || ipc_end(&n->b) == -1)
+		return -1;
+	if (!ok) {
+		/* The client shows the KRB-ERROR; the monitor logged it. */
+		if (len > 0 && sendauth_write_block(n->io, data, len) ==
+		    IO_OK)
+			(void)io_flush(n->io);
+		return -1;
+	}
+	if (sendauth_write_block(n->io, NULL, 0) != IO_OK ||
+	    (len > 0 && sendauth_write_block(n->io, data, len) != IO_OK))
+		return -1;
+	n->kpop = 1;
+	n->method = "KPOP";
+	return 0;
+}
+
 /* Give up root: an empty chroot, then the unprivileged user. */
 static void
 net_drop(const struct net *n)
@@ -865,8 +933,11 @@ net_main(const struct session_start *s, int mon)
 		_exit(71);
 	}
 	if (s->kind == LK_KPOP) {
-		log_err("%s: KPOP is not supported by this build", s->peer);
-		_exit(0);
+		io_set_timeout(n->io, (int)n->c->login_timeout * 1000);
+		if (kpop_handshake(n) == -1) {
+			n->end = "kpop-refused";
+			goto out;
+		}
 	}
 	if (s->kind == LK_POP3S) {
 		io_set_timeout(n->io, (int)n->c->tls_timeout * 1000);
