@@ -327,3 +327,28 @@ xsasl_server_free(struct xsasl_server *s)
 		sasl_dispose(&s->conn);
 	free(s);
 }
+
+int
+xsasl_checkapop(const struct xsasl_server_opts *o, const char *challenge,
+    const char *user, const char *digest, char *err, size_t errlen)
+{
+	struct xsasl_server *s;
+	const void *unused;
+	size_t unused_len;
+	char resp[512];
+	int rc, r;
+
+	if (util_snprintf(resp, sizeof(resp), "%s %s", user, digest) == -1) {
+		util_snprintf(err, errlen, "APOP response too long");
+		return XSASL_FAIL;
+	}
+	if ((s = xsasl_server_new(o, err, errlen)) == NULL)
+		return XSASL_TEMP;
+	rc = sasl_checkapop(s->conn, challenge, (unsigned int)strlen(challenge),
+	    resp, (unsigned int)strlen(resp));
+	r = xsasl_outcome(s, rc, NULL, 0, &unused, &unused_len);
+	util_strlcpy(err, r == XSASL_DONE ? "APOP digest verified" :
+	    xsasl_server_error(s), errlen);
+	xsasl_server_free(s);
+	return r;
+}

@@ -94,4 +94,15 @@ const char *xsasl_server_error(struct xsasl_server *) KP_NONNULL(1);
 
 void	xsasl_server_free(struct xsasl_server *);
 
+/*
+ * Check an APOP (RFC 1939 s.7) response through Cyrus SASL's own APOP
+ * support (sasl_checkapop), against the secret in the sasldb o->sasldb:
+ * challenge is the greeting's timestamp, digest the client's hex MD5.
+ * Returns XSASL_DONE, XSASL_FAIL (wrong digest, unknown user) or
+ * XSASL_TEMP, with a message for the log in err.
+ */
+int	xsasl_checkapop(const struct xsasl_server_opts *o,
+	    const char *challenge, const char *user, const char *digest,
+	    char *err, size_t errlen) KP_NONNULL(1, 2, 3, 4, 5) KP_WUR;
+
 #endif

@@ -23,6 +23,7 @@ static const struct conf_key kconf_keys[] = {
 	{ "tls_cert", CONF_STRING, OFF(tls_cert), 0, 0 },
 	{ "tls_key", CONF_STRING, OFF(tls_key), 0, 0 },
 	{ "allow_plaintext_auth", CONF_BOOL, OFF(allow_plaintext_auth), 0, 1 },
+	{ "apop", CONF_BOOL, OFF(apop), 0, 1 },
 	{ "hostname", CONF_STRING, OFF(hostname), 0, 0 },
 	{ "keytab", CONF_STRING, OFF(keytab), 0, 0 },
 	{ "service", CONF_STRING, OFF(service), 0, 0 },
@@ -185,6 +186,11 @@ kconf_check(const struct kpopd_conf *c, char *err, size_t errlen)
 	if (c->listen_pop3s[0] != '\0' && c->tls_cert == NULL) {
 		util_snprintf(err, errlen, "listen_pop3s needs tls_cert and "
 		    "tls_key");
+		return -1;
+	}
+	if (c->apop && (c->sasldb == NULL || c->sasldb[0] == '\0')) {
+		util_snprintf(err, errlen, "apop needs sasldb (APOP needs "
+		    "the plaintext secret it keeps)");
 		return -1;
 	}
 	if (c->kpop_require_tls && c->listen_kpop[0] != '\0' &&

@@ -29,6 +29,7 @@ struct kpopd_conf {
 	char		*tls_cert;
 	char		*tls_key;
 	int		 allow_plaintext_auth;
+	int		 apop;		/* APOP, checked against sasldb */
 	char		*hostname;	/* for the greeting and pop/HOST */
 	char		*keytab;
 	char		*service;	/* "pop" */
@@ -130,7 +131,12 @@ enum {
 	   empty unless mutual authentication was asked for) bytes. */
 	M_KPOP_RESULT,
 	/* N->M: user str, after a good AP-REQ.  M->N: M_AUTH_RESULT. */
-	M_KPOP_USER
+	M_KPOP_USER,
+	/* N->M: nothing.  M->N: M_APOP_CHALLENGE with the timestamp str
+	   for the greeting, made and kept by the monitor. */
+	M_APOP_CHALLENGE,
+	/* N->M: user str, digest str.  M->N: M_AUTH_RESULT. */
+	M_AUTH_APOP
 };
 
 enum auth_result {

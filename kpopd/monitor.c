@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <krb5.h>
+#include <openssl/rand.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -54,6 +56,7 @@ struct mon {
 	int				 sasl_final;	/* final data sent */
 	char				 mech[KPOPD_MECH_MAX];
 	char				 principal[KPOPD_USER_MAX];	/* KPOP */
+	char				 apop_challenge[320];
 	struct ipc_buf			 in, out;
 };
 
@@ -824,6 +827,66 @@ do_kpop_user(struct mon *m)
 	return finish_login(m, "KPOP");
 }
 
+/* ---- APOP ---- */
+
+/* The greeting's timestamp (RFC 1939 s.7): new for every session. */
+static int
+do_apop_challenge(struct mon *m)
+{
+	unsigned char rnd[8];
+	char hex[17];
+	size_t i;
+
+	if (!m->c->apop || m->apop_challenge[0] != '\0' ||
+	    ipc_end(&m->in) == -1 || RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return -1;
+	for (i = 0; i < sizeof(rnd); i++)
+		(void)snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	util_snprintf(m->apop_challenge, sizeof(m->apop_challenge),
+	    "<%ld.%ld.%s@%s>", (long)getpid(), (long)time(NULL), hex,
+	    m->c->hostname);
+	ipc_reset(&m->out);
+	ipc_put_str(&m->out, m->apop_challenge);
+	return ipc_send(m->sock, M_APOP_CHALLENGE, &m->out, -1);
+}
+
+static int
+do_auth_apop(struct mon *m)
+{
+	struct xsasl_server_opts o;
+	char digest[64], err[300], svc_host[256];
+	int r;
+
+	if (m->apop_challenge[0] == '\0' ||
+	    ipc_get_str(&m->in, m->user, sizeof(m->user)) == -1 ||
+	    ipc_get_str(&m->in, digest, sizeof(digest)) == -1 ||
+	    ipc_end(&m->in) == -1)
+		return -1;
+	if (++m->tries > MON_AUTH_TRIES) {
+		log_notice("%s: too many login attempts", m->s->peer);
+		return -1;
+	}
+	if (!user_name_ok(m->user))
+		return login_refused(m, m->user, "unacceptable user name");
+	memset(&o, 0, sizeof(o));
+	util_strlcpy(svc_host, m->c->hostname, sizeof(svc_host));
+	o.service = m->c->service;
+	o.hostname = svc_host;
+	o.mechs = "";
+	o.sasldb = m->c->sasldb;
+	r = xsasl_checkapop(&o, m->apop_challenge, m->user, digest, err,
+	    sizeof(err));
+	if (r == XSASL_TEMP) {
+		log_err("%s: APOP for %s could not be checked: %s",
+		    m->s->peer, m->user, err);
+		return mon_reply_auth(m, AUTH_TEMP,
+		    "cannot check passwords now, try again later");
+	}
+	if (r != XSASL_DONE)
+		return login_refused(m, m->user, err);
+	return finish_login(m, "APOP");
+}
+
 static int
 do_get_msg(struct mon *m)
 {
@@ -912,6 +975,8 @@ static const struct mon_cmd mon_cmds[] = {
 	{ M_SASL_ABORT, MS_PREAUTH, do_sasl_abort },
 	{ M_KPOP_APREQ, MS_PREAUTH, do_kpop_apreq },
 	{ M_KPOP_USER, MS_PREAUTH, do_kpop_user },
+	{ M_APOP_CHALLENGE, MS_PREAUTH, do_apop_challenge },
+	{ M_AUTH_APOP, MS_PREAUTH, do_auth_apop },
 	{ M_GET_MSG, MS_AUTHED, do_get_msg },
 	{ M_TOUCH, MS_AUTHED, do_touch },
 	{ M_QUIT, MS_AUTHED, do_quit },

@@ -60,6 +60,7 @@ struct net {
 	enum net_state			 state;
 	int				 have_user;
 	int				 kpop;	/* KPOP authenticated */
+	char				 apop[320];	/* the greeting's timestamp */
 	int				 utf8;
 	unsigned int			 bad;
 	char				 user[KPOPD_USER_MAX];
@@ -342,6 +343,32 @@ cmd_pass(struct net *n, const struct pop3_cmd *cmd)
 		return reply(n, "-ERR [SYS/TEMP] the session cannot go on") ==
 		    NV_OK ? NV_CLOSE : NV_FAIL;
 	return auth_result(n, "password");
+}
+
+static enum net_verdict
+cmd_apop(struct net *n, const struct pop3_cmd *cmd)
+{
+	uint32_t type;
+	size_t i;
+
+	if (n->apop[0] == '\0')
+		return bad(n, "APOP is not offered here");
+	/* The digest is MD5 in hex: 32 characters. */
+	if (cmd->argc != 2 || cmd->arglen[0] >= sizeof(n->user) ||
+	    cmd->arglen[1] != 32)
+		return bad(n, "APOP takes a name and a 32-digit digest");
+	for (i = 0; i < 32; i++)
+		if (strchr("0123456789abcdefABCDEF", cmd->argv[1][i]) == NULL)
+			return bad(n, "APOP digest is not hexadecimal");
+	memcpy(n->user, cmd->argv[0], cmd->arglen[0] + 1);
+	ipc_reset(&n->b);
+	ipc_put_str(&n->b, n->user);
+	ipc_put_str(&n->b, cmd->argv[1]);
+	if (ipc_send(n->mon, M_AUTH_APOP, &n->b, -1) == -1 ||
+	    await_monitor(n, &type) == -1 || type != M_AUTH_RESULT)
+		return reply(n, "-ERR [SYS/TEMP] the session cannot go on") ==
+		    NV_OK ? NV_CLOSE : NV_FAIL;
+	return auth_result(n, "APOP");
 }
 
 /* Mechanisms that send a password as it is: only where passwords may. */
@@ -781,6 +808,7 @@ static const struct net_cmd net_cmds[] = {
 	{ "USER", cmd_user, A },
 	{ "PASS", cmd_pass, A },
 	{ "AUTH", cmd_auth, A },
+	{ "APOP", cmd_apop, A },
 	{ "UTF8", cmd_utf8, A },
 	{ "QUIT", cmd_quit, A | T },
 	{ "STAT", cmd_stat, T },
@@ -949,7 +977,20 @@ net_main(const struct session_start *s, int mon)
 		}
 	}
 	io_set_timeout(n->io, (int)n->c->login_timeout * 1000);
-	if (reply(n, "+OK kpopd ready") != NV_OK)
+	if (n->c->apop) {
+		uint32_t type;
+
+		/* The monitor makes and keeps the APOP timestamp. */
+		ipc_reset(&n->b);
+		if (ipc_send(n->mon, M_APOP_CHALLENGE, &n->b, -1) == -1 ||
+		    await_monitor(n, &type) == -1 ||
+		    type != M_APOP_CHALLENGE ||
+		    ipc_get_str(&n->b, n->apop, sizeof(n->apop)) == -1 ||
+		    ipc_end(&n->b) == -1)
+			goto out;
+	}
+	if (reply(n, "+OK kpopd ready%s%s", n->apop[0] ? " " : "", n->apop) !=
+	    NV_OK)
 		goto out;
 
 	for (;;) {
