@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <stdio.h>
+
 #include <openssl/ssl.h>
 
 #include "common/limits.h"
@@ -72,6 +74,12 @@ int	kconf_check(const struct kpopd_conf *, char *err, size_t errlen)
 void	kconf_free(struct kpopd_conf *);
 /* Whether the configured expire policy is "never". */
 int	kconf_expire_never(const struct kpopd_conf *) KP_NONNULL(1);
+
+/*
+ * diag.c: the Kerberos checks of kpopd -t, written to out as sentences.
+ * Returns how many problems were found.
+ */
+int	diag_kerberos(const struct kpopd_conf *, FILE *) KP_NONNULL(1, 2);
 
 /* The per-connection context handed from the master to a session. */
 struct session_start {

@@ -698,11 +698,25 @@ main(int argc, char **argv)
 		return 78;
 	}
 	if (check) {
-		printf("kpopd: configuration OK%s%s\n",
-		    path_given || access(path, F_OK) == 0 ? " (" : "",
-		    path_given || access(path, F_OK) == 0 ? path : "");
+		int problems = 0;
+
+		/* Kerberos in use: explain what would make it fail. */
+		if (strcmp(conf.password_check, "krb5") == 0 ||
+		    conf.listen_kpop[0] != '\0' ||
+		    strcasestr(conf.sasl_mechanisms, "GSSAPI") != NULL)
+			problems = diag_kerberos(&conf, stdout);
+		if (problems > 0) {
+			fprintf(stderr, "kpopd: %d Kerberos problem(s); see "
+			    "above\n", problems);
+			SSL_CTX_free(tls);
+			kconf_free(&conf);
+			free(ov);
+			return 78;
+		}
 		if (path_given || access(path, F_OK) == 0)
-			printf(")\n");
+			printf("kpopd: configuration OK (%s)\n", path);
+		else
+			printf("kpopd: configuration OK (built-in defaults)\n");
 		SSL_CTX_free(tls);
 		kconf_free(&conf);
 		free(ov);
