@@ -561,6 +561,42 @@ sasl_done(struct mon *m)
 	return finish_login(m, method);
 }
 
+/*
+ * The likely cause behind a Kerberos failure message (from the GSSAPI
+ * plugin or krb5), in words an admin can act on; NULL when unknown.
+ */
+static const char *
+krb5_hint(const char *msg)
+{
+	static const struct {
+		const char	*needle;
+		const char	*hint;
+	} hints[] = {
+		{ "No key table entry found", "the keytab has no key for the "
+		    "service principal the client asked for: check hostname "
+		    "and the keytab (kpopd -t)" },
+		{ "Key table file", "the keytab cannot be read: check keytab "
+		    "and its permissions (kpopd -t)" },
+		{ "Clock skew too great", "the clocks of the client, kpopd or "
+		    "the KDC differ by more than 5 minutes" },
+		{ "replay", "a replayed authenticator, or two logins in the "
+		    "same instant with the same ticket" },
+		{ "Ticket expired", "the client's ticket has expired: kinit "
+		    "again" },
+		{ "integrity check failed", "the keytab's key is not the "
+		    "KDC's: the keytab is out of date (key version)" },
+		{ "Cannot find KDC", "the KDC cannot be found from krb5.conf" },
+		{ "Wrong principal", "the client asked for another service "
+		    "principal than kpopd's" },
+	};
+	size_t i;
+
+	for (i = 0; i < KP_NELEM(hints); i++)
+		if (strcasestr(msg, hints[i].needle) != NULL)
+			return hints[i].hint;
+	return NULL;
+}
+
 /* Act on the outcome of a start or step. */
 static int
 sasl_outcome(struct mon *m, int r, const void *out, size_t outlen)
@@ -576,18 +612,30 @@ sasl_outcome(struct mon *m, int r, const void *out, size_t outlen)
 		}
 		return sasl_done(m);
 	case XSASL_TEMP:
-		log_err("%s: SASL %s could not be checked: %s", m->s->peer,
-		    m->mech, xsasl_server_error(m->sasl));
+		{
+			const char *hint = krb5_hint(xsasl_server_error(
+			    m->sasl));
+
+			log_err("%s: SASL %s could not be checked: %s%s%s",
+			    m->s->peer, m->mech, xsasl_server_error(m->sasl),
+			    hint != NULL ? "; likely cause: " : "",
+			    hint != NULL ? hint : "");
+		}
 		xsasl_server_free(m->sasl);
 		m->sasl = NULL;
 		return mon_reply_auth(m, AUTH_TEMP,
 		    "cannot authenticate now, try again later");
 	default:
 		{
-			char why[400];
+			char why[700];
 
-			util_snprintf(why, sizeof(why), "SASL %s: %s",
-			    m->mech, xsasl_server_error(m->sasl));
+			const char *hint = krb5_hint(xsasl_server_error(
+			    m->sasl));
+
+			util_snprintf(why, sizeof(why), "SASL %s: %s%s%s",
+			    m->mech, xsasl_server_error(m->sasl),
+			    hint != NULL ? "; likely cause: " : "",
+			    hint != NULL ? hint : "");
 			xsasl_server_free(m->sasl);
 			m->sasl = NULL;
 			return login_refused(m, "(SASL)", why);
@@ -763,8 +811,9 @@ do_kpop_apreq(struct mon *m)
 	goto out;
 refused:
 	msg = krb5_get_error_message(ctx, ret);
-	log_notice("%s: KPOP: AP-REQ for %s refused: %s", m->s->peer, svc,
-	    msg);
+	log_notice("%s: KPOP: AP-REQ for %s refused: %s%s%s", m->s->peer, svc,
+	    msg, krb5_hint(msg) != NULL ? "; likely cause: " : "",
+	    krb5_hint(msg) != NULL ? krb5_hint(msg) : "");
 	krb5_free_error_message(ctx, msg);
 	{
 		krb5_error e;
