@@ -48,9 +48,6 @@ struct io {
 	char				 err[ERR_MSG_MAX];
 };
 
-/* Milliseconds on a monotonic clock. */
-int64_t	io_now_ms(void);
-
 /* The deadline for a wait that starts now, or -1 for none. */
 int64_t	io_deadline(const struct io *);
 

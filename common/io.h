@@ -14,6 +14,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common/util.h"
@@ -92,6 +93,9 @@ int	 io_flush(struct io *) KP_NONNULL(1);
 
 /* Bytes queued and not yet written. */
 size_t	 io_queued(const struct io *) KP_NONNULL(1);
+
+/* Milliseconds on a monotonic clock, for deadlines. */
+int64_t	 io_now_ms(void);
 
 /* The message for the last IO_ERROR or IO_TIMEOUT; never NULL. */
 const char *io_error(const struct io *) KP_NONNULL(1);

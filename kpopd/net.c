@@ -20,6 +20,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/io.h"
@@ -34,6 +36,10 @@
 /* Milliseconds the net process waits for the monitor's answer: a password
    check may go to the KDC, which has its own timeouts below this. */
 #define NET_MON_TIMEOUT		120000
+/* How long, and how much, a closing session reads of what the client
+   still sends, so that its last reply is not lost to a reset. */
+#define NET_LINGER_MS		1000
+#define NET_LINGER_BYTES	(64 * 1024)
 /* Bytes read from a message per block while streaming RETR. */
 #define NET_RETR_BLOCK		(128 * 1024)
 
@@ -912,6 +918,37 @@ net_drop(const struct net *n)
 	}
 }
 
+/*
+ * Close gently: with the last reply sent, stop sending and read what the
+ * client still had in flight, for a moment.  Closing with unread input
+ * makes the kernel send a reset, which can destroy the last reply (such
+ * as "too many bad commands") before the client reads it.
+ */
+static void
+linger_close(struct net *n)
+{
+	char drain[4096];
+	int64_t until;
+	struct pollfd pfd;
+	size_t total = 0;
+	ssize_t r;
+	int fd = io_fd(n->io);
+
+	(void)io_flush(n->io);
+	if (!tls_active(n->io))
+		(void)shutdown(fd, SHUT_WR);
+	until = io_now_ms() + NET_LINGER_MS;
+	while (total < NET_LINGER_BYTES && io_now_ms() < until) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)(until - io_now_ms())) <= 0)
+			break;
+		if ((r = read(fd, drain, sizeof(drain))) <= 0)
+			break;
+		total += (size_t)r;
+	}
+}
+
 static void
 log_end(const struct net *n)
 {
@@ -1048,6 +1085,7 @@ net_main(const struct session_start *s, int mon)
 	}
 out:
 	log_end(n);
+	linger_close(n);
 	io_free(n->io);
 	close(mon);
 	_exit(0);
