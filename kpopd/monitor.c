@@ -309,6 +309,16 @@ send_snapshot(struct mon *m)
 	return 0;
 }
 
+/* Count a login attempt: 1 if it may go on, 0 (logged) past the limit. */
+static int
+attempt_allowed(struct mon *m)
+{
+	if (++m->tries <= MON_AUTH_TRIES)
+		return 1;
+	log_notice("%s: too many login attempts", m->s->peer);
+	return 0;
+}
+
 /* A refused login: logged with the reason, answered after the delay. */
 static int
 login_refused(struct mon *m, const char *who, const char *why)
@@ -413,10 +423,8 @@ do_auth_pass(struct mon *m)
 	    ipc_get_str(&m->in, pass, sizeof(pass)) == -1 ||
 	    ipc_end(&m->in) == -1)
 		return -1;
-	if (++m->tries > MON_AUTH_TRIES) {
-		log_notice("%s: too many login attempts", m->s->peer);
+	if (!attempt_allowed(m))
 		return -1;
-	}
 	if (!user_name_ok(m->user)) {
 		r = PW_BAD;
 		util_strlcpy(err, "unacceptable user name", sizeof(err));
@@ -643,6 +651,16 @@ sasl_outcome(struct mon *m, int r, const void *out, size_t outlen)
 	}
 }
 
+/* The Cyrus SASL options every use shares: service, host, sasldb. */
+static void
+sasl_opts(const struct mon *m, struct xsasl_server_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->service = m->c->service;
+	o->hostname = m->c->hostname;
+	o->sasldb = m->c->sasldb;
+}
+
 /* Whether mech is one the configuration allows. */
 static int
 mech_allowed(const struct kpopd_conf *c, const char *mech)
@@ -666,7 +684,7 @@ do_sasl_start(struct mon *m)
 {
 	struct xsasl_server_opts o;
 	const void *in, *out = NULL;
-	char err[256], svc_host[256];
+	char err[256];
 	size_t inlen, outlen = 0, i;
 	uint32_t has_in;
 	int r;
@@ -682,18 +700,12 @@ do_sasl_start(struct mon *m)
 	for (i = 0; m->mech[i] != '\0'; i++)
 		if (m->mech[i] >= 'a' && m->mech[i] <= 'z')
 			m->mech[i] = (char)(m->mech[i] - 'a' + 'A');
-	if (++m->tries > MON_AUTH_TRIES) {
-		log_notice("%s: too many login attempts", m->s->peer);
+	if (!attempt_allowed(m))
 		return -1;
-	}
 	if (!mech_allowed(m->c, m->mech))
 		return login_refused(m, "(SASL)", "mechanism not allowed");
-	memset(&o, 0, sizeof(o));
-	util_strlcpy(svc_host, m->c->hostname, sizeof(svc_host));
-	o.service = m->c->service;
-	o.hostname = svc_host;
+	sasl_opts(m, &o);
 	o.mechs = m->c->sasl_mechanisms;
-	o.sasldb = m->c->sasldb;
 	o.keytab = m->c->keytab;
 	o.max_ssf = 0;
 	o.authorize = mon_authorize;
@@ -861,10 +873,8 @@ do_kpop_user(struct mon *m)
 	    ipc_get_str(&m->in, m->user, sizeof(m->user)) == -1 ||
 	    ipc_end(&m->in) == -1)
 		return -1;
-	if (++m->tries > MON_AUTH_TRIES) {
-		log_notice("%s: too many login attempts", m->s->peer);
+	if (!attempt_allowed(m))
 		return -1;
-	}
 	util_strlcpy(m->mech, "GSSAPI", sizeof(m->mech));
 	allowed = user_name_ok(m->user) &&
 	    mon_authorize(m, m->principal, m->user) == 1;
@@ -903,7 +913,7 @@ static int
 do_auth_apop(struct mon *m)
 {
 	struct xsasl_server_opts o;
-	char digest[64], err[300], svc_host[256];
+	char digest[64], err[300];
 	int r;
 
 	if (m->apop_challenge[0] == '\0' ||
@@ -911,18 +921,12 @@ do_auth_apop(struct mon *m)
 	    ipc_get_str(&m->in, digest, sizeof(digest)) == -1 ||
 	    ipc_end(&m->in) == -1)
 		return -1;
-	if (++m->tries > MON_AUTH_TRIES) {
-		log_notice("%s: too many login attempts", m->s->peer);
+	if (!attempt_allowed(m))
 		return -1;
-	}
 	if (!user_name_ok(m->user))
 		return login_refused(m, m->user, "unacceptable user name");
-	memset(&o, 0, sizeof(o));
-	util_strlcpy(svc_host, m->c->hostname, sizeof(svc_host));
-	o.service = m->c->service;
-	o.hostname = svc_host;
+	sasl_opts(m, &o);
 	o.mechs = "";
-	o.sasldb = m->c->sasldb;
 	r = xsasl_checkapop(&o, m->apop_challenge, m->user, digest, err,
 	    sizeof(err));
 	if (r == XSASL_TEMP) {
