@@ -30,6 +30,17 @@
 #define POP3_SASL_LINE_MAX	(22 * 1024)
 /* A decoded SASL token, the same bound before base64. */
 #define SASL_TOKEN_MAX		(16 * 1024)
+/*
+ * A SASL security layer (RFC 4422 s.3.7): the largest packet we accept,
+ * announced as maxbufsize; the socket bytes handed to one decode; and
+ * the plaintext one encode takes at most, so that the encoded packet
+ * (plus GSS-API wrap overhead) fits in one IPC message (ipc.h).
+ */
+#define SASL_LAYER_MAXBUF	(32 * 1024)
+#define SASL_LAYER_READ		(16 * 1024)
+#define SASL_LAYER_CHUNK	(32 * 1024)
+/* Decoded bytes a layer holds back for the reader: one decode's worth. */
+#define SASL_LAYER_HOLD		(SASL_LAYER_READ + SASL_LAYER_MAXBUF + 64)
 /* A UIDL: 1 to 70 characters 0x21-0x7E (RFC 1939 section 7). */
 #define POP3_UIDL_MAX		70
 /* The I/O read buffer; also the largest line a read can return whole. */

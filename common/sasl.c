@@ -11,6 +11,10 @@
 #include <sasl/sasl.h>
 #include <sasl/saslutil.h>
 
+#include <errno.h>
+#include <string.h>
+
+#include "common/io-int.h"
 #include "common/limits.h"
 #include "common/sasl.h"
 
@@ -65,6 +69,10 @@ struct xsasl_server {
 	struct xsasl_server_opts	 o;
 	sasl_conn_t			*conn;
 	sasl_callback_t			 cb[4];
+	sasl_channel_binding_t		 cb_bind;
+	/* Copies: the caller's may not outlive the call. */
+	char				 cb_name[XSASL_CB_NAME_MAX];
+	unsigned char			 cb_data[XSASL_CB_DATA_MAX];
 	char				 err[ERR_MSG_MAX];
 	char				 logged[ERR_MSG_MAX];
 };
@@ -175,6 +183,8 @@ xsasl_server_new(const struct xsasl_server_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	s->o = *o;
+	s->o.cb_name = NULL;	/* see cb_bind */
+	s->o.cb_data = NULL;
 	s->cb[0].id = SASL_CB_GETOPT;
 	s->cb[0].proc = XSASL_CB(xsasl_getopt);
 	s->cb[0].context = s;
@@ -193,10 +203,37 @@ xsasl_server_new(const struct xsasl_server_opts *o, char *err, size_t errlen)
 		free(s);
 		return NULL;
 	}
+	if (o->ext_ssf > 0 && sasl_setprop(s->conn, SASL_SSF_EXTERNAL,
+	    &o->ext_ssf) != SASL_OK) {
+		util_snprintf(err, errlen, "cannot set the external SSF: %s",
+		    sasl_errdetail(s->conn));
+		xsasl_server_free(s);
+		return NULL;
+	}
+	if (o->cb_name != NULL) {
+		if (o->cb_len > sizeof(s->cb_data) || util_strlcpy(s->cb_name,
+		    o->cb_name, sizeof(s->cb_name)) == -1) {
+			util_snprintf(err, errlen, "channel binding too long");
+			xsasl_server_free(s);
+			return NULL;
+		}
+		memcpy(s->cb_data, o->cb_data, o->cb_len);
+		s->cb_bind.name = s->cb_name;
+		s->cb_bind.critical = 0;
+		s->cb_bind.len = o->cb_len;
+		s->cb_bind.data = s->cb_data;
+		if (sasl_setprop(s->conn, SASL_CHANNEL_BINDING, &s->cb_bind) !=
+		    SASL_OK) {
+			util_snprintf(err, errlen, "cannot set the channel "
+			    "binding: %s", sasl_errdetail(s->conn));
+			xsasl_server_free(s);
+			return NULL;
+		}
+	}
 	memset(&sp, 0, sizeof(sp));
 	sp.min_ssf = 0;
 	sp.max_ssf = o->max_ssf;
-	sp.maxbufsize = o->max_ssf > 0 ? SASL_TOKEN_MAX : 0;
+	sp.maxbufsize = o->max_ssf > 0 ? SASL_LAYER_MAXBUF : 0;
 	/* Plaintext mechanisms are the caller's decision, by transport. */
 	sp.security_flags = SASL_SEC_NOANONYMOUS;
 	if (sasl_setprop(s->conn, SASL_SEC_PROPS, &sp) != SASL_OK) {
@@ -312,6 +349,64 @@ xsasl_server_ssf(struct xsasl_server *s)
 	return *(const unsigned int *)v;
 }
 
+size_t
+xsasl_server_maxout(struct xsasl_server *s)
+{
+	const void *v = NULL;
+	unsigned int n;
+
+	if (sasl_getprop(s->conn, SASL_MAXOUTBUF, &v) != SASL_OK || v == NULL)
+		return 0;
+	n = *(const unsigned int *)v;
+	return n < SASL_LAYER_CHUNK ? n : SASL_LAYER_CHUNK;
+}
+
+int
+xsasl_server_encode(struct xsasl_server *s, const void *in, size_t inlen,
+    const void **out, size_t *outlen)
+{
+	const char *o = NULL;
+	unsigned int olen = 0;
+	int rc;
+
+	if (inlen > SASL_LAYER_CHUNK) {
+		util_snprintf(s->err, sizeof(s->err), "layer block too long");
+		return -1;
+	}
+	if ((rc = sasl_encode(s->conn, in, (unsigned int)inlen, &o, &olen)) !=
+	    SASL_OK) {
+		util_snprintf(s->err, sizeof(s->err), "sasl_encode: %s",
+		    sasl_errdetail(s->conn));
+		return -1;
+	}
+	*out = o;
+	*outlen = o != NULL ? olen : 0;
+	return 0;
+}
+
+int
+xsasl_server_decode(struct xsasl_server *s, const void *in, size_t inlen,
+    const void **out, size_t *outlen)
+{
+	const char *o = NULL;
+	unsigned int olen = 0;
+	int rc;
+
+	if (inlen > SASL_LAYER_READ) {
+		util_snprintf(s->err, sizeof(s->err), "layer input too long");
+		return -1;
+	}
+	if ((rc = sasl_decode(s->conn, in, (unsigned int)inlen, &o, &olen)) !=
+	    SASL_OK) {
+		util_snprintf(s->err, sizeof(s->err), "sasl_decode: %s",
+		    sasl_errdetail(s->conn));
+		return -1;
+	}
+	*out = o;
+	*outlen = o != NULL ? olen : 0;
+	return 0;
+}
+
 const char *
 xsasl_server_error(struct xsasl_server *s)
 {
@@ -351,4 +446,145 @@ xsasl_checkapop(const struct xsasl_server_opts *o, const char *challenge,
 	    xsasl_server_error(s), errlen);
 	xsasl_server_free(s);
 	return r;
+}
+
+/* ---- a security layer as an io transport ---- */
+
+struct xsasl_layer {
+	struct xsasl_codec	 c;
+	/* Encoded output not yet written, and the plaintext it stands for. */
+	unsigned char		*wenc;
+	size_t			 wlen, wpos, wplain;
+	/* Decoded input the reader has not taken yet. */
+	unsigned char		 hold[SASL_LAYER_HOLD];
+	size_t			 hlen, hpos;
+	unsigned char		 raw[SASL_LAYER_READ];
+};
+
+static ssize_t
+layer_read(struct io *io, void *buf, size_t n)
+{
+	struct xsasl_layer *l = io->tctx;
+	const void *out;
+	size_t outlen, take;
+	ssize_t r;
+
+	while (l->hpos == l->hlen) {
+		r = io->sysread(io->fd, l->raw, sizeof(l->raw));
+		if (r == 0)
+			return IO_T_EOF;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return IO_T_WANT_READ;
+			io_fail(io, "read: %s", strerror(errno));
+			return IO_T_ERROR;
+		}
+		if (l->c.decode(l->c.arg, l->raw, (size_t)r, &out, &outlen,
+		    io->err, sizeof(io->err)) == -1)
+			return IO_T_ERROR;
+		if (outlen > sizeof(l->hold)) {
+			io_fail(io, "security layer: a packet decodes to %zu "
+			    "bytes, more than %d", outlen, SASL_LAYER_HOLD);
+			return IO_T_ERROR;
+		}
+		memcpy(l->hold, out, outlen);
+		l->hpos = 0;
+		l->hlen = outlen;
+	}
+	take = l->hlen - l->hpos < n ? l->hlen - l->hpos : n;
+	memcpy(buf, l->hold + l->hpos, take);
+	l->hpos += take;
+	return (ssize_t)take;
+}
+
+/*
+ * Encode up to maxout bytes of buf, then report them written only once
+ * every encoded byte is out: io.c offers the same bytes again after a
+ * WANT_WRITE, and a flush must mean the peer can have them.
+ */
+static ssize_t
+layer_write(struct io *io, const void *buf, size_t n)
+{
+	struct xsasl_layer *l = io->tctx;
+	const void *out;
+	size_t outlen, chunk;
+	ssize_t r;
+
+	if (l->wpos == l->wlen) {
+		chunk = n < l->c.maxout ? n : l->c.maxout;
+		if (l->c.encode(l->c.arg, buf, chunk, &out, &outlen, io->err,
+		    sizeof(io->err)) == -1)
+			return IO_T_ERROR;
+		if (outlen > SASL_LAYER_CHUNK + SASL_LAYER_READ) {
+			io_fail(io, "security layer: %zu bytes encode to %zu",
+			    chunk, outlen);
+			return IO_T_ERROR;
+		}
+		memcpy(l->wenc, out, outlen);
+		l->wpos = 0;
+		l->wlen = outlen;
+		l->wplain = chunk;
+	}
+	while (l->wpos < l->wlen) {
+		r = io->syswrite(io->fd, l->wenc + l->wpos, l->wlen - l->wpos);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return IO_T_WANT_WRITE;
+			io_fail(io, "write: %s", strerror(errno));
+			return IO_T_ERROR;
+		}
+		l->wpos += (size_t)r;
+	}
+	return (ssize_t)l->wplain;
+}
+
+static size_t
+layer_pending(const struct io *io)
+{
+	const struct xsasl_layer *l = io->tctx;
+
+	return l->hlen - l->hpos;
+}
+
+static void
+layer_end(struct io *io)
+{
+	struct xsasl_layer *l = io->tctx;
+
+	util_wipe(l->wenc, SASL_LAYER_CHUNK + SASL_LAYER_READ);
+	free(l->wenc);
+	util_wipe(l, sizeof(*l));
+	free(l);
+}
+
+static const struct io_transport layer_transport = {
+	"sasl", layer_read, layer_write, layer_pending, layer_end
+};
+
+int
+xsasl_layer_start(struct io *io, const struct xsasl_codec *c)
+{
+	struct xsasl_layer *l;
+
+	if (c->maxout == 0 || (l = calloc(1, sizeof(*l))) == NULL)
+		return -1;
+	if ((l->wenc = malloc(SASL_LAYER_CHUNK + SASL_LAYER_READ)) == NULL) {
+		free(l);
+		return -1;
+	}
+	l->c = *c;
+	if (l->c.maxout > SASL_LAYER_CHUNK)
+		l->c.maxout = SASL_LAYER_CHUNK;
+	io_set_transport(io, &layer_transport, l);
+	return 0;
+}
+
+int
+xsasl_layer_active(const struct io *io)
+{
+	return io->t == &layer_transport;
 }

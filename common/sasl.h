@@ -43,6 +43,10 @@ enum xsasl_result {
 	XSASL_TEMP = -2		/* the check could not be made */
 };
 
+/* A channel binding's type name and data (tls-unique: a Finished). */
+#define XSASL_CB_NAME_MAX	32
+#define XSASL_CB_DATA_MAX	64
+
 struct xsasl_server_opts {
 	const char	*service;	/* "pop" */
 	const char	*hostname;	/* the server's name in principals */
@@ -50,6 +54,15 @@ struct xsasl_server_opts {
 	const char	*sasldb;	/* for password mechanisms, or NULL */
 	const char	*keytab;	/* for GSSAPI, or NULL: the default */
 	unsigned int	 max_ssf;	/* 0: no security layer */
+	unsigned int	 ext_ssf;	/* what TLS below already gives */
+	/*
+	 * TLS channel binding (RFC 5929, RFC 9266) for the -PLUS
+	 * mechanisms: its type ("tls-unique", "tls-exporter") and data, or
+	 * cb_name NULL outside TLS.
+	 */
+	const char	*cb_name;
+	const unsigned char *cb_data;
+	size_t		 cb_len;
 	/*
 	 * Whether authid may act as authzid (called only when the client
 	 * names an authzid other than itself): 1 yes, 0 no.
@@ -89,6 +102,20 @@ const char *xsasl_server_user(struct xsasl_server *) KP_NONNULL(1);
 /* After XSASL_DONE: the security strength factor (0: no layer). */
 unsigned int xsasl_server_ssf(struct xsasl_server *) KP_NONNULL(1);
 
+/*
+ * After XSASL_DONE with a layer (ssf > 0): the most plaintext one
+ * xsasl_server_encode() takes, and the codec itself.  Each returns 0 and
+ * output valid until the next call, or -1 with xsasl_server_error() set.
+ * Decoding takes any slice of the stream and may return nothing yet.
+ */
+size_t	xsasl_server_maxout(struct xsasl_server *) KP_NONNULL(1);
+int	xsasl_server_encode(struct xsasl_server *, const void *in,
+	    size_t inlen, const void **out, size_t *outlen)
+	    KP_NONNULL(1, 4, 5) KP_WUR;
+int	xsasl_server_decode(struct xsasl_server *, const void *in,
+	    size_t inlen, const void **out, size_t *outlen)
+	    KP_NONNULL(1, 4, 5) KP_WUR;
+
 /* Why the last call failed, for the log; never NULL. */
 const char *xsasl_server_error(struct xsasl_server *) KP_NONNULL(1);
 
@@ -104,5 +131,37 @@ void	xsasl_server_free(struct xsasl_server *);
 int	xsasl_checkapop(const struct xsasl_server_opts *o,
 	    const char *challenge, const char *user, const char *digest,
 	    char *err, size_t errlen) KP_NONNULL(1, 2, 3, 4, 5) KP_WUR;
+
+/*
+ * A SASL security layer as an io transport: after it starts, every byte
+ * written goes through encode and every byte read through decode.  The
+ * codec may run here (a client holding its sasl_conn_t) or elsewhere
+ * (kpopd's net process relays to the monitor, which holds the
+ * connection).  Each function returns 0 with output valid until its next
+ * call (decode may return none: a packet is incomplete), or -1 with a
+ * message in err.
+ */
+struct xsasl_codec {
+	int	(*encode)(void *, const void *in, size_t inlen,
+		    const void **out, size_t *outlen, char *err, size_t errlen);
+	int	(*decode)(void *, const void *in, size_t inlen,
+		    const void **out, size_t *outlen, char *err, size_t errlen);
+	void	*arg;
+	size_t	 maxout;	/* the most plaintext one encode takes */
+};
+
+struct io;
+
+/*
+ * Put the layer under io, over the plain descriptor (a layer inside TLS
+ * is never negotiated: TLS gives the external SSF).  Queued output must
+ * have been flushed and read-ahead dropped by the caller, since both
+ * belong to the time before the layer.  0, or -1 when out of memory.
+ */
+int	xsasl_layer_start(struct io *, const struct xsasl_codec *)
+	    KP_NONNULL(1, 2) KP_WUR;
+
+/* Whether a layer runs on io. */
+int	xsasl_layer_active(const struct io *) KP_NONNULL(1);
 
 #endif

@@ -344,3 +344,38 @@ tls_cipher(const struct io *io)
 {
 	return tls_active(io) ? SSL_get_cipher_name(io->tctx) : NULL;
 }
+
+/* RFC 9266 s.2: the exporter label, 32 bytes, no context. */
+#define TLS_CB_EXPORTER_LABEL	"EXPORTER-Channel-Binding"
+#define TLS_CB_EXPORTER_LEN	32
+
+const char *
+tls_channel_binding(const struct io *io, unsigned char *data, size_t *len)
+{
+	SSL *ssl = tls_ssl(io);
+	size_t n;
+	int first_is_ours;
+
+	if (ssl == NULL)
+		return NULL;
+	if (SSL_version(ssl) >= TLS1_3_VERSION) {
+		if (SSL_export_keying_material(ssl, data, TLS_CB_EXPORTER_LEN,
+		    TLS_CB_EXPORTER_LABEL, strlen(TLS_CB_EXPORTER_LABEL), NULL,
+		    0, 0) != 1)
+			return NULL;
+		*len = TLS_CB_EXPORTER_LEN;
+		return "tls-exporter";
+	}
+	/*
+	 * tls-unique is the first Finished of the latest handshake: the
+	 * client's in a full handshake, the server's in a resumed one.
+	 */
+	first_is_ours = SSL_is_server(ssl) ? SSL_session_reused(ssl) :
+	    !SSL_session_reused(ssl);
+	n = first_is_ours ? SSL_get_finished(ssl, data, TLS_CB_MAX) :
+	    SSL_get_peer_finished(ssl, data, TLS_CB_MAX);
+	if (n == 0 || n > TLS_CB_MAX)
+		return NULL;
+	*len = n;
+	return "tls-unique";
+}

@@ -52,4 +52,17 @@ const char *tls_cipher(const struct io *) KP_NONNULL(1);
 /* The OpenSSL session, for channel bindings and certificate details. */
 SSL	*tls_ssl(const struct io *) KP_NONNULL(1);
 
+/* The most bytes a channel binding takes (tls-unique: one Finished). */
+#define TLS_CB_MAX	64
+
+/*
+ * The channel binding of the TLS session on io, for SASL -PLUS mechanisms:
+ * "tls-exporter" (RFC 9266) under TLS 1.3, "tls-unique" (RFC 5929 s.3)
+ * under TLS 1.2, where the exporter is not yet in common use (Cyrus
+ * clients send tls-unique).  Returns the type name and fills data (at
+ * least TLS_CB_MAX bytes) and *len, or NULL without TLS or on failure.
+ */
+const char *tls_channel_binding(const struct io *, unsigned char *data,
+	    size_t *len) KP_NONNULL(1, 2, 3);
+
 #endif

@@ -30,6 +30,8 @@ static const struct conf_key kconf_keys[] = {
 	{ "password_check", CONF_STRING, OFF(password_check), 0, 0 },
 	{ "sasldb", CONF_STRING, OFF(sasldb), 0, 0 },
 	{ "sasl_mechanisms", CONF_STRING, OFF(sasl_mechanisms), 0, 0 },
+	{ "sasl_max_ssf", CONF_UINT, OFF(sasl_max_ssf), 0, 256 },
+	{ "tls_max_version", CONF_STRING, OFF(tls_max_version), 0, 0 },
 	{ "krb5_principal", CONF_STRING, OFF(krb5_principal), 0, 0 },
 	{ "maildrop", CONF_STRING, OFF(maildrop), 0, 0 },
 	{ "user_type", CONF_STRING, OFF(user_type), 0, 0 },
@@ -78,6 +80,8 @@ kconf_defaults(struct kpopd_conf *c)
 	kconf_str(&c->service, "pop");
 	kconf_str(&c->password_check, "krb5");
 	kconf_str(&c->sasl_mechanisms, "GSSAPI");
+	c->sasl_max_ssf = 256;
+	kconf_str(&c->tls_max_version, "1.3");
 	kconf_str(&c->krb5_principal, "%u");
 	kconf_str(&c->maildrop, "mbox:/var/mail/%u");
 	kconf_str(&c->user_type, "system");
@@ -177,6 +181,11 @@ kconf_check(const struct kpopd_conf *c, char *err, size_t errlen)
 	    strlen(c->expire), 100000, &days) == -1) {
 		util_snprintf(err, errlen, "expire: '%s' is not 'never' or a "
 		    "number of days", c->expire);
+		return -1;
+	}
+	if (!one_of(c->tls_max_version, "1.2", "1.3", NULL)) {
+		util_snprintf(err, errlen, "tls_max_version: '%s' is not 1.2 "
+		    "or 1.3", c->tls_max_version);
 		return -1;
 	}
 	if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {

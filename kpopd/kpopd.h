@@ -38,6 +38,8 @@ struct kpopd_conf {
 	char		*password_check;	/* krb5, sasl or none */
 	char		*sasldb;
 	char		*sasl_mechanisms;	/* offered in CAPA SASL */
+	unsigned int	 sasl_max_ssf;	/* strongest layer; 0: none */
+	char		*tls_max_version;	/* "1.2" or "1.3" */
 	char		*krb5_principal;	/* template: %u, %d */
 	char		*maildrop;	/* "maildir:~/Maildir", "mbox:..." */
 	char		*user_type;	/* system or virtual */
@@ -105,8 +107,10 @@ void	net_main(const struct session_start *, int mon)
 enum {
 	/* N->M: user str, password str.  M->N: M_AUTH_RESULT. */
 	M_AUTH_PASS = 1,
-	/* M->N: result u32 (enum auth_result), user str, text str; on
-	   AUTH_OK followed by M_SNAP_HEAD and M_SNAP_PART messages. */
+	/* M->N: result u32 (enum auth_result), user str, text str, layer
+	   u32 (the most plaintext per packet when a SASL security layer
+	   starts after the +OK, else 0); on AUTH_OK followed by M_SNAP_HEAD
+	   and M_SNAP_PART messages. */
 	M_AUTH_RESULT,
 	/* M->N: count u64, total octets u64. */
 	M_SNAP_HEAD,
@@ -124,8 +128,10 @@ enum {
 	M_QUIT,
 	/* M->N: result u32 (0 ok, else enum md_status), text str. */
 	M_QUIT_RESULT,
-	/* N->M: mech str, has_initial u32, initial bytes.  M->N: M_SASL_CONT
-	   or M_AUTH_RESULT (then, on AUTH_OK, the snapshot). */
+	/* N->M: mech str, has_initial u32, initial bytes, TLS SSF u32 (0
+	   outside TLS), channel binding type str ("" outside TLS) and data.
+	   M->N: M_SASL_CONT or M_AUTH_RESULT (then, on AUTH_OK, the
+	   snapshot). */
 	M_SASL_START,
 	/* M->N: challenge bytes (decoded). */
 	M_SASL_CONT,
@@ -144,7 +150,13 @@ enum {
 	   for the greeting, made and kept by the monitor. */
 	M_APOP_CHALLENGE,
 	/* N->M: user str, digest str.  M->N: M_AUTH_RESULT. */
-	M_AUTH_APOP
+	M_AUTH_APOP,
+	/* N->M: plaintext bytes (at most the layer's size) to send, or
+	   bytes read from the client.  M->N: M_LAYER_DATA, encoded or
+	   decoded (maybe none yet).  Only while a SASL layer runs. */
+	M_LAYER_ENCODE,
+	M_LAYER_DECODE,
+	M_LAYER_DATA
 };
 
 enum auth_result {

@@ -175,9 +175,21 @@ check_system(const struct kpopd_conf *c, char *err, size_t errlen)
 static SSL_CTX *
 load_tls(const struct kpopd_conf *c, char *err, size_t errlen)
 {
+	SSL_CTX *ctx;
+
 	if (c->tls_cert == NULL)
 		return NULL;
-	return tls_server_ctx(c->tls_cert, c->tls_key, err, errlen);
+	if ((ctx = tls_server_ctx(c->tls_cert, c->tls_key, err, errlen)) ==
+	    NULL)
+		return NULL;
+	/* Some SASL clients bind only to tls-unique, which 1.3 lacks. */
+	if (strcmp(c->tls_max_version, "1.2") == 0 &&
+	    SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) != 1) {
+		util_snprintf(err, errlen, "cannot limit TLS to 1.2");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
 }
 
 /*

@@ -53,7 +53,10 @@ struct mon {
 	unsigned int			 tries;
 	char				 user[KPOPD_USER_MAX];
 	struct xsasl_server		*sasl;	/* an AUTH exchange */
+	struct xsasl_server		*layer;	/* its security layer */
 	int				 sasl_final;	/* final data sent */
+	int				 sasl_first;	/* no client data yet */
+	char				 bound[XSASL_CB_NAME_MAX];
 	char				 mech[KPOPD_MECH_MAX];
 	char				 principal[KPOPD_USER_MAX];	/* KPOP */
 	char				 apop_challenge[320];
@@ -85,6 +88,8 @@ mon_reply_auth(struct mon *m, enum auth_result r, const char *text)
 	ipc_put_u32(&m->out, r);
 	ipc_put_str(&m->out, r == AUTH_OK ? m->user : "");
 	ipc_put_str(&m->out, text);
+	ipc_put_u32(&m->out, r == AUTH_OK && m->layer != NULL ?
+	    (uint32_t)xsasl_server_maxout(m->layer) : 0);
 	return ipc_send(m->sock, M_AUTH_RESULT, &m->out, -1);
 }
 
@@ -537,14 +542,14 @@ sasl_done(struct mon *m)
 {
 	const char *authid = xsasl_server_authid(m->sasl);
 	const char *user = xsasl_server_user(m->sasl);
+	unsigned int ssf = xsasl_server_ssf(m->sasl);
 	char method[64];
 
-	if (xsasl_server_ssf(m->sasl) > 0) {
-		/* Not offered (max_ssf 0); refuse rather than run unwrapped. */
+	if (ssf > 0 && xsasl_server_maxout(m->sasl) == 0) {
 		xsasl_server_free(m->sasl);
 		m->sasl = NULL;
-		return login_refused(m, authid, "a security layer was "
-		    "negotiated, which kpopd does not offer");
+		return login_refused(m, authid, "a security layer with no "
+		    "room for data was negotiated");
 	}
 	if (mech_is_krb5(m->mech) && (user[0] == '\0' ||
 	    strcmp(user, authid) == 0)) {
@@ -561,10 +566,16 @@ sasl_done(struct mon *m)
 		/* authzid, if any, was allowed by mon_authorize. */
 		util_strlcpy(m->user, user, sizeof(m->user));
 	}
-	log_info("%s: %s authenticated by %s as %s", m->s->peer, authid,
-	    m->mech, m->user);
-	util_snprintf(method, sizeof(method), "SASL %s", m->mech);
-	xsasl_server_free(m->sasl);
+	log_info("%s: %s authenticated by %s as %s%s%s%s", m->s->peer, authid,
+	    m->mech, m->user, ssf > 0 ? ", with a security layer" : "",
+	    m->bound[0] != '\0' ? ", channel binding " : "", m->bound);
+	util_snprintf(method, sizeof(method), "SASL %s%s", m->mech,
+	    ssf > 1 ? " + privacy layer" : ssf == 1 ? " + integrity layer" :
+	    "");
+	if (ssf > 0)
+		m->layer = m->sasl;	/* kept: it encodes from now on */
+	else
+		xsasl_server_free(m->sasl);
 	m->sasl = NULL;
 	return finish_login(m, method);
 }
@@ -679,14 +690,43 @@ mech_allowed(const struct kpopd_conf *c, const char *mech)
 	return 0;
 }
 
+/*
+ * Note the channel binding a GS2-style client (SCRAM, GS2-KRB5) asks for
+ * in its first message's header (RFC 5802 s.7: "p=type," after an
+ * optional "F,"), for the log; Cyrus SASL checks it.
+ */
+static void
+note_binding(struct mon *m, const void *data, size_t len)
+{
+	const char *p = data;
+	size_t i;
+
+	m->bound[0] = '\0';
+	m->sasl_first = 0;
+	if (len >= 2 && p[0] == 'F' && p[1] == ',') {
+		p += 2;
+		len -= 2;
+	}
+	if (len < 3 || p[0] != 'p' || p[1] != '=')
+		return;
+	for (i = 2; i < len && p[i] != ',' && i - 2 < sizeof(m->bound) - 1;
+	    i++)
+		if (p[i] < 0x21 || p[i] > 0x7e)
+			return;
+	if (i < len && p[i] == ',') {
+		memcpy(m->bound, p + 2, i - 2);
+		m->bound[i - 2] = '\0';
+	}
+}
+
 static int
 do_sasl_start(struct mon *m)
 {
 	struct xsasl_server_opts o;
-	const void *in, *out = NULL;
-	char err[256];
-	size_t inlen, outlen = 0, i;
-	uint32_t has_in;
+	const void *in, *out = NULL, *cb;
+	char err[256], cb_name[32];
+	size_t inlen, outlen = 0, i, cblen;
+	uint32_t has_in, tls_ssf;
 	int r;
 
 	xsasl_server_free(m->sasl);
@@ -695,7 +735,10 @@ do_sasl_start(struct mon *m)
 	if (ipc_get_str(&m->in, m->mech, sizeof(m->mech)) == -1 ||
 	    ipc_get_u32(&m->in, &has_in) == -1 ||
 	    ipc_get_bytes(&m->in, &in, &inlen) == -1 ||
-	    ipc_end(&m->in) == -1)
+	    ipc_get_u32(&m->in, &tls_ssf) == -1 ||
+	    ipc_get_str(&m->in, cb_name, sizeof(cb_name)) == -1 ||
+	    ipc_get_bytes(&m->in, &cb, &cblen) == -1 ||
+	    ipc_end(&m->in) == -1 || tls_ssf > 256 || cblen > 64)
 		return -1;
 	for (i = 0; m->mech[i] != '\0'; i++)
 		if (m->mech[i] >= 'a' && m->mech[i] <= 'z')
@@ -707,9 +750,19 @@ do_sasl_start(struct mon *m)
 	sasl_opts(m, &o);
 	o.mechs = m->c->sasl_mechanisms;
 	o.keytab = m->c->keytab;
-	o.max_ssf = 0;
+	/* Inside TLS a layer adds nothing: TLS is the external SSF. */
+	o.max_ssf = tls_ssf > 0 ? 0 : m->c->sasl_max_ssf;
+	o.ext_ssf = tls_ssf;
+	if (cb_name[0] != '\0') {
+		o.cb_name = cb_name;
+		o.cb_data = cb;
+		o.cb_len = cblen;
+	}
 	o.authorize = mon_authorize;
 	o.authorize_arg = m;
+	m->sasl_first = 1;
+	if (has_in)
+		note_binding(m, in, inlen);
 	if ((m->sasl = xsasl_server_new(&o, err, sizeof(err))) == NULL) {
 		log_err("%s: %s", m->s->peer, err);
 		return mon_reply_auth(m, AUTH_TEMP,
@@ -740,6 +793,8 @@ do_sasl_step(struct mon *m)
 		}
 		return sasl_done(m);
 	}
+	if (m->sasl_first)
+		note_binding(m, in, inlen);
 	r = xsasl_server_step(m->sasl, in, inlen, &out, &outlen);
 	return sasl_outcome(m, r, out, outlen);
 }
@@ -1020,6 +1075,41 @@ do_quit(struct mon *m)
 	return r;
 }
 
+/* Encode or decode through the security layer, for the net process. */
+static int
+do_layer(struct mon *m, int encode)
+{
+	const void *in, *out;
+	size_t inlen, outlen;
+	int r;
+
+	if (m->layer == NULL || ipc_get_bytes(&m->in, &in, &inlen) == -1 ||
+	    ipc_end(&m->in) == -1)
+		return -1;
+	r = encode ? xsasl_server_encode(m->layer, in, inlen, &out, &outlen) :
+	    xsasl_server_decode(m->layer, in, inlen, &out, &outlen);
+	if (r == -1 || outlen > IPC_MSG_MAX - 16) {
+		log_notice("%s: %s: security layer: %s", m->s->peer, m->user,
+		    r == -1 ? xsasl_server_error(m->layer) : "packet too big");
+		return -1;
+	}
+	ipc_reset(&m->out);
+	ipc_put_bytes(&m->out, out, outlen);
+	return ipc_send(m->sock, M_LAYER_DATA, &m->out, -1);
+}
+
+static int
+do_layer_encode(struct mon *m)
+{
+	return do_layer(m, 1);
+}
+
+static int
+do_layer_decode(struct mon *m)
+{
+	return do_layer(m, 0);
+}
+
 /* What the net process may ask, and when. */
 static const struct mon_cmd mon_cmds[] = {
 	{ M_AUTH_PASS, MS_PREAUTH, do_auth_pass },
@@ -1033,6 +1123,8 @@ static const struct mon_cmd mon_cmds[] = {
 	{ M_GET_MSG, MS_AUTHED, do_get_msg },
 	{ M_TOUCH, MS_AUTHED, do_touch },
 	{ M_QUIT, MS_AUTHED, do_quit },
+	{ M_LAYER_ENCODE, MS_AUTHED | MS_DONE, do_layer_encode },
+	{ M_LAYER_DECODE, MS_AUTHED | MS_DONE, do_layer_decode },
 };
 
 void

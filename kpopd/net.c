@@ -80,9 +80,10 @@ struct net {
 	time_t				 start, touched;
 	const char			*method;
 	const char			*end;
-	char				 method_buf[KPOPD_MECH_MAX + 8];
+	char				 method_buf[KPOPD_MECH_MAX + 16];
 	char				 sasl_line[POP3_SASL_LINE_MAX + 1];
 	struct ipc_buf			 b;
+	struct ipc_buf			 lb;	/* security layer relay */
 	unsigned char			 block[NET_RETR_BLOCK];
 };
 
@@ -94,6 +95,8 @@ struct net_cmd {
 
 static enum net_verdict
 reply(struct net *n, const char *fmt, ...) KP_PRINTF(2, 3);
+static enum net_verdict
+start_layer(struct net *, uint32_t);
 
 static enum net_verdict
 reply(struct net *n, const char *fmt, ...)
@@ -155,8 +158,13 @@ cmd_capa(struct net *n, const struct pop3_cmd *cmd)
 	if (n->state == NS_AUTH && n->s->tls != NULL && !tls_active(n->io) &&
 	    io_puts(n->io, "STLS\r\n") != IO_OK)
 		return NV_FAIL;
-	/* Short: fetchmail reads CAPA lines into 64 bytes. */
-	if (n->state == NS_AUTH && n->c->sasl_mechanisms[0] != '\0' &&
+	/*
+	 * Short: fetchmail reads CAPA lines into 64 bytes.  Under a
+	 * security layer the list is repeated, so that the client can check
+	 * nobody edited the one it chose from (RFC 4422 s.3.7).
+	 */
+	if ((n->state == NS_AUTH || xsasl_layer_active(n->io)) &&
+	    n->c->sasl_mechanisms[0] != '\0' &&
 	    (io_puts(n->io, "SASL") != IO_OK ||
 	    each_mech(n, mech_put, " ") == -1 ||
 	    io_puts(n->io, "\r\n") != IO_OK))
@@ -283,11 +291,12 @@ static enum net_verdict
 auth_result(struct net *n, const char *method)
 {
 	char text[256];
-	uint32_t r;
+	uint32_t r, layer;
 
 	if (ipc_get_u32(&n->b, &r) == -1 ||
 	    ipc_get_str(&n->b, n->user, sizeof(n->user)) == -1 ||
 	    ipc_get_str(&n->b, text, sizeof(text)) == -1 ||
+	    ipc_get_u32(&n->b, &layer) == -1 ||
 	    ipc_end(&n->b) == -1) {
 		n->end = "monitor";
 		return reply(n, "-ERR [SYS/TEMP] the session cannot go on") ==
@@ -304,8 +313,76 @@ auth_result(struct net *n, const char *method)
 	n->method = method;
 	n->touched = time(NULL);
 	io_set_timeout(n->io, (int)n->c->idle_timeout * 1000);
-	return reply(n, "+OK %s has %zu messages (%llu octets)", n->user,
-	    n->count, n->total);
+	if (reply(n, "+OK %s has %zu messages (%llu octets)", n->user,
+	    n->count, n->total) != NV_OK)
+		return NV_FAIL;
+	return layer > 0 ? start_layer(n, layer) : NV_OK;
+}
+
+/*
+ * The security layer's codec runs in the monitor, which holds the SASL
+ * connection: send it the bytes, take back the result.
+ */
+static int
+layer_relay(struct net *n, uint32_t type, const void *in, size_t inlen,
+    const void **out, size_t *outlen, char *err, size_t errlen)
+{
+	uint32_t rtype;
+
+	ipc_reset(&n->lb);
+	ipc_put_bytes(&n->lb, in, inlen);
+	if (ipc_send(n->mon, type, &n->lb, -1) == -1 ||
+	    ipc_recv(n->mon, &rtype, &n->lb, NULL, NET_MON_TIMEOUT) != 0 ||
+	    rtype != M_LAYER_DATA || ipc_get_bytes(&n->lb, out, outlen) == -1 ||
+	    ipc_end(&n->lb) == -1) {
+		util_snprintf(err, errlen, "security layer: the monitor "
+		    "refused the data");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+layer_encode(void *arg, const void *in, size_t inlen, const void **out,
+    size_t *outlen, char *err, size_t errlen)
+{
+	return layer_relay(arg, M_LAYER_ENCODE, in, inlen, out, outlen, err,
+	    errlen);
+}
+
+static int
+layer_decode(void *arg, const void *in, size_t inlen, const void **out,
+    size_t *outlen, char *err, size_t errlen)
+{
+	return layer_relay(arg, M_LAYER_DECODE, in, inlen, out, outlen, err,
+	    errlen);
+}
+
+/*
+ * RFC 4422 s.3.7: the layer starts right after the +OK.  Anything the
+ * client sent before seeing it was not protected: drop it.
+ */
+static enum net_verdict
+start_layer(struct net *n, uint32_t maxout)
+{
+	struct xsasl_codec c;
+
+	if (io_flush(n->io) != IO_OK)
+		return NV_FAIL;
+	io_drop_input(n->io);
+	memset(&c, 0, sizeof(c));
+	c.encode = layer_encode;
+	c.decode = layer_decode;
+	c.arg = n;
+	c.maxout = maxout;
+	if (xsasl_layer_start(n->io, &c) == -1) {
+		n->end = "out of memory";
+		return NV_FAIL;
+	}
+	if (n->method == n->method_buf)
+		util_strlcpy(n->method_buf + strlen(n->method_buf), " + layer",
+		    sizeof(n->method_buf) - strlen(n->method_buf));
+	return NV_OK;
 }
 
 /* Wait for the monitor's answer; its type in *typep.  0 or -1. */
@@ -384,6 +461,15 @@ mech_plaintext(const char *mech)
 	return strcasecmp(mech, "PLAIN") == 0 || strcasecmp(mech, "LOGIN") == 0;
 }
 
+/* -PLUS mechanisms bind to TLS: only inside it. */
+static int
+mech_needs_tls(const char *mech)
+{
+	size_t n = strlen(mech);
+
+	return n > 5 && strcasecmp(mech + n - 5, "-PLUS") == 0;
+}
+
 /*
  * Call fn for each mechanism offered on this connection: configured,
  * and safe on this transport.  Stops and returns -1 if fn does.
@@ -403,6 +489,7 @@ each_mech(struct net *n,
 			memcpy(mech, p, len);
 			mech[len] = '\0';
 			if ((!mech_plaintext(mech) || password_ok_here(n)) &&
+			    (!mech_needs_tls(mech) || tls_active(n->io)) &&
 			    fn(n, mech, arg) == -1)
 				return -1;
 		}
@@ -424,6 +511,28 @@ mech_match(struct net *n, const char *mech, const void *arg)
 {
 	(void)n;
 	return strcasecmp(mech, arg) == 0 ? -1 : 0;
+}
+
+/*
+ * What the monitor's SASL needs to know of TLS: its strength (the
+ * external SSF, so no second layer is negotiated inside it) and the
+ * channel binding the -PLUS mechanisms check.
+ */
+static void
+put_tls_binding(struct net *n)
+{
+	unsigned char cb[TLS_CB_MAX];
+	const char *name = NULL;
+	size_t len = 0;
+	int bits = 0;
+
+	if (tls_active(n->io)) {
+		bits = SSL_get_cipher_bits(tls_ssl(n->io), NULL);
+		name = tls_channel_binding(n->io, cb, &len);
+	}
+	ipc_put_u32(&n->b, bits > 0 ? (uint32_t)bits : 0);
+	ipc_put_str(&n->b, name != NULL ? name : "");
+	ipc_put_bytes(&n->b, cb, name != NULL ? len : 0);
 }
 
 /* The client's next SASL line, decoded into out.  0, or an -ERR sent. */
@@ -490,6 +599,7 @@ cmd_auth(struct net *n, const struct pop3_cmd *cmd)
 	ipc_put_str(&n->b, mech);
 	ipc_put_u32(&n->b, has_in);
 	ipc_put_bytes(&n->b, tok, toklen);
+	put_tls_binding(n);
 	if (ipc_send(n->mon, M_SASL_START, &n->b, -1) == -1)
 		return NV_FAIL;
 	for (;;) {

@@ -4,8 +4,17 @@
  */
 #include "config.h"
 
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "common/io.h"
+#include "common/limits.h"
 #include "common/sasl.h"
 #include "tap/basic.h"
 
@@ -21,6 +30,153 @@ static int
 dec(const char *s, void *out, size_t outsize, size_t *n)
 {
 	return xsasl_b64_decode(s, strlen(s), out, outsize, n);
+}
+
+/*
+ * A toy security layer for the transport: each packet is a 4-byte
+ * big-endian length and the bytes XORed with 0x5a.  Real ones (GSSAPI
+ * wrap) run end to end in tests/kpopd/sasl-t.
+ */
+struct toy {
+	unsigned char	out[SASL_LAYER_CHUNK + 4];
+	unsigned char	acc[SASL_LAYER_MAXBUF + 4];	/* a packet so far */
+	size_t		accn;
+	unsigned char	dec[SASL_LAYER_HOLD];
+	size_t		maxseen;
+	int		fail;
+};
+
+static int
+toy_encode(void *arg, const void *in, size_t n, const void **out,
+    size_t *outn, char *err, size_t errlen)
+{
+	struct toy *t = arg;
+	const unsigned char *p = in;
+	size_t i;
+
+	(void)err;
+	(void)errlen;
+	t->out[0] = (unsigned char)(n >> 24);
+	t->out[1] = (unsigned char)(n >> 16);
+	t->out[2] = (unsigned char)(n >> 8);
+	t->out[3] = (unsigned char)n;
+	for (i = 0; i < n; i++)
+		t->out[4 + i] = p[i] ^ 0x5a;
+	if (n > t->maxseen)
+		t->maxseen = n;
+	*out = t->out;
+	*outn = n + 4;
+	return 0;
+}
+
+static int
+toy_decode(void *arg, const void *in, size_t n, const void **out,
+    size_t *outn, char *err, size_t errlen)
+{
+	struct toy *t = arg;
+	const unsigned char *p = in;
+	size_t i, got = 0, want;
+
+	if (t->fail) {
+		util_snprintf(err, errlen, "toy: bad packet");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		t->acc[t->accn++] = p[i];
+		if (t->accn < 4)
+			continue;
+		want = (size_t)t->acc[0] << 24 | (size_t)t->acc[1] << 16 |
+		    (size_t)t->acc[2] << 8 | t->acc[3];
+		if (want > SASL_LAYER_MAXBUF) {
+			util_snprintf(err, errlen, "toy: packet too big");
+			return -1;
+		}
+		if (t->accn == 4 + want) {
+			for (size_t j = 0; j < want; j++)
+				t->dec[got++] = t->acc[4 + j] ^ 0x5a;
+			t->accn = 0;
+		}
+	}
+	*out = t->dec;
+	*outn = got;
+	return 0;
+}
+
+static void
+test_layer(void)
+{
+	static struct toy mine, peer;
+	static unsigned char big[200000], back[200000];
+	struct xsasl_codec c = { toy_encode, toy_decode, &mine, 1000 };
+	struct io *a, *b;
+	char line[128];
+	size_t n, got;
+	int sv[2];
+	pid_t pid;
+	int st;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1 ||
+	    (a = io_new(sv[0])) == NULL || (b = io_new(sv[1])) == NULL)
+		bail("socketpair");
+	io_set_timeout(a, 5000);
+	io_set_timeout(b, 5000);
+	ok(!xsasl_layer_active(a), "no layer at first");
+	ok(xsasl_layer_start(a, &c) == 0 && xsasl_layer_active(a),
+	    "layer started");
+	for (n = 0; n < sizeof(big); n++)
+		big[n] = (unsigned char)(n * 7 + n / 251);
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		/* The peer: decode what a writes, answer in packets. */
+		struct xsasl_codec pc = { toy_encode, toy_decode, &peer,
+		    SASL_LAYER_CHUNK };
+		static const char msg[] = "line one\r\nline two\r\n";
+		const void *enc;
+
+		io_free(a);
+		if (xsasl_layer_start(b, &pc) != 0 ||
+		    io_read_full(b, back, sizeof(back)) != IO_OK ||
+		    memcmp(back, big, sizeof(big)) != 0)
+			_exit(1);
+		/* Split one packet across many writes, byte by byte. */
+		pc.encode(&peer, msg, sizeof(msg) - 1, &enc, &n, line,
+		    sizeof(line));
+		for (got = 0; got < n; got++)
+			if (write(sv[1], (const unsigned char *)enc + got, 1) !=
+			    1)
+				_exit(2);
+		_exit(0);
+	}
+	io_free(b);
+	ok(io_write(a, big, sizeof(big)) == IO_OK && io_flush(a) == IO_OK,
+	    "200000 bytes written through the layer");
+	ok(mine.maxseen > 0 && mine.maxseen <= 1000,
+	    "no packet over the peer's maximum (%zu)", mine.maxseen);
+	ok(io_readline(a, line, sizeof(line), &n) == IO_OK &&
+	    strcmp(line, "line one") == 0, "a line from a packet that came "
+	    "a byte at a time");
+	ok(io_pending(a) > 0, "the second line is pending, decoded");
+	ok(io_readline(a, line, sizeof(line), &n) == IO_OK &&
+	    strcmp(line, "line two") == 0, "and reads");
+	waitpid(pid, &st, 0);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the peer decoded every "
+	    "byte intact (status %d)", st);
+	is_int(io_readline(a, line, sizeof(line), &n), IO_EOF,
+	    "EOF through the layer");
+	io_free(a);
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1 ||
+	    (a = io_new(sv[0])) == NULL)
+		bail("socketpair");
+	memset(&mine, 0, sizeof(mine));
+	mine.fail = 1;
+	ok(xsasl_layer_start(a, &c) == 0, "a layer over a bad peer");
+	ok(write(sv[1], "garbage", 7) == 7, "the peer sends garbage");
+	ok(io_readline(a, line, sizeof(line), &n) == IO_ERROR &&
+	    strstr(io_error(a), "toy: bad packet") != NULL,
+	    "a decode failure is an error with the codec's message");
+	io_free(a);
+	close(sv[1]);
 }
 
 int
@@ -62,5 +218,7 @@ main(void)
 	    "and decode back intact, NUL-terminated");
 	is_int(xsasl_b64_decode(big64, 16000, back, sizeof(big), &n), -1,
 	    "no room for the NUL");
+	signal(SIGPIPE, SIG_IGN);
+	test_layer();
 	return 0;
 }

@@ -255,6 +255,93 @@ test_contexts(void)
 	SSL_CTX_free(ctx);
 }
 
+/* Send the channel binding's type and hex, as the server sees it. */
+static int
+send_binding(struct io *io, const char *c, const char *k, int max12)
+{
+	SSL_CTX *ctx = server_ctx(c, k);
+	unsigned char cb[TLS_CB_MAX];
+	const char *name;
+	size_t len, i;
+	char line[16];
+
+	if (max12)
+		SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+	if (tls_start(io, ctx, TLS_SERVER, NULL) != IO_OK ||
+	    (name = tls_channel_binding(io, cb, &len)) == NULL)
+		return 1;
+	io_printf(io, "%s ", name);
+	for (i = 0; i < len; i++)
+		io_printf(io, "%02x", cb[i]);
+	io_puts(io, "\r\n");
+	if (io_flush(io) != IO_OK || io_readline(io, line, sizeof(line),
+	    &len) != IO_OK)
+		return 2;
+	SSL_CTX_free(ctx);
+	return 0;
+}
+
+static int
+sc_binding12(struct io *io, const char *c, const char *k)
+{
+	return send_binding(io, c, k, 1);
+}
+
+static int
+sc_binding13(struct io *io, const char *c, const char *k)
+{
+	return send_binding(io, c, k, 0);
+}
+
+/* Both ends derive the same binding; another session another one. */
+static void
+test_binding(void)
+{
+	static const scenario_fn fns[] = { sc_binding12, sc_binding13 };
+	static const char *const names[] = { "tls-unique", "tls-exporter" };
+	SSL_CTX *ctx = client_ctx(ca);
+	unsigned char cb[TLS_CB_MAX];
+	char line[256], mine[256], last[256] = "";
+	const char *name;
+	struct io *io;
+	size_t n, len, i;
+	int f, round;
+	pid_t pid;
+
+	for (f = 0; f < 2; f++)
+		for (round = 0; round < 2; round++) {
+			pid = serve(fns[f], cert, key);
+			io = dial();
+			ok(tls_start(io, ctx, TLS_CLIENT, "localhost") ==
+			    IO_OK, "handshake for %s", names[f]);
+			name = tls_channel_binding(io, cb, &len);
+			is_string(name, names[f], "%s under %s", names[f],
+			    tls_version(io));
+			(void)util_snprintf(mine, sizeof(mine), "%s ",
+			    name != NULL ? name : "-");
+			for (i = 0; name != NULL && i < len; i++) {
+				n = strlen(mine);
+				(void)util_snprintf(mine + n, sizeof(mine) - n,
+				    "%02x", cb[i]);
+			}
+			ok(io_readline(io, line, sizeof(line), &n) == IO_OK &&
+			    strcmp(line, mine) == 0, "client and server agree "
+			    "on %s", names[f]);
+			ok(round == 0 || strcmp(line, last) != 0,
+			    "a new session has a new binding");
+			util_strlcpy(last, line, sizeof(last));
+			(void)io_puts(io, "bye\r\n");
+			(void)io_flush(io);
+			io_free(io);
+			is_int(reap(pid), 0, "server side of %s", names[f]);
+		}
+	io = io_new(0);
+	ok(io != NULL && tls_channel_binding(io, cb, &len) == NULL,
+	    "no binding without TLS");
+	io_free(io);
+	SSL_CTX_free(ctx);
+}
+
 static void
 test_round_trip(void)
 {
@@ -444,5 +531,6 @@ main(void)
 	test_stls();
 	test_refusals();
 	test_bulk();
+	test_binding();
 	return 0;
 }

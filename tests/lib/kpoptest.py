@@ -108,9 +108,11 @@ def free_port():
 class Realm:
     """A kdc-test realm; its environment is put into os.environ."""
 
-    def __init__(self, base, hosts=("localhost",)):
+    def __init__(self, base, hosts=("localhost",), realm_name=None):
         self.dir = os.path.join(base, "realm")
         args = [KDC_TEST, "start", self.dir]
+        if realm_name:
+            args += ["--realm", realm_name]
         for h in hosts:
             args += ["--host", h]
         r = subprocess.run(args, capture_output=True, text=True)
