@@ -2,16 +2,23 @@
  * kpopd/diag.c: the Kerberos checks of "kpopd -t", which turn the usual
  * opaque GSSAPI failures into a sentence an admin can act on: is the
  * keytab there and readable, does it hold the key for service/hostname
- * (and which keys it does hold), does the KDC agree with that key (an
- * initial ticket for the service from the keytab, which also shows the
- * clock skew), and can the replay cache be written.
+ * and for the names clients may use instead (the canonical name and the
+ * aliases DNS gives), does the KDC agree with that key (an initial ticket
+ * for the service from the keytab, which also shows the clock skew), can
+ * the keytab decrypt the tickets the KDC issues for the service (their
+ * key version and enctype), and can the replay cache be written.  With
+ * detail (kpopd -t --kerberos) it also lists every key and every passing
+ * check.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,143 +28,318 @@
 
 /* Clock skew that MIT's default (300 s) would refuse, with margin. */
 #define DIAG_SKEW_WARN	60
+/* Host names checked besides the configured one: canonical + aliases. */
+#define DIAG_NAMES_MAX	8
+
+struct diag {
+	const struct kpopd_conf	*c;
+	FILE			*out;
+	int			 detail;
+	int			 problems;
+	krb5_context		 ctx;
+	krb5_keytab		 kt;
+	krb5_principal		 svc;
+	char			 svcname[300];
+	const char		*ktpath;
+};
 
 /* Say what failed, and krb5's reason. */
 static void
-diag_krb5(FILE *out, krb5_context ctx, krb5_error_code ret, const char *what,
+diag_krb5(struct diag *d, krb5_error_code ret, const char *what,
     const char *arg)
 {
-	const char *m = krb5_get_error_message(ctx, ret);
+	const char *m = krb5_get_error_message(d->ctx, ret);
 
-	fprintf(out, "kpopd: %s %s: %s\n", what, arg, m);
-	krb5_free_error_message(ctx, m);
+	fprintf(d->out, "kpopd: %s %s: %s\n", what, arg, m);
+	krb5_free_error_message(d->ctx, m);
 }
 
-int
-diag_kerberos(const struct kpopd_conf *c, FILE *out)
+static const char *
+enctype_name(krb5_enctype e, char *buf, size_t len)
 {
-	krb5_context ctx = NULL;
-	krb5_keytab kt = NULL;
+	if (krb5_enctype_to_name(e, 0, buf, len) != 0)
+		util_snprintf(buf, len, "enctype %d", (int)e);
+	return buf;
+}
+
+/*
+ * Count the keytab's keys for principal p; with detail (or when there are
+ * none, to show what is there instead) list the others too.
+ */
+static int
+keys_for(struct diag *d, krb5_principal p, int list_others)
+{
 	krb5_kt_cursor cur;
 	krb5_keytab_entry ent;
-	krb5_principal svc = NULL;
-	krb5_creds creds;
-	krb5_get_init_creds_opt *opt = NULL;
+	char last[512] = "", et[64];
+	int found = 0;
+
+	if (krb5_kt_start_seq_get(d->ctx, d->kt, &cur) != 0)
+		return -1;
+	while (krb5_kt_next_entry(d->ctx, d->kt, &ent, &cur) == 0) {
+		char *en = NULL;
+		int mine = krb5_principal_compare(d->ctx, ent.principal, p);
+
+		found += mine;
+		if (krb5_unparse_name(d->ctx, ent.principal, &en) == 0) {
+			if (d->detail && list_others)
+				fprintf(d->out, "kpopd: (keytab: %s kvno %u "
+				    "%s)\n", en, ent.vno, enctype_name(
+				    ent.key.enctype, et, sizeof(et)));
+			else if (!mine && list_others && strcmp(en, last) != 0)
+				/* One line per principal, not per enctype. */
+				fprintf(d->out, "kpopd: (keytab %s holds %s, "
+				    "kvno %u)\n", d->ktpath, en, ent.vno);
+			util_strlcpy(last, en, sizeof(last));
+			krb5_free_unparsed_name(d->ctx, en);
+		}
+		krb5_free_keytab_entry_contents(d->ctx, &ent);
+	}
+	krb5_kt_end_seq_get(d->ctx, d->kt, &cur);
+	return found;
+}
+
+/* The keytab exists, is readable, and opens.  0 or -1. */
+static int
+open_keytab(struct diag *d, char *name, size_t namelen)
+{
 	krb5_error_code ret;
-	char name[1024], svcname[300], last[512] = "", *p = NULL;
-	const char *rc;
-	int problems = 0, found = 0, have_creds = 0;
+
+	if (d->c->keytab != NULL)
+		util_strlcpy(name, d->c->keytab, namelen);
+	else if (krb5_kt_default_name(d->ctx, name, (int)namelen) != 0)
+		util_strlcpy(name, "(default)", namelen);
+	d->ktpath = strncmp(name, "FILE:", 5) == 0 ? name + 5 : name;
+	if (access(d->ktpath, F_OK) != 0) {
+		fprintf(d->out, "kpopd: keytab %s does not exist (set keytab, "
+		    "or KRB5_KTNAME)\n", d->ktpath);
+		return -1;
+	}
+	if (access(d->ktpath, R_OK) != 0) {
+		fprintf(d->out, "kpopd: keytab %s is not readable by uid %ld: "
+		    "%s (the session monitor reads it as root)\n", d->ktpath,
+		    (long)geteuid(), strerror(errno));
+		return -1;
+	}
+	if ((ret = krb5_kt_resolve(d->ctx, name, &d->kt)) != 0) {
+		diag_krb5(d, ret, "cannot use keytab", name);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Clients may ask for service/NAME with NAME the canonical name of the
+ * host name they were given (MIT canonicalizes by default) or an alias:
+ * each needs a key too.
+ */
+static void
+check_other_names(struct diag *d)
+{
+	struct addrinfo hints, *res = NULL;
+	struct hostent *he;
+	char names[DIAG_NAMES_MAX][256];
+	size_t n = 0, i, j;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_CANONNAME;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(d->c->hostname, NULL, &hints, &res) == 0 &&
+	    res->ai_canonname != NULL)
+		util_strlcpy(names[n++], res->ai_canonname, sizeof(names[0]));
+	if (res != NULL)
+		freeaddrinfo(res);
+	if ((he = gethostbyname(d->c->hostname)) != NULL)
+		for (i = 0; he->h_aliases[i] != NULL && n < DIAG_NAMES_MAX;
+		    i++)
+			util_strlcpy(names[n++], he->h_aliases[i],
+			    sizeof(names[0]));
+	for (i = 0; i < n; i++) {
+		krb5_principal p = NULL;
+		char full[300];
+		int dup = strcasecmp(names[i], d->c->hostname) == 0;
+
+		for (j = 0; j < i && !dup; j++)
+			dup = strcasecmp(names[i], names[j]) == 0;
+		if (dup || util_snprintf(full, sizeof(full), "%s/%s",
+		    d->c->service, names[i]) == -1 ||
+		    krb5_parse_name(d->ctx, full, &p) != 0)
+			continue;
+		if (keys_for(d, p, 0) == 0) {
+			fprintf(d->out, "kpopd: keytab %s has no key for %s: "
+			    "%s is %s of %s, and clients that canonicalize "
+			    "host names ask for that principal\n", d->ktpath,
+			    full, names[i], i == 0 ? "the canonical name" :
+			    "an alias", d->c->hostname);
+			d->problems++;
+		} else if (d->detail)
+			fprintf(d->out, "kpopd: keytab has a key for %s too\n",
+			    full);
+		krb5_free_principal(d->ctx, p);
+	}
+}
+
+/*
+ * Get a ticket for the service, as the service, and see whether the
+ * keytab holds the key of its version and enctype: that is what a
+ * client's ticket will need.
+ */
+static void
+check_ticket_key(struct diag *d, krb5_creds *tgt)
+{
+	krb5_ccache cc = NULL;
+	krb5_creds in, *st = NULL;
+	krb5_ticket *tkt = NULL;
+	krb5_keytab_entry ent;
+	krb5_error_code ret;
+	char et[64];
+
+	memset(&in, 0, sizeof(in));
+	if ((ret = krb5_cc_new_unique(d->ctx, "MEMORY", NULL, &cc)) != 0 ||
+	    (ret = krb5_cc_initialize(d->ctx, cc, tgt->client)) != 0 ||
+	    (ret = krb5_cc_store_cred(d->ctx, cc, tgt)) != 0 ||
+	    (ret = krb5_copy_principal(d->ctx, d->svc, &in.server)) != 0 ||
+	    (ret = krb5_copy_principal(d->ctx, tgt->client, &in.client)) !=
+	    0 || (ret = krb5_get_credentials(d->ctx, 0, cc, &in, &st)) != 0 ||
+	    (ret = krb5_decode_ticket(&st->ticket, &tkt)) != 0) {
+		diag_krb5(d, ret, "cannot get a service ticket for",
+		    d->svcname);
+		d->problems++;
+		goto out;
+	}
+	ret = krb5_kt_get_entry(d->ctx, d->kt, d->svc, tkt->enc_part.kvno,
+	    tkt->enc_part.enctype, &ent);
+	if (ret != 0) {
+		fprintf(d->out, "kpopd: the KDC issues tickets for %s with key "
+		    "version %u (%s), and keytab %s has no such key: the "
+		    "keytab is out of date (extract it again: kadmin ktadd)\n",
+		    d->svcname, tkt->enc_part.kvno, enctype_name(
+		    tkt->enc_part.enctype, et, sizeof(et)), d->ktpath);
+		d->problems++;
+	} else {
+		krb5_free_keytab_entry_contents(d->ctx, &ent);
+		fprintf(d->out, "kpopd: the KDC issues tickets for %s with key "
+		    "version %u (%s): the keytab has that key\n", d->svcname,
+		    tkt->enc_part.kvno, enctype_name(tkt->enc_part.enctype, et,
+		    sizeof(et)));
+	}
+out:
+	if (tkt != NULL)
+		krb5_free_ticket(d->ctx, tkt);
+	if (st != NULL)
+		krb5_free_creds(d->ctx, st);
+	krb5_free_cred_contents(d->ctx, &in);
+	if (cc != NULL)
+		krb5_cc_destroy(d->ctx, cc);
+}
+
+/* Ask the KDC: an initial ticket for the service, from the keytab. */
+static void
+check_kdc(struct diag *d)
+{
+	krb5_get_init_creds_opt *opt = NULL;
+	krb5_creds creds;
+	krb5_error_code ret;
 	long skew;
 
 	memset(&creds, 0, sizeof(creds));
-	if ((ret = krb5_init_context(&ctx)) != 0) {
+	if (krb5_get_init_creds_opt_alloc(d->ctx, &opt) == 0)
+		krb5_get_init_creds_opt_set_tkt_life(opt, 60);
+	ret = krb5_get_init_creds_keytab(d->ctx, &creds, d->svc, d->kt, 0,
+	    NULL, opt);
+	if (opt != NULL)
+		krb5_get_init_creds_opt_free(d->ctx, opt);
+	if (ret != 0) {
+		diag_krb5(d, ret, "the KDC does not accept (or cannot be "
+		    "asked about) the keytab's key for", d->svcname);
+		if (ret == KRB5KDC_ERR_PREAUTH_FAILED ||
+		    ret == KRB5KRB_AP_ERR_BAD_INTEGRITY)
+			fprintf(d->out, "kpopd: that means the key changed "
+			    "at the KDC after the keytab was written: extract "
+			    "it again (kadmin ktadd)\n");
+		d->problems++;
+		return;
+	}
+	skew = (long)creds.times.authtime - (long)time(NULL);
+	fprintf(d->out, "kpopd: the KDC accepts the key for %s; clock skew "
+	    "%+ld s\n", d->svcname, skew);
+	if (skew > DIAG_SKEW_WARN || skew < -DIAG_SKEW_WARN) {
+		fprintf(d->out, "kpopd: the clock is %ld s off the KDC's: "
+		    "tickets will be refused past 300 s\n", skew);
+		d->problems++;
+	}
+	check_ticket_key(d, &creds);
+	krb5_free_cred_contents(d->ctx, &creds);
+}
+
+static void
+check_rcache(struct diag *d)
+{
+	const char *rc = getenv("KRB5RCACHEDIR");
+
+	if (rc == NULL)
+		rc = "/var/tmp";
+	if (access(rc, W_OK) != 0) {
+		fprintf(d->out, "kpopd: the replay cache directory %s is not "
+		    "writable: KPOP logins will fail\n", rc);
+		d->problems++;
+	} else if (d->detail)
+		fprintf(d->out, "kpopd: the replay cache directory %s is "
+		    "writable\n", rc);
+}
+
+int
+diag_kerberos(const struct kpopd_conf *c, FILE *out, int detail)
+{
+	struct diag d;
+	krb5_error_code ret;
+	char name[1024], *full = NULL;
+	int found;
+
+	memset(&d, 0, sizeof(d));
+	d.c = c;
+	d.out = out;
+	d.detail = detail;
+	if ((ret = krb5_init_context(&d.ctx)) != 0) {
 		fprintf(out, "kpopd: cannot start Kerberos (krb5.conf?): error "
 		    "%ld\n", (long)ret);
 		return 1;
 	}
-	util_snprintf(svcname, sizeof(svcname), "%s/%s", c->service,
+	util_snprintf(d.svcname, sizeof(d.svcname), "%s/%s", c->service,
 	    c->hostname);
-	if (c->keytab != NULL)
-		util_strlcpy(name, c->keytab, sizeof(name));
-	else if (krb5_kt_default_name(ctx, name, (int)sizeof(name)) != 0)
-		util_strlcpy(name, "(default)", sizeof(name));
-	p = strncmp(name, "FILE:", 5) == 0 ? name + 5 : name;
-	if (access(p, F_OK) != 0) {
-		fprintf(out, "kpopd: keytab %s does not exist (set keytab, or "
-		    "KRB5_KTNAME)\n", p);
-		problems++;
+	if (open_keytab(&d, name, sizeof(name)) == -1) {
+		d.problems++;
 		goto out;
 	}
-	if (access(p, R_OK) != 0) {
-		fprintf(out, "kpopd: keytab %s is not readable by uid %ld: "
-		    "%s (the session monitor reads it as root)\n", p,
-		    (long)geteuid(), strerror(errno));
-		problems++;
+	if ((ret = krb5_parse_name(d.ctx, d.svcname, &d.svc)) != 0 ||
+	    (ret = krb5_unparse_name(d.ctx, d.svc, &full)) != 0) {
+		diag_krb5(&d, ret, "cannot use the service principal",
+		    d.svcname);
+		d.problems++;
 		goto out;
 	}
-	if ((ret = krb5_kt_resolve(ctx, name, &kt)) != 0 ||
-	    (ret = krb5_parse_name(ctx, svcname, &svc)) != 0) {
-		diag_krb5(out, ctx, ret, "cannot use keytab", name);
-		problems++;
+	if ((found = keys_for(&d, d.svc, 1)) == -1) {
+		fprintf(out, "kpopd: cannot read keytab %s\n", d.ktpath);
+		d.problems++;
 		goto out;
 	}
-	if ((ret = krb5_kt_start_seq_get(ctx, kt, &cur)) != 0) {
-		diag_krb5(out, ctx, ret, "cannot read keytab", p);
-		problems++;
-		goto out;
-	}
-	while (krb5_kt_next_entry(ctx, kt, &ent, &cur) == 0) {
-		char *en = NULL;
-
-		if (krb5_principal_compare(ctx, ent.principal, svc))
-			found++;
-		else if (krb5_unparse_name(ctx, ent.principal, &en) == 0) {
-			/* One line per principal, not per enctype. */
-			if (found == 0 && strcmp(en, last) != 0)
-				fprintf(out, "kpopd: (keytab %s holds %s, "
-				    "kvno %u)\n", p, en, ent.vno);
-			util_strlcpy(last, en, sizeof(last));
-			krb5_free_unparsed_name(ctx, en);
-		}
-		krb5_free_keytab_entry_contents(ctx, &ent);
-	}
-	krb5_kt_end_seq_get(ctx, kt, &cur);
-	{
-		char *full = NULL;
-
-		if (krb5_unparse_name(ctx, svc, &full) == 0) {
-			if (found == 0) {
-				fprintf(out, "kpopd: keytab %s has no key for "
-				    "%s: clients asking for that service "
-				    "principal will fail (is hostname the "
-				    "name clients use?)\n", p, full);
-				problems++;
-			} else {
-				fprintf(out, "kpopd: keytab %s has %d key(s) "
-				    "for %s\n", p, found, full);
-			}
-			krb5_free_unparsed_name(ctx, full);
-		}
-	}
-	if (found == 0)
-		goto rcache;
-
-	/* Ask the KDC: an initial ticket for the service, from the keytab. */
-	if (krb5_get_init_creds_opt_alloc(ctx, &opt) == 0)
-		krb5_get_init_creds_opt_set_tkt_life(opt, 60);
-	ret = krb5_get_init_creds_keytab(ctx, &creds, svc, kt, 0, NULL, opt);
-	if (ret != 0) {
-		diag_krb5(out, ctx, ret, "the KDC does not accept (or cannot be "
-		    "asked about) the keytab's key for", svcname);
-		problems++;
+	if (found == 0) {
+		fprintf(out, "kpopd: keytab %s has no key for %s: clients "
+		    "asking for that service principal will fail (is hostname "
+		    "the name clients use?)\n", d.ktpath, full);
+		d.problems++;
 	} else {
-		have_creds = 1;
-		skew = (long)creds.times.authtime - (long)time(NULL);
-		fprintf(out, "kpopd: the KDC accepts the key for %s; clock "
-		    "skew %+ld s\n", svcname, skew);
-		if (skew > DIAG_SKEW_WARN || skew < -DIAG_SKEW_WARN) {
-			fprintf(out, "kpopd: the clock is %ld s off the KDC's: "
-			    "tickets will be refused past 300 s\n", skew);
-			problems++;
-		}
+		fprintf(out, "kpopd: keytab %s has %d key(s) for %s\n",
+		    d.ktpath, found, full);
+		check_other_names(&d);
+		check_kdc(&d);
 	}
-rcache:
-	rc = getenv("KRB5RCACHEDIR");
-	if (rc == NULL)
-		rc = "/var/tmp";
-	if (access(rc, W_OK) != 0) {
-		fprintf(out, "kpopd: the replay cache directory %s is not "
-		    "writable: KPOP logins will fail\n", rc);
-		problems++;
-	}
+	check_rcache(&d);
 out:
-	if (have_creds)
-		krb5_free_cred_contents(ctx, &creds);
-	if (opt != NULL)
-		krb5_get_init_creds_opt_free(ctx, opt);
-	krb5_free_principal(ctx, svc);
-	if (kt != NULL)
-		krb5_kt_close(ctx, kt);
-	krb5_free_context(ctx);
-	return problems;
+	krb5_free_unparsed_name(d.ctx, full);
+	krb5_free_principal(d.ctx, d.svc);
+	if (d.kt != NULL)
+		krb5_kt_close(d.ctx, d.kt);
+	krb5_free_context(d.ctx);
+	return d.problems;
 }

@@ -81,7 +81,8 @@ int	kconf_expire_never(const struct kpopd_conf *) KP_NONNULL(1);
  * diag.c: the Kerberos checks of kpopd -t, written to out as sentences.
  * Returns how many problems were found.
  */
-int	diag_kerberos(const struct kpopd_conf *, FILE *) KP_NONNULL(1, 2);
+int	diag_kerberos(const struct kpopd_conf *, FILE *, int detail)
+	    KP_NONNULL(1, 2);
 
 /* The per-connection context handed from the master to a session. */
 struct session_start {

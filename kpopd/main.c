@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <getopt.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -60,13 +61,15 @@ static volatile sig_atomic_t got_hup, got_term, got_chld;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: kpopd [-dfitV] [-c file] [-o key=value]...\n"
+	fprintf(stderr, "usage: kpopd [-dfitV] [--kerberos] [-c file] "
+	    "[-o key=value]...\n"
 	    "  -c file   configuration file (default " DEFAULT_CONF ")\n"
 	    "  -o k=v    set a configuration key, after the file\n"
 	    "  -f        stay in the foreground, log to stderr\n"
 	    "  -d        debug: -f and log_level = debug\n"
 	    "  -i        serve one connection on stdin/stdout (inetd)\n"
 	    "  -t        check the configuration and exit\n"
+	    "  --kerberos  -t, with every Kerberos key and check shown\n"
 	    "  -V        print the version and exit\n");
 	exit(64);
 }
@@ -666,8 +669,18 @@ main(int argc, char **argv)
 	SSL_CTX *tls = NULL;
 	char err[512];
 
-	while ((ch = getopt(argc, argv, "c:dfio:tV")) != -1) {
+	static const struct option longopts[] = {
+		{ "kerberos", no_argument, NULL, 'K' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int detail = 0;
+
+	while ((ch = getopt_long(argc, argv, "c:dfio:tV", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
+		case 'K':
+			check = detail = 1;
+			break;
 		case 'c':
 			path = optarg;
 			path_given = 1;
@@ -716,7 +729,7 @@ main(int argc, char **argv)
 		if (strcmp(conf.password_check, "krb5") == 0 ||
 		    conf.listen_kpop[0] != '\0' ||
 		    strcasestr(conf.sasl_mechanisms, "GSSAPI") != NULL)
-			problems = diag_kerberos(&conf, stdout);
+			problems = diag_kerberos(&conf, stdout, detail);
 		if (problems > 0) {
 			fprintf(stderr, "kpopd: %d Kerberos problem(s); see "
 			    "above\n", problems);
