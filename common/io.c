@@ -326,6 +326,27 @@ io_read(struct io *io, void *buf, size_t n, size_t *gotp)
 }
 
 int
+io_peek(struct io *io, const void **p, size_t *lenp)
+{
+	int st;
+
+	if (io->rpos == io->rlen &&
+	    (st = io_fill(io, io_deadline(io))) != IO_OK)
+		return st;
+	*p = io->rbuf + io->rpos;
+	*lenp = io->rlen - io->rpos;
+	return IO_OK;
+}
+
+void
+io_skip(struct io *io, size_t n)
+{
+	if (n > io->rlen - io->rpos)
+		n = io->rlen - io->rpos;
+	io->rpos += n;
+}
+
+int
 io_read_full(struct io *io, void *buf, size_t n)
 {
 	unsigned char *p = buf;

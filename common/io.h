@@ -67,6 +67,17 @@ int	 io_readline(struct io *, char *buf, size_t bufsize, size_t *lenp)
 int	 io_read(struct io *, void *buf, size_t n, size_t *gotp)
 	    KP_NONNULL(1, 2, 4) KP_WUR;
 
+/*
+ * Zero-copy reading for a decoder that may stop inside the buffer (the
+ * end of one pipelined response and the start of the next): io_peek
+ * waits until at least one byte is buffered and points *p at all that
+ * are (*lenp); io_skip then consumes n <= *lenp of them.  io_peek
+ * returns IO_OK, IO_EOF, IO_TIMEOUT or IO_ERROR.
+ */
+int	 io_peek(struct io *, const void **p, size_t *lenp) KP_NONNULL(1, 2, 3)
+	    KP_WUR;
+void	 io_skip(struct io *, size_t n) KP_NONNULL(1);
+
 /* Read exactly n bytes: IO_OK, or IO_EOF, IO_TIMEOUT, IO_ERROR. */
 int	 io_read_full(struct io *, void *buf, size_t n) KP_NONNULL(1) KP_WUR;
 

@@ -448,6 +448,267 @@ xsasl_checkapop(const struct xsasl_server_opts *o, const char *challenge,
 	return r;
 }
 
+/* ---- the client side ---- */
+
+struct xsasl_client {
+	struct xsasl_client_opts	 o;
+	sasl_conn_t			*conn;
+	sasl_callback_t			 cb[6];
+	sasl_channel_binding_t		 cb_bind;
+	char				 cb_name[XSASL_CB_NAME_MAX];
+	unsigned char			 cb_data[XSASL_CB_DATA_MAX];
+	sasl_secret_t			*secret;
+	char				 err[ERR_MSG_MAX];
+};
+
+static int
+xsasl_client_simple(void *context, int id, const char **result,
+    unsigned *len)
+{
+	struct xsasl_client *c = context;
+	const char *v;
+
+	switch (id) {
+	case SASL_CB_USER:
+		v = c->o.user != NULL ? c->o.user : "";
+		break;
+	case SASL_CB_AUTHNAME:
+		v = c->o.authname;
+		break;
+	default:
+		return SASL_BADPARAM;
+	}
+	if (v == NULL)
+		return SASL_FAIL;
+	*result = v;
+	if (len != NULL)
+		*len = (unsigned int)strlen(v);
+	return SASL_OK;
+}
+
+static int
+xsasl_client_pass(sasl_conn_t *conn, void *context, int id,
+    sasl_secret_t **psecret)
+{
+	struct xsasl_client *c = context;
+	const char *pw;
+	size_t n;
+
+	(void)conn;
+	if (id != SASL_CB_PASS || c->o.password == NULL ||
+	    (pw = c->o.password(c->o.password_arg)) == NULL)
+		return SASL_FAIL;
+	n = strlen(pw);
+	if (c->secret == NULL) {
+		if ((c->secret = calloc(1, sizeof(*c->secret) + n + 1)) ==
+		    NULL)
+			return SASL_NOMEM;
+		c->secret->len = n;
+		memcpy(c->secret->data, pw, n);
+	}
+	*psecret = c->secret;
+	return SASL_OK;
+}
+
+struct xsasl_client *
+xsasl_client_new(const struct xsasl_client_opts *o, char *err, size_t errlen)
+{
+	static int ready;
+	struct xsasl_client *c;
+	sasl_security_properties_t sp;
+	int rc;
+
+	if (!ready) {
+		if ((rc = sasl_client_init(NULL)) != SASL_OK) {
+			util_snprintf(err, errlen, "cannot initialize Cyrus "
+			    "SASL: %s", sasl_errstring(rc, NULL, NULL));
+			return NULL;
+		}
+		ready = 1;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		util_snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->o = *o;
+	c->cb[0].id = SASL_CB_USER;
+	c->cb[0].proc = XSASL_CB(xsasl_client_simple);
+	c->cb[0].context = c;
+	c->cb[1].id = SASL_CB_AUTHNAME;
+	c->cb[1].proc = XSASL_CB(xsasl_client_simple);
+	c->cb[1].context = c;
+	c->cb[2].id = SASL_CB_PASS;
+	c->cb[2].proc = XSASL_CB(xsasl_client_pass);
+	c->cb[2].context = c;
+	c->cb[3].id = SASL_CB_LIST_END;
+	if ((rc = sasl_client_new(o->service, o->hostname, NULL, NULL, c->cb,
+	    0, &c->conn)) != SASL_OK) {
+		util_snprintf(err, errlen, "cannot start a SASL connection: %s",
+		    sasl_errstring(rc, NULL, NULL));
+		free(c);
+		return NULL;
+	}
+	if (o->ext_ssf > 0)
+		(void)sasl_setprop(c->conn, SASL_SSF_EXTERNAL, &o->ext_ssf);
+	if (o->cb_name != NULL && o->cb_len <= sizeof(c->cb_data) &&
+	    util_strlcpy(c->cb_name, o->cb_name, sizeof(c->cb_name)) == 0) {
+		memcpy(c->cb_data, o->cb_data, o->cb_len);
+		c->cb_bind.name = c->cb_name;
+		c->cb_bind.critical = 0;
+		c->cb_bind.len = o->cb_len;
+		c->cb_bind.data = c->cb_data;
+		(void)sasl_setprop(c->conn, SASL_CHANNEL_BINDING, &c->cb_bind);
+	}
+	c->o.cb_name = NULL;
+	c->o.cb_data = NULL;
+	memset(&sp, 0, sizeof(sp));
+	sp.max_ssf = o->max_ssf;
+	sp.maxbufsize = o->max_ssf > 0 ? SASL_LAYER_MAXBUF : 0;
+	sp.security_flags = SASL_SEC_NOANONYMOUS;
+	(void)sasl_setprop(c->conn, SASL_SEC_PROPS, &sp);
+	return c;
+}
+
+static int
+xsasl_client_outcome(struct xsasl_client *c, int rc)
+{
+	switch (rc) {
+	case SASL_OK:
+		return XSASL_DONE;
+	case SASL_CONTINUE:
+		return XSASL_MORE;
+	case SASL_NOMECH:
+	case SASL_BADAUTH:
+	case SASL_BADPROT:
+	case SASL_BADSERV:
+	case SASL_TOOWEAK:
+		util_snprintf(c->err, sizeof(c->err), "%s",
+		    sasl_errdetail(c->conn));
+		return XSASL_FAIL;
+	default:
+		util_snprintf(c->err, sizeof(c->err), "%s",
+		    sasl_errdetail(c->conn));
+		return XSASL_TEMP;
+	}
+}
+
+int
+xsasl_client_start(struct xsasl_client *c, const char *mechlist,
+    const char **mech, const void **out, size_t *outlen, int *has_out)
+{
+	const char *o = NULL;
+	unsigned int olen = 0;
+	int rc;
+
+	rc = sasl_client_start(c->conn, mechlist, NULL, &o, &olen, mech);
+	*out = o;
+	*outlen = o != NULL ? olen : 0;
+	*has_out = o != NULL;
+	return xsasl_client_outcome(c, rc);
+}
+
+int
+xsasl_client_step(struct xsasl_client *c, const void *in, size_t inlen,
+    const void **out, size_t *outlen)
+{
+	const char *o = NULL;
+	unsigned int olen = 0;
+	int rc;
+
+	if (inlen > SASL_TOKEN_MAX) {
+		util_snprintf(c->err, sizeof(c->err), "challenge too long");
+		return XSASL_FAIL;
+	}
+	rc = sasl_client_step(c->conn, in, (unsigned int)inlen, NULL, &o,
+	    &olen);
+	*out = o;
+	*outlen = o != NULL ? olen : 0;
+	return xsasl_client_outcome(c, rc);
+}
+
+const char *
+xsasl_client_error(struct xsasl_client *c)
+{
+	return c->err[0] != '\0' ? c->err : "no error";
+}
+
+unsigned int
+xsasl_client_ssf(struct xsasl_client *c)
+{
+	const void *v = NULL;
+
+	if (sasl_getprop(c->conn, SASL_SSF, &v) != SASL_OK || v == NULL)
+		return 0;
+	return *(const unsigned int *)v;
+}
+
+static int
+client_encode(void *arg, const void *in, size_t inlen, const void **out,
+    size_t *outlen, char *err, size_t errlen)
+{
+	struct xsasl_client *c = arg;
+	const char *o = NULL;
+	unsigned int olen = 0;
+
+	if (sasl_encode(c->conn, in, (unsigned int)inlen, &o, &olen) !=
+	    SASL_OK) {
+		util_snprintf(err, errlen, "sasl_encode: %s",
+		    sasl_errdetail(c->conn));
+		return -1;
+	}
+	*out = o;
+	*outlen = o != NULL ? olen : 0;
+	return 0;
+}
+
+static int
+client_decode(void *arg, const void *in, size_t inlen, const void **out,
+    size_t *outlen, char *err, size_t errlen)
+{
+	struct xsasl_client *c = arg;
+	const char *o = NULL;
+	unsigned int olen = 0;
+
+	if (sasl_decode(c->conn, in, (unsigned int)inlen, &o, &olen) !=
+	    SASL_OK) {
+		util_snprintf(err, errlen, "sasl_decode: %s",
+		    sasl_errdetail(c->conn));
+		return -1;
+	}
+	*out = o;
+	*outlen = o != NULL ? olen : 0;
+	return 0;
+}
+
+void
+xsasl_client_codec(struct xsasl_client *c, struct xsasl_codec *codec)
+{
+	const void *v = NULL;
+	unsigned int n = 0;
+
+	if (sasl_getprop(c->conn, SASL_MAXOUTBUF, &v) == SASL_OK && v != NULL)
+		n = *(const unsigned int *)v;
+	memset(codec, 0, sizeof(*codec));
+	codec->encode = client_encode;
+	codec->decode = client_decode;
+	codec->arg = c;
+	codec->maxout = n < SASL_LAYER_CHUNK ? n : SASL_LAYER_CHUNK;
+}
+
+void
+xsasl_client_free(struct xsasl_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->conn != NULL)
+		sasl_dispose(&c->conn);
+	if (c->secret != NULL) {
+		util_wipe(c->secret->data, c->secret->len);
+		free(c->secret);
+	}
+	free(c);
+}
+
 /* ---- a security layer as an io transport ---- */
 
 struct xsasl_layer {

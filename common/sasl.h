@@ -132,6 +132,48 @@ int	xsasl_checkapop(const struct xsasl_server_opts *o,
 	    const char *challenge, const char *user, const char *digest,
 	    char *err, size_t errlen) KP_NONNULL(1, 2, 3, 4, 5) KP_WUR;
 
+/* ---- the client side ---- */
+
+struct xsasl_codec;
+
+struct xsasl_client_opts {
+	const char	*service;	/* "pop" */
+	const char	*hostname;	/* the server's name in principals */
+	const char	*authname;	/* for password mechanisms */
+	const char	*user;		/* authzid, or NULL/"" for none */
+	/* The password, asked for only when a mechanism needs it. */
+	const char	*(*password)(void *);
+	void		*password_arg;
+	unsigned int	 max_ssf;	/* 0: no security layer */
+	unsigned int	 ext_ssf;	/* what TLS below already gives */
+	const char	*cb_name;	/* channel binding, as for a server */
+	const unsigned char *cb_data;
+	size_t		 cb_len;
+};
+
+struct xsasl_client;
+
+struct xsasl_client *xsasl_client_new(const struct xsasl_client_opts *,
+	    char *err, size_t errlen) KP_NONNULL(1, 2) KP_WUR;
+
+/*
+ * Choose the best mechanism of mechlist (blank-separated, what the
+ * server offers and the caller allows) and start it: *mech is its name,
+ * *out its initial response (*has_out 0 when it has none).
+ */
+int	xsasl_client_start(struct xsasl_client *, const char *mechlist,
+	    const char **mech, const void **out, size_t *outlen, int *has_out)
+	    KP_NONNULL(1, 2, 3, 4, 5, 6) KP_WUR;
+int	xsasl_client_step(struct xsasl_client *, const void *in, size_t inlen,
+	    const void **out, size_t *outlen) KP_NONNULL(1, 4, 5) KP_WUR;
+const char *xsasl_client_error(struct xsasl_client *) KP_NONNULL(1);
+unsigned int xsasl_client_ssf(struct xsasl_client *) KP_NONNULL(1);
+
+/* A codec for xsasl_layer_start() over the client's connection. */
+void	xsasl_client_codec(struct xsasl_client *, struct xsasl_codec *)
+	    KP_NONNULL(1, 2);
+void	xsasl_client_free(struct xsasl_client *);
+
 /*
  * A SASL security layer as an io transport: after it starts, every byte
  * written goes through encode and every byte read through decode.  The

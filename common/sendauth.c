@@ -18,7 +18,7 @@ static int
 sa_io(struct io *io, int st, char *err, size_t errlen, const char *what)
 {
 	util_snprintf(err, errlen, "%s: %s", what, st == IO_EOF ?
-	    "the client closed the connection" : io_error(io));
+	    "the peer closed the connection" : io_error(io));
 	return SA_IO;
 }
 
@@ -41,7 +41,7 @@ sendauth_read_block(struct io *io, void *buf, size_t max, size_t *lenp,
     char *err, size_t errlen)
 {
 	unsigned char raw[4];
-	uint32_t n;
+	uint32_t n = 0;
 	int st;
 
 	if ((st = sa_len(io, &n, raw, err, errlen, "reading a length")) !=
@@ -147,4 +147,38 @@ sendauth_accept(struct io *io, const char *appl_version, char *err,
 	    (st = io_flush(io)) != IO_OK)
 		return sa_io(io, st, err, errlen, "answering the hello");
 	return SA_OK;
+}
+
+int
+sendauth_hello(struct io *io, const char *appl_version, char *err,
+    size_t errlen)
+{
+	unsigned char status;
+	int st;
+
+	if (sendauth_write_block(io, SENDAUTH_VERSION,
+	    sizeof(SENDAUTH_VERSION)) != IO_OK ||
+	    sendauth_write_block(io, appl_version, strlen(appl_version) + 1) !=
+	    IO_OK || (st = io_flush(io)) != IO_OK)
+		return sa_io(io, IO_ERROR, err, errlen, "sending the hello");
+	if ((st = io_read_full(io, &status, 1)) != IO_OK)
+		return sa_io(io, st, err, errlen, "reading the answer");
+	switch (status) {
+	case 0:
+		return SA_OK;
+	case 1:
+		util_snprintf(err, errlen, "the server refused sendauth "
+		    "version %s", SENDAUTH_VERSION);
+		return SA_VERSION;
+	case 2:
+		util_snprintf(err, errlen, "the server refused application "
+		    "version %s", appl_version);
+		return SA_VERSION;
+	default:
+		/* A POP3 greeting starts "+OK": not a KPOP port. */
+		util_snprintf(err, errlen, "not a KPOP server (it answered "
+		    "0x%02x%s)", status, status == '+' ? ", a POP3 greeting" :
+		    "");
+		return SA_BAD;
+	}
 }

@@ -54,4 +54,12 @@ int	sendauth_read_block(struct io *, void *buf, size_t max, size_t *lenp,
  */
 int	sendauth_write_block(struct io *, const void *, size_t) KP_NONNULL(1);
 
+/*
+ * Client: send both version strings and read the server's status byte.
+ * Returns SA_OK, SA_VERSION (the server refused a version), SA_BAD (an
+ * unknown status byte: not a KPOP server) or SA_IO, with err set.
+ */
+int	sendauth_hello(struct io *, const char *appl_version, char *err,
+	    size_t errlen) KP_NONNULL(1, 2, 3) KP_WUR;
+
 #endif

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/ipc.h"
+#include "common/krb5tok.h"
 #include "common/log.h"
 #include "common/sasl.h"
 #include "kpopd/kpopd.h"
@@ -57,6 +58,8 @@ struct mon {
 	int				 sasl_final;	/* final data sent */
 	int				 sasl_first;	/* no client data yet */
 	char				 bound[XSASL_CB_NAME_MAX];
+	/* The service principal the client's ticket is for, for logs. */
+	char				 asked[KRB5TOK_NAME_MAX];
 	char				 mech[KPOPD_MECH_MAX];
 	char				 principal[KPOPD_USER_MAX];	/* KPOP */
 	char				 apop_challenge[320];
@@ -635,10 +638,11 @@ sasl_outcome(struct mon *m, int r, const void *out, size_t outlen)
 			const char *hint = krb5_hint(xsasl_server_error(
 			    m->sasl));
 
-			log_err("%s: SASL %s could not be checked: %s%s%s",
+			log_err("%s: SASL %s could not be checked: %s%s%s%s%s",
 			    m->s->peer, m->mech, xsasl_server_error(m->sasl),
 			    hint != NULL ? "; likely cause: " : "",
-			    hint != NULL ? hint : "");
+			    hint != NULL ? hint : "", m->asked[0] != '\0' ?
+			    "; the client asked for " : "", m->asked);
 		}
 		xsasl_server_free(m->sasl);
 		m->sasl = NULL;
@@ -651,10 +655,11 @@ sasl_outcome(struct mon *m, int r, const void *out, size_t outlen)
 			const char *hint = krb5_hint(xsasl_server_error(
 			    m->sasl));
 
-			util_snprintf(why, sizeof(why), "SASL %s: %s%s%s",
+			util_snprintf(why, sizeof(why), "SASL %s: %s%s%s%s%s",
 			    m->mech, xsasl_server_error(m->sasl),
 			    hint != NULL ? "; likely cause: " : "",
-			    hint != NULL ? hint : "");
+			    hint != NULL ? hint : "", m->asked[0] != '\0' ?
+			    "; the client asked for " : "", m->asked);
 			xsasl_server_free(m->sasl);
 			m->sasl = NULL;
 			return login_refused(m, "(SASL)", why);
@@ -703,6 +708,9 @@ note_binding(struct mon *m, const void *data, size_t len)
 
 	m->bound[0] = '\0';
 	m->sasl_first = 0;
+	if (mech_is_krb5(m->mech) && krb5tok_sname(data, len, m->asked,
+	    sizeof(m->asked)) == -1)
+		m->asked[0] = '\0';
 	if (len >= 2 && p[0] == 'F' && p[1] == ',') {
 		p += 2;
 		len -= 2;
@@ -878,9 +886,12 @@ do_kpop_apreq(struct mon *m)
 	goto out;
 refused:
 	msg = krb5_get_error_message(ctx, ret);
-	log_notice("%s: KPOP: AP-REQ for %s refused: %s%s%s", m->s->peer, svc,
-	    msg, krb5_hint(msg) != NULL ? "; likely cause: " : "",
-	    krb5_hint(msg) != NULL ? krb5_hint(msg) : "");
+	if (krb5tok_sname(req, reqlen, m->asked, sizeof(m->asked)) == -1)
+		util_strlcpy(m->asked, "(not a ticket)", sizeof(m->asked));
+	log_notice("%s: KPOP: AP-REQ refused: %s%s%s; the client asked for "
+	    "%s, kpopd is %s", m->s->peer, msg, krb5_hint(msg) != NULL ?
+	    "; likely cause: " : "", krb5_hint(msg) != NULL ? krb5_hint(msg) :
+	    "", m->asked, svc);
 	krb5_free_error_message(ctx, msg);
 	{
 		krb5_error e;

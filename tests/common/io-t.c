@@ -323,6 +323,32 @@ test_write_errors(void)
 	close(peer);
 }
 
+/* io_peek and io_skip: a decoder that stops inside the buffer. */
+static void
+test_peek(void)
+{
+	const void *p;
+	char line[64];
+	size_t len, n;
+	int peer;
+	struct io *io = pair(&peer);
+
+	puts_peer(peer, "abc.\r\n+OK next\r\n");
+	ok(io_peek(io, &p, &len) == IO_OK && len == 16 &&
+	    memcmp(p, "abc.\r\n+OK next\r\n", 16) == 0,
+	    "io_peek shows what is buffered, without consuming it");
+	io_skip(io, 6);
+	ok(io_peek(io, &p, &len) == IO_OK && len == 10 &&
+	    memcmp(p, "+OK next", 8) == 0, "io_skip consumed six bytes");
+	ok(io_readline(io, line, sizeof(line), &n) == IO_OK &&
+	    strcmp(line, "+OK next") == 0, "and lines read on from there");
+	io_skip(io, 100);
+	ok(io_pending(io) == 0, "io_skip never goes past the buffer");
+	close(peer);
+	is_int(io_peek(io, &p, &len), IO_EOF, "io_peek at EOF");
+	io_free(io);
+}
+
 int
 main(void)
 {
@@ -333,5 +359,6 @@ main(void)
 	test_blocks();
 	test_faults();
 	test_write_errors();
+	test_peek();
 	return 0;
 }

@@ -169,12 +169,13 @@ def chown_tree(path, uid, gid):
             os.chown(os.path.join(root, f), uid, gid)
 
 
-def make_maildir(path, messages, new=True):
-    """Create a Maildir holding messages (bytes); returns the file names."""
+def make_maildir(path, messages, new=True, start=0):
+    """Create a Maildir holding messages (bytes); returns the file names.
+    start numbers the messages on from an earlier call's."""
     for sub in ("new", "cur", "tmp"):
         os.makedirs(os.path.join(path, sub), exist_ok=True)
     names = []
-    for i, body in enumerate(messages):
+    for i, body in enumerate(messages, start):
         name = "%d.M%dP%d.kpoptest" % (1764000000 + i, i, os.getpid())
         with open(os.path.join(path, "new" if new else "cur", name),
                   "wb") as f:

@@ -1,0 +1,963 @@
+/*
+ * kpop/client.c: one POP3 session as a client.  See client.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <krb5.h>
+#include <openssl/evp.h>
+
+#include "common/log.h"
+#include "common/sasl.h"
+#include "common/sendauth.h"
+#include "common/tls.h"
+#include "kpop/client.h"
+
+/* A KPOP AP-REP or KRB-ERROR from the server. */
+#define POP_KRB_REPLY_MAX	(16 * 1024)
+
+static int
+fail(struct pop *p, int st, const char *fmt, ...) KP_PRINTF(3, 4);
+
+static int
+fail(struct pop *p, int st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->err, sizeof(p->err), fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+static void
+trace(struct pop *p, const char *dir, const char *line, size_t len)
+{
+	char shown[POP_LINE_MAX * 4 + 1];
+
+	if (!p->trace)
+		return;
+	(void)log_printable(shown, sizeof(shown), line, len);
+	fprintf(stderr, "kpop: %s %s\n", dir, shown);
+}
+
+/* ---- connecting ---- */
+
+static int
+connect_one(const struct addrinfo *ai, char *why, size_t whylen)
+{
+	struct pollfd pfd;
+	socklen_t len = sizeof(int);
+	int fd, e = 0, r;
+
+	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, ai->ai_protocol)) == -1) {
+		util_snprintf(why, whylen, "%s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
+		if (errno != EINPROGRESS) {
+			util_snprintf(why, whylen, "%s", strerror(errno));
+			close(fd);
+			return -1;
+		}
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		do
+			r = poll(&pfd, 1, POP_TIMEOUT_S * 1000);
+		while (r == -1 && errno == EINTR);
+		if (r == 0) {
+			util_snprintf(why, whylen, "timed out");
+			close(fd);
+			return -1;
+		}
+		if (r == -1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e,
+		    &len) == -1 || e != 0) {
+			util_snprintf(why, whylen, "%s", strerror(e ? e :
+			    errno));
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+int
+pop_connect(struct pop *p, const char *host, unsigned int port)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char portstr[16], why[256] = "no address";
+	int fd = -1, r;
+
+	util_strlcpy(p->host, host, sizeof(p->host));
+	util_snprintf(portstr, sizeof(portstr), "%u", port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_ADDRCONFIG;
+	if ((r = getaddrinfo(host, portstr, &hints, &res)) != 0)
+		return fail(p, POP_UNAVAIL, "%s: %s", host, gai_strerror(r));
+	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
+		fd = connect_one(ai, why, sizeof(why));
+	freeaddrinfo(res);
+	if (fd == -1)
+		return fail(p, POP_UNAVAIL, "cannot connect to %s port %u: %s",
+		    host, port, why);
+	if ((p->io = io_new(fd)) == NULL) {
+		close(fd);
+		return fail(p, POP_LOCAL, "out of memory");
+	}
+	io_set_timeout(p->io, POP_TIMEOUT_S * 1000);
+	return POP_OK;
+}
+
+int
+pop_tls(struct pop *p, SSL_CTX *ctx)
+{
+	if (tls_start(p->io, ctx, TLS_CLIENT, p->host) != IO_OK)
+		return fail(p, POP_TLS, "TLS with %s failed: %s", p->host,
+		    io_error(p->io));
+	if (p->trace)
+		fprintf(stderr, "kpop: TLS %s %s, certificate verified for "
+		    "%s\n", tls_version(p->io), tls_cipher(p->io), p->host);
+	return POP_OK;
+}
+
+/* ---- lines and responses ---- */
+
+static int
+send_line(struct pop *p, int secret, const char *fmt, ...) KP_PRINTF(3, 4);
+
+/* Queue a command line; secret ones are traced with their argument hidden. */
+static int
+send_line(struct pop *p, int secret, const char *fmt, ...)
+{
+	char line[POP3_SASL_LINE_MAX + 3];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line) - 2)
+		return fail(p, POP_LOCAL, "command too long");
+	if (p->trace) {
+		const char *sp = strchr(line, ' ');
+
+		if (secret)
+			fprintf(stderr, "kpop: C: %.*s%s\n", sp != NULL ?
+			    (int)(sp - line) : 0, line, sp != NULL ?
+			    " [redacted]" : "[redacted]");
+		else
+			trace(p, "C:", line, (size_t)n);
+	}
+	memcpy(line + n, "\r\n", 2);
+	n += 2;
+	if (io_write(p->io, line, (size_t)n) != IO_OK)
+		return fail(p, POP_UNAVAIL, "writing to %s: %s", p->host,
+		    io_error(p->io));
+	util_wipe(line, sizeof(line));
+	return POP_OK;
+}
+
+/*
+ * Read one response line into p->line.  *r gets its class.  POP_OK for
+ * +OK and continuations, POP_ERR for -ERR (p->code set).
+ */
+static int
+read_resp(struct pop *p, struct pop3_resp *r)
+{
+	size_t len;
+	int st;
+
+	if (io_flush(p->io) != IO_OK)
+		return fail(p, POP_UNAVAIL, "writing to %s: %s", p->host,
+		    io_error(p->io));
+	st = io_readline(p->io, p->line, sizeof(p->line), &len);
+	if (st == IO_TOOLONG)
+		return fail(p, POP_PROTO, "%s sent a response line over %zu "
+		    "bytes", p->host, sizeof(p->line));
+	if (st != IO_OK)
+		return fail(p, POP_UNAVAIL, "%s: %s", p->host, st == IO_EOF ?
+		    "the server closed the connection" : st == IO_TIMEOUT ?
+		    "timed out waiting for the server" : io_error(p->io));
+	trace(p, "S:", p->line, len);
+	if (pop3_parse_resp(p->line, len, r) == -1)
+		return fail(p, POP_PROTO, "%s: not a POP3 response: %.60s",
+		    p->host, p->line);
+	p->code[0] = '\0';
+	if (r->status == POP3_ERR) {
+		util_strlcpy(p->code, r->code, sizeof(p->code));
+		fail(p, POP_ERR, "%s said: %.*s", p->host, (int)r->textlen,
+		    r->text);
+		return POP_ERR;
+	}
+	return POP_OK;
+}
+
+/* -ERR [code] to the status class it stands for (RFC 3206, 2449). */
+static int
+err_class(const struct pop *p, int dflt)
+{
+	if (strcasecmp(p->code, "SYS/TEMP") == 0 ||
+	    strcasecmp(p->code, "IN-USE") == 0 ||
+	    strcasecmp(p->code, "LOGIN-DELAY") == 0)
+		return POP_TEMP;
+	if (strcasecmp(p->code, "AUTH") == 0)
+		return POP_AUTH;
+	return dflt;
+}
+
+int
+pop_simple(struct pop *p, const char *fmt, ...)
+{
+	struct pop3_resp r;
+	char line[POP_LINE_MAX];
+	va_list ap;
+	int n, st;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return fail(p, POP_LOCAL, "command too long");
+	if ((st = send_line(p, 0, "%s", line)) != POP_OK)
+		return st;
+	if ((st = read_resp(p, &r)) == POP_OK && r.status != POP3_OK)
+		return fail(p, POP_PROTO, "%s: unexpected continuation",
+		    p->host);
+	return st;
+}
+
+int
+pop_greeting(struct pop *p)
+{
+	struct pop3_resp r;
+	const char *lt, *gt;
+	int st;
+
+	if ((st = read_resp(p, &r)) != POP_OK)
+		return st == POP_ERR ? err_class(p, POP_UNAVAIL) : st;
+	util_strlcpy(p->greeting, p->line, sizeof(p->greeting));
+	/* RFC 1939 s.7: the timestamp is the <...> in the greeting. */
+	if ((lt = strchr(r.text, '<')) != NULL &&
+	    (gt = strchr(lt, '>')) != NULL && strchr(lt, '@') != NULL &&
+	    strchr(lt, '@') < gt && (size_t)(gt - lt + 1) <
+	    sizeof(p->apop_ts)) {
+		memcpy(p->apop_ts, lt, (size_t)(gt - lt + 1));
+		p->apop_ts[gt - lt + 1] = '\0';
+	}
+	return POP_OK;
+}
+
+/* Read a multi-line body line by line; fn gets each (un-stuffed). */
+static int
+read_lines(struct pop *p, int (*fn)(struct pop *, const char *, size_t,
+    void *), void *arg)
+{
+	char line[POP_LINE_MAX];
+	const char *l;
+	size_t len;
+	int st;
+
+	for (;;) {
+		st = io_readline(p->io, line, sizeof(line), &len);
+		if (st == IO_TOOLONG)
+			return fail(p, POP_PROTO, "%s: a listing line too long",
+			    p->host);
+		if (st != IO_OK)
+			return fail(p, POP_UNAVAIL, "%s: %s", p->host,
+			    st == IO_EOF ? "the server closed the connection" :
+			    io_error(p->io));
+		l = line;
+		if (pop3_ml_line(&l, &len))
+			return POP_OK;
+		if (fn != NULL && (st = fn(p, l, len, arg)) != POP_OK)
+			return st;
+	}
+}
+
+static int
+capa_line(struct pop *p, const char *l, size_t len, void *arg)
+{
+	struct pop_capa *c = &p->capa;
+	const char *arg1 = memchr(l, ' ', len);
+	size_t kw = arg1 != NULL ? (size_t)(arg1 - l) : len;
+
+	(void)arg;
+	trace(p, "S:", l, len);
+	if (c->nlines < POP_CAPA_MAX)
+		util_snprintf(c->lines[c->nlines++], sizeof(c->lines[0]),
+		    "%.*s", (int)len, l);
+#define IS(word)	(kw == sizeof(word) - 1 && strncasecmp(l, word, kw) == 0)
+	if (IS("TOP"))
+		c->top = 1;
+	else if (IS("UIDL"))
+		c->uidl = 1;
+	else if (IS("USER"))
+		c->user = 1;
+	else if (IS("STLS"))
+		c->stls = 1;
+	else if (IS("PIPELINING"))
+		c->pipelining = 1;
+	else if (IS("RESP-CODES"))
+		c->resp_codes = 1;
+	else if (IS("UTF8"))
+		c->utf8 = 1;
+	else if (IS("SASL") && arg1 != NULL)
+		util_snprintf(c->sasl, sizeof(c->sasl), "%.*s",
+		    (int)(len - kw - 1), arg1 + 1);
+	else if (IS("LOGIN-DELAY") && arg1 != NULL)
+		util_snprintf(c->login_delay, sizeof(c->login_delay), "%.*s",
+		    (int)(len - kw - 1), arg1 + 1);
+	else if (IS("EXPIRE") && arg1 != NULL)
+		util_snprintf(c->expire, sizeof(c->expire), "%.*s",
+		    (int)(len - kw - 1), arg1 + 1);
+	else if (IS("IMPLEMENTATION") && arg1 != NULL)
+		util_snprintf(c->implementation, sizeof(c->implementation),
+		    "%.*s", (int)(len - kw - 1), arg1 + 1);
+#undef IS
+	return POP_OK;
+}
+
+int
+pop_capa(struct pop *p)
+{
+	int st;
+
+	memset(&p->capa, 0, sizeof(p->capa));
+	st = pop_simple(p, "CAPA");
+	if (st == POP_ERR)
+		return POP_OK;	/* an RFC 1939-only server */
+	if (st != POP_OK)
+		return st;
+	p->capa.seen = 1;
+	return read_lines(p, capa_line, NULL);
+}
+
+int
+pop_stls(struct pop *p, SSL_CTX *ctx)
+{
+	int st;
+
+	if ((st = pop_simple(p, "STLS")) != POP_OK)
+		return st == POP_ERR ? fail(p, POP_TLS, "%s refused STLS: %s",
+		    p->host, p->line) : st;
+	if ((st = pop_tls(p, ctx)) != POP_OK)
+		return st;
+	/* What was learnt in plaintext may have been forged: ask again. */
+	return pop_capa(p);
+}
+
+/* ---- KPOP ---- */
+
+/* A Kerberos failure with the likely cause, naming the principal. */
+static int
+krb_fail(struct pop *p, krb5_context ctx, krb5_error_code ret,
+    const char *what, const char *server)
+{
+	const char *m = krb5_get_error_message(ctx, ret);
+	const char *hint = "";
+
+	if (ret == KRB5_FCC_NOFILE || ret == KRB5_CC_NOTFOUND)
+		hint = " (no ticket: run kinit)";
+	else if (ret == KRB5KRB_AP_ERR_TKT_EXPIRED)
+		hint = " (the ticket has expired: run kinit)";
+	else if (ret == KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN)
+		hint = " (the realm has no such service principal: is the "
+		    "host name the server's Kerberos name?)";
+	else if (ret == KRB5KRB_AP_ERR_SKEW)
+		hint = " (the clocks differ by more than 5 minutes)";
+	fail(p, POP_KRB, "%s %s: %s%s", what, server, m, hint);
+	krb5_free_error_message(ctx, m);
+	return POP_KRB;
+}
+
+int
+pop_kpop(struct pop *p, const char *service, char *principal, size_t plen)
+{
+	static unsigned char buf[POP_KRB_REPLY_MAX];
+	krb5_context ctx = NULL;
+	krb5_ccache cc = NULL;
+	krb5_auth_context ac = NULL;
+	krb5_principal me = NULL;
+	krb5_data apreq = { 0, 0, NULL }, rep;
+	krb5_ap_rep_enc_part *repl = NULL;
+	krb5_error *kerr = NULL;
+	krb5_error_code ret;
+	char server[600], *name = NULL;
+	size_t len;
+	int st;
+
+	util_snprintf(server, sizeof(server), "%s/%s", service, p->host);
+	if ((ret = krb5_init_context(&ctx)) != 0)
+		return fail(p, POP_KRB, "cannot start Kerberos");
+	if ((ret = krb5_cc_default(ctx, &cc)) != 0 ||
+	    (ret = krb5_cc_get_principal(ctx, cc, &me)) != 0) {
+		st = krb_fail(p, ctx, ret, "no ticket to log in to", server);
+		goto out;
+	}
+	if ((ret = krb5_unparse_name(ctx, me, &name)) == 0) {
+		util_strlcpy(principal, name, plen);
+		krb5_free_unparsed_name(ctx, name);
+	}
+	ret = krb5_mk_req(ctx, &ac, AP_OPTS_MUTUAL_REQUIRED, service,
+	    p->host, NULL, cc, &apreq);
+	if (ret != 0) {
+		st = krb_fail(p, ctx, ret, "cannot get a ticket for", server);
+		goto out;
+	}
+	if (p->trace)
+		fprintf(stderr, "kpop: KPOP sendauth %s, AP-REQ [%u bytes]\n",
+		    KPOP_APPL_VERSION, apreq.length);
+	if (sendauth_hello(p->io, KPOP_APPL_VERSION, p->err,
+	    sizeof(p->err)) != SA_OK) {
+		st = POP_PROTO;
+		goto out;
+	}
+	if (sendauth_write_block(p->io, apreq.data, apreq.length) != IO_OK ||
+	    io_flush(p->io) != IO_OK ||
+	    sendauth_read_block(p->io, buf, sizeof(buf), &len, p->err,
+	    sizeof(p->err)) != SA_OK) {
+		st = p->err[0] ? POP_PROTO : fail(p, POP_UNAVAIL, "%s: %s",
+		    p->host, io_error(p->io));
+		goto out;
+	}
+	if (len > 0) {
+		rep.length = (unsigned int)len;
+		rep.data = (char *)buf;
+		if (krb5_rd_error(ctx, &rep, &kerr) == 0) {
+			st = krb_fail(p, ctx, (krb5_error_code)kerr->error +
+			    ERROR_TABLE_BASE_krb5, "the server refused the "
+			    "ticket for", server);
+			st = POP_AUTH;
+		} else
+			st = fail(p, POP_PROTO, "KPOP: a malformed refusal");
+		goto out;
+	}
+	if (sendauth_read_block(p->io, buf, sizeof(buf), &len, p->err,
+	    sizeof(p->err)) != SA_OK) {
+		st = POP_PROTO;
+		goto out;
+	}
+	rep.length = (unsigned int)len;
+	rep.data = (char *)buf;
+	if ((ret = krb5_rd_rep(ctx, ac, &rep, &repl)) != 0) {
+		st = krb_fail(p, ctx, ret, "the server did not prove it is",
+		    server);
+		st = POP_AUTH;
+		goto out;
+	}
+	st = POP_OK;
+out:
+	if (kerr != NULL)
+		krb5_free_error(ctx, kerr);
+	if (repl != NULL)
+		krb5_free_ap_rep_enc_part(ctx, repl);
+	krb5_free_data_contents(ctx, &apreq);
+	if (ac != NULL)
+		krb5_auth_con_free(ctx, ac);
+	krb5_free_principal(ctx, me);
+	if (cc != NULL)
+		krb5_cc_close(ctx, cc);
+	krb5_free_context(ctx);
+	return st;
+}
+
+/* ---- logins ---- */
+
+static int
+login_result(struct pop *p, int st, const char *method)
+{
+	if (st == POP_OK) {
+		util_strlcpy(p->auth_buf, method, sizeof(p->auth_buf));
+		p->auth_method = p->auth_buf;
+		return POP_OK;
+	}
+	if (st == POP_ERR)
+		return err_class(p, POP_AUTH) == POP_TEMP ? POP_TEMP :
+		    POP_AUTH;
+	return st;
+}
+
+int
+pop_auth_user(struct pop *p, const struct pop_login *l)
+{
+	const char *pw;
+	int st;
+
+	if ((st = pop_simple(p, "USER %s", l->user)) != POP_OK)
+		return login_result(p, st, "USER");
+	if (l->password == NULL || (pw = l->password(l->password_arg)) ==
+	    NULL)
+		return fail(p, POP_AUTH, "no password for %s", l->user);
+	if ((st = send_line(p, 1, "PASS %s", pw)) != POP_OK)
+		return st;
+	{
+		struct pop3_resp r;
+
+		st = read_resp(p, &r);
+	}
+	return login_result(p, st, "USER/PASS");
+}
+
+int
+pop_auth_kpop(struct pop *p, const struct pop_login *l)
+{
+	int st;
+
+	if ((st = pop_simple(p, "USER %s", l->user)) != POP_OK)
+		return login_result(p, st, "KPOP");
+	/* The server ignores the text; fetchmail sends this word. */
+	st = pop_simple(p, "PASS krb_ticket");
+	return login_result(p, st, "KPOP");
+}
+
+int
+pop_auth_apop(struct pop *p, const struct pop_login *l)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char hex[EVP_MAX_MD_SIZE * 2 + 1];
+	unsigned int mdlen = 0, i;
+	EVP_MD_CTX *mc;
+	const char *pw;
+	int st;
+
+	if (p->apop_ts[0] == '\0')
+		return fail(p, POP_AUTH, "%s offers no APOP (no timestamp in "
+		    "its greeting)", p->host);
+	if (l->password == NULL || (pw = l->password(l->password_arg)) ==
+	    NULL)
+		return fail(p, POP_AUTH, "no password for %s", l->user);
+	if ((mc = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(mc, EVP_md5(), NULL) != 1 ||
+	    EVP_DigestUpdate(mc, p->apop_ts, strlen(p->apop_ts)) != 1 ||
+	    EVP_DigestUpdate(mc, pw, strlen(pw)) != 1 ||
+	    EVP_DigestFinal_ex(mc, md, &mdlen) != 1) {
+		EVP_MD_CTX_free(mc);
+		return fail(p, POP_LOCAL, "MD5 is not available");
+	}
+	EVP_MD_CTX_free(mc);
+	for (i = 0; i < mdlen; i++)
+		util_snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	st = send_line(p, 0, "APOP %s %s", l->user, hex);
+	if (st == POP_OK) {
+		struct pop3_resp r;
+
+		st = read_resp(p, &r);
+	}
+	return login_result(p, st, "APOP");
+}
+
+/* Mechanisms both offered and allowed, blank-separated, into out. */
+static void
+mech_filter(const char *offered, const char *allowed, int tls, char *out,
+    size_t outlen)
+{
+	const char *o = offered;
+	size_t n, used = 0;
+
+	out[0] = '\0';
+	while (*o != '\0') {
+		char m[64];
+
+		o += strspn(o, " ");
+		n = strcspn(o, " ");
+		if (n > 0 && n < sizeof(m)) {
+			int ok = allowed == NULL;
+			const char *a = allowed;
+
+			memcpy(m, o, n);
+			m[n] = '\0';
+			while (!ok && a != NULL && *a != '\0') {
+				size_t an;
+
+				a += strspn(a, " ,");
+				an = strcspn(a, " ,");
+				ok = an == n && strncasecmp(a, m, n) == 0;
+				a += an;
+			}
+			/* A password in the clear only inside TLS. */
+			if (!tls && (strcasecmp(m, "PLAIN") == 0 ||
+			    strcasecmp(m, "LOGIN") == 0))
+				ok = 0;
+			if (ok && used + n + 2 < outlen) {
+				util_snprintf(out + used, outlen - used, "%s%s",
+				    used > 0 ? " " : "", m);
+				used = strlen(out);
+			}
+		}
+		o += n;
+	}
+}
+
+int
+pop_auth_sasl(struct pop *p, const struct pop_login *l)
+{
+	static char b64[XSASL_B64_SIZE(SASL_TOKEN_MAX)];
+	static unsigned char tok[SASL_TOKEN_MAX + 1];
+	struct xsasl_client_opts o;
+	struct xsasl_client *c;
+	struct xsasl_codec codec;
+	struct pop3_resp r;
+	unsigned char cb[TLS_CB_MAX];
+	char mechs[POP_LINE_MAX], method[64];
+	const char *mech = NULL;
+	const void *out;
+	size_t outlen, len;
+	int has_out, x, st, tls = tls_active(p->io);
+
+	mech_filter(p->capa.sasl, l->mechs, tls, mechs, sizeof(mechs));
+	if (mechs[0] == '\0')
+		return fail(p, POP_AUTH, "%s offers no SASL mechanism kpop may "
+		    "use (it offers: %s)", p->host, p->capa.sasl[0] ?
+		    p->capa.sasl : "none");
+	memset(&o, 0, sizeof(o));
+	o.service = l->service;
+	o.hostname = p->host;
+	o.authname = l->user;
+	o.user = NULL;
+	o.password = l->password;
+	o.password_arg = l->password_arg;
+	o.max_ssf = tls ? 0 : l->max_ssf;
+	if (tls) {
+		o.ext_ssf = (unsigned int)SSL_get_cipher_bits(tls_ssl(p->io),
+		    NULL);
+		o.cb_name = tls_channel_binding(p->io, cb, &o.cb_len);
+		o.cb_data = cb;
+	}
+	if ((c = xsasl_client_new(&o, p->err, sizeof(p->err))) == NULL)
+		return POP_LOCAL;
+	x = xsasl_client_start(c, mechs, &mech, &out, &outlen, &has_out);
+	if (x != XSASL_DONE && x != XSASL_MORE) {
+		/* The usual cause: a Kerberos mechanism with no ticket. */
+		st = fail(p, strstr(mech != NULL ? mech : mechs, "GSSAPI") !=
+		    NULL || strstr(mech != NULL ? mech : mechs, "GS2-KRB5") !=
+		    NULL ? POP_KRB : POP_AUTH, "SASL %s cannot start for "
+		    "service principal %s/%s: %s", mech != NULL ? mech : mechs,
+		    l->service, p->host, xsasl_client_error(c));
+		goto out;
+	}
+	/* An initial response only when it fits the 255-octet line. */
+	if (has_out && XSASL_B64_SIZE(outlen) + strlen(mech) + 7 <= 255) {
+		if (xsasl_b64_encode(out, outlen, b64, sizeof(b64), &len) == -1)
+			goto toolong;
+		st = send_line(p, 1, "AUTH %s %s", mech, len == 0 ? "=" : b64);
+		has_out = 0;
+	} else
+		st = send_line(p, 0, "AUTH %s", mech);
+	for (;;) {
+		if (st != POP_OK || (st = read_resp(p, &r)) != POP_OK)
+			break;
+		if (r.status == POP3_OK)
+			break;
+		/* A continuation: "+ " and base64 (RFC 5034 s.4). */
+		if (r.textlen > 0 && xsasl_b64_decode(r.text, r.textlen, tok,
+		    sizeof(tok), &len) == -1) {
+			(void)send_line(p, 0, "*");
+			st = fail(p, POP_PROTO, "%s sent invalid base64",
+			    p->host);
+			goto out;
+		}
+		if (has_out) {
+			/* Our initial response, held back as too long. */
+			has_out = 0;
+		} else {
+			if (r.textlen == 0)
+				len = 0;
+			x = xsasl_client_step(c, tok, len, &out, &outlen);
+			if (x != XSASL_DONE && x != XSASL_MORE) {
+				(void)send_line(p, 0, "*");
+				(void)read_resp(p, &r);
+				st = fail(p, POP_AUTH, "SASL %s: %s", mech,
+				    xsasl_client_error(c));
+				goto out;
+			}
+		}
+		if (xsasl_b64_encode(out, outlen, b64, sizeof(b64), &len) ==
+		    -1)
+			goto toolong;
+		st = send_line(p, 1, "%s", b64);
+	}
+	if (st != POP_OK) {
+		st = login_result(p, st, mech);
+		goto out;
+	}
+	p->ssf = xsasl_client_ssf(c);
+	util_snprintf(method, sizeof(method), "SASL %s%s", mech,
+	    p->ssf > 0 ? " + layer" : o.cb_name != NULL &&
+	    strstr(mech, "-PLUS") != NULL ? " (channel-bound)" : "");
+	st = login_result(p, POP_OK, method);
+	if (p->ssf > 0) {
+		/* RFC 4422 s.3.7: the layer starts after the +OK's CRLF. */
+		xsasl_client_codec(c, &codec);
+		if (codec.maxout == 0 || xsasl_layer_start(p->io, &codec) ==
+		    -1) {
+			st = fail(p, POP_LOCAL, "cannot start the security "
+			    "layer");
+			goto out;
+		}
+		p->sasl = c;	/* the layer needs it until the end */
+		return POP_OK;
+	}
+	goto out;
+toolong:
+	st = fail(p, POP_LOCAL, "SASL token too long");
+out:
+	xsasl_client_free(c);
+	return st;
+}
+
+/* ---- transactions ---- */
+
+struct scan_ctx {
+	struct pop_msg	*msgs;
+	size_t		 count;
+	int		 uidl;
+};
+
+static int
+scan_line(struct pop *p, const char *l, size_t len, void *arg)
+{
+	struct scan_ctx *s = arg;
+	unsigned long long n, size;
+	const char *sp = memchr(l, ' ', len), *val;
+	size_t vlen;
+
+	if (sp == NULL || util_parse_uint(l, (size_t)(sp - l), s->count, &n) ==
+	    -1 || n == 0)
+		return fail(p, POP_PROTO, "%s: a bad listing line: %.*s",
+		    p->host, (int)(len > 60 ? 60 : len), l);
+	val = sp + 1;
+	vlen = len - (size_t)(val - l);
+	if ((sp = memchr(val, ' ', vlen)) != NULL)
+		vlen = (size_t)(sp - val);	/* LIST may add more */
+	if (s->uidl) {
+		size_t i;
+
+		if (vlen == 0 || vlen > POP3_UIDL_MAX)
+			return fail(p, POP_PROTO, "%s: a bad UIDL", p->host);
+		for (i = 0; i < vlen; i++)
+			if (val[i] < 0x21 || val[i] > 0x7e)
+				return fail(p, POP_PROTO, "%s: a bad UIDL",
+				    p->host);
+		memcpy(s->msgs[n - 1].uidl, val, vlen);
+		s->msgs[n - 1].uidl[vlen] = '\0';
+	} else {
+		if (util_parse_uint(val, vlen, ULLONG_MAX, &size) == -1)
+			return fail(p, POP_PROTO, "%s: a bad size", p->host);
+		s->msgs[n - 1].size = size;
+	}
+	return POP_OK;
+}
+
+int
+pop_scan(struct pop *p, struct pop_msg **msgsp, size_t *countp,
+    unsigned long long *totalp)
+{
+	struct scan_ctx s;
+	struct pop3_resp r;
+	unsigned long long count, total;
+	const char *sp;
+	int st;
+
+	*msgsp = NULL;
+	if ((st = pop_simple(p, "STAT")) != POP_OK)
+		return st;
+	if ((sp = strchr(p->line + 4, ' ')) == NULL ||
+	    util_parse_uint(p->line + 4, (size_t)(sp - p->line - 4),
+	    POP_COUNT_MAX, &count) == -1 ||
+	    util_parse_uint(sp + 1, strcspn(sp + 1, " "), ULLONG_MAX,
+	    &total) == -1)
+		return fail(p, POP_PROTO, "%s: a bad STAT reply: %.60s",
+		    p->host, p->line);
+	if ((s.msgs = calloc((size_t)count + 1, sizeof(*s.msgs))) == NULL)
+		return fail(p, POP_LOCAL, "out of memory");
+	s.count = (size_t)count;
+	if (count > 0) {
+		/* Both at once when the server pipelines. */
+		if ((st = send_line(p, 0, "UIDL")) != POP_OK ||
+		    (p->capa.pipelining && (st = send_line(p, 0, "LIST")) !=
+		    POP_OK))
+			goto bad;
+		st = read_resp(p, &r);
+		if (st == POP_OK) {
+			s.uidl = 1;
+			if ((st = read_lines(p, scan_line, &s)) != POP_OK)
+				goto bad;
+		} else if (st != POP_ERR)
+			goto bad;
+		if (!p->capa.pipelining && (st = send_line(p, 0, "LIST")) !=
+		    POP_OK)
+			goto bad;
+		if ((st = read_resp(p, &r)) != POP_OK)
+			goto bad;
+		s.uidl = 0;
+		if ((st = read_lines(p, scan_line, &s)) != POP_OK)
+			goto bad;
+	}
+	*msgsp = s.msgs;
+	*countp = s.count;
+	*totalp = total;
+	return POP_OK;
+bad:
+	free(s.msgs);
+	return st;
+}
+
+struct retr_ctx {
+	const struct pop_sink	*sink;	/* NULL: discard */
+	size_t			 idx;
+	int			 failed;
+};
+
+static int
+retr_sink(void *arg, const void *buf, size_t len)
+{
+	struct retr_ctx *rc = arg;
+
+	/* After a failure the rest is read and dropped: the session goes
+	   on in step with the server. */
+	if (rc->sink == NULL || rc->failed)
+		return 0;
+	if (rc->sink->data(rc->sink->arg, rc->idx, buf, len) == -1)
+		rc->failed = 1;
+	return 0;
+}
+
+/*
+ * Read one message body through the decoder into the sink (or, with
+ * sink NULL, nowhere).  POP_OK, POP_LOCAL when the sink failed (the body
+ * was still read to its end), or the I/O failure.
+ */
+static int
+read_body(struct pop *p, const struct pop_sink *sink, size_t idx)
+{
+	struct retr_ctx rc = { sink, idx, 0 };
+	struct pop3_dec d;
+	const void *buf;
+	size_t len;
+	long long used;
+	int st;
+
+	pop3_dec_init(&d, 1);
+	while (!d.done) {
+		if ((st = io_peek(p->io, &buf, &len)) != IO_OK)
+			return fail(p, POP_UNAVAIL, "%s: %s in the middle of "
+			    "message %zu", p->host, st == IO_EOF ? "the "
+			    "server closed the connection" : io_error(p->io),
+			    idx + 1);
+		used = pop3_dec_feed(&d, buf, len, retr_sink, &rc);
+		io_skip(p->io, (size_t)used);
+	}
+	return rc.failed ? POP_LOCAL : POP_OK;
+}
+
+int
+pop_retr(struct pop *p, const size_t *idx, size_t n, long long top,
+    const struct pop_sink *sink)
+{
+	struct pop3_resp r;
+	size_t sent = 0, got, window = p->capa.pipelining ? POP_WINDOW : 1;
+	int st, failed = POP_OK;
+	char why[sizeof(p->err)] = "";
+
+	for (got = 0; got < sent || (failed == POP_OK && got < n); got++) {
+		while (failed == POP_OK && sent < n && sent < got + window) {
+			st = top >= 0 ? send_line(p, 0, "TOP %zu %lld",
+			    idx[sent] + 1, top) : send_line(p, 0, "RETR %zu",
+			    idx[sent] + 1);
+			if (st != POP_OK)
+				return st;
+			sent++;
+		}
+		if ((st = read_resp(p, &r)) != POP_OK) {
+			if (st != POP_ERR)
+				return st;
+			/* A -ERR for one message: stop asking for more. */
+			if (failed == POP_OK) {
+				failed = err_class(p, POP_ERR);
+				util_strlcpy(why, p->err, sizeof(why));
+			}
+			continue;
+		}
+		if (failed != POP_OK) {
+			/* In flight before the failure: read and drop. */
+			if ((st = read_body(p, NULL, idx[got])) != POP_OK)
+				return st;
+			continue;
+		}
+		if (sink->begin != NULL && sink->begin(sink->arg, idx[got]) ==
+		    -1) {
+			failed = POP_LOCAL;
+			util_snprintf(why, sizeof(why), "cannot deliver message "
+			    "%zu", idx[got] + 1);
+			if ((st = read_body(p, NULL, idx[got])) != POP_OK)
+				return st;
+			continue;
+		}
+		st = read_body(p, sink, idx[got]);
+		if (st == POP_LOCAL || (st == POP_OK && sink->end != NULL &&
+		    sink->end(sink->arg, idx[got]) == -1)) {
+			failed = POP_LOCAL;
+			util_snprintf(why, sizeof(why), "cannot deliver message "
+			    "%zu", idx[got] + 1);
+		} else if (st != POP_OK)
+			return st;
+	}
+	if (failed != POP_OK)
+		util_strlcpy(p->err, why, sizeof(p->err));
+	return failed;
+}
+
+int
+pop_dele(struct pop *p, const size_t *idx, size_t n)
+{
+	struct pop3_resp r;
+	size_t sent = 0, got, window = p->capa.pipelining ? POP_WINDOW : 1;
+	int st;
+
+	for (got = 0; got < n; got++) {
+		while (sent < n && sent < got + window)
+			if ((st = send_line(p, 0, "DELE %zu", idx[sent++] +
+			    1)) != POP_OK)
+				return st;
+		if ((st = read_resp(p, &r)) != POP_OK)
+			return st;
+	}
+	return POP_OK;
+}
+
+int
+pop_quit(struct pop *p)
+{
+	int st = pop_simple(p, "QUIT");
+
+	return st == POP_ERR ? err_class(p, POP_TEMP) : st;
+}
+
+void
+pop_close(struct pop *p)
+{
+	if (p->io != NULL) {
+		int fd = io_fd(p->io);
+
+		io_free(p->io);
+		close(fd);
+		p->io = NULL;
+	}
+	if (p->sasl != NULL) {
+		xsasl_client_free(p->sasl);
+		p->sasl = NULL;
+	}
+}
