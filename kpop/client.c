@@ -154,6 +154,11 @@ send_line(struct pop *p, int secret, const char *fmt, ...)
 	if (p->trace) {
 		const char *sp = strchr(line, ' ');
 
+		/* "AUTH MECH [redacted]": the mechanism is no secret. */
+		if (sp != NULL && strncasecmp(line, "AUTH ", 5) == 0 &&
+		    strchr(sp + 1, ' ') != NULL)
+			sp = strchr(sp + 1, ' ');
+
 		if (secret)
 			fprintf(stderr, "kpop: C: %.*s%s\n", sp != NULL ?
 			    (int)(sp - line) : 0, line, sp != NULL ?
