@@ -4,6 +4,12 @@
  */
 #include "config.h"
 
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <errno.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -81,4 +87,43 @@ util_snprintf(char *dst, size_t dstlen, const char *fmt, ...)
 		return -1;
 	}
 	return (size_t)n < dstlen ? 0 : -1;
+}
+
+ssize_t
+util_pread_full(int fd, void *buf, size_t n, off_t off)
+{
+	unsigned char *p = buf;
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		r = pread(fd, p + got, n - got, off + (off_t)got);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+int
+util_trylock(int fd)
+{
+	struct flock fl;
+
+	for (;;) {
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(fd, F_SETLK, &fl) == 0)
+			return 0;
+		if (errno == EACCES || errno == EAGAIN)
+			return 1;
+		if (errno != EINTR)
+			return -1;
+	}
 }

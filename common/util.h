@@ -6,6 +6,7 @@
 #define KPOP_UTIL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define KP_PRINTF(f, a)	__attribute__((__format__(__printf__, f, a)))
 #define KP_NONNULL(...)	__attribute__((__nonnull__(__VA_ARGS__)))
@@ -38,5 +39,17 @@ int	util_strlcpy(char *dst, const char *src, size_t dstlen)
  */
 int	util_snprintf(char *dst, size_t dstlen, const char *fmt, ...)
 	    KP_PRINTF(3, 4) KP_NONNULL(1, 3);
+
+/*
+ * pread up to n bytes at off, retrying EINTR and short reads: the count
+ * (less than n only at end of file), or -1 with errno set.
+ */
+ssize_t	util_pread_full(int fd, void *buf, size_t n, off_t off) KP_WUR;
+
+/*
+ * Try for an fcntl write lock on the whole of fd without waiting: 0
+ * taken, 1 held by another process, -1 an error (errno set).
+ */
+int	util_trylock(int fd) KP_WUR;
 
 #endif

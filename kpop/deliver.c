@@ -102,20 +102,6 @@ static const char dlv_from[] = "From ";
 
 /* ---- errors ---- */
 
-static void dlv_seterr(char *, size_t, const char *, ...) KP_PRINTF(3, 4);
-
-static void
-dlv_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errlen == 0)
-		return;
-	va_start(ap, fmt);
-	if (vsnprintf(err, errlen, fmt, ap) < 0)
-		err[0] = '\0';
-	va_end(ap);
-}
 
 /*
  * DLV_PERM for errno values retrying will not fix, else DLV_TEMP: a full
@@ -210,28 +196,6 @@ dlv_write_pipe(int fd, const void *buf, size_t n)
 	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 	errno = e;
 	return rc;
-}
-
-/* pread up to n bytes at off, retrying short reads; the count or -1. */
-static ssize_t
-dlv_pread_full(int fd, void *buf, size_t n, off_t off)
-{
-	unsigned char *p = buf;
-	size_t got = 0;
-	ssize_t r;
-
-	while (got < n) {
-		r = pread(fd, p + got, n - got, off + (off_t)got);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
 }
 
 /* fsync fd; what names it for the test hook.  0 or -1 (errno). */
@@ -439,7 +403,7 @@ dlv_dotlock_stale(const struct dlv_lock *lk)
 	if ((fd = open(lk->dotlock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
 	    O_NONBLOCK | O_NOCTTY)) == -1)
 		return 0;
-	r = dlv_pread_full(fd, buf, sizeof(buf) - 1, 0);
+	r = util_pread_full(fd, buf, sizeof(buf) - 1, 0);
 	(void)close(fd);
 	if (r <= 0)
 		return 0;
@@ -462,7 +426,8 @@ dlv_lock_wait(const char *path, const char *what, long long deadline,
     char *err, size_t errlen)
 {
 	if (dlv_now_ms() >= deadline) {
-		dlv_seterr(err, errlen, "mbox %s is locked by another program "
+		(void)util_snprintf(err, errlen,
+		    "mbox %s is locked by another program "
 		    "(%s); gave up waiting", path, what);
 		return DLV_TEMP;
 	}
@@ -484,7 +449,7 @@ dlv_dotlock(struct dlv_lock *lk, const char *path, long long deadline,
 		if (fd != -1)
 			break;
 		if ((e = errno) != EEXIST) {
-			dlv_seterr(err, errlen, "dotlock %s: %s%s",
+			(void)util_snprintf(err, errlen, "dotlock %s: %s%s",
 			    lk->dotlock, strerror(e), e == EACCES ?
 			    " (no write access to the mbox's directory: "
 			    "deliver through an MDA instead)" : "");
@@ -501,7 +466,7 @@ dlv_dotlock(struct dlv_lock *lk, const char *path, long long deadline,
 	if (dlv_dotlock_text(text, sizeof(text), (long)getpid()) == -1 ||
 	    dlv_write_all(fd, text, strlen(text), -1) == -1) {
 		e = errno;
-		dlv_seterr(err, errlen, "dotlock %s: %s", lk->dotlock,
+		(void)util_snprintf(err, errlen, "dotlock %s: %s", lk->dotlock,
 		    strerror(e));
 		(void)close(fd);
 		(void)unlink(lk->dotlock);
@@ -543,25 +508,6 @@ dlv_unlock(struct dlv_lock *lk)
 	lk->dl_fd = -1;
 }
 
-/* Try for an fcntl write lock on fd: 0 taken, 1 busy, -1 error. */
-static int
-dlv_trylock(int fd)
-{
-	struct flock fl;
-
-	for (;;) {
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_WRLCK;
-		fl.l_whence = SEEK_SET;
-		if (fcntl(fd, F_SETLK, &fl) == 0)
-			return 0;
-		if (errno == EACCES || errno == EAGAIN)
-			return 1;
-		if (errno != EINTR)
-			return -1;
-	}
-}
-
 /*
  * Take both locks on the mbox at path (created mode 0600 if missing) and
  * open it read-write in lk->fd, waiting up to wait_s seconds in all.  On
@@ -578,7 +524,8 @@ dlv_lock(struct dlv_lock *lk, const char *path, unsigned int wait_s,
 	lk->fd = lk->dl_fd = -1;
 	if (util_snprintf(lk->dotlock, sizeof(lk->dotlock), "%s.lock",
 	    path) == -1) {
-		dlv_seterr(err, errlen, "mbox %s: path too long", path);
+		(void)util_snprintf(err, errlen,
+		    "mbox %s: path too long", path);
 		return DLV_PERM;
 	}
 	deadline = dlv_now_ms() + (long long)(wait_s == 0 ? DLV_LOCK_WAIT :
@@ -588,19 +535,22 @@ dlv_lock(struct dlv_lock *lk, const char *path, unsigned int wait_s,
 	if ((lk->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY,
 	    0600)) == -1 || fstat(lk->fd, &st) == -1) {
 		e = errno;
-		dlv_seterr(err, errlen, "mbox %s: %s", path, strerror(e));
+		(void)util_snprintf(err, errlen,
+		    "mbox %s: %s", path, strerror(e));
 		rc = dlv_errno_status(e);
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		dlv_seterr(err, errlen, "mbox %s: not a regular file", path);
+		(void)util_snprintf(err, errlen,
+		    "mbox %s: not a regular file", path);
 		rc = DLV_PERM;
 		goto fail;
 	}
-	while ((busy = dlv_trylock(lk->fd)) != 0) {
+	while ((busy = util_trylock(lk->fd)) != 0) {
 		if (busy == -1) {
 			e = errno;
-			dlv_seterr(err, errlen, "mbox %s: fcntl lock: %s", path,
+			(void)util_snprintf(err, errlen,
+			    "mbox %s: fcntl lock: %s", path,
 			    strerror(e));
 			rc = DLV_TEMP;
 			goto fail;
@@ -700,7 +650,7 @@ dlv_mbox_fix(struct dlv *h)
 	if (h->mbox_size == 0)
 		return DLV_OK;
 	at = h->mbox_size >= 2 ? h->mbox_size - 2 : 0;
-	if ((r = dlv_pread_full(h->lk.fd, end, (size_t)(h->mbox_size - at),
+	if ((r = util_pread_full(h->lk.fd, end, (size_t)(h->mbox_size - at),
 	    at)) != h->mbox_size - at) {
 		e = r == -1 ? errno : EIO;
 		return dlv_fail(h, DLV_TEMP, "mbox %s: read: %s", h->w.arg,
@@ -764,7 +714,7 @@ dlv_mbox_copy(struct dlv *h)
 	while ((unsigned long long)in < h->w.len) {
 		want = h->w.len - (unsigned long long)in < DLV_BUF_SIZE ?
 		    (size_t)(h->w.len - (unsigned long long)in) : DLV_BUF_SIZE;
-		if ((r = dlv_pread_full(h->fd, h->buf, want, in)) !=
+		if ((r = util_pread_full(h->fd, h->buf, want, in)) !=
 		    (ssize_t)want) {
 			e = r == -1 ? errno : EIO;
 			return dlv_fail(h, DLV_TEMP, "mbox spool: read: %s",
@@ -1209,7 +1159,8 @@ dlv_parse_path(const char *spec, enum dlv_kind *kind, char *err,
 		*kind = S_ISDIR(st.st_mode) ? DLV_MAILDIR : DLV_MBOX;
 		return DLV_OK;
 	}
-	dlv_seterr(err, errlen, "target %s: not an existing Maildir or mbox; "
+	(void)util_snprintf(err, errlen,
+	    "target %s: not an existing Maildir or mbox; "
 	    "say maildir:PATH, mbox:PATH or mda:COMMAND, or end a new "
 	    "Maildir with /", spec);
 	return DLV_PERM;
@@ -1244,11 +1195,12 @@ dlv_parse(const char *spec, struct dlv_target *t, char *err, size_t errlen)
 	    dlv_parse_path(spec, &t->kind, err, errlen) != DLV_OK)
 		return DLV_PERM;
 	if (*arg == '\0') {
-		dlv_seterr(err, errlen, "target \"%s\": empty", spec);
+		(void)util_snprintf(err, errlen, "target \"%s\": empty", spec);
 		return DLV_PERM;
 	}
 	if (util_strlcpy(t->arg, arg, sizeof(t->arg)) == -1) {
-		dlv_seterr(err, errlen, "target %.64s...: too long", spec);
+		(void)util_snprintf(err, errlen,
+		    "target %.64s...: too long", spec);
 		return DLV_PERM;
 	}
 	return DLV_OK;
@@ -1280,13 +1232,13 @@ dlv_open(const struct dlv_target *t, const struct dlv_info *info,
 
 	*hp = NULL;
 	if (info->token != NULL && !dlv_token_valid(info->token)) {
-		dlv_seterr(err, errlen, "bad delivery token");
+		(void)util_snprintf(err, errlen, "bad delivery token");
 		return DLV_PERM;
 	}
 	if ((h = calloc(1, sizeof(*h))) == NULL ||
 	    (h->buf = malloc(DLV_BUF_SIZE)) == NULL) {
 		free(h);
-		dlv_seterr(err, errlen, "out of memory");
+		(void)util_snprintf(err, errlen, "out of memory");
 		return DLV_TEMP;
 	}
 	h->kind = h->w.kind = t->kind;
@@ -1314,7 +1266,7 @@ dlv_open(const struct dlv_target *t, const struct dlv_info *info,
 		rc = dlv_fail(h, DLV_PERM, "unknown target kind");
 	}
 	if (rc != DLV_OK) {
-		dlv_seterr(err, errlen, "%s", h->err);
+		(void)util_snprintf(err, errlen, "%s", h->err);
 		dlv_free(h);
 		return rc;
 	}
@@ -1383,7 +1335,7 @@ dlv_prepare(struct dlv *h, struct dlv_where *w, char *err, size_t errlen)
 	}
 	*w = h->w;
 	if (h->status != DLV_OK)
-		dlv_seterr(err, errlen, "%s", h->err);
+		(void)util_snprintf(err, errlen, "%s", h->err);
 	return h->status;
 }
 
@@ -1401,7 +1353,7 @@ dlv_commit(struct dlv *h, struct dlv_where *w, char *err, size_t errlen)
 		rc = dlv_mbox_commit(h);
 	*w = h->w;
 	if (rc != DLV_OK)
-		dlv_seterr(err, errlen, "%s", h->err);
+		(void)util_snprintf(err, errlen, "%s", h->err);
 	dlv_free(h);
 	return rc;
 }
@@ -1437,13 +1389,15 @@ dlv_find_in(const char *dir, const char *sub, const char *token,
 	int found = 0, e;
 
 	if (util_snprintf(path, sizeof(path), "%s/%s", dir, sub) == -1) {
-		dlv_seterr(err, errlen, "Maildir %s: path too long", dir);
+		(void)util_snprintf(err, errlen,
+		    "Maildir %s: path too long", dir);
 		return DLV_PERM;
 	}
 	if ((d = opendir(path)) == NULL) {
 		if ((e = errno) == ENOENT)
 			return 0;
-		dlv_seterr(err, errlen, "Maildir %s: %s", path, strerror(e));
+		(void)util_snprintf(err, errlen,
+		    "Maildir %s: %s", path, strerror(e));
 		return dlv_errno_status(e);
 	}
 	errno = 0;
@@ -1457,7 +1411,8 @@ dlv_find_in(const char *dir, const char *sub, const char *token,
 	e = errno;
 	(void)closedir(d);
 	if (!found && e != 0) {
-		dlv_seterr(err, errlen, "Maildir %s: %s", path, strerror(e));
+		(void)util_snprintf(err, errlen,
+		    "Maildir %s: %s", path, strerror(e));
 		return DLV_TEMP;
 	}
 	return found;
@@ -1470,7 +1425,7 @@ dlv_maildir_find(const char *dir, const char *token, char *name,
 	int rc;
 
 	if (!dlv_token_valid(token)) {
-		dlv_seterr(err, errlen, "bad delivery token");
+		(void)util_snprintf(err, errlen, "bad delivery token");
 		return DLV_PERM;
 	}
 	rc = dlv_find_in(dir, "new", token, name, namelen, err, errlen);
@@ -1498,8 +1453,8 @@ dlv_hash_range(int fd, off_t off, unsigned long long len, unsigned char *md,
 		goto out;
 	while (len > 0) {
 		want = len < DLV_BUF_SIZE ? (size_t)len : DLV_BUF_SIZE;
-		if ((r = dlv_pread_full(fd, buf, want, off)) != (ssize_t)want ||
-		    EVP_DigestUpdate(ctx, buf, want) != 1)
+		r = util_pread_full(fd, buf, want, off);
+		if (r != (ssize_t)want || EVP_DigestUpdate(ctx, buf, want) != 1)
 			goto out;
 		off += r;
 		len -= want;
@@ -1509,7 +1464,8 @@ dlv_hash_range(int fd, off_t off, unsigned long long len, unsigned char *md,
 		rc = 0;
 out:
 	if (rc == -1)
-		dlv_seterr(err, errlen, "mbox %s: read: %s", path, r == -1 ?
+		(void)util_snprintf(err, errlen,
+		    "mbox %s: read: %s", path, r == -1 ?
 		    strerror(errno) : "short read or SHA-256 failure");
 	EVP_MD_CTX_free(ctx);
 	free(buf);
@@ -1527,7 +1483,7 @@ dlv_starts_ours(int fd, off_t off, off_t end)
 	size_t n = end - off < (off_t)DLV_FROM_LEN ? (size_t)(end - off) :
 	    DLV_FROM_LEN;
 
-	return n > 0 && dlv_pread_full(fd, head, n, off) == (ssize_t)n &&
+	return n > 0 && util_pread_full(fd, head, n, off) == (ssize_t)n &&
 	    memcmp(head, dlv_from, n) == 0;
 }
 
@@ -1551,14 +1507,15 @@ dlv_mbox_check(const char *path, unsigned long long offset,
 	int fd, e, rc = DLV_ABSENT;
 
 	if (!dlv_range_ok(offset, len)) {
-		dlv_seterr(err, errlen, "mbox %s: bad range", path);
+		(void)util_snprintf(err, errlen, "mbox %s: bad range", path);
 		return DLV_PERM;
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1 ||
 	    fstat(fd, &st) == -1) {
 		if ((e = errno) == ENOENT)
 			return DLV_ABSENT;
-		dlv_seterr(err, errlen, "mbox %s: %s", path, strerror(e));
+		(void)util_snprintf(err, errlen,
+		    "mbox %s: %s", path, strerror(e));
 		if (fd != -1)
 			(void)close(fd);
 		return dlv_errno_status(e);
@@ -1594,7 +1551,7 @@ dlv_only_ours(int fd, off_t off, off_t end)
 	if (!dlv_starts_ours(fd, off, end))
 		return 0;
 	for (off += DLV_FROM_LEN; off < end; off += r) {
-		r = dlv_pread_full(fd, buf, end - off < (off_t)sizeof(buf) ?
+		r = util_pread_full(fd, buf, end - off < (off_t)sizeof(buf) ?
 		    (size_t)(end - off) : sizeof(buf), off);
 		if (r <= 0)
 			return -1;
@@ -1618,7 +1575,7 @@ dlv_mbox_unappend(const char *path, unsigned long long offset,
 	int rc, e, ours = 0;
 
 	if (!dlv_range_ok(offset, len)) {
-		dlv_seterr(err, errlen, "mbox %s: bad range", path);
+		(void)util_snprintf(err, errlen, "mbox %s: bad range", path);
 		return DLV_PERM;
 	}
 	if ((rc = dlv_lock(&lk, path, lock_wait, err, errlen)) != DLV_OK)
@@ -1629,7 +1586,8 @@ dlv_mbox_unappend(const char *path, unsigned long long offset,
 		goto out;
 	if ((unsigned long long)st.st_size >= offset + len ||
 	    (ours = dlv_only_ours(lk.fd, (off_t)offset, st.st_size)) == 0) {
-		dlv_seterr(err, errlen, "mbox %s: other mail follows the "
+		(void)util_snprintf(err, errlen,
+		    "mbox %s: other mail follows the "
 		    "interrupted delivery at offset %llu; left alone", path,
 		    offset);
 		rc = DLV_PERM;
@@ -1643,7 +1601,7 @@ out:
 	return rc;
 fail:
 	e = errno;
-	dlv_seterr(err, errlen, "mbox %s: %s", path, strerror(e));
+	(void)util_snprintf(err, errlen, "mbox %s: %s", path, strerror(e));
 	dlv_unlock(&lk);
 	return DLV_TEMP;
 }

@@ -89,20 +89,6 @@ static struct st *st_held;
 
 /* ---- small helpers ---- */
 
-static void st_seterr(char *, size_t, const char *, ...) KP_PRINTF(3, 4);
-
-static void
-st_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errlen == 0)
-		return;
-	va_start(ap, fmt);
-	if (vsnprintf(err, errlen, fmt, ap) < 0)
-		err[0] = '\0';
-	va_end(ap);
-}
 
 /* CRC-32 (IEEE 802.3, as zlib), bit by bit: records are short. */
 static uint32_t
@@ -339,7 +325,8 @@ st_default_dir(char *out, size_t outlen, char *err, size_t errlen)
 	    (pw = getpwuid(getuid())) != NULL)
 		home = pw->pw_dir;
 	if (home == NULL || home[0] != '/') {
-		st_seterr(err, errlen, "no state directory: set HOME or "
+		(void)util_snprintf(err, errlen,
+		    "no state directory: set HOME or "
 		    "XDG_STATE_HOME");
 		return ST_ERR;
 	}
@@ -347,7 +334,7 @@ st_default_dir(char *out, size_t outlen, char *err, size_t errlen)
 		goto long_path;
 	return ST_OK;
 long_path:
-	st_seterr(err, errlen, "state directory: path too long");
+	(void)util_snprintf(err, errlen, "state directory: path too long");
 	return ST_ERR;
 }
 
@@ -380,7 +367,7 @@ st_mkdirs(const char *path, char *err, size_t errlen)
 	size_t i;
 
 	if (util_strlcpy(p, path, sizeof(p)) == -1) {
-		st_seterr(err, errlen, "%s: path too long", path);
+		(void)util_snprintf(err, errlen, "%s: path too long", path);
 		return ST_ERR;
 	}
 	for (i = 1; ; i++) {
@@ -404,7 +391,8 @@ st_mkdirs(const char *path, char *err, size_t errlen)
 	}
 	return ST_OK;
 fail:
-	st_seterr(err, errlen, "state directory %s: %s", p, strerror(errno));
+	(void)util_snprintf(err, errlen,
+	    "state directory %s: %s", p, strerror(errno));
 	return ST_ERR;
 }
 
@@ -425,7 +413,8 @@ st_account_dir(struct st *st, char *err, size_t errlen)
 	if (lstat(st->dir, &sb) == -1)
 		goto fail;
 	if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid()) {
-		st_seterr(err, errlen, "state directory %s: not a directory "
+		(void)util_snprintf(err, errlen,
+		    "state directory %s: not a directory "
 		    "of this user", st->dir);
 		return ST_ERR;
 	}
@@ -433,7 +422,7 @@ st_account_dir(struct st *st, char *err, size_t errlen)
 		goto fail;
 	return ST_OK;
 fail:
-	st_seterr(err, errlen, "state directory %s: %s", st->dir,
+	(void)util_snprintf(err, errlen, "state directory %s: %s", st->dir,
 	    strerror(errno));
 	return ST_ERR;
 }
@@ -452,25 +441,6 @@ st_lock_holder(int fd)
 	if (fcntl(fd, F_GETLK, &fl) == -1 || fl.l_type == F_UNLCK)
 		return 0;
 	return (long)fl.l_pid;
-}
-
-/* Try for the lock: 0 taken, 1 busy, -1 error. */
-static int
-st_trylock(int fd)
-{
-	struct flock fl;
-
-	for (;;) {
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_WRLCK;
-		fl.l_whence = SEEK_SET;
-		if (fcntl(fd, F_SETLK, &fl) == 0)
-			return 0;
-		if (errno == EACCES || errno == EAGAIN)
-			return 1;
-		if (errno != EINTR)
-			return -1;
-	}
 }
 
 /* Whether this process has the lock file at path open already. */
@@ -497,16 +467,17 @@ st_lock_wait(struct st *st, unsigned int wait_s, char *err, size_t errlen)
 	long long deadline = st_now_ms() + (long long)wait_s * 1000;
 	int busy;
 
-	while ((busy = st_trylock(st->lock_fd)) == 1) {
+	while ((busy = util_trylock(st->lock_fd)) == 1) {
 		if (st_now_ms() >= deadline) {
-			st_seterr(err, errlen, "account %s is busy (pid %ld)",
+			(void)util_snprintf(err, errlen,
+			    "account %s is busy (pid %ld)",
 			    st->id, st_lock_holder(st->lock_fd));
 			return ST_BUSY;
 		}
 		(void)nanosleep(&poll, NULL);
 	}
 	if (busy == -1) {
-		st_seterr(err, errlen, "account %s: lock: %s", st->id,
+		(void)util_snprintf(err, errlen, "account %s: lock: %s", st->id,
 		    strerror(errno));
 		return ST_ERR;
 	}
@@ -521,18 +492,20 @@ st_lock(struct st *st, unsigned int wait_s, char *err, size_t errlen)
 	int rc;
 
 	if (util_snprintf(path, sizeof(path), "%s/lock", st->dir) == -1) {
-		st_seterr(err, errlen, "%s: path too long", st->dir);
+		(void)util_snprintf(err, errlen, "%s: path too long", st->dir);
 		return ST_ERR;
 	}
 	if (st_held_here(path)) {
-		st_seterr(err, errlen, "account %s is busy (pid %ld, this "
+		(void)util_snprintf(err, errlen,
+		    "account %s is busy (pid %ld, this "
 		    "process)", st->id, (long)getpid());
 		return ST_BUSY;
 	}
 	if ((st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW | O_NOCTTY, 0600)) == -1 ||
 	    fstat(st->lock_fd, &sb) == -1) {
-		st_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		(void)util_snprintf(err, errlen,
+		    "%s: %s", path, strerror(errno));
 		return ST_ERR;
 	}
 	if ((rc = st_lock_wait(st, wait_s, err, errlen)) != ST_OK)
@@ -938,16 +911,18 @@ st_slurp(int fd, const char *path, char **bufp, size_t *lenp, char *err,
 
 	*bufp = NULL;
 	if (fstat(fd, &sb) == -1) {
-		st_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		(void)util_snprintf(err, errlen,
+		    "%s: %s", path, strerror(errno));
 		return ST_ERR;
 	}
 	if (sb.st_size > ST_FILE_MAX) {
-		st_seterr(err, errlen, "%s: larger than %d bytes", path,
+		(void)util_snprintf(err, errlen,
+		    "%s: larger than %d bytes", path,
 		    ST_FILE_MAX);
 		return ST_ERR;
 	}
 	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL) {
-		st_seterr(err, errlen, "%s: out of memory", path);
+		(void)util_snprintf(err, errlen, "%s: out of memory", path);
 		return ST_ERR;
 	}
 	while (got < (size_t)sb.st_size) {
@@ -959,7 +934,8 @@ st_slurp(int fd, const char *path, char **bufp, size_t *lenp, char *err,
 		got += (size_t)r;
 	}
 	if (got < (size_t)sb.st_size) {
-		st_seterr(err, errlen, "%s: read: %s", path, strerror(errno));
+		(void)util_snprintf(err, errlen,
+		    "%s: read: %s", path, strerror(errno));
 		free(buf);
 		return ST_ERR;
 	}
@@ -997,14 +973,16 @@ st_replay(struct st *st, const char *buf, size_t len, char head,
 			if (torn_ok && (nl == NULL || (size_t)(nl - buf) + 1 ==
 			    len))
 				return lineno == 1 ? 1 : 0;
-			st_seterr(err, errlen, "%s: line %zu is corrupt", path,
+			(void)util_snprintf(err, errlen,
+			    "%s: line %zu is corrupt", path,
 			    lineno);
 			return ST_ERR;
 		}
 		if (lineno == 1 && (*gen = r.gen) < min_gen)
 			return 1;
 		if (lineno > 1 && st_apply(st, &r) == -1) {
-			st_seterr(err, errlen, "%s: out of memory", path);
+			(void)util_snprintf(err, errlen,
+			    "%s: out of memory", path);
 			return ST_ERR;
 		}
 		at = (size_t)(nl - buf) + 1;
@@ -1030,7 +1008,7 @@ st_jreset(struct st *st, unsigned long long gen, char *err, size_t errlen)
 
 	if (ftruncate(st->jfd, 0) == -1 ||
 	    st_write_all(st->jfd, st->line, n) == -1 || fsync(st->jfd) == -1) {
-		st_seterr(err, errlen, "%s/journal: %s", st->dir,
+		(void)util_snprintf(err, errlen, "%s/journal: %s", st->dir,
 		    strerror(errno));
 		st->broken = 1;
 		return ST_ERR;
@@ -1054,7 +1032,8 @@ st_load_snapshot(struct st *st, char *err, size_t errlen)
 	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
 		if (errno == ENOENT)
 			return ST_OK;
-		st_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		(void)util_snprintf(err, errlen,
+		    "%s: %s", path, strerror(errno));
 		return ST_ERR;
 	}
 	rc = st_slurp(fd, path, &buf, &len, err, errlen);
@@ -1065,7 +1044,7 @@ st_load_snapshot(struct st *st, char *err, size_t errlen)
 	    errlen);
 	free(buf);
 	if (rc == 1) {
-		st_seterr(err, errlen, "%s: no header", path);
+		(void)util_snprintf(err, errlen, "%s: no header", path);
 		return ST_ERR;
 	}
 	return rc;
@@ -1086,7 +1065,8 @@ st_load_journal(struct st *st, char *err, size_t errlen)
 	if (st_path(st, "journal", path, sizeof(path)) == -1 ||
 	    (st->jfd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC |
 	    O_NOFOLLOW | O_NOCTTY, 0600)) == -1) {
-		st_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		(void)util_snprintf(err, errlen,
+		    "%s: %s", path, strerror(errno));
 		return ST_ERR;
 	}
 	if ((rc = st_slurp(st->jfd, path, &buf, &len, err, errlen)) != ST_OK)
@@ -1105,7 +1085,8 @@ st_load_journal(struct st *st, char *err, size_t errlen)
 	st->jsize = (off_t)good;
 	if (good < len && (ftruncate(st->jfd, (off_t)good) == -1 ||
 	    fsync(st->jfd) == -1)) {
-		st_seterr(err, errlen, "%s: cutting a torn record: %s", path,
+		(void)util_snprintf(err, errlen,
+		    "%s: cutting a torn record: %s", path,
 		    strerror(errno));
 		return ST_ERR;
 	}
@@ -1117,11 +1098,13 @@ static int
 st_jwrite(struct st *st, size_t n, char *err, size_t errlen)
 {
 	if (n == 0) {
-		st_seterr(err, errlen, "%s/journal: record too long", st->dir);
+		(void)util_snprintf(err, errlen,
+		    "%s/journal: record too long", st->dir);
 		return ST_ERR;
 	}
 	if (st_write_all(st->jfd, st->line, n) == -1) {
-		st_seterr(err, errlen, "%s/journal: write: %s", st->dir,
+		(void)util_snprintf(err, errlen,
+		    "%s/journal: write: %s", st->dir,
 		    strerror(errno));
 		return ST_ERR;
 	}
@@ -1142,7 +1125,8 @@ st_jsync(struct st *st, int ok, char *err, size_t errlen)
 		return ST_OK;
 	}
 	if (ok)
-		st_seterr(err, errlen, "%s/journal: fsync: %s", st->dir,
+		(void)util_snprintf(err, errlen,
+		    "%s/journal: fsync: %s", st->dir,
 		    strerror(errno));
 	if (ftruncate(st->jfd, st->jsize) == -1 || fsync(st->jfd) == -1)
 		st->broken = 1;
@@ -1158,7 +1142,8 @@ st_log(struct st *st, const struct st_r *r, size_t n, char *err,
 	int ok = 1;
 
 	if (st->broken) {
-		st_seterr(err, errlen, "%s/journal: an earlier write failed "
+		(void)util_snprintf(err, errlen,
+		    "%s/journal: an earlier write failed "
 		    "and could not be undone", st->dir);
 		return ST_ERR;
 	}
@@ -1168,7 +1153,7 @@ st_log(struct st *st, const struct st_r *r, size_t n, char *err,
 		return ST_ERR;
 	for (i = 0; i < n; i++)
 		if (st_apply(st, &r[i]) == -1) {
-			st_seterr(err, errlen, "out of memory");
+			(void)util_snprintf(err, errlen, "out of memory");
 			return ST_ERR;
 		}
 	return ST_OK;
@@ -1186,7 +1171,7 @@ st_open(const char *base, const char *id, unsigned int wait_s,
 
 	*stp = NULL;
 	if (!st_id_valid(id)) {
-		st_seterr(err, errlen, "bad account id");
+		(void)util_snprintf(err, errlen, "bad account id");
 		return ST_ERR;
 	}
 	if (base == NULL) {
@@ -1195,13 +1180,13 @@ st_open(const char *base, const char *id, unsigned int wait_s,
 		base = dbase;
 	}
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
-		st_seterr(err, errlen, "out of memory");
+		(void)util_snprintf(err, errlen, "out of memory");
 		return ST_ERR;
 	}
 	st->lock_fd = st->jfd = -1;
 	(void)util_strlcpy(st->id, id, sizeof(st->id));
 	if (util_snprintf(st->dir, sizeof(st->dir), "%s/%s", base, id) == -1) {
-		st_seterr(err, errlen, "%s: path too long", base);
+		(void)util_snprintf(err, errlen, "%s: path too long", base);
 		rc = ST_ERR;
 	} else if ((rc = st_mkdirs(base, err, errlen)) == ST_OK &&
 	    (rc = st_account_dir(st, err, errlen)) == ST_OK &&
@@ -1305,13 +1290,15 @@ st_check(const struct st *st, const char *uidl, unsigned int allowed,
 	enum st_status s;
 
 	if (!st_uidl_valid(uidl)) {
-		st_seterr(err, errlen, "%s: not a valid UIDL (1-70 characters "
+		(void)util_snprintf(err, errlen,
+		    "%s: not a valid UIDL (1-70 characters "
 		    "0x21-0x7E)", what);
 		return -1;
 	}
 	s = st_get(st, uidl, NULL);
 	if ((allowed & (1U << s)) == 0) {
-		st_seterr(err, errlen, "%s %s: not allowed, the message is %s",
+		(void)util_snprintf(err, errlen,
+		    "%s %s: not allowed, the message is %s",
 		    what, uidl, name[s]);
 		return -1;
 	}
@@ -1341,7 +1328,8 @@ st_intent(struct st *st, const char *uidl, const struct dlv_where *w,
 		return ST_ERR;
 	if ((w->kind == DLV_MAILDIR || w->token[0] != '\0') &&
 	    !dlv_token_valid(w->token)) {
-		st_seterr(err, errlen, "intent %s: bad delivery token", uidl);
+		(void)util_snprintf(err, errlen,
+		    "intent %s: bad delivery token", uidl);
 		return ST_ERR;
 	}
 	st_rec(&r, 'I', uidl, w);
@@ -1388,7 +1376,7 @@ st_deleted(struct st *st, const char *const *uidls, size_t n, char *err,
 	int s, rc;
 
 	if ((r = calloc(n == 0 ? 1 : n, sizeof(*r))) == NULL) {
-		st_seterr(err, errlen, "out of memory");
+		(void)util_snprintf(err, errlen, "out of memory");
 		return ST_ERR;
 	}
 	for (i = 0; i < n; i++) {
@@ -1555,7 +1543,7 @@ st_recover(struct st *st, void (*note)(void *, const char *, const char *),
 	int rc = ST_OK;
 
 	if (st_pending(st, &list, &n) == -1) {
-		st_seterr(err, errlen, "out of memory");
+		(void)util_snprintf(err, errlen, "out of memory");
 		return ST_ERR;
 	}
 	for (i = 0; i < n && rc == ST_OK; i++)
@@ -1670,13 +1658,14 @@ st_write_snapshot(struct st *st, unsigned long long gen, char *err,
 
 	if (st_path(st, "state.tmp", tmp, sizeof(tmp)) == -1 ||
 	    st_path(st, "state", path, sizeof(path)) == -1) {
-		st_seterr(err, errlen, "%s: path too long", st->dir);
+		(void)util_snprintf(err, errlen, "%s: path too long", st->dir);
 		return ST_ERR;
 	}
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
 	    O_NOFOLLOW | O_NOCTTY, 0600)) == -1 ||
 	    (fp = fdopen(fd, "w")) == NULL) {
-		st_seterr(err, errlen, "%s: %s", tmp, strerror(errno));
+		(void)util_snprintf(err, errlen,
+		    "%s: %s", tmp, strerror(errno));
 		if (fd != -1)
 			(void)close(fd);
 		return ST_ERR;
@@ -1686,7 +1675,7 @@ st_write_snapshot(struct st *st, unsigned long long gen, char *err,
 	if (fclose(fp) != 0)
 		ok = 0;
 	if (!ok || rename(tmp, path) == -1 || st_fsync_dir(st->dir) == -1) {
-		st_seterr(err, errlen, "%s: %s", ok ? path : tmp,
+		(void)util_snprintf(err, errlen, "%s: %s", ok ? path : tmp,
 		    strerror(errno));
 		(void)unlink(tmp);
 		return ST_ERR;
@@ -1699,7 +1688,8 @@ st_compact(struct st *st, const char *const *uidls, size_t n, char *err,
     size_t errlen)
 {
 	if (st->broken) {
-		st_seterr(err, errlen, "%s/journal: an earlier write failed "
+		(void)util_snprintf(err, errlen,
+		    "%s/journal: an earlier write failed "
 		    "and could not be undone", st->dir);
 		return ST_ERR;
 	}

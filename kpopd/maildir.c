@@ -467,7 +467,7 @@ mdir_cache_load(struct mdir *m)
 		m->cache_bad = 1;
 		goto out;
 	}
-	r = md_pread_full(fd, m->ctext, len, 0);
+	r = util_pread_full(fd, m->ctext, len, 0);
 	if (r != (ssize_t)len) {
 		m->cache_bad = 1;
 		goto out;

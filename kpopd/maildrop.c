@@ -107,27 +107,6 @@ md_pwrite_all(int fd, const void *buf, size_t n, off_t off)
 	return md_write_loop(fd, buf, n, 1, off);
 }
 
-ssize_t
-md_pread_full(int fd, void *buf, size_t n, off_t off)
-{
-	unsigned char *p = buf;
-	size_t got = 0;
-	ssize_t r;
-
-	while (got < n) {
-		r = pread(fd, p + got, n - got, off + (off_t)got);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
 int
 md_fsync_dir(const char *path)
 {
@@ -442,24 +421,6 @@ md_uidl_unique(struct maildrop *md, char *err, size_t errlen)
 /* ---- the session lock ---- */
 
 int
-md_trylock(int fd)
-{
-	struct flock fl;
-
-	for (;;) {
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_WRLCK;
-		fl.l_whence = SEEK_SET;
-		if (fcntl(fd, F_SETLK, &fl) == 0)
-			return 0;
-		if (errno == EACCES || errno == EAGAIN)
-			return 1;
-		if (errno != EINTR)
-			return -1;
-	}
-}
-
-int
 md_lock_session(struct maildrop *md, const char *path,
     const struct md_opts *opts, char *err, size_t errlen)
 {
@@ -499,7 +460,7 @@ md_lock_session(struct maildrop *md, const char *path,
 		}
 	}
 	for (;;) {
-		if ((busy = md_trylock(fd)) == 0)
+		if ((busy = util_trylock(fd)) == 0)
 			break;
 		if (busy == -1) {
 			e = errno;

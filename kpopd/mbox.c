@@ -174,7 +174,7 @@ mbox_dotlock_dead(struct mbox *mb)
 	if ((fd = open(mb->dotlock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
 	    O_NOCTTY | O_NONBLOCK)) == -1)
 		return 0;
-	r = md_pread_full(fd, buf, sizeof(buf) - 1, 0);
+	r = util_pread_full(fd, buf, sizeof(buf) - 1, 0);
 	if (r <= 0 || fstat(fd, &a) == -1)
 		goto out;
 	buf[r] = '\0';
@@ -309,7 +309,7 @@ mbox_lock(struct mbox *mb, int *fdp, char *err, size_t errlen)
 		rc = MD_PERM;
 		goto fail;
 	}
-	while ((busy = md_trylock(fd)) != 0) {
+	while ((busy = util_trylock(fd)) != 0) {
 		if (busy == -1) {
 			e = errno;
 			md_seterr(err, errlen, "lock %s: %s", mb->path,
@@ -356,7 +356,7 @@ mbox_copy(struct mbox *mb, int in, off_t inoff, int out, off_t outoff,
 
 	while (len > 0) {
 		want = len > MD_BUF_SIZE ? MD_BUF_SIZE : (size_t)len;
-		if ((r = md_pread_full(in, mb->buf, want, inoff)) == -1)
+		if ((r = util_pread_full(in, mb->buf, want, inoff)) == -1)
 			return -1;
 		if ((size_t)r != want) {
 			errno = EIO;
@@ -730,7 +730,7 @@ mbox_recover(struct mbox *mb, int fd, char *err, size_t errlen)
 	hashok = 1;
 	/* Errors reading it are not proof it is bad: keep it then. */
 	if (fstat(jfd, &jst) == -1 ||
-	    (r = md_pread_full(jfd, hdr, sizeof(hdr), 0)) == -1)
+	    (r = util_pread_full(jfd, hdr, sizeof(hdr), 0)) == -1)
 		goto rfail;
 	if (!S_ISREG(jst.st_mode) || r != (ssize_t)sizeof(hdr) ||
 	    memcmp(hdr, MBOX_J_MAGIC, 8) != 0)
@@ -747,7 +747,7 @@ mbox_recover(struct mbox *mb, int fd, char *err, size_t errlen)
 	for (pos = MBOX_J_HDR; pos < jst.st_size; pos += r) {
 		want = jst.st_size - pos > MD_BUF_SIZE ? MD_BUF_SIZE :
 		    (size_t)(jst.st_size - pos);
-		if ((r = md_pread_full(jfd, mb->buf, want, pos)) == -1)
+		if ((r = util_pread_full(jfd, mb->buf, want, pos)) == -1)
 			goto rfail;
 		if (r != (ssize_t)want)
 			goto checked;
@@ -799,9 +799,9 @@ checked:
 		for (left = (off_t)(l - n), pos = 0; left > 0 && !truncated;
 		    left -= (off_t)want, pos += (off_t)want) {
 			want = left > MD_BUF_SIZE ? MD_BUF_SIZE : (size_t)left;
-			if (md_pread_full(jfd, mb->buf, want, MBOX_J_HDR +
+			if (util_pread_full(jfd, mb->buf, want, MBOX_J_HDR +
 			    (off_t)n + pos) != (ssize_t)want ||
-			    md_pread_full(fd, b2, want, (off_t)(w + n) + pos) !=
+			    util_pread_full(fd, b2, want, (off_t)(w + n) + pos) !=
 			    (ssize_t)want) {
 				e = errno;
 				md_seterr(err, errlen, "%s: read: %s",
@@ -1054,7 +1054,7 @@ mbox_verify(struct mbox *mb, int fd, off_t *sizep, char *err,
 		for (pos = m->from_off, left = m->msg_off - m->from_off;
 		    left > 0; left -= (off_t)want, pos += (off_t)want) {
 			want = left > MD_BUF_SIZE ? MD_BUF_SIZE : (size_t)left;
-			if (md_pread_full(fd, mb->buf, want, pos) !=
+			if (util_pread_full(fd, mb->buf, want, pos) !=
 			    (ssize_t)want)
 				break;
 			h = md_fnv(h, mb->buf, want);

@@ -64,12 +64,6 @@ int	md_lock_session(struct maildrop *, const char *path,
 	    const struct md_opts *, char *err, size_t errlen)
 	    KP_NONNULL(1, 2, 3, 4) KP_WUR;
 
-/*
- * Try to take an fcntl write lock on the whole of fd, without waiting.
- * Returns 0 (taken), 1 (another process holds a lock there), or -1
- * (errno).
- */
-int	md_trylock(int fd) KP_WUR;
 
 /* Whether the len bytes at s are a valid UIDL: 1-70 of 0x21-0x7E. */
 int	md_uidl_valid(const char *s, size_t len) KP_NONNULL(1);
@@ -146,11 +140,6 @@ int	md_errno_status(int e);
 /* Write or pwrite all n bytes, retrying on EINTR.  0 or -1 (errno). */
 int	md_write_all(int fd, const void *, size_t) KP_WUR;
 int	md_pwrite_all(int fd, const void *, size_t, off_t) KP_WUR;
-/*
- * pread up to n bytes at off, retrying on EINTR and short reads.
- * Returns the count (below n only at end of file), or -1 (errno).
- */
-ssize_t	md_pread_full(int fd, void *, size_t, off_t) KP_WUR;
 
 /*
  * fsync the directory at path.  Returns 0 or -1 (errno).  Not KP_WUR:

@@ -180,7 +180,7 @@ slurp(const char *path, size_t *lenp)
 	if (fstat(fd, &st) == -1 ||
 	    (buf = malloc((size_t)st.st_size + 1)) == NULL)
 		bail("slurp %s", path);
-	if (md_pread_full(fd, buf, (size_t)st.st_size, 0) != st.st_size)
+	if (util_pread_full(fd, buf, (size_t)st.st_size, 0) != st.st_size)
 		bail("read %s", path);
 	buf[st.st_size] = '\0';
 	*lenp = (size_t)st.st_size;
@@ -252,7 +252,7 @@ msg_bytes(struct maildrop *md, size_t i, size_t *lenp, int *status)
 		return NULL;
 	if ((buf = malloc((size_t)len + 1)) == NULL)
 		bail("malloc");
-	if (md_pread_full(fd, buf, (size_t)len, off) != len)
+	if (util_pread_full(fd, buf, (size_t)len, off) != len)
 		bail("read message %zu", i);
 	close(fd);
 	*lenp = (size_t)len;
