@@ -1586,7 +1586,12 @@ st_changed(struct st *st, const char *const *uidls, size_t n)
 	valid = st_mark(st, uidls, n);
 	for (i = 0; i < st->nb; i++)
 		for (e = st->tab[i]; e != NULL; e = e->next) {
-			if (e->status != ST_KEPT && e->status != ST_DELIVERED)
+			/*
+			 * Only kept mail must still be there: a DELIVERED
+			 * entry may be gone by a QUIT whose +OK a crash kept
+			 * us from recording.
+			 */
+			if (e->status != ST_KEPT)
 				continue;
 			expect++;
 			if (e->mark == st->mark)

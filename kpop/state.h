@@ -224,10 +224,12 @@ int	st_recover(struct st *, void (*note)(void *arg, const char *uidl,
 /*
  * The wholesale-change rule, given the server's n UIDLs (invalid ones
  * are ignored): 1 when the server lists at least one message, the state
- * holds at least ST_CHANGED_MIN entries that should still be on the
- * server (ST_KEPT or ST_DELIVERED), and fewer than ST_CHANGED_PCT percent
- * of those are listed; else 0.  ST_DELETED entries are not counted: the
- * server is meant not to have them.  On 1 the caller refuses to fetch
+ * holds at least ST_CHANGED_MIN entries that must still be on the
+ * server (ST_KEPT), and fewer than ST_CHANGED_PCT percent of those are
+ * listed; else 0.  ST_DELETED entries are not counted: the server is
+ * meant not to have them; nor ST_DELIVERED ones: a crash between QUIT's
+ * +OK and st_deleted leaves deleted mail in that status (the SIGKILL test
+ * found it).  On 1 the caller refuses to fetch
  * the unknown messages unless told to (--force).
  */
 int	st_changed(struct st *, const char *const *uidls, size_t n)

@@ -543,10 +543,17 @@ sasl_cont(struct mon *m, const void *data, size_t len)
 static int
 sasl_done(struct mon *m)
 {
-	const char *authid = xsasl_server_authid(m->sasl);
-	const char *user = xsasl_server_user(m->sasl);
+	char authid[KPOPD_USER_MAX], user[KPOPD_USER_MAX], method[64];
 	unsigned int ssf = xsasl_server_ssf(m->sasl);
-	char method[64];
+
+	/* Copies: the connection that holds them is freed on the way. */
+	if (util_strlcpy(authid, xsasl_server_authid(m->sasl),
+	    sizeof(authid)) == -1 || util_strlcpy(user,
+	    xsasl_server_user(m->sasl), sizeof(user)) == -1) {
+		xsasl_server_free(m->sasl);
+		m->sasl = NULL;
+		return login_refused(m, "(SASL)", "identity too long");
+	}
 
 	if (ssf > 0 && xsasl_server_maxout(m->sasl) == 0) {
 		xsasl_server_free(m->sasl);

@@ -777,6 +777,12 @@ test_changed(void)
 	}
 	is_int(st_changed(st, none, 3), 0, "10 deleted, none listed: not a "
 	    "change (they are meant to be gone)");
+	for (i = 0; i < 10; i++) {
+		(void)util_snprintf(u, sizeof(u), "v%d", i);
+		put_delivered(st, u);
+	}
+	is_int(st_changed(st, none, 3), 0, "10 delivered, none listed: not a "
+	    "change (a QUIT whose +OK a crash hid deleted them)");
 	st_close(st);
 }
 
