@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -113,6 +115,13 @@ pop_connect(struct pop *p, const char *host, unsigned int port)
 	if (fd == -1)
 		return fail(p, POP_UNAVAIL, "cannot connect to %s port %u: %s",
 		    host, port, why);
+	{
+		int on = 1;
+
+		/* Commands are batched already; Nagle would only wait for
+		   the server's delayed ACK behind each small TLS record. */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	}
 	if ((p->io = io_new(fd)) == NULL) {
 		close(fd);
 		return fail(p, POP_LOCAL, "out of memory");
