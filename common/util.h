@@ -47,6 +47,19 @@ int	util_snprintf(char *dst, size_t dstlen, const char *fmt, ...)
 ssize_t	util_pread_full(int fd, void *buf, size_t n, off_t off) KP_WUR;
 
 /*
+ * Write all n bytes to fd: at offset off with pwrite, or with write when
+ * off is negative; retries EINTR and short writes.  0, or -1 with errno
+ * set (EIO when the system wrote nothing).
+ */
+int	util_write_all(int fd, const void *buf, size_t n, off_t off) KP_WUR;
+
+/* n bytes at p as 2n lowercase hex digits and a NUL at out. */
+void	util_hex(const unsigned char *p, size_t n, char *out) KP_NONNULL(1, 3);
+
+/* The value of hex digit c (either case), or -1. */
+int	util_xdigit(int c);
+
+/*
  * Try for an fcntl write lock on the whole of fd without waiting: 0
  * taken, 1 held by another process, -1 an error (errno set).
  */

@@ -146,34 +146,8 @@ dlv_fail(struct dlv *h, int status, const char *fmt, ...)
 
 /* ---- small I/O helpers ---- */
 
-/* Write all n bytes (at off if off >= 0), retrying on EINTR. 0 or -1. */
-static int
-dlv_write_all(int fd, const void *buf, size_t n, off_t off)
-{
-	const unsigned char *p = buf;
-	ssize_t w;
-
-	while (n > 0) {
-		w = off >= 0 ? pwrite(fd, p, n, off) : write(fd, p, n);
-		if (w == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-		if (off >= 0)
-			off += w;
-	}
-	return 0;
-}
-
 /*
- * dlv_write_all() to a pipe or terminal with SIGPIPE blocked; a SIGPIPE
+ * util_write_all() to a pipe or terminal with SIGPIPE blocked; a SIGPIPE
  * our write raised is consumed before the mask is restored, so only the
  * EPIPE is left.  One already pending is left for its owner.
  */
@@ -189,7 +163,7 @@ dlv_write_pipe(int fd, const void *buf, size_t n)
 	(void)sigprocmask(SIG_BLOCK, &pipe_set, &old);
 	was_pending = sigpending(&pending) == 0 &&
 	    sigismember(&pending, SIGPIPE) == 1;
-	rc = dlv_write_all(fd, buf, n, -1);
+	rc = util_write_all(fd, buf, n, -1);
 	e = errno;
 	if (rc == -1 && e == EPIPE && !was_pending)
 		(void)sigtimedwait(&pipe_set, NULL, &zero);
@@ -281,7 +255,7 @@ dlv_flush(struct dlv *h)
 	if (h->kind == DLV_MDA || h->kind == DLV_STDOUT)
 		rc = dlv_write_pipe(h->fd, h->buf, h->blen);
 	else
-		rc = dlv_write_all(h->fd, h->buf, h->blen, -1);
+		rc = util_write_all(h->fd, h->buf, h->blen, -1);
 	if (rc == -1) {
 		e = errno;
 		return dlv_fail(h, dlv_errno_status(e), "%s: write: %s",
@@ -464,7 +438,7 @@ dlv_dotlock(struct dlv_lock *lk, const char *path, long long deadline,
 			return rc;
 	}
 	if (dlv_dotlock_text(text, sizeof(text), (long)getpid()) == -1 ||
-	    dlv_write_all(fd, text, strlen(text), -1) == -1) {
+	    util_write_all(fd, text, strlen(text), -1) == -1) {
 		e = errno;
 		(void)util_snprintf(err, errlen, "dotlock %s: %s", lk->dotlock,
 		    strerror(e));
@@ -708,7 +682,7 @@ dlv_mbox_copy(struct dlv *h)
 	size_t want;
 	int e;
 
-	if (h->fix > 0 && dlv_write_all(h->lk.fd, "\n\n", h->fix,
+	if (h->fix > 0 && util_write_all(h->lk.fd, "\n\n", h->fix,
 	    h->mbox_size) == -1)
 		goto fail;
 	while ((unsigned long long)in < h->w.len) {
@@ -720,7 +694,7 @@ dlv_mbox_copy(struct dlv *h)
 			return dlv_fail(h, DLV_TEMP, "mbox spool: read: %s",
 			    strerror(e));
 		}
-		if (dlv_write_all(h->lk.fd, h->buf, want, out) == -1)
+		if (util_write_all(h->lk.fd, h->buf, want, out) == -1)
 			goto fail;
 		in += r;
 		out += r;

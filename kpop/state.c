@@ -106,31 +106,6 @@ st_crc32(const char *p, size_t n)
 	return ~c;
 }
 
-static void
-st_hex(const unsigned char *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 0x0f];
-	}
-	out[2 * n] = '\0';
-}
-
-static int
-st_xdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* n hex digits at s as n / 2 bytes at out.  0 or -1. */
 static int
 st_unhex(const char *s, size_t n, unsigned char *out)
@@ -139,8 +114,8 @@ st_unhex(const char *s, size_t n, unsigned char *out)
 	int hi, lo;
 
 	for (i = 0; i + 1 < n; i += 2) {
-		if ((hi = st_xdigit(s[i])) == -1 ||
-		    (lo = st_xdigit(s[i + 1])) == -1)
+		if ((hi = util_xdigit(s[i])) == -1 ||
+		    (lo = util_xdigit(s[i + 1])) == -1)
 			return -1;
 		out[i / 2] = (unsigned char)(hi << 4 | lo);
 	}
@@ -212,7 +187,7 @@ st_token(char *out, size_t outlen)
 
 	if (outlen <= ST_TOKEN_LEN || RAND_bytes(r, sizeof(r)) != 1)
 		return ST_ERR;
-	st_hex(r, sizeof(r), out);
+	util_hex(r, sizeof(r), out);
 	return ST_OK;
 }
 
@@ -262,7 +237,7 @@ st_id_cut(char *id, size_t len, char *out, size_t outlen)
 	if (EVP_Digest(id, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    mdlen * 2 < ST_ID_HASH_HEX)
 		return ST_ERR;
-	st_hex(md, mdlen, hex);
+	util_hex(md, mdlen, hex);
 	hex[ST_ID_HASH_HEX] = '\0';
 	/* Do not leave half of a %XX at the cut. */
 	if (id[cut - 1] == '%')
@@ -712,7 +687,7 @@ st_out_where(struct st_out *o, const struct dlv_where *w)
 	st_out_str(o, w->token);
 	st_out_fmt(o, " %llu", w->size);
 	if (w->placed) {
-		st_hex(w->sha256, sizeof(w->sha256), sha);
+		util_hex(w->sha256, sizeof(w->sha256), sha);
 		st_out_fmt(o, " %llu %llu %s", w->offset, w->len, sha);
 	} else
 		st_out_fmt(o, " - - -");

@@ -8,18 +8,6 @@
 
 #include "kpop/url.h"
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * %-decode n bytes of s into out (size outsize).  A %00, a control
  * character or a broken escape is refused.  0 or -1.
@@ -33,8 +21,8 @@ pct_decode(const char *s, size_t n, char *out, size_t outsize)
 	for (i = 0; i < n; i++) {
 		c = (unsigned char)s[i];
 		if (c == '%') {
-			if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 ||
-			    (lo = hexval(s[i + 2])) < 0)
+			if (i + 2 >= n || (hi = util_xdigit(s[i + 1])) < 0 ||
+			    (lo = util_xdigit(s[i + 2])) < 0)
 				return -1;
 			c = hi * 16 + lo;
 			i += 2;

@@ -427,7 +427,7 @@ mdir_cache_parse(struct mdir *m, size_t len)
 		goto out;
 	if (md_hash_final(&h, dig) == -1)
 		goto out;
-	md_hex(dig, MD_HASH_LEN, hex);
+	util_hex(dig, MD_HASH_LEN, hex);
 	if (memcmp(sp1 + 1, hex, 2 * MD_HASH_LEN) != 0)
 		goto out;
 	rc = 0;
@@ -508,12 +508,12 @@ mdir_wput(struct mdir_wbuf *w, const char *p, size_t n)
 		return;
 	md_hash_update(&w->h, p, n);
 	if (w->len + n > sizeof(w->buf)) {
-		if (md_write_all(w->fd, w->buf, w->len) == -1)
+		if (util_write_all(w->fd, w->buf, w->len, -1) == -1)
 			w->failed = 1;
 		w->len = 0;
 	}
 	if (n > sizeof(w->buf)) {
-		if (md_write_all(w->fd, p, n) == -1)
+		if (util_write_all(w->fd, p, n, -1) == -1)
 			w->failed = 1;
 		return;
 	}
@@ -569,12 +569,12 @@ mdir_cache_write(struct mdir *m)
 	}
 	if (md_hash_final(&w->h, dig) == -1)
 		goto out;
-	md_hex(dig, MD_HASH_LEN, hex);
+	util_hex(dig, MD_HASH_LEN, hex);
 	if (util_snprintf(line, sizeof(line), MDIR_CACHE_END "%zu %s\n", cnt,
 	    hex) == -1)
 		goto out;
 	mdir_wput(w, line, strlen(line));
-	if (w->failed || md_write_all(w->fd, w->buf, w->len) == -1 ||
+	if (w->failed || util_write_all(w->fd, w->buf, w->len, -1) == -1 ||
 	    fsync(w->fd) == -1)
 		goto out;
 	if (close(w->fd) == -1) {

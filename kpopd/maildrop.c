@@ -70,43 +70,6 @@ md_errno_status(int e)
 	}
 }
 
-/* Write all n bytes: with pwrite() at off if positioned, else write(). */
-static int
-md_write_loop(int fd, const void *buf, size_t n, int positioned, off_t off)
-{
-	const unsigned char *p = buf;
-	ssize_t w;
-
-	while (n > 0) {
-		w = positioned ? pwrite(fd, p, n, off) : write(fd, p, n);
-		if (w == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
-}
-
-int
-md_write_all(int fd, const void *buf, size_t n)
-{
-	return md_write_loop(fd, buf, n, 0, 0);
-}
-
-int
-md_pwrite_all(int fd, const void *buf, size_t n, off_t off)
-{
-	return md_write_loop(fd, buf, n, 1, off);
-}
-
 int
 md_fsync_dir(const char *path)
 {
@@ -197,19 +160,6 @@ md_hash_free(struct md_hash *h)
 {
 	EVP_MD_CTX_free(h->ctx);
 	h->ctx = NULL;
-}
-
-void
-md_hex(const unsigned char *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 0x0f];
-	}
-	out[2 * n] = '\0';
 }
 
 uint64_t
@@ -346,7 +296,7 @@ md_uidl_from(const char *s, size_t len, char *out)
 			dig[8 + i] = (unsigned char)(h2 >> (8 * i));
 		}
 	}
-	md_hex(dig, 16, out + k);
+	util_hex(dig, 16, out + k);
 }
 
 /* Slots in the UIDL set: a power of two at least twice the count. */

@@ -239,7 +239,7 @@ mbox_dotlock(struct mbox *mb, long long deadline, char *err, size_t errlen)
 		return md_errno_status(e);
 	}
 	if (mbox_dotlock_text(text, sizeof(text), (long)getpid()) == -1 ||
-	    md_write_all(fd, text, strlen(text)) == -1) {
+	    util_write_all(fd, text, strlen(text), -1) == -1) {
 		e = errno;
 		md_seterr(err, errlen, "dotlock %s: %s", mb->dltmp,
 		    strerror(e));
@@ -364,7 +364,7 @@ mbox_copy(struct mbox *mb, int in, off_t inoff, int out, off_t outoff,
 		}
 		if (h != NULL)
 			md_hash_update(h, mb->buf, want);
-		if (md_pwrite_all(out, mb->buf, want, outoff) == -1)
+		if (util_write_all(out, mb->buf, want, outoff) == -1)
 			return -1;
 		inoff += (off_t)want;
 		outoff += (off_t)want;
@@ -466,7 +466,7 @@ mbox_finish(struct mbox_parse *ps, off_t end)
 	if (ps->xu == XU_OK)
 		(void)util_strlcpy(mm->uidl, ps->xuidl, sizeof(mm->uidl));
 	else {
-		md_hex(ps->dig, MD_HASH_LEN, hex);
+		util_hex(ps->dig, MD_HASH_LEN, hex);
 		hex[MBOX_UIDL_HEX] = '\0';
 		(void)util_strlcpy(mm->uidl, hex, sizeof(mm->uidl));
 	}
@@ -889,7 +889,7 @@ mbox_journal(struct mbox *mb, int fd, off_t w, off_t l, off_t n)
 		errno = ENOMEM;
 		goto fail;
 	}
-	if (md_pwrite_all(jfd, hdr, sizeof(hdr), 0) == -1 || fsync(jfd) == -1)
+	if (util_write_all(jfd, hdr, sizeof(hdr), 0) == -1 || fsync(jfd) == -1)
 		goto fail;
 	if ((e = MBOX_STEP(3)) != 0) {
 		errno = e;

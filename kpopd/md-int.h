@@ -91,8 +91,6 @@ int	md_hash_final(struct md_hash *, unsigned char *out) KP_NONNULL(1, 2)
 	    KP_WUR;
 void	md_hash_free(struct md_hash *) KP_NONNULL(1);
 
-/* n bytes at p as 2n lowercase hex digits and a NUL at out. */
-void	md_hex(const unsigned char *p, size_t n, char *out) KP_NONNULL(1, 3);
 
 /* 64-bit FNV-1a, to be chained: start with MD_FNV_INIT. */
 #define MD_FNV_INIT	0xcbf29ce484222325ULL
@@ -137,9 +135,6 @@ void	md_vseterr(char *err, size_t errlen, const char *fmt, va_list)
 /* MD_PERM for errno values that retrying will not fix, else MD_TEMP. */
 int	md_errno_status(int e);
 
-/* Write or pwrite all n bytes, retrying on EINTR.  0 or -1 (errno). */
-int	md_write_all(int fd, const void *, size_t) KP_WUR;
-int	md_pwrite_all(int fd, const void *, size_t, off_t) KP_WUR;
 
 /*
  * fsync the directory at path.  Returns 0 or -1 (errno).  Not KP_WUR:

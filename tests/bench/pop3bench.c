@@ -312,18 +312,6 @@ pb_load_creds(void)
 static struct pb_msg	*manifest;
 static size_t		 nmanifest;
 
-static int
-pb_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A manifest line: "octets sha256-hex [path]". */
 static void
 pb_manifest_line(char *line, const char *path, unsigned long lineno)
@@ -341,8 +329,8 @@ pb_manifest_line(char *line, const char *path, unsigned long lineno)
 	    &m->octets) == -1 || strlen(w[1]) != 2 * SHA256_LEN)
 		pb_die("%s:%lu: want 'octets sha256 [path]'", path, lineno);
 	for (i = 0; i < SHA256_LEN; i++) {
-		hi = pb_hexval((unsigned char)w[1][2 * i]);
-		lo = pb_hexval((unsigned char)w[1][2 * i + 1]);
+		hi = util_xdigit((unsigned char)w[1][2 * i]);
+		lo = util_xdigit((unsigned char)w[1][2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			pb_die("%s:%lu: bad digest", path, lineno);
 		m->sha[i] = (unsigned char)(hi << 4 | lo);

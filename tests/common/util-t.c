@@ -4,7 +4,12 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/util.h"
 #include "tap/basic.h"
@@ -15,6 +20,42 @@ parse(const char *s, unsigned long long max, unsigned long long *v)
 	return util_parse_uint(s, strlen(s), max, v);
 }
 
+/* The file helpers: whole writes, whole reads, the fcntl trylock. */
+static void
+test_files(void)
+{
+	char path[] = "/tmp/util-t.XXXXXX", buf[16], hex[9];
+	static const unsigned char bytes[] = { 0x00, 0x9f, 0xa0, 0xff };
+	int fd, st;
+	pid_t pid;
+
+	if ((fd = mkstemp(path)) == -1)
+		bail("mkstemp");
+	ok(util_write_all(fd, "hello ", 6, -1) == 0 &&
+	    util_write_all(fd, "world", 5, -1) == 0, "write_all appends");
+	ok(util_write_all(fd, "W", 1, 6) == 0, "write_all at an offset");
+	ok(util_pread_full(fd, buf, sizeof(buf), 0) == 11 &&
+	    memcmp(buf, "hello World", 11) == 0, "pread_full reads to EOF");
+	is_int((long long)util_pread_full(fd, buf, 5, 6), 5, "pread_full n");
+	is_int(util_write_all(-1, "x", 1, -1), -1, "write_all: a bad fd");
+	is_int(util_trylock(fd), 0, "trylock taken");
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		int fd2 = open(path, O_RDWR);
+
+		_exit(fd2 == -1 ? 2 : util_trylock(fd2));
+	}
+	waitpid(pid, &st, 0);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 1, "another process: busy");
+	close(fd);
+	unlink(path);
+	util_hex(bytes, sizeof(bytes), hex);
+	is_string(hex, "009fa0ff", "hex");
+	ok(util_xdigit('0') == 0 && util_xdigit('a') == 10 &&
+	    util_xdigit('F') == 15 && util_xdigit('g') == -1 &&
+	    util_xdigit('/') == -1, "xdigit");
+}
+
 int
 main(void)
 {
@@ -22,7 +63,7 @@ main(void)
 	char small[8];
 	unsigned char secret[4] = { 1, 2, 3, 4 };
 
-	plan(24);
+	plan(33);
 	ok(parse("0", 10, &v) == 0 && v == 0, "0");
 	ok(parse("10", 10, &v) == 0 && v == 10, "the maximum itself");
 	ok(parse("11", 10, &v) == -1 && v == 10, "over the maximum, untouched");
@@ -55,5 +96,6 @@ main(void)
 	ok(secret[0] == 0 && secret[3] == 0, "wipe");
 	util_wipe(NULL, 5);
 	ok(1, "wipe of NULL is harmless");
+	test_files();
 	return 0;
 }

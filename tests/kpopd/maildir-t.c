@@ -518,7 +518,7 @@ forge_cache(const char *dir, const char *body, size_t count)
 	if (md_hash_final(&h, dig) == -1)
 		bail("hash");
 	md_hash_free(&h);
-	md_hex(dig, MD_HASH_LEN, hex);
+	util_hex(dig, MD_HASH_LEN, hex);
 	len = 14 + strlen(body) + 100;
 	if ((all = malloc(len)) == NULL)
 		bail("malloc");
@@ -866,7 +866,7 @@ bench(const char *label, size_t n, int with_s)
 			    "1764000000.M%zuP4242.host", i);
 		fd = open(path2(path2(dir, "new"), name), O_WRONLY | O_CREAT |
 		    O_EXCL, 0600);
-		if (fd == -1 || md_write_all(fd, data, len) == -1 ||
+		if (fd == -1 || util_write_all(fd, data, len, -1) == -1 ||
 		    close(fd) == -1)
 			bail("bench file %zu: %s", i, strerror(errno));
 	}

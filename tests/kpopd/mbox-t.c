@@ -63,7 +63,7 @@ mda_append(const char *mbox, const char *data, size_t len)
 	fl.l_whence = SEEK_SET;
 	if (fcntl(fd, F_SETLKW, &fl) == -1)
 		bail("mda fcntl: %s", strerror(errno));
-	if (md_write_all(fd, data, len) == -1 || fsync(fd) == -1)
+	if (util_write_all(fd, data, len, -1) == -1 || fsync(fd) == -1)
 		bail("mda write: %s", strerror(errno));
 	close(fd);
 	close(lfd);
@@ -1072,7 +1072,7 @@ test_kill(void)
 			{
 				int fd = open(mbox, O_WRONLY | O_APPEND);
 
-				if (fd == -1 || md_write_all(fd, S(later)) ==
+				if (fd == -1 || util_write_all(fd, S(later), -1) ==
 				    -1)
 					bail("append later");
 				close(fd);

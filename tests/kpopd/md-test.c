@@ -149,7 +149,7 @@ put_file(const char *path, const void *data, size_t len)
 		bail("path too long");
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
 		bail("open %s: %s", tmp, strerror(errno));
-	if (md_write_all(fd, data, len) == -1)
+	if (util_write_all(fd, data, len, -1) == -1)
 		bail("write %s: %s", tmp, strerror(errno));
 	if (close(fd) == -1 || rename(tmp, path) == -1)
 		bail("rename %s: %s", path, strerror(errno));
@@ -162,7 +162,7 @@ rewrite_file(const char *path, const void *data, size_t len)
 
 	if ((fd = open(path, O_WRONLY | O_TRUNC)) == -1)
 		bail("open %s: %s", path, strerror(errno));
-	if (md_write_all(fd, data, len) == -1)
+	if (util_write_all(fd, data, len, -1) == -1)
 		bail("write %s: %s", path, strerror(errno));
 	close(fd);
 }
