@@ -160,24 +160,33 @@ static const sasl_callback_t xsasl_global_cb[] = {
 	{ SASL_CB_LIST_END, NULL, NULL }
 };
 
+int
+xsasl_server_init(const char *app, char *err, size_t errlen)
+{
+	static int ready;
+	int rc;
+
+	if (ready)
+		return 0;
+	if ((rc = sasl_server_init(xsasl_global_cb, app)) != SASL_OK) {
+		util_snprintf(err, errlen, "cannot initialize Cyrus SASL: %s",
+		    sasl_errstring(rc, NULL, NULL));
+		return -1;
+	}
+	ready = 1;
+	return 0;
+}
+
 struct xsasl_server *
 xsasl_server_new(const struct xsasl_server_opts *o, char *err, size_t errlen)
 {
-	static int ready;
 	struct xsasl_server *s;
 	sasl_security_properties_t sp;
 	int rc;
 
-	if (!ready) {
-		/* A second init in the process (passwd.c) is harmless. */
-		if ((rc = sasl_server_init(xsasl_global_cb, "kpopd")) !=
-		    SASL_OK) {
-			util_snprintf(err, errlen, "cannot initialize Cyrus "
-			    "SASL: %s", sasl_errstring(rc, NULL, NULL));
-			return NULL;
-		}
-		ready = 1;
-	}
+	/* Normally done already, before kpopd forked this session. */
+	if (xsasl_server_init("kpopd", err, errlen) == -1)
+		return NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		util_snprintf(err, errlen, "out of memory");
 		return NULL;

@@ -75,6 +75,16 @@ struct xsasl_server_opts {
 struct xsasl_server;
 
 /*
+ * Initialize Cyrus SASL's server side for application app (which names
+ * its config file, app.conf): load every plugin once.  Idempotent; a
+ * process that forks per session calls it before forking, so that no
+ * session pays for loading the plugins again.  Returns 0, or -1 with a
+ * message in err.
+ */
+int	xsasl_server_init(const char *app, char *err, size_t errlen)
+	    KP_NONNULL(1, 2) KP_WUR;
+
+/*
  * A new server connection for one attempt.  Returns it (free with
  * xsasl_server_free()), or NULL with a message in err.
  */

@@ -17,6 +17,7 @@
 #include <sasl/sasl.h>
 
 #include "common/limits.h"
+#include "common/sasl.h"
 #include "kpopd/passwd.h"
 
 /* The application name kpopd gives Cyrus SASL (its kpopd.conf). */
@@ -33,7 +34,6 @@ struct pw_sasl_call {
 	char		 logged[ERR_MSG_MAX];	/* the first failure logged */
 };
 
-static int	pw_sasl_ready;
 
 static void	pw_err(char *, size_t, const char *, ...) KP_PRINTF(3, 4);
 static void	pw_krb5_err(krb5_context, krb5_error_code, char *, size_t,
@@ -502,10 +502,6 @@ pw_sasl_log(void *context, int level, const char *message)
  */
 #define PW_SASL_CB(f)	((int (*)(void))(void (*)(void))(f))
 
-static const sasl_callback_t pw_sasl_global_cb[] = {
-	{ SASL_CB_LOG, PW_SASL_CB(pw_sasl_log), NULL },
-	{ SASL_CB_LIST_END, NULL, NULL }
-};
 
 /*
  * Check that path names a regular file this process can read.  Returns
@@ -563,15 +559,8 @@ pw_check_sasl(const char *user, const char *password, const char *service,
 		goto out;
 	how = sasldb_path != NULL ? "sasldb" : "saslauthd";
 
-	if (!pw_sasl_ready) {
-		rc = sasl_server_init(pw_sasl_global_cb, PW_SASL_APPNAME);
-		if (rc != SASL_OK) {
-			pw_err(err, errlen, "cannot initialize Cyrus SASL: %s",
-			    sasl_errstring(rc, NULL, NULL));
-			goto out;
-		}
-		pw_sasl_ready = 1;
-	}
+	if (xsasl_server_init(PW_SASL_APPNAME, err, errlen) == -1)
+		goto out;
 	cb[0].id = SASL_CB_GETOPT;
 	cb[0].proc = PW_SASL_CB(pw_sasl_getopt);
 	cb[0].context = &call;
