@@ -24,16 +24,23 @@ ipc_pair(int sv[2])
 int
 ipc_send(int sock, uint32_t type, const struct ipc_buf *b, int fd)
 {
+	return ipc_send_fds(sock, type, b, &fd, fd >= 0 ? 1 : 0);
+}
+
+int
+ipc_send_fds(int sock, uint32_t type, const struct ipc_buf *b,
+    const int *fds, size_t nfds)
+{
 	union {
 		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
+		char		buf[CMSG_SPACE(IPC_FDS_MAX * sizeof(int))];
 	} cmsg;
 	struct msghdr msg;
 	struct iovec iov[2];
 	struct cmsghdr *c;
 	ssize_t r;
 
-	if (b != NULL && b->bad) {
+	if ((b != NULL && b->bad) || nfds > IPC_FDS_MAX) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -44,15 +51,15 @@ ipc_send(int sock, uint32_t type, const struct ipc_buf *b, int fd)
 	iov[1].iov_len = b != NULL ? b->len : 0;
 	msg.msg_iov = iov;
 	msg.msg_iovlen = 2;
-	if (fd >= 0) {
+	if (nfds > 0) {
 		memset(&cmsg, 0, sizeof(cmsg));
 		msg.msg_control = cmsg.buf;
-		msg.msg_controllen = sizeof(cmsg.buf);
+		msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
 		c = CMSG_FIRSTHDR(&msg);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
 	do {
 		r = sendmsg(sock, &msg, MSG_NOSIGNAL);
@@ -70,9 +77,24 @@ int
 ipc_recv(int sock, uint32_t *typep, struct ipc_buf *b, int *fdp,
     int timeout_ms)
 {
+	size_t n;
+	int fd = -1, r;
+
+	r = ipc_recv_fds(sock, typep, b, &fd, &n, 1, timeout_ms);
+	if (fdp != NULL)
+		*fdp = fd;
+	else if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+int
+ipc_recv_fds(int sock, uint32_t *typep, struct ipc_buf *b, int *fds,
+    size_t *nfdsp, size_t maxfds, int timeout_ms)
+{
 	union {
 		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
+		char		buf[CMSG_SPACE(IPC_FDS_MAX * sizeof(int))];
 	} cmsg;
 	struct msghdr msg;
 	struct iovec iov[2];
@@ -80,11 +102,13 @@ ipc_recv(int sock, uint32_t *typep, struct ipc_buf *b, int *fdp,
 	struct pollfd pfd;
 	uint32_t type;
 	ssize_t r;
-	int fd = -1;
+	size_t nfds = 0, k, i;
+	int got[IPC_FDS_MAX];
 
 	ipc_reset(b);
-	if (fdp != NULL)
-		*fdp = -1;
+	*nfdsp = 0;
+	if (maxfds > IPC_FDS_MAX)
+		maxfds = IPC_FDS_MAX;
 	pfd.fd = sock;
 	pfd.events = POLLIN;
 	for (;;) {
@@ -115,22 +139,26 @@ ipc_recv(int sock, uint32_t *typep, struct ipc_buf *b, int *fdp,
 		return -1;
 	if (r == 0)
 		return 1;
+	/* Keep up to maxfds descriptors; close any others sent. */
 	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)) && fd == -1)
-			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len < CMSG_LEN(0))
+			continue;
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (k > IPC_FDS_MAX - nfds)
+			k = IPC_FDS_MAX - nfds;
+		memcpy(got + nfds, CMSG_DATA(c), k * sizeof(int));
+		nfds += k;
 	}
 	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 ||
-	    (size_t)r < IPC_HDR) {
-		if (fd >= 0)
-			close(fd);
+	    (size_t)r < IPC_HDR || nfds > maxfds) {
+		for (i = 0; i < nfds; i++)
+			close(got[i]);
 		errno = (size_t)r < IPC_HDR ? EPROTO : EMSGSIZE;
 		return -1;
 	}
-	if (fdp != NULL)
-		*fdp = fd;
-	else if (fd >= 0)
-		close(fd);
+	memcpy(fds, got, nfds * sizeof(int));
+	*nfdsp = nfds;
 	*typep = type;
 	b->len = (size_t)r - IPC_HDR;
 	return 0;

@@ -1,6 +1,6 @@
 /*
  * common/ipc.h: typed, length-capped messages between kpopd's processes
- * over a SOCK_SEQPACKET socketpair, optionally carrying one descriptor
+ * over a SOCK_SEQPACKET socketpair, optionally carrying descriptors
  * (SCM_RIGHTS).  A message is a 32-bit type and up to IPC_MSG_MAX bytes
  * of body, built and read with the bounds-checked ipc_buf helpers, so a
  * confused or hostile peer can make the reader fail but never overrun.
@@ -16,6 +16,9 @@
 /* One message body; SEQPACKET keeps it whole.  Fits a default socket
    buffer with room to spare. */
 #define IPC_MSG_MAX	(64 * 1024)
+
+/* Descriptors one message may carry: a RETR prefetch window (net.c). */
+#define IPC_FDS_MAX	32
 
 struct ipc_buf {
 	unsigned char	data[IPC_MSG_MAX];
@@ -35,6 +38,10 @@ int	ipc_pair(int sv[2]) KP_WUR;
 int	ipc_send(int sock, uint32_t type, const struct ipc_buf *b, int fd)
 	    KP_WUR;
 
+/* As ipc_send, with nfds (<= IPC_FDS_MAX) descriptors, in order. */
+int	ipc_send_fds(int sock, uint32_t type, const struct ipc_buf *b,
+	    const int *fds, size_t nfds) KP_WUR;
+
 /*
  * Receive one message into b (reset first), waiting at most timeout_ms
  * (-1: for ever).  *typep gets its type; *fdp a received descriptor or -1
@@ -44,6 +51,15 @@ int	ipc_send(int sock, uint32_t type, const struct ipc_buf *b, int fd)
  */
 int	ipc_recv(int sock, uint32_t *typep, struct ipc_buf *b, int *fdp,
 	    int timeout_ms) KP_NONNULL(2, 3) KP_WUR;
+
+/*
+ * As ipc_recv, keeping up to maxfds descriptors, in the order sent, in
+ * fds[0 .. *nfdsp - 1].  A message with more than maxfds is an error
+ * (EMSGSIZE), and its descriptors are closed.
+ */
+int	ipc_recv_fds(int sock, uint32_t *typep, struct ipc_buf *b, int *fds,
+	    size_t *nfdsp, size_t maxfds, int timeout_ms)
+	    KP_NONNULL(2, 3, 4, 5) KP_WUR;
 
 /* Building a body: each sets b->bad instead of overrunning. */
 void	ipc_reset(struct ipc_buf *) KP_NONNULL(1);

@@ -117,10 +117,12 @@ enum {
 	M_SNAP_HEAD,
 	/* M->N: n u32, then n times: size u64, uidl str. */
 	M_SNAP_PART,
-	/* N->M: index u32.  M->N: M_MSG. */
+	/* N->M: n u32 (1 to IPC_FDS_MAX), then n indexes u32: the message
+	   wanted now and those net.c expects next.  M->N: M_MSG. */
 	M_GET_MSG,
-	/* M->N: result u32 (enum md_status), offset u64, length u64, text
-	   str; with the message descriptor on MD_OK. */
+	/* M->N: n u32, then for each index asked: result u32 (enum
+	   md_status), offset u64, length u64, text str; with one descriptor
+	   for each MD_OK, in the same order. */
 	M_MSG,
 	/* N->M: nothing.  Activity, so an idle takeover spares us. */
 	M_TOUCH,

@@ -1016,26 +1016,39 @@ do_auth_apop(struct mon *m)
 static int
 do_get_msg(struct mon *m)
 {
-	char err[256] = "";
-	uint32_t i;
-	off_t off = 0, len = 0;
-	int fd = -1, r;
+	char err[256];
+	uint32_t i, n, k;
+	off_t off, len;
+	int fds[IPC_FDS_MAX], nfds = 0, fd, r;
 
-	if (ipc_get_u32(&m->in, &i) == -1 || ipc_end(&m->in) == -1 ||
-	    i >= md_count(m->md))
+	if (ipc_get_u32(&m->in, &n) == -1 || n == 0 || n > IPC_FDS_MAX)
 		return -1;
 	md_touch(m->md);
-	r = md_msg_fd(m->md, i, &fd, &off, &len, err, sizeof(err));
-	if (r != MD_OK)
-		log_warn("%s: message %u: %s", m->user, i + 1, err);
 	ipc_reset(&m->out);
-	ipc_put_u32(&m->out, (uint32_t)-r);
-	ipc_put_u64(&m->out, (uint64_t)off);
-	ipc_put_u64(&m->out, (uint64_t)len);
-	ipc_put_str(&m->out, err);
-	r = ipc_send(m->sock, M_MSG, &m->out, r == MD_OK ? fd : -1);
-	if (fd >= 0)
-		close(fd);
+	ipc_put_u32(&m->out, n);
+	for (k = 0; k < n; k++) {
+		if (ipc_get_u32(&m->in, &i) == -1 || i >= md_count(m->md)) {
+			r = -1;
+			goto out;
+		}
+		err[0] = '\0';
+		fd = -1;
+		off = len = 0;
+		r = md_msg_fd(m->md, i, &fd, &off, &len, err, sizeof(err));
+		if (r != MD_OK)
+			log_warn("%s: message %u: %s", m->user, i + 1, err);
+		else
+			fds[nfds++] = fd;
+		ipc_put_u32(&m->out, (uint32_t)-r);
+		ipc_put_u64(&m->out, (uint64_t)off);
+		ipc_put_u64(&m->out, (uint64_t)len);
+		ipc_put_str(&m->out, err);
+	}
+	r = ipc_end(&m->in) == -1 ? -1 :
+	    ipc_send_fds(m->sock, M_MSG, &m->out, fds, (size_t)nfds);
+out:
+	while (nfds > 0)
+		close(fds[--nfds]);
 	return r;
 }
 

@@ -58,6 +58,23 @@ struct net_msg {
 	char			uidl[POP3_UIDL_MAX + 1];
 };
 
+/*
+ * A message the monitor has opened ahead of its RETR or TOP.  Clients
+ * fetch in order, often with many commands in flight; asking for one
+ * descriptor per message made every message wait for a monitor round
+ * trip.  So each miss asks for a window of the next messages, doubling
+ * while the client keeps reading in order (1, 2, 4 ... IPC_FDS_MAX) and
+ * back to one when it jumps.
+ */
+struct net_pre {
+	size_t		idx;
+	int		live;		/* not taken yet */
+	int		fd;		/* -1 when r != 0, or once taken */
+	uint32_t	r;		/* 0, or -enum md_status */
+	uint64_t	off, len;
+	char		text[128];
+};
+
 struct net {
 	const struct session_start	*s;
 	const struct kpopd_conf		*c;
@@ -84,6 +101,10 @@ struct net {
 	char				 sasl_line[POP3_SASL_LINE_MAX + 1];
 	struct ipc_buf			 b;
 	struct ipc_buf			 lb;	/* security layer relay */
+	struct net_pre			 pre[IPC_FDS_MAX];
+	size_t				 npre;	/* entries in pre[] */
+	size_t				 pre_win;	/* last window asked */
+	size_t				 pre_next;	/* index after it */
 	unsigned char			 block[NET_RETR_BLOCK];
 };
 
@@ -716,32 +737,107 @@ net_sink(void *arg, const void *p, size_t len)
 	return io_write(arg, p, len) == IO_OK ? 0 : -1;
 }
 
+/* Close what was opened ahead and not used. */
+static void
+pre_drop(struct net *n)
+{
+	size_t k;
+
+	for (k = 0; k < n->npre; k++)
+		if (n->pre[k].fd >= 0)
+			close(n->pre[k].fd);
+	n->npre = 0;
+}
+
+/*
+ * Ask the monitor for message i and, when the client is reading in
+ * order, the next ones (struct net_pre).  Returns 0 with n->pre[] filled,
+ * or -1 when the monitor failed us.
+ */
+static int
+pre_fetch(struct net *n, size_t i)
+{
+	uint32_t want[IPC_FDS_MAX], type, cnt;
+	int fds[IPC_FDS_MAX];
+	size_t nw = 0, nfds = 0, used = 0, k, j;
+	struct net_pre *p;
+
+	pre_drop(n);
+	n->pre_win = (i == n->pre_next && n->pre_win > 0) ?
+	    (n->pre_win * 2 > IPC_FDS_MAX ? IPC_FDS_MAX : n->pre_win * 2) : 1;
+	want[nw++] = (uint32_t)i;
+	for (j = i + 1; j < n->count && nw < n->pre_win; j++)
+		if (!n->del[j])
+			want[nw++] = (uint32_t)j;
+	n->pre_next = want[nw - 1] + 1;
+	ipc_reset(&n->b);
+	ipc_put_u32(&n->b, (uint32_t)nw);
+	for (k = 0; k < nw; k++)
+		ipc_put_u32(&n->b, want[k]);
+	if (ipc_send(n->mon, M_GET_MSG, &n->b, -1) == -1 ||
+	    ipc_recv_fds(n->mon, &type, &n->b, fds, &nfds, nw,
+	    NET_MON_TIMEOUT) != 0)
+		return -1;
+	if (type != M_MSG || ipc_get_u32(&n->b, &cnt) == -1 || cnt != nw)
+		goto bad;
+	for (k = 0; k < nw; k++) {
+		p = &n->pre[k];
+		p->idx = want[k];
+		p->live = 1;
+		p->fd = -1;
+		if (ipc_get_u32(&n->b, &p->r) == -1 ||
+		    ipc_get_u64(&n->b, &p->off) == -1 ||
+		    ipc_get_u64(&n->b, &p->len) == -1 ||
+		    ipc_get_str(&n->b, p->text, sizeof(p->text)) == -1 ||
+		    p->off > (uint64_t)LLONG_MAX ||
+		    p->len > (uint64_t)LLONG_MAX - p->off)
+			goto bad;
+		if (p->r == 0) {
+			if (used == nfds)
+				goto bad;
+			p->fd = fds[used++];
+		}
+		n->npre = k + 1;
+	}
+	if (ipc_end(&n->b) == -1 || used != nfds)
+		goto bad;
+	return 0;
+bad:
+	for (k = used; k < nfds; k++)
+		close(fds[k]);
+	pre_drop(n);
+	errno = EPROTO;
+	return -1;
+}
+
 /* Send message i, cut after body_lines lines when >= 0 (TOP). */
 static enum net_verdict
 send_msg(struct net *n, size_t i, long long body_lines)
 {
 	struct pop3_enc e;
-	char text[256];
+	struct net_pre *p = NULL;
 	uint64_t off, len;
-	uint32_t type, r;
+	uint32_t r;
 	ssize_t got;
-	size_t want;
+	size_t want, k;
 	int fd = -1;
 
-	ipc_reset(&n->b);
-	ipc_put_u32(&n->b, (uint32_t)i);
-	if (ipc_send(n->mon, M_GET_MSG, &n->b, -1) == -1 ||
-	    ipc_recv(n->mon, &type, &n->b, &fd, NET_MON_TIMEOUT) != 0 ||
-	    type != M_MSG || ipc_get_u32(&n->b, &r) == -1 ||
-	    ipc_get_u64(&n->b, &off) == -1 || ipc_get_u64(&n->b, &len) == -1 ||
-	    ipc_get_str(&n->b, text, sizeof(text)) == -1 ||
-	    ipc_end(&n->b) == -1 || (r == 0 && fd < 0) ||
-	    off > (uint64_t)LLONG_MAX || len > (uint64_t)LLONG_MAX - off) {
-		if (fd >= 0)
-			close(fd);
-		n->end = "monitor";
-		return NV_FAIL;
+	for (k = 0; k < n->npre && p == NULL; k++)
+		if (n->pre[k].live && n->pre[k].idx == i)
+			p = &n->pre[k];
+	if (p == NULL) {
+		if (pre_fetch(n, i) == -1) {
+			n->end = "monitor";
+			return NV_FAIL;
+		}
+		p = &n->pre[0];
 	}
+	fd = p->fd;
+	p->fd = -1;
+	p->live = 0;	/* a second RETR of it asks again */
+	r = p->r;
+	off = p->off;
+	len = p->len;
 	if (r != 0)
 		return reply(n, "-ERR [SYS/TEMP] message %zu is not "
 		    "available", i + 1) == NV_OK ? NV_BAD : NV_FAIL;
@@ -1195,6 +1291,7 @@ net_main(const struct session_start *s, int mon)
 	}
 out:
 	log_end(n);
+	pre_drop(n);
 	linger_close(n);
 	io_free(n->io);
 	close(mon);

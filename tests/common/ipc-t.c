@@ -105,6 +105,63 @@ main(void)
 	    ipc_recv(sv[1], &type, &in, NULL, 1000) == 0,
 	    "an unwanted descriptor is closed");
 
+	/* Several descriptors, in order: pipes carrying "0", "1", ... */
+	{
+		int rd[IPC_FDS_MAX], wr[IPC_FDS_MAX], got[IPC_FDS_MAX];
+		size_t nfds = 99, k, inorder = 0, open_before, open_after;
+		char c;
+
+		for (k = 0; k < IPC_FDS_MAX; k++) {
+			if (pipe(pfd) == -1)
+				bail("pipe");
+			rd[k] = pfd[0];
+			wr[k] = pfd[1];
+			c = (char)('0' + k % 10);
+			if (write(wr[k], &c, 1) != 1)
+				bail("write");
+		}
+		ipc_reset(&out);
+		ipc_put_u32(&out, IPC_FDS_MAX);
+		ok(ipc_send_fds(sv[0], 8, &out, rd, IPC_FDS_MAX) == 0,
+		    "send %d descriptors", IPC_FDS_MAX);
+		ok(ipc_recv_fds(sv[1], &type, &in, got, &nfds, IPC_FDS_MAX,
+		    1000) == 0 && type == 8 && nfds == IPC_FDS_MAX,
+		    "receive all of them");
+		for (k = 0; k < nfds && k < IPC_FDS_MAX; k++) {
+			if (read(got[k], &c, 1) == 1 &&
+			    c == (char)('0' + k % 10))
+				inorder++;
+			close(got[k]);
+		}
+		is_int((long)inorder, IPC_FDS_MAX, "each one the pipe sent "
+		    "in that place");
+		ok(ipc_send_fds(sv[0], 9, &out, rd, IPC_FDS_MAX + 1) == -1 &&
+		    errno == EMSGSIZE, "more than IPC_FDS_MAX refused");
+
+		/* More than the reader wants: an error, none leaked. */
+		open_before = 0;
+		for (k = 0; k < 1024; k++)
+			if (fcntl((int)k, F_GETFD) != -1)
+				open_before++;
+		ok(ipc_send_fds(sv[0], 10, &out, rd, 3) == 0, "send 3");
+		ok(ipc_recv_fds(sv[1], &type, &in, got, &nfds, 2, 1000) ==
+		    -1 && errno == EMSGSIZE && nfds == 0,
+		    "a reader taking 2 refuses 3");
+		open_after = 0;
+		for (k = 0; k < 1024; k++)
+			if (fcntl((int)k, F_GETFD) != -1)
+				open_after++;
+		is_int((long)open_after, (long)open_before,
+		    "and closes what it got");
+		ok(ipc_send_fds(sv[0], 11, &out, rd, 0) == 0 &&
+		    ipc_recv_fds(sv[1], &type, &in, got, &nfds, 4, 1000) ==
+		    0 && nfds == 0 && type == 11, "none at all");
+		for (k = 0; k < IPC_FDS_MAX; k++) {
+			close(rd[k]);
+			close(wr[k]);
+		}
+	}
+
 	ok(ipc_recv(sv[1], &type, &in, NULL, 100) == -1 && errno == ETIMEDOUT,
 	    "timeout");
 	close(sv[0]);
