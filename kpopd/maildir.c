@@ -9,14 +9,23 @@
  *
  * Sizes are POP3 octets (CRLF form).  A name's ",W=" field (Dovecot's
  * virtual size, which is exactly that) is used as is.  Otherwise the size
- * comes from <maildir>/kpopd.cache, a text file of "base physical pop3"
- * lines checked against the directory: an entry is trusted only while the
- * file's physical size (",S=" in the name, else stat) matches it, and a
- * cache that fails its checksum is thrown away.  Only what the cache
- * cannot answer is read and measured, and the cache is then rewritten
- * atomically (temporary file, fsync, rename).  A second open of a
- * maildrop therefore reads new/, cur/ and the cache, and opens no message
- * file; names with ,S= or ,W= are not even stat'ed.
+ * comes from <maildir>/kpopd.cache, checked against the directory: an
+ * entry is trusted only while the file's physical size (",S=" in the
+ * name, else stat) matches it, and a cache that fails its checksum is
+ * thrown away.  Only what the cache cannot answer is read and measured,
+ * and the cache is then rewritten atomically (temporary file, fsync,
+ * rename).
+ *
+ * The cache (format 2) is also the listing: every message of the
+ * snapshot, in snapshot order, with its full name, and the identity of
+ * new/ and cur/ as they were read (device, inode, ctime, mtime).  When
+ * both directories are still exactly that, the next open takes the
+ * listing as it is: no readdir, no stat, no sort.  Any create, rename or
+ * unlink in a directory moves its ctime, which no user can set back.  A
+ * directory changed less than MDIR_SETTLE seconds before it was read is
+ * not recorded (a change in the same clock tick would not show), so the
+ * next open reads it again.  Format 1 (sizes by base name only) is still
+ * read, for its sizes.
  *
  * kpopd never renames a message from new/ to cur/ (or changes its
  * flags): POP3 has no flags to keep, a rename per message would cost a
@@ -35,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/limits.h"
@@ -50,7 +60,11 @@ static const char *const mdir_sub[2] = { "new", "cur" };
 #define MDIR_LOCK	"kpopd.lock"
 #define MDIR_CACHE	"kpopd.cache"
 #define MDIR_CACHE_TMP	"kpopd.cache.tmp"
-#define MDIR_CACHE_MAGIC "kpopd-cache 1\n"
+#define MDIR_CACHE_MAGIC1 "kpopd-cache 1\n"
+#define MDIR_CACHE_MAGIC "kpopd-cache 2\n"
+#define MDIR_CACHE_DIRS	"dirs "
+/* Seconds a directory must have been unchanged to be recorded. */
+#define MDIR_SETTLE	2
 #define MDIR_CACHE_END	"/end "
 #define MDIR_NONE	(~0ULL)
 
@@ -64,14 +78,23 @@ struct mdir_ent {
 	unsigned long long	 size;		/* POP3 octets */
 	unsigned char		 dir;		/* MDIR_NEW or MDIR_CUR */
 	unsigned char		 gone;
+	unsigned char		 borrowed;	/* name is in m->ctext */
 };
 
 struct mdir_centry {
 	const char		*name;		/* into the cache text */
-	size_t			 namelen;
-	unsigned long long	 phys;
+	size_t			 namelen;	/* the base name's */
+	size_t			 fulllen;	/* with the info part */
+	unsigned long long	 phys;		/* or MDIR_NONE */
 	unsigned long long	 size;
+	unsigned char		 dir;		/* format 2 */
 	int			 used;
+};
+
+/* What identifies a directory's contents; valid 0 for "not recorded". */
+struct mdir_stamp {
+	int			 valid;
+	unsigned long long	 dev, ino, csec, cnsec, msec, mnsec;
 };
 
 struct mdir {
@@ -83,9 +106,15 @@ struct mdir {
 	size_t			*byname;	/* ents sorted by base */
 	/* The cache as read. */
 	char			*ctext;
-	struct mdir_centry	*cache;
+	struct mdir_centry	*cache;		/* in file order */
 	size_t			 ncache;
+	size_t			*csorted;	/* cache by base, for lookups */
 	int			 cache_bad;	/* present but unusable */
+	int			 cache_v1;
+	struct mdir_stamp	 cstamp[2];	/* as the cache recorded them */
+	struct mdir_stamp	 stamp[2];	/* new/, cur/ as read now */
+	int			 listed;	/* the snapshot is the cache's */
+	int			 truncated;	/* past MD_MSGS_MAX */
 };
 
 /* ---- names ---- */
@@ -190,6 +219,70 @@ mdir_dirstream(struct mdir *m, int which)
 	return d;
 }
 
+/* The stamp of directory descriptor fd.  0, or -1 (errno). */
+static int
+mdir_stamp_of(int fd, struct mdir_stamp *st)
+{
+	struct stat sb;
+
+	memset(st, 0, sizeof(*st));
+	if (fstat(fd, &sb) == -1)
+		return -1;
+	st->dev = (unsigned long long)sb.st_dev;
+	st->ino = (unsigned long long)sb.st_ino;
+	st->csec = (unsigned long long)sb.st_ctim.tv_sec;
+	st->cnsec = (unsigned long long)sb.st_ctim.tv_nsec;
+	st->msec = (unsigned long long)sb.st_mtim.tv_sec;
+	st->mnsec = (unsigned long long)sb.st_mtim.tv_nsec;
+	st->valid = 1;
+	return 0;
+}
+
+static int
+mdir_stamp_same(const struct mdir_stamp *a, const struct mdir_stamp *b)
+{
+	return a->valid && b->valid && a->dev == b->dev && a->ino == b->ino &&
+	    a->csec == b->csec && a->cnsec == b->cnsec && a->msec == b->msec &&
+	    a->mnsec == b->mnsec;
+}
+
+/*
+ * The listing in the cache, taken as the snapshot: entries in its order,
+ * with its sizes.  Returns MD_OK, or MD_TEMP (no memory) with err set.
+ */
+static int
+mdir_from_cache(struct mdir *m, char *err, size_t errlen)
+{
+	const struct mdir_centry *ce;
+	struct mdir_ent *e;
+	size_t i;
+
+	if ((m->ents = calloc(m->ncache + 1, sizeof(*m->ents))) == NULL) {
+		md_seterr(err, errlen, "out of memory");
+		return MD_TEMP;
+	}
+	for (i = 0; i < m->ncache; i++) {
+		ce = &m->cache[i];
+		e = &m->ents[i];
+		/*
+		 * The name is the line's last field: its newline becomes
+		 * its NUL, and the text stays for the session.  Its
+		 * size came from the cache; the name is read no further.
+		 */
+		e->name = (char *)(uintptr_t)ce->name;
+		e->name[ce->fulllen] = '\0';
+		e->borrowed = 1;
+		e->baselen = ce->namelen;
+		e->s = e->w = MDIR_NONE;
+		e->dir = ce->dir;
+		e->phys = ce->phys;
+		e->size = ce->size;
+		m->n = i + 1;
+	}
+	m->listed = 1;
+	return MD_OK;
+}
+
 /*
  * Add the regular files of one of new/ and cur/ to ents.  Returns MD_OK,
  * or a status with err set.
@@ -199,11 +292,22 @@ mdir_scan(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 {
 	struct dirent *de;
 	struct stat st;
+	struct timespec now;
 	struct mdir_ent *e, *ne;
 	DIR *d;
 	int e_no, rc = MD_OK;
 	unsigned long long phys;
 
+	/*
+	 * The directory as it is before we read it: recorded in the cache
+	 * only if it had settled, so that a change after this cannot carry
+	 * the same ctime.
+	 */
+	if (mdir_stamp_of(m->dfd[which], &m->stamp[which]) == 0 &&
+	    clock_gettime(CLOCK_REALTIME, &now) == 0 &&
+	    (long long)m->stamp[which].csec + MDIR_SETTLE >=
+	    (long long)now.tv_sec)
+		m->stamp[which].valid = 0;
 	if ((d = mdir_dirstream(m, which)) == NULL) {
 		e_no = errno;
 		md_seterr(err, errlen, "%s/%s: %s", m->path, mdir_sub[which],
@@ -333,8 +437,10 @@ mdir_refresh(struct mdir *m)
 					errno = ENOMEM;
 					return -1;
 				}
-				free(e->name);
+				if (!e->borrowed)
+					free(e->name);
 				e->name = nn;
+				e->borrowed = 0;
 				e->dir = (unsigned char)which;
 			}
 		}
@@ -345,12 +451,90 @@ mdir_refresh(struct mdir *m)
 
 /* ---- the size cache ---- */
 
+/* Parse "-" or "DEV.INO.CSEC.CNSEC.MSEC.MNSEC".  0, or -1. */
 static int
-mdir_centry_cmp(const void *va, const void *vb)
+mdir_stamp_parse(const char *p, size_t len, struct mdir_stamp *st)
 {
-	const struct mdir_centry *a = va, *b = vb;
+	unsigned long long *f[6];
+	const char *dot;
+	size_t i;
 
-	return mdir_basecmp(a->name, a->namelen, b->name, b->namelen);
+	memset(st, 0, sizeof(*st));
+	if (len == 1 && p[0] == '-')
+		return 0;
+	f[0] = &st->dev;
+	f[1] = &st->ino;
+	f[2] = &st->csec;
+	f[3] = &st->cnsec;
+	f[4] = &st->msec;
+	f[5] = &st->mnsec;
+	for (i = 0; i < 6; i++) {
+		dot = i < 5 ? memchr(p, '.', len) : p + len;
+		if (dot == NULL || util_parse_uint(p, (size_t)(dot - p),
+		    ULLONG_MAX, f[i]) == -1)
+			return -1;
+		if (i < 5) {
+			len -= (size_t)(dot - p) + 1;
+			p = dot + 1;
+		}
+	}
+	st->valid = 1;
+	return 0;
+}
+
+/*
+ * One entry line.  Format 1: "BASE PHYS SIZE"; format 2: "D PHYS SIZE
+ * NAME" (D is n or c, PHYS may be "-").  Returns 0, or -1.
+ */
+static int
+mdir_cache_line(const char *p, const char *nl, int v1, struct mdir_centry *ce)
+{
+	const char *f[4], *q = p, *colon;
+	size_t len[4], i, nf = v1 ? 3 : 4;
+
+	memset(ce, 0, sizeof(*ce));
+	for (i = 0; i < nf; i++) {
+		const char *sp = i + 1 < nf ?
+		    memchr(q, ' ', (size_t)(nl - q)) : nl;
+
+		if (sp == NULL)
+			return -1;
+		f[i] = q;
+		len[i] = (size_t)(sp - q);
+		q = sp + 1;
+	}
+	/* Both formats: PHYS is field 1, SIZE field 2. */
+	if (v1) {
+		ce->name = f[0];
+		ce->fulllen = ce->namelen = len[0];
+	} else {
+		if (len[0] != 1 || (f[0][0] != 'n' && f[0][0] != 'c'))
+			return -1;
+		ce->dir = f[0][0] == 'n' ? MDIR_NEW : MDIR_CUR;
+		ce->name = f[3];
+		ce->fulllen = len[3];
+		colon = memchr(f[3], ':', len[3]);
+		ce->namelen = colon != NULL ? (size_t)(colon - f[3]) : len[3];
+	}
+	/*
+	 * Format 2 writes only names mdir_cacheable() passed, and the line
+	 * is checksummed; a name must still never leave its directory.
+	 */
+	if (v1 ? !mdir_cacheable(ce->name, ce->fulllen) :
+	    (ce->fulllen == 0 || memchr(ce->name, '/', ce->fulllen) != NULL ||
+	    memchr(ce->name, '\0', ce->fulllen) != NULL))
+		return -1;
+	if (!v1 && len[1] == 1 && f[1][0] == '-')
+		ce->phys = MDIR_NONE;
+	else if (util_parse_uint(f[1], len[1], MD_SIZE_MAX, &ce->phys) == -1)
+		return -1;
+	if (util_parse_uint(f[2], len[2], MD_SIZE_MAX, &ce->size) == -1)
+		return -1;
+	/* POP3 octets: each byte, plus at most a CR per byte and 2. */
+	if (ce->phys != MDIR_NONE &&
+	    (ce->size < ce->phys || ce->size > 2 * ce->phys + 2))
+		return -1;
+	return 0;
 }
 
 /*
@@ -363,27 +547,46 @@ mdir_cache_parse(struct mdir *m, size_t len)
 	struct md_hash h;
 	unsigned char dig[MD_HASH_LEN];
 	char hex[2 * MD_HASH_LEN + 1];
-	const char *p, *nl, *sp1, *sp2, *end = m->ctext + len;
+	const char *p, *nl, *sp1, *end = m->ctext + len;
 	struct mdir_centry *ce;
 	unsigned long long cnt;
 	size_t cap = 0, ml = strlen(MDIR_CACHE_MAGIC);
-	int rc = -1;
+	int rc = -1, v1;
 
-	if (len < ml || memcmp(m->ctext, MDIR_CACHE_MAGIC, ml) != 0)
+	if (len >= ml && memcmp(m->ctext, MDIR_CACHE_MAGIC, ml) == 0)
+		v1 = 0;
+	else if (len >= ml && memcmp(m->ctext, MDIR_CACHE_MAGIC1, ml) == 0)
+		v1 = 1;
+	else
 		return -1;
+	m->cache_v1 = v1;
 	if (md_hash_init(&h) == -1)
 		return -1;
 	md_hash_update(&h, m->ctext, ml);
-	for (p = m->ctext + ml; p < end; p = nl + 1) {
+	p = m->ctext + ml;
+	if (!v1) {
+		/* "dirs NEW CUR" */
+		size_t dl = strlen(MDIR_CACHE_DIRS);
+
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL ||
+		    nl - p > MD_CACHE_LINE_MAX || (size_t)(nl - p) < dl ||
+		    memcmp(p, MDIR_CACHE_DIRS, dl) != 0 ||
+		    (sp1 = memchr(p + dl, ' ', (size_t)(nl - p - dl))) ==
+		    NULL ||
+		    mdir_stamp_parse(p + dl, (size_t)(sp1 - p - dl),
+		    &m->cstamp[MDIR_NEW]) == -1 ||
+		    mdir_stamp_parse(sp1 + 1, (size_t)(nl - sp1 - 1),
+		    &m->cstamp[MDIR_CUR]) == -1)
+			goto out;
+		md_hash_update(&h, p, (size_t)(nl - p) + 1);
+		p = nl + 1;
+	}
+	for (; p < end; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL ||
 		    nl - p > MD_CACHE_LINE_MAX)
 			goto out;
 		if (nl - p > 5 && memcmp(p, MDIR_CACHE_END, 5) == 0)
 			break;
-		if ((sp1 = memchr(p, ' ', (size_t)(nl - p))) == NULL ||
-		    (sp2 = memchr(sp1 + 1, ' ', (size_t)(nl - sp1 - 1))) ==
-		    NULL)
-			goto out;
 		if (m->ncache == cap) {
 			cap = cap == 0 ? 256 : cap * 2;
 			if (cap > MD_MSGS_MAX * 2 + 256)
@@ -394,21 +597,12 @@ mdir_cache_parse(struct mdir *m, size_t len)
 			m->cache = ce;
 		}
 		ce = &m->cache[m->ncache];
-		memset(ce, 0, sizeof(*ce));
-		ce->name = p;
-		ce->namelen = (size_t)(sp1 - p);
-		if (!mdir_cacheable(ce->name, ce->namelen) ||
-		    util_parse_uint(sp1 + 1, (size_t)(sp2 - sp1 - 1),
-		    MD_SIZE_MAX, &ce->phys) == -1 ||
-		    util_parse_uint(sp2 + 1, (size_t)(nl - sp2 - 1),
-		    MD_SIZE_MAX, &ce->size) == -1)
+		if (mdir_cache_line(p, nl, v1, ce) == -1)
 			goto out;
-		/* POP3 octets: each byte, plus at most a CR per byte and 2. */
-		if (ce->size < ce->phys || ce->size > 2 * ce->phys + 2)
-			goto out;
-		/* Strictly sorted, so lookups can bisect. */
-		if (m->ncache > 0 && mdir_centry_cmp(&m->cache[m->ncache - 1],
-		    ce) >= 0)
+		/* Format 1 is strictly sorted by base name. */
+		if (v1 && m->ncache > 0 && mdir_basecmp(m->cache[m->ncache -
+		    1].name, m->cache[m->ncache - 1].namelen, ce->name,
+		    ce->namelen) >= 0)
 			goto out;
 		m->ncache++;
 		md_hash_update(&h, p, (size_t)(nl - p) + 1);
@@ -437,6 +631,7 @@ out:
 		free(m->cache);
 		m->cache = NULL;
 		m->ncache = 0;
+		memset(m->cstamp, 0, sizeof(m->cstamp));
 	}
 	return rc;
 }
@@ -479,18 +674,58 @@ out:
 	(void)close(fd);
 }
 
+static const struct mdir *mdir_csort_m;	/* for mdir_csorted_cmp */
+
+static int
+mdir_csorted_cmp(const void *va, const void *vb)
+{
+	const struct mdir_centry *a = &mdir_csort_m->cache[*(const size_t *)va];
+	const struct mdir_centry *b = &mdir_csort_m->cache[*(const size_t *)vb];
+
+	return mdir_basecmp(a->name, a->namelen, b->name, b->namelen);
+}
+
+/* The cache entry for base name (name, len), or NULL. */
 static struct mdir_centry *
 mdir_cache_find(struct mdir *m, const char *name, size_t len)
 {
-	struct mdir_centry key;
+	size_t lo, hi, mid, i;
+	const struct mdir_centry *ce;
 
 	if (m->ncache == 0)
 		return NULL;
-	memset(&key, 0, sizeof(key));
-	key.name = name;
-	key.namelen = len;
-	return bsearch(&key, m->cache, m->ncache, sizeof(key),
-	    mdir_centry_cmp);
+	if (m->csorted == NULL) {
+		if ((m->csorted = calloc(m->ncache, sizeof(size_t))) == NULL)
+			return NULL;
+		for (i = 0; i < m->ncache; i++)
+			m->csorted[i] = i;
+		/* Format 1 is sorted already. */
+		if (!m->cache_v1) {
+			mdir_csort_m = m;
+			qsort(m->csorted, m->ncache, sizeof(size_t),
+			    mdir_csorted_cmp);
+			mdir_csort_m = NULL;
+		}
+	}
+	lo = 0;
+	hi = m->ncache;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		ce = &m->cache[m->csorted[mid]];
+		if (mdir_basecmp(ce->name, ce->namelen, name, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* Of a message in both new/ and cur/, the first with a size. */
+	for (; lo < m->ncache; lo++) {
+		ce = &m->cache[m->csorted[lo]];
+		if (mdir_basecmp(ce->name, ce->namelen, name, len) != 0)
+			return NULL;
+		if (ce->phys != MDIR_NONE)
+			return &m->cache[m->csorted[lo]];
+	}
+	return NULL;
 }
 
 struct mdir_wbuf {
@@ -521,48 +756,66 @@ mdir_wput(struct mdir_wbuf *w, const char *p, size_t n)
 	w->len += n;
 }
 
+static void
+mdir_stamp_put(char *out, size_t len, const struct mdir_stamp *st, int ok)
+{
+	if (!ok || !st->valid)
+		(void)util_strlcpy(out, "-", len);
+	else
+		(void)util_snprintf(out, len, "%llu.%llu.%llu.%llu.%llu.%llu",
+		    st->dev, st->ino, st->csec, st->cnsec, st->msec,
+		    st->mnsec);
+}
+
 /*
- * Write the cache for the snapshot: every message whose size did not come
- * from ,W=.  Best effort: the cache only saves work, so a failure (disk
- * full, read-only) leaves the old one and costs nothing but time.
+ * Write the cache for the snapshot: every message, in snapshot order, and
+ * the directories' stamps when the listing is whole.  Best effort: the
+ * cache only saves work, so a failure (disk full, read-only) leaves the
+ * old one and costs nothing but time.
  */
 static void
 mdir_cache_write(struct mdir *m)
 {
 	struct mdir_wbuf *w;
 	unsigned char dig[MD_HASH_LEN];
-	char hex[2 * MD_HASH_LEN + 1], line[MD_CACHE_LINE_MAX];
-	size_t *idx = NULL, i, k = 0, cnt = 0;
-	const struct mdir_ent *e, *prev = NULL;
-	int ok = 0;
+	char hex[2 * MD_HASH_LEN + 1], line[MD_CACHE_LINE_MAX + 64];
+	char sn[128], sc[128], phys[32];
+	size_t i, cnt = 0;
+	const struct mdir_ent *e;
+	int ok = 0, whole = !m->truncated;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return;
 	w->fd = -1;
 	if (md_hash_init(&w->h) == -1)
 		goto out;
-	if ((idx = calloc(m->n + 1, sizeof(*idx))) == NULL)
-		goto out;
 	for (i = 0; i < m->n; i++)
-		if (!m->ents[i].gone && m->ents[i].w == MDIR_NONE &&
-		    m->ents[i].phys != MDIR_NONE &&
-		    mdir_cacheable(m->ents[i].name, m->ents[i].baselen))
-			idx[k++] = i;
-	mdir_sort_byname(m, idx, k);
+		if (!m->ents[i].gone && !mdir_cacheable(m->ents[i].name,
+		    strlen(m->ents[i].name)))
+			whole = 0;
 	w->fd = openat(m->rootfd, MDIR_CACHE_TMP, O_WRONLY | O_CREAT |
 	    O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
 	if (w->fd == -1)
 		goto out;
 	mdir_wput(w, MDIR_CACHE_MAGIC, strlen(MDIR_CACHE_MAGIC));
-	for (i = 0; i < k; i++) {
-		e = &m->ents[idx[i]];
-		/* The same message in new/ and cur/: one line. */
-		if (prev != NULL && mdir_basecmp(prev->name, prev->baselen,
-		    e->name, e->baselen) == 0)
+	mdir_stamp_put(sn, sizeof(sn), &m->stamp[MDIR_NEW], whole);
+	mdir_stamp_put(sc, sizeof(sc), &m->stamp[MDIR_CUR], whole);
+	if (util_snprintf(line, sizeof(line), MDIR_CACHE_DIRS "%s %s\n", sn,
+	    sc) == -1)
+		goto out;
+	mdir_wput(w, line, strlen(line));
+	for (i = 0; i < m->n; i++) {
+		e = &m->ents[i];
+		if (e->gone || !mdir_cacheable(e->name, strlen(e->name)))
 			continue;
-		prev = e;
-		if (util_snprintf(line, sizeof(line), "%.*s %llu %llu\n",
-		    (int)e->baselen, e->name, e->phys, e->size) == -1)
+		if (e->phys == MDIR_NONE)
+			(void)util_strlcpy(phys, "-", sizeof(phys));
+		else
+			(void)util_snprintf(phys, sizeof(phys), "%llu",
+			    e->phys);
+		if (util_snprintf(line, sizeof(line), "%c %s %llu %s\n",
+		    e->dir == MDIR_NEW ? 'n' : 'c', phys, e->size, e->name) ==
+		    -1 || strlen(line) - 1 > MD_CACHE_LINE_MAX)
 			goto out;
 		mdir_wput(w, line, strlen(line));
 		cnt++;
@@ -592,7 +845,6 @@ out:
 		(void)unlinkat(m->rootfd, MDIR_CACHE_TMP, 0);
 	md_hash_free(&w->h);
 	free(w);
-	free(idx);
 }
 
 /* ---- message files ---- */
@@ -742,8 +994,11 @@ mdir_sizes(struct mdir *m, int *dirty, char *err, size_t errlen)
 			goto out;
 		*dirty = 1;
 	}
-	/* Entries for files that are gone. */
-	if (used != m->ncache)
+	/*
+	 * Format 1: entries for files that are gone.  (Format 2 lists every
+	 * message, ,W= ones too; maildir_open compares the listing.)
+	 */
+	if (m->cache_v1 && used != m->ncache)
 		*dirty = 1;
 out:
 	free(buf);
@@ -780,6 +1035,7 @@ maildir_open(struct maildrop *md, const char *path,
     const struct md_opts *opts, char *err, size_t errlen)
 {
 	struct mdir *m;
+	struct mdir_stamp now[2];
 	char lockpath[PATH_MAX];
 	size_t i, k, cap = 0;
 	int rc, e_no, tmpfd = -1, dirty = 0;
@@ -827,28 +1083,56 @@ maildir_open(struct maildrop *md, const char *path,
 		return rc;
 
 	mdir_cache_load(m);
-	if ((rc = mdir_scan(m, MDIR_NEW, &cap, err, errlen)) != MD_OK ||
-	    (rc = mdir_scan(m, MDIR_CUR, &cap, err, errlen)) != MD_OK)
-		return rc;
-	if (m->n > 1)
-		qsort(m->ents, m->n, sizeof(*m->ents), mdir_order);
-	/* Past the limit, serve the oldest. */
-	while (m->n > MD_MSGS_MAX)
-		free(m->ents[--m->n].name);
-	if ((rc = mdir_sizes(m, &dirty, err, errlen)) != MD_OK)
-		return rc;
-	if (dirty)
-		mdir_cache_write(m);
+	if (!m->cache_bad && !m->cache_v1 &&
+	    mdir_stamp_of(m->dfd[MDIR_NEW], &now[MDIR_NEW]) == 0 &&
+	    mdir_stamp_of(m->dfd[MDIR_CUR], &now[MDIR_CUR]) == 0 &&
+	    mdir_stamp_same(&now[MDIR_NEW], &m->cstamp[MDIR_NEW]) &&
+	    mdir_stamp_same(&now[MDIR_CUR], &m->cstamp[MDIR_CUR])) {
+		/* Neither directory changed since the listing was made. */
+		if ((rc = mdir_from_cache(m, err, errlen)) != MD_OK)
+			return rc;
+	} else {
+		if ((rc = mdir_scan(m, MDIR_NEW, &cap, err, errlen)) !=
+		    MD_OK ||
+		    (rc = mdir_scan(m, MDIR_CUR, &cap, err, errlen)) != MD_OK)
+			return rc;
+		if (m->n > 1)
+			qsort(m->ents, m->n, sizeof(*m->ents), mdir_order);
+		/* Past the limit, serve the oldest. */
+		while (m->n > MD_MSGS_MAX) {
+			free(m->ents[--m->n].name);	/* not borrowed */
+			m->truncated = 1;
+		}
+		if ((rc = mdir_sizes(m, &dirty, err, errlen)) != MD_OK)
+			return rc;
+		/* Sizes, or the listing, or the format changed. */
+		if (dirty || m->cache_v1 ||
+		    m->stamp[MDIR_NEW].valid != m->cstamp[MDIR_NEW].valid ||
+		    m->stamp[MDIR_CUR].valid != m->cstamp[MDIR_CUR].valid ||
+		    (m->stamp[MDIR_NEW].valid &&
+		    !mdir_stamp_same(&m->stamp[MDIR_NEW],
+		    &m->cstamp[MDIR_NEW])) ||
+		    (m->stamp[MDIR_CUR].valid &&
+		    !mdir_stamp_same(&m->stamp[MDIR_CUR],
+		    &m->cstamp[MDIR_CUR])) || m->n != m->ncache)
+			mdir_cache_write(m);
+	}
 	free(m->cache);
 	m->cache = NULL;
 	m->ncache = 0;
-	free(m->ctext);
-	m->ctext = NULL;
+	free(m->csorted);
+	m->csorted = NULL;
+	if (!m->listed) {
+		/* (A listing's names live in the text.) */
+		free(m->ctext);
+		m->ctext = NULL;
+	}
 
 	/* Drop the files that vanished while we looked. */
 	for (i = k = 0; i < m->n; i++) {
 		if (m->ents[i].gone) {
-			free(m->ents[i].name);
+			if (!m->ents[i].borrowed)
+				free(m->ents[i].name);
 			continue;
 		}
 		m->ents[k++] = m->ents[i];
@@ -942,10 +1226,12 @@ maildir_free(struct maildrop *md)
 	if (m == NULL)
 		return;
 	for (i = 0; i < m->n; i++)
-		free(m->ents[i].name);
+		if (!m->ents[i].borrowed)
+			free(m->ents[i].name);
 	free(m->ents);
 	free(m->byname);
 	free(m->cache);
+	free(m->csorted);
 	free(m->ctext);
 	if (m->dfd[0] != -1)
 		(void)close(m->dfd[0]);

@@ -311,6 +311,28 @@ md_set_size(size_t n)
 }
 
 /*
+ * A quick 64-bit hash for the in-memory UIDL set, eight bytes a step (not
+ * persisted anywhere, so it may change; md_fnv is the stable one).
+ */
+static uint64_t
+md_quickhash(const char *s, size_t len)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
+
+	while (len >= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+		s += 8;
+		len -= 8;
+	}
+	w = 0;
+	memcpy(&w, s, len);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 29);
+}
+
+/*
  * Make the snapshot's UIDLs unique: the first message with a UIDL keeps
  * it; later ones get "-2", "-3", ... (the UIDL cut to leave room), the
  * first such that is not taken yet.  The snapshot order is stable across
@@ -319,7 +341,8 @@ md_set_size(size_t n)
 static int
 md_uidl_unique(struct maildrop *md, char *err, size_t errlen)
 {
-	size_t *set, sz, i, j, base;
+	struct { uint64_t h; size_t i; } *set;
+	size_t sz, i, j;
 	uint64_t h;
 	unsigned long k;
 	char cand[POP3_UIDL_MAX + 1], suf[24];
@@ -333,14 +356,13 @@ md_uidl_unique(struct maildrop *md, char *err, size_t errlen)
 		return MD_TEMP;
 	}
 	for (i = 0; i < sz; i++)
-		set[i] = SIZE_MAX;
+		set[i].i = SIZE_MAX;
 	for (i = 0; i < md->count; i++) {
 		char *u = md->msgs[i].uidl;
+		const char *c = u;
 
 		for (k = 1;; k++) {
-			if (k == 1) {
-				(void)util_strlcpy(cand, u, sizeof(cand));
-			} else {
+			if (k > 1) {
 				(void)util_snprintf(suf, sizeof(suf), "-%lu",
 				    k);
 				slen = strlen(suf);
@@ -349,17 +371,20 @@ md_uidl_unique(struct maildrop *md, char *err, size_t errlen)
 					blen = POP3_UIDL_MAX - slen;
 				memcpy(cand, u, blen);
 				memcpy(cand + blen, suf, slen + 1);
+				c = cand;
 			}
-			h = md_fnv(MD_FNV_INIT, cand, strlen(cand));
-			base = (size_t)h & (sz - 1);
-			for (j = base; set[j] != SIZE_MAX;
+			/* Compare strings only when the hashes agree. */
+			h = md_quickhash(c, strlen(c));
+			for (j = (size_t)h & (sz - 1); set[j].i != SIZE_MAX;
 			    j = (j + 1) & (sz - 1))
-				if (strcmp(md->msgs[set[j]].uidl, cand) == 0)
+				if (set[j].h == h &&
+				    strcmp(md->msgs[set[j].i].uidl, c) == 0)
 					break;
-			if (set[j] == SIZE_MAX) {
+			if (set[j].i == SIZE_MAX) {
 				if (k > 1)
 					memcpy(u, cand, strlen(cand) + 1);
-				set[j] = i;
+				set[j].h = h;
+				set[j].i = i;
 				break;
 			}
 		}

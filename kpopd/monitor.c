@@ -1095,13 +1095,17 @@ do_quit(struct mon *m)
 		    err);
 	else if (ndel > 0)
 		log_info("%s: deleted %zu messages", m->user, ndel);
+	/*
+	 * Let the maildrop go before the client hears the +OK: a client
+	 * that logs in again at once must find it free, not [IN-USE].
+	 */
+	md_close(m->md);
+	m->md = NULL;
+	m->state = MS_DONE;
 	ipc_reset(&m->out);
 	ipc_put_u32(&m->out, (uint32_t)-r);
 	ipc_put_str(&m->out, r == MD_OK ? "" : err);
 	r = ipc_send(m->sock, M_QUIT_RESULT, &m->out, -1);
-	md_close(m->md);
-	m->md = NULL;
-	m->state = MS_DONE;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return r;
 }

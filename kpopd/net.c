@@ -88,6 +88,7 @@ struct net {
 	unsigned int			 bad;
 	char				 user[KPOPD_USER_MAX];
 	size_t				 count;
+	size_t				 snap_got;	/* msgs[] filled */
 	struct net_msg			*msgs;
 	unsigned char			*del;
 	size_t				 ndel;
@@ -272,9 +273,8 @@ auth_failed(struct net *n, uint32_t r, const char *text)
 static int
 recv_snapshot(struct net *n)
 {
-	uint64_t count, total, size;
-	uint32_t type, k;
-	size_t i = 0;
+	uint64_t count, total;
+	uint32_t type;
 
 	if (ipc_recv(n->mon, &type, &n->b, NULL, NET_MON_TIMEOUT) != 0 ||
 	    type != M_SNAP_HEAD || ipc_get_u64(&n->b, &count) == -1 ||
@@ -286,6 +286,24 @@ recv_snapshot(struct net *n)
 	if ((n->msgs = calloc(n->count + 1, sizeof(*n->msgs))) == NULL ||
 	    (n->del = calloc(n->count + 1, 1)) == NULL)
 		return -1;
+	n->snap_got = 0;
+	return 0;
+}
+
+/*
+ * The rest of the snapshot: the sizes and UIDLs.  The monitor streams
+ * them right after the head; the net process takes them only when a
+ * command needs them (anything but STAT and NOOP, and before any other
+ * request to the monitor), so a login's +OK and a first STAT do not wait
+ * for a large maildrop's table.  Returns 0, or -1.
+ */
+static int
+snapshot_rest(struct net *n)
+{
+	uint64_t size;
+	uint32_t type, k;
+	size_t i = n->snap_got;
+
 	while (i < n->count) {
 		if (ipc_recv(n->mon, &type, &n->b, NULL, NET_MON_TIMEOUT) !=
 		    0 || type != M_SNAP_PART || ipc_get_u32(&n->b, &k) == -1 ||
@@ -300,6 +318,7 @@ recv_snapshot(struct net *n)
 		}
 		if (ipc_end(&n->b) == -1)
 			return -1;
+		n->snap_got = i;
 	}
 	return 0;
 }
@@ -325,7 +344,8 @@ auth_result(struct net *n, const char *method)
 	}
 	if (r != AUTH_OK)
 		return auth_failed(n, r, text);
-	if (recv_snapshot(n) == -1) {
+	/* A layer talks to the monitor at once: take the whole table. */
+	if (recv_snapshot(n) == -1 || (layer > 0 && snapshot_rest(n) == -1)) {
 		n->end = "monitor";
 		return reply(n, "-ERR [SYS/TEMP] cannot read the maildrop") ==
 		    NV_OK ? NV_CLOSE : NV_FAIL;
@@ -1269,7 +1289,13 @@ net_main(const struct session_start *s, int mon)
 				v = bad(n, "unknown command");
 			else if ((net_cmds[i].states & (int)n->state) == 0)
 				v = bad(n, "command not valid in this state");
-			else {
+			else if (n->state == NS_TRANS && n->snap_got < n->count &&
+			    strcmp(cmd.keyword, "STAT") != 0 &&
+			    strcmp(cmd.keyword, "NOOP") != 0 &&
+			    snapshot_rest(n) == -1) {
+				n->end = "monitor";
+				v = NV_FAIL;
+			} else {
 				touch_monitor(n);
 				v = net_cmds[i].fn(n, &cmd);
 			}

@@ -493,13 +493,56 @@ cache_lines(const char *dir)
 
 	if ((t = slurp(path2(dir, "kpopd.cache"), &len)) == NULL)
 		return -1;
-	if (strncmp(t, "kpopd-cache 1\n", 14) != 0)
+	if (strncmp(t, "kpopd-cache 2\ndirs ", 19) != 0)
 		n = -2;
 	else
 		for (p = t; (p = strchr(p, '\n')) != NULL; p++)
 			n++;
 	free(t);
-	return n - 2;	/* less magic and trailer */
+	return n - 3;	/* less magic, dirs and trailer */
+}
+
+/* The "dirs" stamp kpopd writes for directory path. */
+static void
+dir_stamp(const char *path, char *out, size_t len)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1)
+		bail("stat %s: %s", path, strerror(errno));
+	(void)util_snprintf(out, len, "%llu.%llu.%llu.%llu.%llu.%llu",
+	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+	    (unsigned long long)st.st_ctim.tv_sec,
+	    (unsigned long long)st.st_ctim.tv_nsec,
+	    (unsigned long long)st.st_mtim.tv_sec,
+	    (unsigned long long)st.st_mtim.tv_nsec);
+}
+
+/* Write a format 2 cache (a listing) with a valid checksum. */
+static void
+forge_cache2(const char *dir, const char *dirs, const char *body,
+    size_t count)
+{
+	struct md_hash h;
+	unsigned char dig[MD_HASH_LEN];
+	char hex[2 * MD_HASH_LEN + 1], *all;
+	size_t len = 14 + strlen(dirs) + strlen(body) + 200;
+
+	if ((all = malloc(len)) == NULL)
+		bail("malloc");
+	(void)util_snprintf(all, len, "kpopd-cache 2\ndirs %s\n%s", dirs,
+	    body);
+	if (md_hash_init(&h) == -1)
+		bail("hash");
+	md_hash_update(&h, all, strlen(all));
+	if (md_hash_final(&h, dig) == -1)
+		bail("hash");
+	md_hash_free(&h);
+	util_hex(dig, MD_HASH_LEN, hex);
+	(void)util_snprintf(all + strlen(all), len - strlen(all),
+	    "/end %zu %s\n", count, hex);
+	put_file(path2(dir, "kpopd.cache"), all, strlen(all));
+	free(all);
 }
 
 /* Write a cache with a valid checksum, as kpopd would. */
@@ -671,6 +714,116 @@ test_cache(void)
 	    "open after a removal"))
 		md_close(md);
 	is_int(cache_lines(dir), CACHE_N - 1, "the vanished entry is dropped");
+}
+
+/* Give one file to uid 65534, leaving its directory's ctime alone. */
+static void
+chown_file(const char *path)
+{
+	if (geteuid() == 0 && chown(path, NOBODY, NOBODY) == -1)
+		bail("chown %s: %s", path, strerror(errno));
+}
+
+/* In a child as uid 65534: open, report the count and the sizes. */
+static int
+listing_child(void *v)
+{
+	struct cachearg *a = v;
+	struct maildrop *md;
+	char err[256];
+	size_t i;
+	int rc;
+
+	if (become_nobody() == -1)
+		return 99;
+	rc = md_open(MD_MAILDIR, a->dir, &opts0, &md, err, sizeof(err));
+	if (rc != MD_OK)
+		return 10 + (-rc);
+	a->n = md_count(md);
+	for (i = 0; i < a->n && i < CACHE_N + 2; i++)
+		a->sizes[i] = md_msg(md, i)->size;
+	md_close(md);
+	/* The count and first size as the exit status: 16 * n + size. */
+	return (int)(a->n * 16 + (a->n > 0 ? a->sizes[0] % 16 : 0));
+}
+
+/*
+ * The listing: with new/ and cur/ as the cache recorded them, an open
+ * takes the cache's listing without reading the directories; a change
+ * to either makes it read them again; a directory changed within the
+ * last two seconds is not recorded.
+ */
+static void
+test_listing(void)
+{
+	char dir[PATH_MAX], sn[128], sc[128], dirs[300], body[1024], *t;
+	char want[300];
+	struct cachearg a;
+	size_t len;
+
+	(void)util_strlcpy(dir, path2(scratch, "listing"), sizeof(dir));
+	mkmaildir(dir);
+	put_file(path2(path2(dir, "new"), "1764000001.a.host"), S("a\n"));
+	put_file(path2(path2(dir, "cur"), "1764000002.b.host:2,S"),
+	    S("bb\n"));
+	chown_nobody(dir);
+	memset(&a, 0, sizeof(a));
+	a.dir = dir;
+
+	/* Just made: kpopd reads it and records no stamps. */
+	is_int(wait_exit(spawn(listing_child, &a)), 2 * 16 + 3,
+	    "fresh maildir: 2 messages, the first of 3 octets");
+	t = slurp(path2(dir, "kpopd.cache"), &len);
+	ok(t != NULL && strncmp(t, "kpopd-cache 2\ndirs - -\n", 22) == 0,
+	    "directories changed within 2 s are not recorded");
+	free(t);
+
+	/* Settled: the stamps are recorded, exactly. */
+	sleep(3);
+	is_int(wait_exit(spawn(listing_child, &a)), 2 * 16 + 3,
+	    "settled maildir: the same");
+	dir_stamp(path2(dir, "new"), sn, sizeof(sn));
+	dir_stamp(path2(dir, "cur"), sc, sizeof(sc));
+	(void)util_snprintf(want, sizeof(want), "kpopd-cache 2\ndirs %s %s\n"
+	    "n 2 3 1764000001.a.host\nc 3 4 1764000002.b.host:2,S\n", sn,
+	    sc);
+	t = slurp(path2(dir, "kpopd.cache"), &len);
+	ok(t != NULL && strncmp(t, want, strlen(want)) == 0,
+	    "settled directories are recorded with the listing");
+	free(t);
+
+	/*
+	 * A listing that matches the directories' stamps but not their
+	 * files: it is what an open serves, so no directory was read.
+	 */
+	(void)util_snprintf(dirs, sizeof(dirs), "%s %s", sn, sc);
+	(void)util_snprintf(body, sizeof(body),
+	    "n 2 5 1764000001.a.host\nn - 9 1764000001.x.host,W=9\n"
+	    "c 3 4 1764000002.b.host:2,S\n");
+	forge_cache2(dir, dirs, body, 3);
+	chown_file(path2(dir, "kpopd.cache"));
+	is_int(wait_exit(spawn(listing_child, &a)), 3 * 16 + 5,
+	    "matching stamps: the listing is served as it is");
+
+	/* One stamp wrong: the directories are read. */
+	(void)util_snprintf(dirs, sizeof(dirs), "%s 1.2.3.4.5.6", sn);
+	forge_cache2(dir, dirs, body, 3);
+	chown_file(path2(dir, "kpopd.cache"));
+	is_int(wait_exit(spawn(listing_child, &a)), 2 * 16 + 5,
+	    "cur/'s stamp differs: the directories are read (sizes still "
+	    "from the cache)");
+
+	/* A message arrives in new/: its ctime moves, the listing is old. */
+	(void)util_snprintf(dirs, sizeof(dirs), "%s %s", sn, sc);
+	forge_cache2(dir, dirs, body, 3);
+	put_file(path2(path2(dir, "new"), "1764000003.c.host"), S("ccc\n"));
+	chown_nobody(dir);
+	is_int(wait_exit(spawn(listing_child, &a)), 3 * 16 + 5,
+	    "after a delivery: the 3 real messages");
+	if (unlink(path2(path2(dir, "new"), "1764000003.c.host")) == -1)
+		bail("unlink");
+	is_int(wait_exit(spawn(listing_child, &a)), 2 * 16 + 5,
+	    "after a removal: 2 again");
 }
 
 /* ---- a commit killed at random instants ---- */
@@ -918,6 +1071,7 @@ main(void)
 	test_locks();
 	test_commit();
 	test_cache();
+	test_listing();
 	test_kill_loop();
 	if (nbig > 0) {
 		bench("big-S", (size_t)nbig, 1);
