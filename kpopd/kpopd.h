@@ -84,6 +84,23 @@ int	kconf_expire_never(const struct kpopd_conf *) KP_NONNULL(1);
 int	diag_kerberos(const struct kpopd_conf *, FILE *, int detail)
 	    KP_NONNULL(1, 2);
 
+/* Supplementary groups of a mail user, spool_group included. */
+#define KPOPD_GROUPS_MAX	256
+
+
+/*
+ * The account every virtual user is served as, with its groups (spool
+ * group included), looked up once by the master at start and on reload
+ * rather than by every session: the lookup walks every NSS module.
+ */
+struct kpopd_ident {
+	int			 ok;		/* filled in */
+	uid_t			 uid;
+	gid_t			 gid;
+	int			 ngroups;
+	gid_t			 groups[KPOPD_GROUPS_MAX];
+};
+
 /* The per-connection context handed from the master to a session. */
 struct session_start {
 	const struct kpopd_conf	*conf;
@@ -92,7 +109,17 @@ struct session_start {
 	int			 fd;		/* the client socket */
 	char			 peer[64];	/* printable address */
 	int			 privsep;	/* started as root */
+	const struct kpopd_ident *virt;		/* user_type virtual, or NULL */
 };
+
+/*
+ * monitor.c: the groups a mail user is served with: its own (at most
+ * KPOPD_GROUPS_MAX - 1, else its primary only, with a warning) and
+ * spool_group (if set and it exists; -1 with a warning if not).  Fills
+ * groups[] and *ngroups; returns 0 or -1.
+ */
+int	kpopd_groups(const char *name, gid_t gid, const char *spool_group,
+	    gid_t *groups, int *ngroups) KP_NONNULL(1, 4, 5);
 
 /* monitor.c: runs the session; never returns. */
 void	monitor_main(const struct session_start *) __attribute__((noreturn));
@@ -179,8 +206,6 @@ enum auth_result {
 #define KPOPD_USER_MAX	256
 /* A path built from a template (a maildrop, a state file). */
 #define KPOPD_PATH_MAX	4096
-/* Supplementary groups of a mail user, spool_group included. */
-#define KPOPD_GROUPS_MAX	256
 /* A password, NUL included. */
 #define KPOPD_PASS_MAX	POP3_CMD_LIMIT
 

@@ -177,6 +177,25 @@ check_system(const struct kpopd_conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* The virtual users' account and groups (struct kpopd_ident), or none. */
+static struct kpopd_ident virt;
+
+static void
+find_virtual(const struct kpopd_conf *c)
+{
+	struct passwd *pw;
+
+	memset(&virt, 0, sizeof(virt));
+	if (strcmp(c->user_type, "virtual") != 0 ||
+	    (pw = getpwnam(c->virtual_user)) == NULL)
+		return;
+	virt.uid = pw->pw_uid;
+	virt.gid = pw->pw_gid;
+	if (kpopd_groups(pw->pw_name, pw->pw_gid, c->spool_group,
+	    virt.groups, &virt.ngroups) == 0)
+		virt.ok = 1;
+}
+
 /*
  * Load, once and before any fork, what every session would otherwise load
  * for itself: Cyrus SASL's plugins (a dozen dlopen()s with their
@@ -198,6 +217,7 @@ warm_up(const struct kpopd_conf *c)
 		log_warn("%s", err);
 	if ((pw = getpwnam(c->unpriv_user)) != NULL)
 		(void)getgrouplist(pw->pw_name, pw->pw_gid, groups, &ngroups);
+	find_virtual(c);
 }
 
 static SSL_CTX *
@@ -519,6 +539,7 @@ accept_one(const struct listener *l, const struct kpopd_conf *c,
 	s.kind = l->kind;
 	s.fd = fd;
 	s.privsep = privsep;
+	s.virt = &virt;
 	switch ((pid = fork())) {
 	case -1:
 		log_err("fork: %s", strerror(errno));
@@ -665,6 +686,7 @@ serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
 				SSL_CTX_free(tls);
 				tls = ntls;
 				log_set_level(log_level_of(c->log_level));
+				find_virtual(c);
 				log_notice("configuration reloaded");
 			} else {
 				log_err("reload failed, keeping the old "

@@ -252,12 +252,38 @@ login_delay_stamp(int fd)
  * a root:mail 2775 spool, as Debian's MDAs make them).  Returns 0 or -1
  * (logged).
  */
+int
+kpopd_groups(const char *name, gid_t gid, const char *spool_group,
+    gid_t *groups, int *ngroupsp)
+{
+	struct group *gr;
+	int ngroups = KPOPD_GROUPS_MAX - 1, r = 0;
+
+	if (getgrouplist(name, gid, groups, &ngroups) == -1) {
+		log_warn("%s is in more than %d groups; using its primary "
+		    "group only", name, KPOPD_GROUPS_MAX - 1);
+		groups[0] = gid;
+		ngroups = 1;
+	}
+	if (spool_group != NULL && spool_group[0] != '\0') {
+		if ((gr = getgrnam(spool_group)) == NULL) {
+			log_warn("spool_group '%s' does not exist",
+			    spool_group);
+			r = -1;
+		} else
+			groups[ngroups++] = gr->gr_gid;
+	}
+	*ngroupsp = ngroups;
+	return r;
+}
+
 static int
 drop_to(struct mon *m, const struct passwd *pw)
 {
-	gid_t groups[KPOPD_GROUPS_MAX];
-	int ngroups = KPOPD_GROUPS_MAX - 1;
-	struct group *gr;
+	gid_t own[KPOPD_GROUPS_MAX];
+	const gid_t *groups = own;
+	int ngroups;
+	const struct kpopd_ident *v = m->s->virt;
 
 	if (!m->s->privsep)
 		return 0;
@@ -265,19 +291,14 @@ drop_to(struct mon *m, const struct passwd *pw)
 		log_err("refusing to serve %s as uid 0", m->user);
 		return -1;
 	}
-	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &ngroups) == -1) {
-		log_warn("%s is in more than %d groups; using its primary "
-		    "group only", pw->pw_name, KPOPD_GROUPS_MAX - 1);
-		groups[0] = pw->pw_gid;
-		ngroups = 1;
-	}
-	if (m->c->spool_group != NULL && m->c->spool_group[0] != '\0') {
-		if ((gr = getgrnam(m->c->spool_group)) == NULL)
-			log_warn("spool_group '%s' does not exist",
-			    m->c->spool_group);
-		else
-			groups[ngroups++] = gr->gr_gid;
-	}
+	if (v != NULL && v->ok && v->uid == pw->pw_uid &&
+	    v->gid == pw->pw_gid) {
+		/* The virtual users' account, looked up by the master. */
+		groups = v->groups;
+		ngroups = v->ngroups;
+	} else
+		(void)kpopd_groups(pw->pw_name, pw->pw_gid,
+		    m->c->spool_group, own, &ngroups);
 	if (setgroups((size_t)ngroups, groups) == -1 ||
 	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
 		log_err("cannot become %s: %s", pw->pw_name, strerror(errno));
