@@ -22,10 +22,10 @@
  * both directories are still exactly that, the next open takes the
  * listing as it is: no readdir, no stat, no sort.  Any create, rename or
  * unlink in a directory moves its ctime, which no user can set back.  A
- * directory changed less than MDIR_SETTLE seconds before it was read is
- * not recorded (a change in the same clock tick would not show), so the
- * next open reads it again.  Format 1 (sizes by base name only) is still
- * read, for its sizes.
+ * directory whose ctime is not yet in the past of the kernel's clock when
+ * it is read is not recorded (a change in the same clock tick would not
+ * show; see mdir_scan), so the next open reads it again.  Format 1 (sizes
+ * by base name only) is still read, for its sizes.
  *
  * kpopd never renames a message from new/ to cur/ (or changes its
  * flags): POP3 has no flags to keep, a rename per message would cost a
@@ -63,7 +63,8 @@ static const char *const mdir_sub[2] = { "new", "cur" };
 #define MDIR_CACHE_MAGIC1 "kpopd-cache 1\n"
 #define MDIR_CACHE_MAGIC "kpopd-cache 2\n"
 #define MDIR_CACHE_DIRS	"dirs "
-/* Seconds a directory must have been unchanged to be recorded. */
+/* On a filesystem with whole-second times: seconds a directory must have
+   been unchanged to be recorded (two, for FAT's two-second times). */
 #define MDIR_SETTLE	2
 #define MDIR_CACHE_END	"/end "
 #define MDIR_NONE	(~0ULL)
@@ -246,6 +247,18 @@ mdir_stamp_same(const struct mdir_stamp *a, const struct mdir_stamp *b)
 	    a->mnsec == b->mnsec;
 }
 
+/* Whether a directory stamped st before time now can be recorded. */
+static int
+mdir_settled(const struct mdir_stamp *st, const struct timespec *now)
+{
+	unsigned long long ns = (unsigned long long)now->tv_nsec;
+	unsigned long long s = (unsigned long long)now->tv_sec;
+
+	if (st->cnsec == 0 && st->mnsec == 0)
+		return st->csec + MDIR_SETTLE < s;
+	return st->csec < s || (st->csec == s && st->cnsec < ns);
+}
+
 /*
  * The listing in the cache, taken as the snapshot: entries in its order,
  * with its sizes.  Returns MD_OK, or MD_TEMP (no memory) with err set.
@@ -299,14 +312,16 @@ mdir_scan(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 	unsigned long long phys;
 
 	/*
-	 * The directory as it is before we read it: recorded in the cache
-	 * only if it had settled, so that a change after this cannot carry
-	 * the same ctime.
+	 * The directory as it is before we read it, recorded in the cache
+	 * only if no later change can carry the same ctime.  File times
+	 * come from the kernel's coarse clock, read here first: a change
+	 * after the fstat is stamped at least `now`, so a ctime before
+	 * `now` cannot recur.  A ctime of whole seconds (a filesystem
+	 * without nanoseconds) must be MDIR_SETTLE seconds old instead.
 	 */
-	if (mdir_stamp_of(m->dfd[which], &m->stamp[which]) == 0 &&
-	    clock_gettime(CLOCK_REALTIME, &now) == 0 &&
-	    (long long)m->stamp[which].csec + MDIR_SETTLE >=
-	    (long long)now.tv_sec)
+	if (clock_gettime(CLOCK_REALTIME_COARSE, &now) == -1 ||
+	    mdir_stamp_of(m->dfd[which], &m->stamp[which]) == -1 ||
+	    !mdir_settled(&m->stamp[which], &now))
 		m->stamp[which].valid = 0;
 	if ((d = mdir_dirstream(m, which)) == NULL) {
 		e_no = errno;
