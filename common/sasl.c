@@ -160,20 +160,30 @@ static const sasl_callback_t xsasl_global_cb[] = {
 	{ SASL_CB_LIST_END, NULL, NULL }
 };
 
+static int xsasl_server_ready;
+
+void
+xsasl_server_done(void)
+{
+	if (xsasl_server_ready) {
+		(void)sasl_server_done();
+		xsasl_server_ready = 0;
+	}
+}
+
 int
 xsasl_server_init(const char *app, char *err, size_t errlen)
 {
-	static int ready;
 	int rc;
 
-	if (ready)
+	if (xsasl_server_ready)
 		return 0;
 	if ((rc = sasl_server_init(xsasl_global_cb, app)) != SASL_OK) {
 		util_snprintf(err, errlen, "cannot initialize Cyrus SASL: %s",
 		    sasl_errstring(rc, NULL, NULL));
 		return -1;
 	}
-	ready = 1;
+	xsasl_server_ready = 1;
 	return 0;
 }
 

@@ -84,6 +84,10 @@ struct xsasl_server;
 int	xsasl_server_init(const char *app, char *err, size_t errlen)
 	    KP_NONNULL(1, 2) KP_WUR;
 
+/* Undo xsasl_server_init (no connection may be open), so that the next
+   init reads Cyrus's configuration and plugins again. */
+void	xsasl_server_done(void);
+
 /*
  * A new server connection for one attempt.  Returns it (free with
  * xsasl_server_free()), or NULL with a message in err.

@@ -686,7 +686,9 @@ serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
 				SSL_CTX_free(tls);
 				tls = ntls;
 				log_set_level(log_level_of(c->log_level));
-				find_virtual(c);
+				/* Cyrus's kpopd.conf and plugins too. */
+				xsasl_server_done();
+				warm_up(c);
 				log_notice("configuration reloaded");
 			} else {
 				log_err("reload failed, keeping the old "
