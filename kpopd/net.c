@@ -113,6 +113,7 @@ struct net_cmd {
 	const char		*name;
 	enum net_verdict	(*fn)(struct net *, const struct pop3_cmd *);
 	int			 states;
+	int			 table;		/* rest of the table read first */
 };
 
 static enum net_verdict
@@ -293,8 +294,8 @@ recv_snapshot(struct net *n)
 /*
  * The rest of the snapshot: the sizes and UIDLs.  The monitor streams
  * them right after the head; the net process takes them only when a
- * command needs them (anything but STAT and NOOP, and before any other
- * request to the monitor), so a login's +OK and a first STAT do not wait
+ * command needs them (net_cmds[].table: anything but STAT and NOOP,
+ * each of which asks nothing of the monitor), so a login's +OK and a first STAT do not wait
  * for a large maildrop's table.  Returns 0, or -1.
  */
 static int
@@ -1035,23 +1036,23 @@ cmd_quit(struct net *n, const struct pop3_cmd *cmd)
 #define T	NS_TRANS
 
 static const struct net_cmd net_cmds[] = {
-	{ "CAPA", cmd_capa, A | T },
-	{ "STLS", cmd_stls, A },
-	{ "USER", cmd_user, A },
-	{ "PASS", cmd_pass, A },
-	{ "AUTH", cmd_auth, A },
-	{ "APOP", cmd_apop, A },
-	{ "UTF8", cmd_utf8, A },
-	{ "QUIT", cmd_quit, A | T },
-	{ "STAT", cmd_stat, T },
-	{ "LIST", cmd_list, T },
-	{ "UIDL", cmd_uidl, T },
-	{ "RETR", cmd_retr, T },
-	{ "TOP", cmd_top, T },
-	{ "DELE", cmd_dele, T },
-	{ "RSET", cmd_rset, T },
-	{ "NOOP", cmd_noop, T },
-	{ "LAST", cmd_last, T },
+	{ "CAPA", cmd_capa, A | T, 1 },
+	{ "STLS", cmd_stls, A, 0 },
+	{ "USER", cmd_user, A, 0 },
+	{ "PASS", cmd_pass, A, 0 },
+	{ "AUTH", cmd_auth, A, 0 },
+	{ "APOP", cmd_apop, A, 0 },
+	{ "UTF8", cmd_utf8, A, 0 },
+	{ "QUIT", cmd_quit, A | T, 1 },
+	{ "STAT", cmd_stat, T, 0 },
+	{ "LIST", cmd_list, T, 1 },
+	{ "UIDL", cmd_uidl, T, 1 },
+	{ "RETR", cmd_retr, T, 1 },
+	{ "TOP", cmd_top, T, 1 },
+	{ "DELE", cmd_dele, T, 1 },
+	{ "RSET", cmd_rset, T, 1 },
+	{ "NOOP", cmd_noop, T, 0 },
+	{ "LAST", cmd_last, T, 1 },
 };
 
 #undef A
@@ -1289,10 +1290,8 @@ net_main(const struct session_start *s, int mon)
 				v = bad(n, "unknown command");
 			else if ((net_cmds[i].states & (int)n->state) == 0)
 				v = bad(n, "command not valid in this state");
-			else if (n->state == NS_TRANS && n->snap_got < n->count &&
-			    strcmp(cmd.keyword, "STAT") != 0 &&
-			    strcmp(cmd.keyword, "NOOP") != 0 &&
-			    snapshot_rest(n) == -1) {
+			else if (n->state == NS_TRANS && net_cmds[i].table &&
+			    n->snap_got < n->count && snapshot_rest(n) == -1) {
 				n->end = "monitor";
 				v = NV_FAIL;
 			} else {
