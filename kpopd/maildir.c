@@ -247,6 +247,14 @@ mdir_stamp_same(const struct mdir_stamp *a, const struct mdir_stamp *b)
 	    a->mnsec == b->mnsec;
 }
 
+/* Whether the cache must record stamp now instead of was. */
+static int
+mdir_stamp_changed(const struct mdir_stamp *now, const struct mdir_stamp *was)
+{
+	return now->valid != was->valid ||
+	    (now->valid && !mdir_stamp_same(now, was));
+}
+
 /* Whether a directory stamped st before time now can be recorded. */
 static int
 mdir_settled(const struct mdir_stamp *st, const struct timespec *now)
@@ -1121,15 +1129,11 @@ maildir_open(struct maildrop *md, const char *path,
 		if ((rc = mdir_sizes(m, &dirty, err, errlen)) != MD_OK)
 			return rc;
 		/* Sizes, or the listing, or the format changed. */
-		if (dirty || m->cache_v1 ||
-		    m->stamp[MDIR_NEW].valid != m->cstamp[MDIR_NEW].valid ||
-		    m->stamp[MDIR_CUR].valid != m->cstamp[MDIR_CUR].valid ||
-		    (m->stamp[MDIR_NEW].valid &&
-		    !mdir_stamp_same(&m->stamp[MDIR_NEW],
-		    &m->cstamp[MDIR_NEW])) ||
-		    (m->stamp[MDIR_CUR].valid &&
-		    !mdir_stamp_same(&m->stamp[MDIR_CUR],
-		    &m->cstamp[MDIR_CUR])) || m->n != m->ncache)
+		if (dirty || m->cache_v1 || m->n != m->ncache ||
+		    mdir_stamp_changed(&m->stamp[MDIR_NEW],
+		    &m->cstamp[MDIR_NEW]) ||
+		    mdir_stamp_changed(&m->stamp[MDIR_CUR],
+		    &m->cstamp[MDIR_CUR]))
 			mdir_cache_write(m);
 	}
 	free(m->cache);
