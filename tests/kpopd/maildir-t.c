@@ -441,21 +441,33 @@ struct cachearg {
 	size_t		 n;
 };
 
-/* In a child as uid 65534: open, report the count and sizes in a pipe. */
+/*
+ * In a child: become uid 65534 and open the Maildir a->dir.  Returns 0
+ * with *mdp, or the child's exit status (99, or 10 + -MD_status).
+ */
+static int
+nobody_open(const struct cachearg *a, struct maildrop **mdp)
+{
+	char err[256];
+	int rc;
+
+	if (become_nobody() == -1)
+		return 99;
+	rc = md_open(MD_MAILDIR, a->dir, &opts0, mdp, err, sizeof(err));
+	return rc == MD_OK ? 0 : 10 + (-rc);
+}
+
+/* In a child: open as uid 65534; 0 if the count and sizes are a's. */
 static int
 cache_child(void *v)
 {
 	struct cachearg *a = v;
 	struct maildrop *md;
-	char err[256];
 	size_t i;
 	int rc;
 
-	if (become_nobody() == -1)
-		return 99;
-	rc = md_open(MD_MAILDIR, a->dir, &opts0, &md, err, sizeof(err));
-	if (rc != MD_OK)
-		return 10 + (-rc);
+	if ((rc = nobody_open(a, &md)) != 0)
+		return rc;
 	if (md_count(md) != a->n)
 		return 30;
 	for (i = 0; i < a->n; i++)
@@ -724,27 +736,23 @@ chown_file(const char *path)
 		bail("chown %s: %s", path, strerror(errno));
 }
 
-/* In a child as uid 65534: open, report the count and the sizes. */
+/*
+ * In a child: open as uid 65534; the exit status tells the count and
+ * the first message's size: 16 * count + size % 16.
+ */
 static int
 listing_child(void *v)
 {
-	struct cachearg *a = v;
 	struct maildrop *md;
-	char err[256];
-	size_t i;
+	size_t n;
 	int rc;
 
-	if (become_nobody() == -1)
-		return 99;
-	rc = md_open(MD_MAILDIR, a->dir, &opts0, &md, err, sizeof(err));
-	if (rc != MD_OK)
-		return 10 + (-rc);
-	a->n = md_count(md);
-	for (i = 0; i < a->n && i < CACHE_N + 2; i++)
-		a->sizes[i] = md_msg(md, i)->size;
+	if ((rc = nobody_open(v, &md)) != 0)
+		return rc;
+	n = md_count(md);
+	rc = (int)(n * 16 + (n > 0 ? md_msg(md, 0)->size % 16 : 0));
 	md_close(md);
-	/* The count and first size as the exit status: 16 * n + size. */
-	return (int)(a->n * 16 + (a->n > 0 ? a->sizes[0] % 16 : 0));
+	return rc;
 }
 
 /*
