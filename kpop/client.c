@@ -673,8 +673,22 @@ pop_auth_sasl(struct pop *p, const struct pop_login *l)
 	for (;;) {
 		if (st != POP_OK || (st = read_resp(p, &r)) != POP_OK)
 			break;
-		if (r.status == POP3_OK)
+		if (r.status == POP3_OK) {
+			/*
+			 * +OK is a success only once the mechanism says it is
+			 * done: POP3 has no success data (RFC 5034 s.4), so a
+			 * server's last word (GSSAPI's mutual authentication,
+			 * SCRAM's v=) comes as a "+ " we have answered.  An
+			 * early +OK skips the server's proof of itself.
+			 */
+			if (x != XSASL_DONE || has_out) {
+				st = fail(p, POP_PROTO, "%s answered +OK before "
+				    "SASL %s had finished: the server did not "
+				    "prove who it is", p->host, mech);
+				goto out;
+			}
 			break;
+		}
 		/* A continuation: "+ " and base64 (RFC 5034 s.4). */
 		if (r.textlen > 0 && xsasl_b64_decode(r.text, r.textlen, tok,
 		    sizeof(tok), &len) == -1) {
