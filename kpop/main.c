@@ -63,6 +63,8 @@
 #define LIST_TOP_LINES	0
 /* Seconds to wait for an account another kpop is fetching. */
 #define LOCK_WAIT_S	0
+/* UIDLs listed more than once that get a line each; the rest a count. */
+#define DUP_WARN_MAX	5
 
 enum mode { M_FETCH, M_LIST, M_STAT, M_CHECK, M_SERVERINFO };
 
@@ -750,6 +752,61 @@ uidl_list(const struct pop_msg *msgs, size_t n)
 	return u;
 }
 
+static const struct pop_msg *dup_msgs;
+
+static int
+dup_cmp(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(dup_msgs[i].uidl, dup_msgs[j].uidl);
+
+	return c != 0 ? c : i < j ? -1 : i > j;
+}
+
+/*
+ * Mark in dup[] every message whose UIDL another message of the listing
+ * shares, and say which.  RFC 1939 s.7 wants UIDLs unique in a maildrop
+ * (though it allows identical copies to share one); the journal knows a
+ * message only by its UIDL, so for two messages under one it cannot
+ * tell which was delivered: a DELE could remove the one that was not,
+ * a crash could deliver one twice.  They are left on the server, neither
+ * fetched nor deleted.  Returns how many messages that leaves, or -1 when
+ * out of memory.
+ */
+static ssize_t
+find_dups(const struct account *a, const struct pop_msg *msgs, size_t n,
+    unsigned char *dup)
+{
+	size_t *ord, i, j, groups = 0, ndup = 0;
+
+	if ((ord = calloc(n + 1, sizeof(*ord))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		ord[i] = i;
+	dup_msgs = msgs;
+	qsort(ord, n, sizeof(*ord), dup_cmp);
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && strcmp(msgs[ord[i]].uidl,
+		    msgs[ord[j]].uidl) == 0; j++)
+			dup[ord[j]] = 1;
+		if (j - i == 1)
+			continue;
+		dup[ord[i]] = 1;
+		ndup += j - i;
+		if (groups++ < DUP_WARN_MAX)
+			warn_("%s lists messages %zu and %zu%s under one UIDL "
+			    "%s: leaving them on the server, neither fetched "
+			    "nor deleted", a->host, ord[i] + 1, ord[i + 1] + 1,
+			    j - i > 2 ? " (and more)" : "", msgs[ord[i]].uidl);
+	}
+	if (groups > DUP_WARN_MAX)
+		warn_("%s: %zu more UIDLs listed more than once", a->host,
+		    groups - DUP_WARN_MAX);
+	dup_msgs = NULL;
+	free(ord);
+	return (ssize_t)ndup;
+}
+
 struct summary {
 	const char	*method;
 	const char	*tls;
@@ -769,6 +826,8 @@ do_fetch(struct pop *p, const struct account *a, struct st *st,
 	size_t *want = NULL, *dele = NULL, nwant = 0, ndele = 0, i;
 	unsigned long long total;
 	const char **deleted = NULL;
+	unsigned char *dup = NULL;
+	ssize_t ndup = 0;
 	int rc = KX_OK, r;
 
 	memset(&f, 0, sizeof(f));
@@ -801,7 +860,9 @@ do_fetch(struct pop *p, const struct account *a, struct st *st,
 	if ((uidls = uidl_list(f.msgs, f.count)) == NULL ||
 	    (want = calloc(f.count + 1, sizeof(*want))) == NULL ||
 	    (dele = calloc(f.count + 1, sizeof(*dele))) == NULL ||
-	    (deleted = calloc(f.count + 1, sizeof(*deleted))) == NULL) {
+	    (deleted = calloc(f.count + 1, sizeof(*deleted))) == NULL ||
+	    (dup = calloc(f.count + 1, 1)) == NULL ||
+	    (ndup = find_dups(a, f.msgs, f.count, dup)) == -1) {
 		rc = KX_SOFTWARE;
 		goto out;
 	}
@@ -815,7 +876,10 @@ do_fetch(struct pop *p, const struct account *a, struct st *st,
 	for (i = 0; i < f.count; i++) {
 		enum st_status s = st_get(st, f.msgs[i].uidl, NULL);
 
-		if (s == ST_DELIVERED || s == ST_KEPT || s == ST_DELETED) {
+		if (dup[i])
+			continue;
+		/* ST_DELETED listed again is new mail (st_intent). */
+		if (s == ST_DELIVERED || s == ST_KEPT) {
 			if (!a->keep)
 				dele[ndele++] = i;
 			continue;
@@ -899,7 +963,10 @@ do_fetch(struct pop *p, const struct account *a, struct st *st,
 	}
 	if (rc == KX_OK && f.done_msgs == 0)
 		rc = KX_NOMAIL;
+	if (ndup > 0 && (rc == KX_OK || rc == KX_NOMAIL))
+		rc = KX_PROTOCOL;
 out:
+	free(dup);
 	free(f.msgs);
 	free(uidls);
 	free(want);
@@ -909,6 +976,18 @@ out:
 }
 
 /* ---- the other modes ---- */
+
+/* Whether a fetch would take the message: unknown, or a reused UIDL. */
+static int
+is_new(const struct st *st, const char *uidl)
+{
+	enum st_status s;
+
+	if (st == NULL || uidl[0] == '\0')
+		return 1;
+	s = st_get(st, uidl, NULL);
+	return s == ST_UNKNOWN || s == ST_DELETED;
+}
 
 struct head {
 	char	buf[LIST_HEAD_MAX];
@@ -989,8 +1068,7 @@ do_list(struct pop *p, const struct account *a, struct st *st)
 	if (O.json)
 		printf("  \"messages\": [");
 	for (i = 0; i < count; i++) {
-		enum st_status s = st != NULL && msgs[i].uidl[0] ?
-		    st_get(st, msgs[i].uidl, NULL) : ST_UNKNOWN;
+		int fresh = is_new(st, msgs[i].uidl);
 
 		from[0] = subj[0] = '\0';
 		if (p->capa.top || !p->capa.seen) {
@@ -1004,7 +1082,7 @@ do_list(struct pop *p, const struct account *a, struct st *st)
 			printf("%s\n    {\"number\": %zu, \"size\": %llu, "
 			    "\"uidl\": ", i ? "," : "", i + 1, msgs[i].size);
 			json_str(stdout, msgs[i].uidl);
-			printf(", \"new\": %s, \"from\": ", s == ST_UNKNOWN ?
+			printf(", \"new\": %s, \"from\": ", fresh ?
 			    "true" : "false");
 			json_str(stdout, from);
 			printf(", \"subject\": ");
@@ -1012,7 +1090,7 @@ do_list(struct pop *p, const struct account *a, struct st *st)
 			printf("}");
 		} else
 			printf("%5zu %9llu %c %-24.24s %-28.28s %s\n", i + 1,
-			    msgs[i].size, s == ST_UNKNOWN ? 'N' : ' ',
+			    msgs[i].size, fresh ? 'N' : ' ',
 			    msgs[i].uidl, from, subj);
 	}
 	if (O.json)
@@ -1036,7 +1114,7 @@ do_check(struct pop *p, struct st *st)
 		return exit_for(r);
 	}
 	for (i = 0; i < count; i++)
-		if (st == NULL || st_get(st, msgs[i].uidl, NULL) == ST_UNKNOWN)
+		if (is_new(st, msgs[i].uidl))
 			fresh++;
 	free(msgs);
 	(void)pop_quit(p);

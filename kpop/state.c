@@ -1298,8 +1298,10 @@ st_intent(struct st *st, const char *uidl, const struct dlv_where *w,
 {
 	struct st_r r;
 
-	if (st_check(st, uidl, ST_BIT(ST_UNKNOWN) | ST_BIT(ST_PENDING),
-	    "intent", err, errlen) == -1)
+	/* DELETED: a server may list a UIDL again once its message is
+	   gone (RFC 1939 s.7); what it lists under it now is new mail. */
+	if (st_check(st, uidl, ST_BIT(ST_UNKNOWN) | ST_BIT(ST_PENDING) |
+	    ST_BIT(ST_DELETED), "intent", err, errlen) == -1)
 		return ST_ERR;
 	if ((w->kind == DLV_MAILDIR || w->token[0] != '\0') &&
 	    !dlv_token_valid(w->token)) {

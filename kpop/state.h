@@ -5,7 +5,9 @@
  *
  * The fetch loop, for each message the server lists:
  *
- *	st_get == ST_UNKNOWN:
+ *	st_get == ST_UNKNOWN, or ST_DELETED (the server lists the UIDL
+ *	    of a message it deleted again: RFC 1939 s.7 lets it, and what
+ *	    it lists now is new mail):
  *	    st_token, st_intent(where: kind, target, token)   fsynced
  *	    dlv_open, dlv_write..., dlv_prepare
  *	    mbox: st_intent again (where now has offset/len/sha256)
@@ -179,8 +181,9 @@ int	st_each(const struct st *, int (*fn)(void *arg, const char *uidl,
  * from the status, is refused: those are the caller's bugs, and obeying
  * them could lose or duplicate mail.
  *
- * st_intent: before a delivery starts (UNKNOWN, or PENDING to refine the
- *	where once dlv_prepare placed an mbox append).  w->token must be
+ * st_intent: before a delivery starts (UNKNOWN; DELETED, a UIDL the
+ *	server reused for new mail; or PENDING to refine the where once
+ *	dlv_prepare placed an mbox append).  w->token must be
  *	set for a Maildir.
  * st_delivered: after dlv_commit (from PENDING; DELIVERED: nothing).
  *	w may be NULL; else it is journalled for the record.

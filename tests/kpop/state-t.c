@@ -469,6 +469,13 @@ test_transitions(void)
 	ok(strstr(err, "ok1") != NULL, "... %s", err);
 	is_int(st_forget(st, "ok1", err, sizeof(err)), ST_ERR,
 	    "forget a delivered message: refused");
+	put_deleted(st, "r1");
+	ok(st_intent(st, "r1", &wm, err, sizeof(err)) == ST_OK &&
+	    st_get(st, "r1", NULL) == ST_PENDING,
+	    "intent for a deleted message (a UIDL the server reused): "
+	    "allowed");
+	if (st_delivered(st, "r1", &wm, err, sizeof(err)) != ST_OK)
+		bail("delivered r1: %s", err);
 	if (st_intent(st, "p1", &wm, err, sizeof(err)) != ST_OK)
 		bail("intent: %s", err);
 	is_int(st_deleted(st, (const char *[]){ "p1" }, 1, err, sizeof(err)),
