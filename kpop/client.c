@@ -133,12 +133,16 @@ pop_connect(struct pop *p, const char *host, unsigned int port)
 int
 pop_tls(struct pop *p, SSL_CTX *ctx)
 {
-	if (tls_start(p->io, ctx, TLS_CLIENT, p->host) != IO_OK)
-		return fail(p, POP_TLS, "TLS with %s failed: %s", p->host,
+	const char *name = p->tls_name[0] != '\0' ? p->tls_name : p->host;
+
+	if (tls_start(p->io, ctx, TLS_CLIENT, name) != IO_OK)
+		return fail(p, POP_TLS, "TLS with %s failed%s%s%s: %s", p->host,
+		    name != p->host ? " (its certificate must name " : "",
+		    name != p->host ? name : "", name != p->host ? ")" : "",
 		    io_error(p->io));
 	if (p->trace)
 		fprintf(stderr, "kpop: TLS %s %s, certificate verified for "
-		    "%s\n", tls_version(p->io), tls_cipher(p->io), p->host);
+		    "%s\n", tls_version(p->io), tls_cipher(p->io), name);
 	return POP_OK;
 }
 

@@ -56,6 +56,8 @@ struct pop {
 	struct io		*io;
 	int			 trace;		/* -d: the protocol to stderr */
 	char			 host[256];	/* as given, for TLS and SASL */
+	char			 tls_name[256];	/* the certificate's name, if
+						   not host (RFC 6186 s.6) */
 	char			 greeting[POP_LINE_MAX];
 	char			 apop_ts[POP_LINE_MAX];	/* "<...>" or "" */
 	struct pop_capa		 capa;
@@ -75,7 +77,8 @@ struct pop {
 int	pop_connect(struct pop *, const char *host, unsigned int port)
 	    KP_NONNULL(1, 2) KP_WUR;
 
-/* Start TLS now (implicit TLS, or after STLS), verifying host. */
+/* Start TLS now (implicit TLS, or after STLS), verifying tls_name, or
+   host when that is empty. */
 int	pop_tls(struct pop *, SSL_CTX *) KP_NONNULL(1, 2) KP_WUR;
 
 /* Read the greeting (keeping an APOP timestamp), then CAPA. */

@@ -86,6 +86,8 @@ struct account {
 	int		 delete_too_large;
 	unsigned int	 max_messages;
 	char		*sasl_mechanisms;
+	int		 trust_srv_target;	/* RFC 6186 s.6: see locate.h */
+	char		*tls_name;	/* the certificate's name, if not host */
 };
 
 #define AOFF(f)	offsetof(struct account, f)
@@ -106,6 +108,7 @@ static const struct conf_key account_keys[] = {
 	{ "delete_too_large", CONF_BOOL, AOFF(delete_too_large), 0, 1 },
 	{ "max_messages", CONF_UINT, AOFF(max_messages), 0, UINT_MAX },
 	{ "sasl_mechanisms", CONF_STRING, AOFF(sasl_mechanisms), 0, 0 },
+	{ "trust_srv_target", CONF_BOOL, AOFF(trust_srv_target), 0, 1 },
 	CONF_KEY_END
 };
 
@@ -453,6 +456,8 @@ open_session(struct pop *p, const struct account *a, SSL_CTX *ctx,
 
 	if ((st = pop_connect(p, a->host, a->port)) != POP_OK)
 		return st;
+	if (a->tls_name != NULL)
+		util_strlcpy(p->tls_name, a->tls_name, sizeof(p->tls_name));
 	if (implicit && ((st = pop_tls(p, ctx)) != POP_OK ||
 	    (st = check_pin(p, a)) != POP_OK))
 		return st;
@@ -1150,7 +1155,8 @@ print_serverinfo(struct pop *p, const struct account *a)
 		}
 		if (key_pin(p, pin, sizeof(pin)) == 0)
 			printf("key pin: %s\n", pin);
-		printf("verified: yes, for %s\n", a->host);
+		printf("verified: yes, for %s\n", a->tls_name != NULL ?
+		    a->tls_name : a->host);
 	} else
 		printf("tls: none%s\n", p->capa.stls ? " (STLS offered)" : "");
 	if (!p->capa.seen)
@@ -1243,21 +1249,42 @@ acct_finish(struct account *a, const struct account *cli, char *err,
 		pw = getpwuid(getuid());
 		a->user = strdup(pw != NULL ? pw->pw_name : "nobody");
 	}
+	if (cli->trust_srv_target)
+		a->trust_srv_target = 1;
 	if (a->host == NULL || a->host[0] == '\0') {
-		char found[256];
+		struct locate_po po;
 
-		if (locate_pobox(a->user, found, sizeof(found), err, errlen) ==
-		    -1 || url_parse(found, &u, err, errlen) == -1)
+		if (locate_pobox(a->user, a->trust_srv_target, &po, err,
+		    errlen) == -1)
 			return -1;
 		free(a->host);
-		a->host = strdup(u.host);
+		a->host = strdup(po.host);
 		if (a->port == 0)
-			a->port = u.port;
-		if (u.tls && a->tls == NULL)
+			a->port = po.port;
+		if (po.implicit_tls && a->tls == NULL)
 			a->tls = strdup("implicit");
+		if (strcmp(po.tls_name, po.host) != 0)
+			a->tls_name = strdup(po.tls_name);
+		util_snprintf(buf, sizeof(buf), "%s%s", po.implicit_tls ?
+		    "pops://" : "", po.host);
+		if (po.port != 0)
+			util_snprintf(buf + strlen(buf), sizeof(buf) -
+			    strlen(buf), ":%u", po.port);
+		if (po.user[0] != '\0' && strcmp(po.user, a->user) != 0)
+			util_snprintf(buf + strlen(buf), sizeof(buf) -
+			    strlen(buf), " (account %s)", po.user);
 		if (!O.quiet)
 			fprintf(stderr, "kpop: %s's post office is %s\n",
-			    a->user, found);
+			    a->user, buf);
+		if (!O.quiet && a->tls_name != NULL)
+			fprintf(stderr, "kpop: found by SRV %s: its certificate "
+			    "must name %s (RFC 6186; trust_srv_target = yes "
+			    "takes %s)\n", po.source, a->tls_name, po.host);
+		/* Hesiod's pobox names the account to log in to. */
+		if (po.user[0] != '\0') {
+			free(a->user);
+			a->user = strdup(po.user);
+		}
 	}
 	if (a->auth == NULL)
 		a->auth = strdup("");
@@ -1298,6 +1325,7 @@ acct_free(struct account *a)
 {
 	conf_free(account_keys, a);
 	free(a->name);
+	free(a->tls_name);
 }
 
 /*
@@ -1549,6 +1577,8 @@ usage(int code)
 	    "  -k, --keep           leave mail on the server, fetch only new\n"
 	    "      --max-size N     --delete-too-large  --max-messages N\n"
 	    "      --force          fetch even if all UIDLs changed\n"
+	    "      --trust-srv-target  a located server's certificate may "
+	    "name the SRV target\n"
 	    "      --list --stat --check --serverinfo\n"
 	    "  -q -v -d --json --state-dir DIR  -V, --version\n");
 	exit(code);
@@ -1559,7 +1589,7 @@ parse_args(int argc, char **argv)
 {
 	enum { O_AUTH = 256, O_TLS, O_CAFILE, O_PIN, O_PWEVAL,
 	    O_MAXSIZE, O_DELBIG, O_MAXMSG, O_FORCE, O_LIST, O_STAT, O_CHECK,
-	    O_INFO, O_JSON, O_STATEDIR, O_MECHS };
+	    O_INFO, O_JSON, O_STATEDIR, O_MECHS, O_TRUSTSRV };
 	static const struct option lo[] = {
 		{ "account", required_argument, NULL, 'a' },
 		{ "config", required_argument, NULL, 'c' },
@@ -1583,6 +1613,7 @@ parse_args(int argc, char **argv)
 		{ "json", no_argument, NULL, O_JSON },
 		{ "state-dir", required_argument, NULL, O_STATEDIR },
 		{ "sasl-mechanisms", required_argument, NULL, O_MECHS },
+		{ "trust-srv-target", no_argument, NULL, O_TRUSTSRV },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "debug", no_argument, NULL, 'd' },
@@ -1673,6 +1704,9 @@ parse_args(int argc, char **argv)
 			break;
 		case O_MECHS:
 			O.cli.sasl_mechanisms = optarg;
+			break;
+		case O_TRUSTSRV:
+			O.cli.trust_srv_target = 1;
 			break;
 		case 'q':
 			O.quiet = 1;
