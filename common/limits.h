@@ -106,18 +106,6 @@
 #define MD_MSGS_MAX		1000000
 /* Seconds an idle session sent SIGTERM by a takeover has to let go. */
 #define MD_TAKEOVER_WAIT	5
-/*
- * Seconds after which an mbox dotlock nobody refreshes is stale and may
- * be removed (procmail waits 1024 s, Postfix 500 s; 5 minutes is far
- * longer than any delivery holds one).
- */
-#define MD_DOTLOCK_STALE	300
-/*
- * Seconds between refreshes of our own dotlock's mtime while a long
- * snapshot or rewrite holds it (Dovecot overrides a dotlock left
- * unchanged for 120 s).
- */
-#define MD_DOTLOCK_REFRESH	30
 /* Milliseconds between tries for a busy dotlock or fcntl lock. */
 #define MD_LOCK_POLL_MS		50
 /*
