@@ -58,6 +58,43 @@
 /* The error message a context keeps for its caller. */
 #define ERR_MSG_MAX		256
 
+/* ---- mbox dotlocks (common/dotlock.c), kpop's and kpopd's ---- */
+/*
+ * Seconds after which a dotlock nobody refreshes is stale and may be
+ * removed, whoever made it (procmail waits 1024 s, Postfix 500 s;
+ * 5 minutes is far longer than any delivery holds one).
+ */
+#define DOTLOCK_STALE		300
+/*
+ * Seconds an empty dotlock may sit unchanged, with no fcntl lock on its
+ * file, before it is stale: a live locker writes its pid (or, writing
+ * none, takes the fcntl lock) within moments of creating it; one killed
+ * in between must not block mail for DOTLOCK_STALE.
+ */
+#define DOTLOCK_EMPTY_STALE	10
+/*
+ * Seconds between refreshes of our own dotlock's mtime during long work
+ * (Dovecot overrides a dotlock left unchanged for 120 s).
+ */
+#define DOTLOCK_REFRESH		30
+/* Milliseconds between tries for a busy dotlock. */
+#define DOTLOCK_POLL_MS		50
+/*
+ * A dotlock's text: "<pid> <program> <host>
+", a host name up to 255
+ * bytes (POSIX); more than that is read as no pid.
+ */
+#define DOTLOCK_TEXT_MAX	320
+/* A program's word in it ("kpop", "kpopd"). */
+#define DOTLOCK_PROG_MAX	16
+/*
+ * Stale locks one dotlock_take() breaks and retries at once, before it
+ * paces itself at DOTLOCK_POLL_MS: each one is a dead locker, so a few
+ * are plenty; more means someone keeps planting them, and a loop that
+ * honours no deadline must not follow.
+ */
+#define DOTLOCK_BREAKS_MAX	8
+
 /* ---- kpopd maildrops (kpopd/maildrop.c, maildir.c, mbox.c) ---- */
 /*
  * Messages in one snapshot.  A snapshot costs about 150 bytes a message
@@ -69,18 +106,6 @@
 #define MD_MSGS_MAX		1000000
 /* Seconds an idle session sent SIGTERM by a takeover has to let go. */
 #define MD_TAKEOVER_WAIT	5
-/*
- * Seconds after which an mbox dotlock nobody refreshes is stale and may
- * be removed (procmail waits 1024 s, Postfix 500 s; 5 minutes is far
- * longer than any delivery holds one).
- */
-#define MD_DOTLOCK_STALE	300
-/*
- * Seconds between refreshes of our own dotlock's mtime while a long
- * snapshot or rewrite holds it (Dovecot overrides a dotlock left
- * unchanged for 120 s).
- */
-#define MD_DOTLOCK_REFRESH	30
 /* Milliseconds between tries for a busy dotlock or fcntl lock. */
 #define MD_LOCK_POLL_MS		50
 /*

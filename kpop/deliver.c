@@ -14,9 +14,9 @@
  * what will be appended are known before the first byte is: the caller
  * journals them, and a rerun can tell a whole append (dlv_mbox_check)
  * from a torn one and remove the latter (dlv_mbox_unappend).  Locks as
- * Debian's MDAs take them (Policy 11.6): the dotlock <mbox>.lock made
- * with O_EXCL (stale after DLV_DOTLOCK_STALE, or at once when it names a
- * kpop on this host that is gone), then an fcntl write lock; both tried
+ * Debian's MDAs take them (Policy 11.6): the dotlock <mbox>.lock
+ * (common/dotlock.c: linked into place whole, refreshed during the
+ * append, stale ones broken), then an fcntl write lock; both tried
  * without blocking until the deadline, so the order cannot deadlock.  A
  * file that does not end in an empty line gets one before our From_
  * line, outside the journalled range (parsers such as kpopd's want a
@@ -46,6 +46,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/dotlock.h"
 #include "common/util.h"
 #include "kpop/deliver.h"
 
@@ -56,8 +57,6 @@ extern char **environ;
  * must still hold the time, the token and ",S=<size>".
  */
 #define DLV_HOST_PART_MAX	100
-/* Our dotlock's text: "<pid> kpop <host>\n". */
-#define DLV_DOTLOCK_TEXT_MAX	320
 
 #ifdef KPOP_TEST_HOOKS
 int (*dlv_test_fsync)(const char *what);
@@ -65,9 +64,7 @@ int (*dlv_test_fsync)(const char *what);
 
 /* The mbox locks while held. */
 struct dlv_lock {
-	char		 dotlock[DLV_ARG_MAX + 8];	/* <mbox>.lock */
-	int		 dl_fd;		/* our dotlock, or -1 */
-	time_t		 dl_touched;	/* its last mtime refresh */
+	struct dotlock	 dl;		/* <mbox>.lock */
 	int		 fd;		/* the mbox, fcntl-locked, or -1 */
 };
 
@@ -345,52 +342,6 @@ dlv_quote(struct dlv *h, const unsigned char *p, size_t n)
 
 /* ---- mbox locks ---- */
 
-/* Our dotlock's text: the pid first, as other dotlockers write it. */
-static int
-dlv_dotlock_text(char *buf, size_t len, long pid)
-{
-	char host[256];
-
-	if (gethostname(host, sizeof(host)) == -1)
-		return -1;
-	host[sizeof(host) - 1] = '\0';
-	return util_snprintf(buf, len, "%ld kpop %s\n", pid, host);
-}
-
-/*
- * Whether the dotlock may be broken: untouched for DLV_DOTLOCK_STALE, or
- * one a kpop on this host made whose process is gone.
- */
-static int
-dlv_dotlock_stale(const struct dlv_lock *lk)
-{
-	char buf[DLV_DOTLOCK_TEXT_MAX], want[DLV_DOTLOCK_TEXT_MAX];
-	struct stat st;
-	unsigned long long pid;
-	const char *sp;
-	ssize_t r;
-	int fd, dead = 0;
-
-	if (lstat(lk->dotlock, &st) == 0 &&
-	    time(NULL) - st.st_mtime > DLV_DOTLOCK_STALE)
-		return 1;
-	if ((fd = open(lk->dotlock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
-	    O_NONBLOCK | O_NOCTTY)) == -1)
-		return 0;
-	r = util_pread_full(fd, buf, sizeof(buf) - 1, 0);
-	(void)close(fd);
-	if (r <= 0)
-		return 0;
-	buf[r] = '\0';
-	if ((sp = strchr(buf, ' ')) != NULL &&
-	    util_parse_uint(buf, (size_t)(sp - buf), INT_MAX, &pid) == 0 &&
-	    pid != 0 && dlv_dotlock_text(want, sizeof(want), (long)pid) == 0 &&
-	    strcmp(buf, want) == 0 && kill((pid_t)pid, 0) == -1 &&
-	    errno == ESRCH)
-		dead = 1;
-	return dead;
-}
-
 /*
  * A lock is busy: sleep a poll interval and return DLV_OK to try again,
  * or DLV_TEMP with err set once the deadline has passed.
@@ -409,77 +360,15 @@ dlv_lock_wait(const char *path, const char *what, long long deadline,
 	return DLV_OK;
 }
 
-/* Create <mbox>.lock, exclusively, with our text in it. */
-static int
-dlv_dotlock(struct dlv_lock *lk, const char *path, long long deadline,
-    char *err, size_t errlen)
-{
-	char text[DLV_DOTLOCK_TEXT_MAX];
-	int fd, e, rc;
-
-	for (;;) {
-		fd = open(lk->dotlock, O_WRONLY | O_CREAT | O_EXCL |
-		    O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
-		if (fd != -1)
-			break;
-		if ((e = errno) != EEXIST) {
-			(void)util_snprintf(err, errlen, "dotlock %s: %s%s",
-			    lk->dotlock, strerror(e), e == EACCES ?
-			    " (no write access to the mbox's directory: "
-			    "deliver through an MDA instead)" : "");
-			return dlv_errno_status(e);
-		}
-		if (dlv_dotlock_stale(lk)) {
-			(void)unlink(lk->dotlock);
-			continue;
-		}
-		if ((rc = dlv_lock_wait(path, "dotlock", deadline, err,
-		    errlen)) != DLV_OK)
-			return rc;
-	}
-	if (dlv_dotlock_text(text, sizeof(text), (long)getpid()) == -1 ||
-	    util_write_all(fd, text, strlen(text), -1) == -1) {
-		e = errno;
-		(void)util_snprintf(err, errlen, "dotlock %s: %s", lk->dotlock,
-		    strerror(e));
-		(void)close(fd);
-		(void)unlink(lk->dotlock);
-		return DLV_TEMP;
-	}
-	lk->dl_fd = fd;
-	lk->dl_touched = time(NULL);
-	return DLV_OK;
-}
-
-/* Keep our dotlock fresh during a long append, so nobody breaks it. */
-static void
-dlv_dotlock_keepalive(struct dlv_lock *lk)
-{
-	time_t now = time(NULL);
-
-	if (lk->dl_fd != -1 && now - lk->dl_touched >= DLV_DOTLOCK_REFRESH) {
-		(void)futimens(lk->dl_fd, NULL);
-		lk->dl_touched = now;
-	}
-}
-
 /* Release the locks: the fcntl one by closing, the dotlock if ours. */
 static void
 dlv_unlock(struct dlv_lock *lk)
 {
-	struct stat a, b;
-
 	if (lk->fd != -1) {
 		(void)close(lk->fd);
 		lk->fd = -1;
 	}
-	if (lk->dl_fd == -1)
-		return;
-	if (fstat(lk->dl_fd, &a) == 0 && lstat(lk->dotlock, &b) == 0 &&
-	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
-		(void)unlink(lk->dotlock);
-	(void)close(lk->dl_fd);
-	lk->dl_fd = -1;
+	(void)dotlock_release(&lk->dl);
 }
 
 /*
@@ -493,19 +382,23 @@ dlv_lock(struct dlv_lock *lk, const char *path, unsigned int wait_s,
 {
 	struct stat st;
 	long long deadline;
+	size_t n;
 	int e, rc, busy;
 
-	lk->fd = lk->dl_fd = -1;
-	if (util_snprintf(lk->dotlock, sizeof(lk->dotlock), "%s.lock",
-	    path) == -1) {
-		(void)util_snprintf(err, errlen,
-		    "mbox %s: path too long", path);
-		return DLV_PERM;
-	}
+	lk->fd = -1;
+	dotlock_init(&lk->dl);
 	deadline = dlv_now_ms() + (long long)(wait_s == 0 ? DLV_LOCK_WAIT :
 	    wait_s) * 1000;
-	if ((rc = dlv_dotlock(lk, path, deadline, err, errlen)) != DLV_OK)
-		return rc;
+	if ((rc = dotlock_take(&lk->dl, path, "kpop", deadline, err,
+	    errlen)) != DOTLOCK_OK) {
+		n = strlen(err);
+		if (rc == DOTLOCK_DENIED && n < errlen)
+			(void)util_snprintf(err + n, errlen - n,
+			    " (no write access to the mbox's directory: "
+			    "deliver through an MDA instead)");
+		return rc == DOTLOCK_BUSY ? DLV_TEMP :
+		    dlv_errno_status(lk->dl.errnum);
+	}
 	if ((lk->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY,
 	    0600)) == -1 || fstat(lk->fd, &st) == -1) {
 		e = errno;
@@ -698,7 +591,7 @@ dlv_mbox_copy(struct dlv *h)
 			goto fail;
 		in += r;
 		out += r;
-		dlv_dotlock_keepalive(&h->lk);
+		(void)dotlock_refresh(&h->lk.dl);
 	}
 	if (dlv_fsync(h->lk.fd, "mbox") == -1)
 		goto fail;
@@ -1216,7 +1109,8 @@ dlv_open(const struct dlv_target *t, const struct dlv_info *info,
 		return DLV_TEMP;
 	}
 	h->kind = h->w.kind = t->kind;
-	h->fd = h->pid = h->lk.fd = h->lk.dl_fd = h->last = -1;
+	h->fd = h->pid = h->lk.fd = h->last = -1;
+	dotlock_init(&h->lk.dl);
 	h->when = info->when != 0 ? info->when : time(NULL);
 	h->lock_wait = info->lock_wait;
 	(void)util_strlcpy(h->w.arg, t->arg, sizeof(h->w.arg));

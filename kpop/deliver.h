@@ -58,14 +58,9 @@
 /* Default seconds to wait for a busy mbox (its dotlock or fcntl lock). */
 #define DLV_LOCK_WAIT		30
 /*
- * Seconds after which a dotlock is stale and may be removed: the same
- * 5 minutes as kpopd (common/limits.h MD_DOTLOCK_STALE), far longer than
- * any delivery holds one.
+ * Milliseconds between tries for a busy fcntl lock (the dotlock's are
+ * common/limits.h DOTLOCK_POLL_MS).
  */
-#define DLV_DOTLOCK_STALE	300
-/* Seconds between refreshes of our dotlock's mtime during a long append. */
-#define DLV_DOTLOCK_REFRESH	30
-/* Milliseconds between tries for a busy dotlock or fcntl lock. */
 #define DLV_LOCK_POLL_MS	50
 /* A SHA-256 digest. */
 #define DLV_SHA256_LEN		32

@@ -5,12 +5,11 @@
  * session, but the locks mail delivery agents honour only while it reads
  * the snapshot and while md_commit() rewrites the file, so procmail,
  * Postfix local and Dovecot LDA deliver during a session.  Those are, as
- * on Debian (Policy 11.6): the dotlock <mbox>.lock, made with link()
- * (removed when older than MD_DOTLOCK_STALE; ours is refreshed while we
- * work), then an fcntl write lock on the mbox.  Both are tried without
- * blocking until opts->lock_timeout, so the order cannot deadlock.  Our
- * dotlock says "PID kpopd HOST"; one of those whose process is gone (a
- * kpopd killed during a commit) is removed at once by the next kpopd.
+ * on Debian (Policy 11.6): the dotlock <mbox>.lock (common/dotlock.c:
+ * linked into place whole, refreshed while we work, stale ones broken,
+ * such as one a kpopd killed during a commit left), then an fcntl write
+ * lock on the mbox.  Both are tried without blocking until
+ * opts->lock_timeout, so the order cannot deadlock.
  *
  * Parsing.  A message starts at a "From " line at the start of the file
  * or after an empty line; it is the bytes after that line up to, not
@@ -63,6 +62,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/dotlock.h"
 #include "common/limits.h"
 #include "common/pop3.h"
 #include "common/util.h"
@@ -95,10 +95,8 @@ struct mbox_msg {
 struct mbox {
 	char		*path;
 	char		*dir;
-	char		*dotlock;	/* <mbox>.lock */
 	char		*jpath;		/* .<name>.kpopd-journal */
 	char		*jtmp;		/* ... .tmp */
-	char		*dltmp;		/* .<name>.kpopd-dotlock */
 	unsigned int	 lock_timeout;
 	int		 exists;	/* the mbox was there at open */
 	dev_t		 dev;
@@ -106,91 +104,11 @@ struct mbox {
 	off_t		 snap_end;
 	struct mbox_msg	*msgs;
 	size_t		 n;
-	/* MDA locks while held. */
-	int		 dl_fd;		/* our dotlock, or -1 */
-	long long	 dl_touched;	/* md_now_ms() of its last refresh */
+	struct dotlock	 dl;		/* <mbox>.lock, while held */
 	unsigned char	*buf;		/* MD_BUF_SIZE, for copies */
 };
 
 /* ---- MDA locks ---- */
-
-/* Keep our dotlock fresh during long work, so nobody breaks it. */
-static void
-mbox_keepalive(struct mbox *mb)
-{
-	long long now;
-
-	if (mb->dl_fd == -1)
-		return;
-	now = md_now_ms();
-	if (now - mb->dl_touched >= MD_DOTLOCK_REFRESH * 1000LL) {
-		(void)futimens(mb->dl_fd, NULL);
-		mb->dl_touched = now;
-	}
-}
-
-/* Remove our dotlock, if the file there is still ours. */
-static void
-mbox_dotunlock(struct mbox *mb)
-{
-	struct stat a, b;
-
-	if (mb->dl_fd == -1)
-		return;
-	if (fstat(mb->dl_fd, &a) == 0 && lstat(mb->dotlock, &b) == 0 &&
-	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
-		(void)unlink(mb->dotlock);
-	(void)close(mb->dl_fd);
-	mb->dl_fd = -1;
-}
-
-/* What our dotlocks hold: the pid first, as other dotlockers write it. */
-static int
-mbox_dotlock_text(char *buf, size_t len, long pid)
-{
-	char host[256];
-
-	if (gethostname(host, sizeof(host)) == -1)
-		return -1;
-	host[sizeof(host) - 1] = '\0';
-	return util_snprintf(buf, len, "%ld kpopd %s\n", pid, host);
-}
-
-/*
- * Whether the dotlock there is one a kpopd on this host made and whose
- * process is gone (killed in the middle of a commit): then it may go at
- * once, not after MD_DOTLOCK_STALE.  Anyone else's is left alone.
- */
-static int
-mbox_dotlock_dead(struct mbox *mb)
-{
-	struct stat a, b;
-	char buf[320], want[320];
-	const char *sp;
-	unsigned long long pid;
-	ssize_t r;
-	int fd, dead = 0;
-
-	if ((fd = open(mb->dotlock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
-	    O_NOCTTY | O_NONBLOCK)) == -1)
-		return 0;
-	r = util_pread_full(fd, buf, sizeof(buf) - 1, 0);
-	if (r <= 0 || fstat(fd, &a) == -1)
-		goto out;
-	buf[r] = '\0';
-	if ((sp = strchr(buf, ' ')) == NULL ||
-	    util_parse_uint(buf, (size_t)(sp - buf), INT_MAX, &pid) == -1 ||
-	    pid == 0 || mbox_dotlock_text(want, sizeof(want), (long)pid) ==
-	    -1 || strcmp(buf, want) != 0)
-		goto out;
-	if (kill((pid_t)pid, 0) == -1 && errno == ESRCH &&
-	    lstat(mb->dotlock, &b) == 0 && a.st_dev == b.st_dev &&
-	    a.st_ino == b.st_ino)
-		dead = 1;
-out:
-	(void)close(fd);
-	return dead;
-}
 
 /*
  * One of the MDA locks is taken by another program: wait a poll interval
@@ -211,76 +129,6 @@ mbox_lock_wait(struct mbox *mb, long long deadline, const char *what,
 }
 
 /*
- * Take the dotlock.  It is written whole under a private name first
- * (.<name>.kpopd-dotlock: kpopd sessions on one mbox are serialized by
- * the session lock, so one name does) and then linked into place, as
- * liblockfile does: atomic, never seen empty (a kpopd killed at any
- * point leaves a dotlock that says whose it is), and safe on NFS, where
- * a link that reports failure may still have happened (st_nlink 2).
- */
-static int
-mbox_dotlock(struct mbox *mb, long long deadline, char *err, size_t errlen)
-{
-	struct stat st;
-	char text[320];
-	int fd, e, rc;
-
-	if (unlink(mb->dltmp) == -1 && errno != ENOENT) {
-		e = errno;
-		md_seterr(err, errlen, "%s: %s", mb->dltmp, strerror(e));
-		return md_errno_status(e);
-	}
-	fd = open(mb->dltmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW | O_NOCTTY, 0644);
-	if (fd == -1) {
-		e = errno;
-		md_seterr(err, errlen, "dotlock %s: %s", mb->dltmp,
-		    strerror(e));
-		return md_errno_status(e);
-	}
-	if (mbox_dotlock_text(text, sizeof(text), (long)getpid()) == -1 ||
-	    util_write_all(fd, text, strlen(text), -1) == -1) {
-		e = errno;
-		md_seterr(err, errlen, "dotlock %s: %s", mb->dltmp,
-		    strerror(e));
-		rc = MD_TEMP;
-		goto fail;
-	}
-	for (;;) {
-		if (link(mb->dltmp, mb->dotlock) == 0)
-			break;
-		e = errno;
-		if (fstat(fd, &st) == 0 && st.st_nlink == 2)
-			break;
-		if (e != EEXIST) {
-			md_seterr(err, errlen, "dotlock %s: %s", mb->dotlock,
-			    strerror(e));
-			rc = md_errno_status(e);
-			goto fail;
-		}
-		if ((lstat(mb->dotlock, &st) == 0 &&
-		    time(NULL) - st.st_mtime > MD_DOTLOCK_STALE) ||
-		    mbox_dotlock_dead(mb)) {
-			/* Stale: its owner died. */
-			(void)unlink(mb->dotlock);
-			continue;
-		}
-		if ((rc = mbox_lock_wait(mb, deadline, "dotlock", err,
-		    errlen)) != MD_OK)
-			goto fail;
-	}
-	(void)unlink(mb->dltmp);
-	/* fd is the dotlock's inode now: futimens(fd) refreshes it. */
-	mb->dl_fd = fd;
-	mb->dl_touched = md_now_ms();
-	return MD_OK;
-fail:
-	(void)close(fd);
-	(void)unlink(mb->dltmp);
-	return rc;
-}
-
-/*
  * Take the MDA locks and open the mbox read-write in *fdp.  A missing
  * mbox gives MD_OK with *fdp = -1 (the dotlock still held).  On failure
  * nothing is held.
@@ -294,8 +142,10 @@ mbox_lock(struct mbox *mb, int *fdp, char *err, size_t errlen)
 
 	*fdp = -1;
 	deadline = md_now_ms() + (long long)mb->lock_timeout * 1000;
-	if ((rc = mbox_dotlock(mb, deadline, err, errlen)) != MD_OK)
-		return rc;
+	if ((rc = dotlock_take(&mb->dl, mb->path, "kpopd", deadline, err,
+	    errlen)) != DOTLOCK_OK)
+		return rc == DOTLOCK_BUSY ? MD_TEMP :
+		    md_errno_status(mb->dl.errnum);
 	if ((fd = open(mb->path, O_RDWR | O_CLOEXEC | O_NOCTTY)) == -1) {
 		e = errno;
 		if (e == ENOENT)
@@ -326,7 +176,7 @@ mbox_lock(struct mbox *mb, int *fdp, char *err, size_t errlen)
 fail:
 	if (fd != -1)
 		(void)close(fd);
-	mbox_dotunlock(mb);
+	(void)dotlock_release(&mb->dl);
 	return rc;
 }
 
@@ -338,7 +188,7 @@ mbox_unlock(struct mbox *mb, int *fdp)
 		(void)close(*fdp);
 		*fdp = -1;
 	}
-	mbox_dotunlock(mb);
+	(void)dotlock_release(&mb->dl);
 }
 
 /* ---- small file helpers ---- */
@@ -369,7 +219,7 @@ mbox_copy(struct mbox *mb, int in, off_t inoff, int out, off_t outoff,
 		inoff += (off_t)want;
 		outoff += (off_t)want;
 		len -= (off_t)want;
-		mbox_keepalive(mb);
+		(void)dotlock_refresh(&mb->dl);
 	}
 	return 0;
 }
@@ -586,7 +436,7 @@ mbox_parse(struct mbox *mb, struct maildrop *md, int fd, off_t size,
 	}
 	while ((r = md_lr_next(&lr, &pc)) == 1) {
 		if (++npieces % 4096 == 0)
-			mbox_keepalive(mb);
+			(void)dotlock_refresh(&mb->dl);
 		if (pc.bol) {
 			empty = pc.eol && (pc.n == 1 ||
 			    (pc.n == 2 && pc.p[0] == '\r'));
@@ -936,7 +786,7 @@ mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
 		return MD_TEMP;
 	}
 	md->be = mb;
-	mb->dl_fd = -1;
+	dotlock_init(&mb->dl);
 	mb->lock_timeout = opts->lock_timeout;
 	if ((slash = strrchr(path, '/')) != NULL) {
 		name = slash + 1;
@@ -953,14 +803,10 @@ mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
 	if (mb->dir == NULL || (mb->path = strdup(path)) == NULL ||
 	    (mb->buf = malloc(MD_BUF_SIZE)) == NULL)
 		goto nomem;
-	if (util_snprintf(buf, sizeof(buf), "%s.lock", path) == -1 ||
-	    (mb->dotlock = strdup(buf)) == NULL ||
-	    util_snprintf(buf, sizeof(buf), "%s/.%s.kpopd-journal", mb->dir,
+	if (util_snprintf(buf, sizeof(buf), "%s/.%s.kpopd-journal", mb->dir,
 	    name) == -1 || (mb->jpath = strdup(buf)) == NULL ||
 	    util_snprintf(buf, sizeof(buf), "%s.tmp", mb->jpath) == -1 ||
 	    (mb->jtmp = strdup(buf)) == NULL ||
-	    util_snprintf(buf, sizeof(buf), "%s/.%s.kpopd-dotlock", mb->dir,
-	    name) == -1 || (mb->dltmp = strdup(buf)) == NULL ||
 	    util_snprintf(buf, sizeof(buf), "%s/.%s.kpopd.lock", mb->dir,
 	    name) == -1)
 		goto nomem;
@@ -1188,16 +1034,13 @@ mbox_free(struct maildrop *md)
 
 	if (mb == NULL)
 		return;
-	if (mb->dl_fd != -1)
-		mbox_dotunlock(mb);
+	(void)dotlock_release(&mb->dl);
 	free(mb->msgs);
 	free(mb->buf);
 	free(mb->path);
 	free(mb->dir);
-	free(mb->dotlock);
 	free(mb->jpath);
 	free(mb->jtmp);
-	free(mb->dltmp);
 	free(mb);
 	md->be = NULL;
 }

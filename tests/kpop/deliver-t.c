@@ -33,6 +33,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/limits.h"
 #include "common/util.h"
 #include "kpop/deliver.h"
 #include "tap/basic.h"
@@ -597,7 +598,7 @@ test_mbox_locks(void)
 	(void)wait_exit(pid);
 
 	put_file(lock, S("12345\n"));
-	old[0].tv_sec = old[1].tv_sec = time(NULL) - DLV_DOTLOCK_STALE - 60;
+	old[0].tv_sec = old[1].tv_sec = time(NULL) - DOTLOCK_STALE - 60;
 	old[0].tv_nsec = old[1].tv_nsec = 0;
 	if (utimensat(AT_FDCWD, lock, old, 0) == -1)
 		bail("utimensat: %s", strerror(errno));
@@ -624,6 +625,24 @@ test_mbox_locks(void)
 	is_int(deliver(spec, &info, S("m4\n"), 0, &w, err, sizeof(err)),
 	    DLV_OK, "a fresh dotlock of a kpop that is gone is broken");
 	ok(now_ms() - t0 < 900, "... at once");
+
+	/*
+	 * A kpop that made its dotlock with O_EXCL and was killed before it
+	 * wrote its pid left it empty: a minute later, with nobody holding
+	 * the mbox's fcntl lock, it no longer blocks delivery (it used to
+	 * for DOTLOCK_STALE, 5 minutes).
+	 */
+	put_file(lock, S(""));
+	old[0].tv_sec = old[1].tv_sec = time(NULL) - 60;
+	if (utimensat(AT_FDCWD, lock, old, 0) == -1)
+		bail("utimensat: %s", strerror(errno));
+	info.lock_wait = 1;
+	t0 = now_ms();
+	is_int(deliver(spec, &info, S("m5\n"), 0, &w, err, sizeof(err)),
+	    DLV_OK, "an empty dotlock left a minute ago by a killed kpop is "
+	    "broken (%s)", err);
+	ok(now_ms() - t0 < 900 && access(lock, F_OK) == -1,
+	    "... at once, and ours removed after");
 }
 
 /* Child: deliver a 6 KiB message under a file size limit. */

@@ -504,8 +504,21 @@ test_session(void)
 	ok(!exists(lock), "the stale dotlock went, ours is released");
 	(void)kill(pid, SIGKILL);
 	(void)wait_exit(pid);
+	/*
+	 * An empty dotlock a minute old: a locker killed between creating
+	 * it and writing its pid.  Nobody holds the fcntl lock: it goes.
+	 */
+	put_file(lock, "", 0);
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= 60;
+	ts[1] = ts[0];
+	if (utimensat(AT_FDCWD, lock, ts, 0) == -1)
+		bail("utimensat");
+	t0 = md_now_ms();
 	is_int(md_commit(md, del, err, sizeof(err)), MD_OK,
-	    "once free: commit %s", err);
+	    "an empty dotlock a minute old is broken: commit %s", err);
+	ok(md_now_ms() - t0 < 900 && !exists(lock),
+	    "... at once, and ours released");
 	md_close(md);
 	close(a.pfd[0]);
 	close(a.pfd[1]);
