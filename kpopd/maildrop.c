@@ -338,8 +338,8 @@ md_quickhash(const char *s, size_t len)
  * first such that is not taken yet.  The snapshot order is stable across
  * sessions, so the result is too.
  */
-static int
-md_uidl_unique(struct maildrop *md, char *err, size_t errlen)
+int
+md_uidl_dedup(struct md_msg *msgs, size_t count, char *err, size_t errlen)
 {
 	struct { uint64_t h; size_t i; } *set;
 	size_t sz, i, j;
@@ -348,17 +348,17 @@ md_uidl_unique(struct maildrop *md, char *err, size_t errlen)
 	char cand[POP3_UIDL_MAX + 1], suf[24];
 	size_t slen, blen;
 
-	if (md->count < 2)
+	if (count < 2)
 		return MD_OK;
-	sz = md_set_size(md->count);
+	sz = md_set_size(count);
 	if ((set = malloc(sz * sizeof(*set))) == NULL) {
 		md_seterr(err, errlen, "out of memory");
 		return MD_TEMP;
 	}
 	for (i = 0; i < sz; i++)
 		set[i].i = SIZE_MAX;
-	for (i = 0; i < md->count; i++) {
-		char *u = md->msgs[i].uidl;
+	for (i = 0; i < count; i++) {
+		char *u = msgs[i].uidl;
 		const char *c = u;
 
 		for (k = 1;; k++) {
@@ -378,7 +378,7 @@ md_uidl_unique(struct maildrop *md, char *err, size_t errlen)
 			for (j = (size_t)h & (sz - 1); set[j].i != SIZE_MAX;
 			    j = (j + 1) & (sz - 1))
 				if (set[j].h == h &&
-				    strcmp(md->msgs[set[j].i].uidl, c) == 0)
+				    strcmp(msgs[set[j].i].uidl, c) == 0)
 					break;
 			if (set[j].i == SIZE_MAX) {
 				if (k > 1)
@@ -552,7 +552,7 @@ md_open(enum md_format fmt, const char *path, const struct md_opts *opts,
 		break;
 	}
 	if (rc == MD_OK)
-		rc = md_uidl_unique(md, err, errlen);
+		rc = md_uidl_dedup(md->msgs, md->count, err, errlen);
 	if (rc != MD_OK) {
 		md_close(md);
 		return rc;
