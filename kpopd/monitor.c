@@ -470,8 +470,8 @@ do_auth_pass(struct mon *m)
 			    sizeof(err));
 		}
 	} else if (strcmp(m->c->password_check, "sasl") == 0) {
-		r = pw_check_sasl(m->user, pass, m->c->service, m->c->sasldb,
-		    err, sizeof(err));
+		r = pw_check_sasl(m->user, pass, m->c->service,
+		    m->c->hostname, m->c->sasldb, err, sizeof(err));
 	} else {
 		r = PW_BAD;
 		util_strlcpy(err, "password logins are disabled "
