@@ -97,13 +97,16 @@
 
 /* ---- kpopd maildrops (kpopd/maildrop.c, maildir.c, mbox.c) ---- */
 /*
- * Messages in one snapshot.  A snapshot costs about 150 bytes a message
- * (plus the file name for Maildir), so this caps a session near 200 MB.
- * Past it, the oldest MD_MSGS_MAX are served; the rest (for mbox, the
- * rest of the file, kept like mail delivered during the session) show up
- * once those are deleted.
+ * Messages in one snapshot.  QUIT hands the deletions to the monitor as
+ * one bitmap in one IPC message (ipc.h's IPC_MSG_MAX, 64 KiB: room for
+ * 524,224 bits), so the bitmap stays one message and the monitor keeps
+ * no partial state; net.c asserts that they agree.  A snapshot costs
+ * about 150 bytes a message (plus the file name for Maildir), so this
+ * also caps a session near 100 MB.  Past it, the oldest MD_MSGS_MAX are
+ * served; the rest (for mbox, the rest of the file, kept like mail
+ * delivered during the session) show up once those are deleted.
  */
-#define MD_MSGS_MAX		1000000
+#define MD_MSGS_MAX		500000
 /* Seconds an idle session sent SIGTERM by a takeover has to let go. */
 #define MD_TAKEOVER_WAIT	5
 /* Milliseconds between tries for a busy dotlock or fcntl lock. */

@@ -767,12 +767,30 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	if (inetd && !check) {
+		/*
+		 * inetd gives the client socket as 0, 1 and 2.  Only POP3 goes
+		 * to the client: stderr (ours and every library's) becomes
+		 * /dev/null before anything can write there, so no process but
+		 * the net process, which keeps a copy on purpose, holds the
+		 * socket; diagnostics go to syslog.
+		 */
+		if ((ch = open("/dev/null", O_RDWR)) == -1 ||
+		    dup2(ch, 2) == -1)
+			return 71;
+		if (ch > 2)
+			close(ch);
+		log_open("kpopd", LOG_DEST_SYSLOG, LOG_MAIL);
+	}
 
 	if (load_conf(&conf, path, path_given, ov, nov, err,
 	    sizeof(err)) == -1 || check_system(&conf, err, sizeof(err)) == -1 ||
 	    (conf.tls_cert != NULL &&
 	    (tls = load_tls(&conf, err, sizeof(err))) == NULL)) {
-		fprintf(stderr, "kpopd: %s\n", err);
+		if (inetd && !check)
+			log_err("%s", err);
+		else
+			fprintf(stderr, "kpopd: %s\n", err);
 		kconf_free(&conf);
 		free(ov);
 		return 78;

@@ -75,6 +75,17 @@ int	md_uidl_valid(const char *s, size_t len) KP_NONNULL(1);
  */
 void	md_uidl_from(const char *s, size_t len, char *out) KP_NONNULL(1, 3);
 
+/*
+ * Make the UIDLs of msgs[0 .. count) unique, in place: the first message
+ * with a UIDL keeps it, a later one gets the first of "-2", "-3", ...
+ * not taken by an earlier message (the UIDL cut to leave room).  The
+ * same input always gives the same result; time is linear in count
+ * whatever the UIDLs are (maildrop.c says how).  Returns MD_OK, or
+ * MD_TEMP (no memory) with a message in err.
+ */
+int	md_uidl_dedup(struct md_msg *msgs, size_t count, char *err,
+	    size_t errlen) KP_NONNULL(3) KP_WUR;
+
 /* SHA-256 over pieces.  A failure inside OpenSSL sticks until final. */
 #define MD_HASH_LEN	32
 struct md_hash {

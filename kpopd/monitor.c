@@ -84,9 +84,23 @@ mon_term(int sig)
 	_exit(0);
 }
 
+/*
+ * Drop the security layer of a SASL exchange that did not end in a login
+ * (refused after it, or followed by a new attempt): a later login by any
+ * other method must not start it.
+ */
+static void
+layer_drop(struct mon *m)
+{
+	xsasl_server_free(m->layer);
+	m->layer = NULL;
+}
+
 static int
 mon_reply_auth(struct mon *m, enum auth_result r, const char *text)
 {
+	if (r != AUTH_OK)
+		layer_drop(m);
 	ipc_reset(&m->out);
 	ipc_put_u32(&m->out, r);
 	ipc_put_str(&m->out, r == AUTH_OK ? m->user : "");
@@ -342,6 +356,7 @@ send_snapshot(struct mon *m)
 static int
 attempt_allowed(struct mon *m)
 {
+	layer_drop(m);
 	if (++m->tries <= MON_AUTH_TRIES)
 		return 1;
 	log_notice("%s: too many login attempts", m->s->peer);
@@ -470,8 +485,8 @@ do_auth_pass(struct mon *m)
 			    sizeof(err));
 		}
 	} else if (strcmp(m->c->password_check, "sasl") == 0) {
-		r = pw_check_sasl(m->user, pass, m->c->service, m->c->sasldb,
-		    err, sizeof(err));
+		r = pw_check_sasl(m->user, pass, m->c->service,
+		    m->c->hostname, m->c->sasldb, err, sizeof(err));
 	} else {
 		r = PW_BAD;
 		util_strlcpy(err, "password logins are disabled "

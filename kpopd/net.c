@@ -993,7 +993,12 @@ cmd_quit(struct net *n, const struct pop3_cmd *cmd)
 		n->end = "quit";
 		return reply(n, "+OK bye") == NV_OK ? NV_CLOSE : NV_FAIL;
 	}
-	/* The deletions go as a bitmap: 64 KiB covers 500,000 messages. */
+	/*
+	 * The deletions go as a bitmap in one message: count u32, then the
+	 * bytes with their u32 length.  MD_MSGS_MAX is set so it fits.
+	 */
+	_Static_assert(2 * 4 + (MD_MSGS_MAX + 7) / 8 <= IPC_MSG_MAX,
+	    "MD_MSGS_MAX: the QUIT bitmap must fit one IPC message");
 	{
 		unsigned char *bits;
 		size_t i, nb = (n->count + 7) / 8;

@@ -537,7 +537,7 @@ out:
 
 int
 pw_check_sasl(const char *user, const char *password, const char *service,
-    const char *sasldb_path, char *err, size_t errlen)
+    const char *hostname, const char *sasldb_path, char *err, size_t errlen)
 {
 	struct pw_sasl_call call;
 	sasl_callback_t cb[3];
@@ -570,7 +570,9 @@ pw_check_sasl(const char *user, const char *password, const char *service,
 	cb[2].id = SASL_CB_LIST_END;
 	cb[2].proc = NULL;
 	cb[2].context = NULL;
-	rc = sasl_server_new(service, NULL, NULL, NULL, NULL, cb, 0, &conn);
+	/* hostname is the realm of a bare name, as for AUTH (sasl.c). */
+	rc = sasl_server_new(service, hostname, NULL, NULL, NULL, cb, 0,
+	    &conn);
 	if (rc != SASL_OK) {
 		pw_err(err, errlen, "cannot start a Cyrus SASL connection for "
 		    "service %s: %s", service, sasl_errstring(rc, NULL, NULL));

@@ -115,8 +115,9 @@ int	pw_check_krb5(const char *principal, const char *password,
  * kpopd.conf sets saslauthd_path).
  *
  * A sasldb entry made by "saslpasswd2 -u REALM name" is user
- * "name@REALM"; one made without -u is the bare "name", whose realm is
- * this host's name as Cyrus SASL finds it (saslpasswd2 finds the same).
+ * "name@REALM"; a bare user name is looked up in the realm hostname
+ * (kpopd's hostname key, the one AUTH uses too), so "saslpasswd2 -u
+ * hostname name" makes the entry USER name finds.
  *
  * The first call in a process calls sasl_server_init(.., "kpopd") with a
  * logging callback that drops Cyrus SASL's messages; if the process has
@@ -138,7 +139,8 @@ int	pw_check_krb5(const char *principal, const char *password,
  * reason when Cyrus SASL gives one.
  */
 int	pw_check_sasl(const char *user, const char *password,
-	    const char *service, const char *sasldb_path, char *err,
-	    size_t errlen) KP_NONNULL(1, 2, 3, 5) KP_WUR;
+	    const char *service, const char *hostname,
+	    const char *sasldb_path, char *err, size_t errlen)
+	    KP_NONNULL(1, 2, 3, 4, 6) KP_WUR;
 
 #endif

@@ -43,8 +43,10 @@
 #define TEST_ALARM	120
 /* Arguments run() passes on. */
 #define RUN_ARGS_MAX	15
+/* kpopd's hostname in the sasldb part: the realm of a bare name. */
+#define SASL_HOST	"pop.passwd-t.test"
 /* Tests in the sasldb part, skipped as a block without saslpasswd2. */
-#define SASLDB_TESTS	20
+#define SASLDB_TESTS	22
 
 static pid_t	 main_pid;
 static char	 kdc_test[PATH_MAX];
@@ -432,7 +434,8 @@ check_sasl(int want, const char *reason, const char *user,
 	int rv;
 
 	memset(err, 'X', sizeof(err));
-	rv = pw_check_sasl(user, password, "pop", sasldb, err, sizeof(err));
+	rv = pw_check_sasl(user, password, "pop", SASL_HOST, sasldb, err,
+	    sizeof(err));
 	is_int(rv, want, "%s", what);
 	ok(memchr(err, '\0', sizeof(err)) != NULL &&
 	    strstr(err, reason) != NULL &&
@@ -717,7 +720,8 @@ test_sasl(void)
 	path_join(db2, sizeof(db2), scratch, "sasldb2");
 	path_join(nodb, sizeof(nodb), scratch, "no-such-sasldb");
 	saslpasswd(prog, db1, REALM, "alice", "alice-sasl");
-	saslpasswd(prog, db1, NULL, "erin", "erin-sasl");
+	saslpasswd(prog, db1, SASL_HOST, "erin", "erin-sasl");
+	saslpasswd(prog, db1, NULL, "fred", "fred-sasl");
 	saslpasswd(prog, db2, REALM, "alice", "alice-other");
 
 	check_sasl(PW_OK, "verified by sasldb", "alice@" REALM, "alice-sasl",
@@ -727,9 +731,12 @@ test_sasl(void)
 	check_sasl(PW_BAD, "unknown user", "nosuch@" REALM, "alice-sasl",
 	    db1, "sasldb: unknown user");
 	check_sasl(PW_BAD, "unknown user", "alice", "alice-sasl", db1,
-	    "sasldb: bare name is in the host's realm, not " REALM);
+	    "sasldb: bare name is in hostname's realm, not " REALM);
 	check_sasl(PW_OK, "verified", "erin", "erin-sasl", db1,
-	    "sasldb: bare name (saslpasswd2 without -u)");
+	    "sasldb: bare name (saslpasswd2 -u hostname)");
+	check_sasl(PW_BAD, "unknown user", "fred", "fred-sasl", db1,
+	    "sasldb: bare name not in the machine's realm (saslpasswd2 "
+	    "without -u) but hostname's");
 	check_sasl(PW_OK, "verified", "alice@" REALM, "alice-other", db2,
 	    "a second sasldb in the same process");
 	check_sasl(PW_BAD, "Password incorrect", "alice@" REALM, "alice-sasl",
@@ -752,7 +759,7 @@ test_sasl(void)
 int
 main(void)
 {
-	plan(84);
+	plan(86);
 	setup();
 
 	realm_start(realm1, &realm1_up);
