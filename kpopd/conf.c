@@ -86,7 +86,7 @@ kconf_defaults(struct kpopd_conf *c)
 	kconf_str(&c->maildrop, "mbox:/var/mail/%u");
 	kconf_str(&c->user_type, "system");
 	kconf_str(&c->spool_group, "mail");
-	kconf_str(&c->unpriv_user, "nobody");
+	kconf_str(&c->unpriv_user, "kpopd");
 	kconf_str(&c->chroot_dir, "/var/lib/kpopd/empty");
 	kconf_str(&c->state_dir, "/var/lib/kpopd");
 	kconf_str(&c->log_level, "info");

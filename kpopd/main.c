@@ -153,7 +153,10 @@ check_system(const struct kpopd_conf *c, char *err, size_t errlen)
 
 	if ((pw = getpwnam(c->unpriv_user)) == NULL) {
 		util_snprintf(err, errlen, "unpriv_user: no account named "
-		    "'%s'", c->unpriv_user);
+		    "'%s' (the net process runs as it); create it with: "
+		    "useradd --system --no-create-home --home-dir /nonexistent "
+		    "--shell /usr/sbin/nologin %s", c->unpriv_user,
+		    c->unpriv_user);
 		return -1;
 	}
 	if (pw->pw_uid == 0) {

@@ -1114,7 +1114,10 @@ net_drop(const struct net *n)
 	if (!n->s->privsep)
 		return;
 	if ((pw = getpwnam(c->unpriv_user)) == NULL) {
-		log_err("unpriv_user '%s' does not exist", c->unpriv_user);
+		log_err("unpriv_user '%s' does not exist; create it with: "
+		    "useradd --system --no-create-home --home-dir /nonexistent "
+		    "--shell /usr/sbin/nologin %s", c->unpriv_user,
+		    c->unpriv_user);
 		_exit(78);
 	}
 	if (pw->pw_uid == 0) {

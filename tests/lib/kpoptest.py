@@ -221,11 +221,38 @@ def sample_messages():
 
 # ---- kpopd ----
 
+UNPRIV_USER = "kpopd"    # unpriv_user's default: the net process's account
+
+
+def ensure_system_account(name):
+    """As root, create the system account name unless it exists, as a
+    package would (no home, no shell).  Another test may be adding an
+    account at the same moment: useradd then fails on the lock of
+    /etc/passwd, so it is tried a few times."""
+    if os.geteuid() != 0:
+        return
+    for _ in range(20):
+        try:
+            pwd.getpwnam(name)
+            return
+        except KeyError:
+            pass
+        r = subprocess.run(["useradd", "--system", "--no-create-home",
+                            "--home-dir", "/nonexistent", "--shell",
+                            "/usr/sbin/nologin", name],
+                           capture_output=True, text=True)
+        if r.returncode == 0:
+            return
+        time.sleep(0.25)
+    bail("cannot create the system account %s: %s" % (name, r.stderr))
+
+
 class Kpopd:
     """A kpopd on free loopback ports with a generated configuration."""
 
     def __init__(self, base, realm, extra=None, maildrop=None, tls=True,
                  start=True):
+        ensure_system_account(UNPRIV_USER)
         self.base = base
         self.pop3 = free_port()
         self.pop3s = free_port() if tls else None
