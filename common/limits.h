@@ -97,4 +97,22 @@
  */
 #define MD_SIZE_MAX		(1ULL << 62)
 
+/* ---- kpopd's net process sandbox (kpopd/sandbox.c) ---- */
+/*
+ * RLIMIT_NOFILE of the net process.  It holds stdio, the client socket,
+ * the monitor socket and syslog's; the monitor passes it at most
+ * IPC_FDS_MAX (32) message descriptors at a time, and it closes one
+ * window before asking for the next.  64 leaves room for all of that
+ * wherever the inherited descriptors sit.
+ */
+#define NET_NOFILE_MAX		64
+/*
+ * RLIMIT_AS of the net process: 1 GiB.  A greeted net process maps some
+ * 100 MB (the libraries kpopd links, the master's heap it inherits); its
+ * largest need is the table of MD_MSGS_MAX sizes and UIDLs (about 80
+ * bytes each), then the TLS and io buffers.  Not set when built with
+ * AddressSanitizer, whose shadow memory alone reserves terabytes.
+ */
+#define NET_AS_MAX		(1024ULL * 1024 * 1024)
+
 #endif

@@ -221,6 +221,8 @@ warm_up(const struct kpopd_conf *c)
 	if ((pw = getpwnam(c->unpriv_user)) != NULL)
 		(void)getgrouplist(pw->pw_name, pw->pw_gid, groups, &ngroups);
 	find_virtual(c);
+	if (c->net_sandbox && sandbox_prepare(err, sizeof(err)) == -1)
+		log_err("%s", err);	/* each session will say so too */
 }
 
 static SSL_CTX *

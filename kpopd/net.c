@@ -1256,6 +1256,11 @@ net_main(const struct session_start *s, int mon)
 		    ipc_end(&n->b) == -1)
 			goto out;
 	}
+	if (sandbox_net(n->c, line, sizeof(line)) == -1) {
+		log_err("%s: cannot sandbox the net process: %s", s->peer,
+		    line);
+		_exit(71);
+	}
 	if (reply(n, "+OK kpopd ready%s%s", n->apop[0] ? " " : "", n->apop) !=
 	    NV_OK)
 		goto out;

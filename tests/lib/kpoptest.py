@@ -247,13 +247,32 @@ def ensure_system_account(name):
     bail("cannot create the system account %s: %s" % (name, r.stderr))
 
 
+def session_pids(master):
+    """The (monitor, net process) pids of the live sessions of the kpopd
+    whose pid is master."""
+    kids = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        kids.setdefault(ppid, []).append(int(pid))
+    return [(m, n) for m in kids.get(master, [])
+            for n in kids.get(m, [])]
+
+
 class Kpopd:
-    """A kpopd on free loopback ports with a generated configuration."""
+    """A kpopd on free loopback ports with a generated configuration;
+    binary, if given, is the kpopd program to run."""
 
     def __init__(self, base, realm, extra=None, maildrop=None, tls=True,
-                 start=True):
+                 start=True, binary=None):
         ensure_system_account(UNPRIV_USER)
         self.base = base
+        self.binary = binary or KPOPD
         self.pop3 = free_port()
         self.pop3s = free_port() if tls else None
         self.maildir_root = os.path.join(base, "mail")
@@ -295,7 +314,7 @@ class Kpopd:
         if os.path.exists(pidfile):
             os.unlink(pidfile)
         self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen([KPOPD, "-f", "-c", self.conf],
+        self.proc = subprocess.Popen([self.binary, "-f", "-c", self.conf],
                                      stdout=self.logf, stderr=self.logf,
                                      stdin=subprocess.DEVNULL)
         _cleanups.append(self.stop)
