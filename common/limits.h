@@ -107,12 +107,13 @@
  */
 #define NET_NOFILE_MAX		64
 /*
- * RLIMIT_AS of the net process: 1 GiB.  A greeted net process maps some
- * 100 MB (the libraries kpopd links, the master's heap it inherits); its
- * largest need is the table of MD_MSGS_MAX sizes and UIDLs (about 80
- * bytes each), then the TLS and io buffers.  Not set when built with
+ * RLIMIT_AS of the net process: 256 MiB.  A greeted net process maps
+ * about 15 MB (VmSize: the libraries kpopd links, the master's heap it
+ * inherits); its largest need is the table of MD_MSGS_MAX sizes and UIDLs
+ * (80 bytes each, 80 MB), then the TLS and io buffers: some 100 MB in
+ * all, so 256 MiB leaves room to spare.  Not set when built with
  * AddressSanitizer, whose shadow memory alone reserves terabytes.
  */
-#define NET_AS_MAX		(1024ULL * 1024 * 1024)
+#define NET_AS_MAX		(256ULL * 1024 * 1024)
 
 #endif
