@@ -125,4 +125,23 @@
  */
 #define MD_SIZE_MAX		(1ULL << 62)
 
+/* ---- kpopd's net process sandbox (kpopd/sandbox.c) ---- */
+/*
+ * RLIMIT_NOFILE of the net process.  It holds stdio, the client socket,
+ * the monitor socket and syslog's; the monitor passes it at most
+ * IPC_FDS_MAX (32) message descriptors at a time, and it closes one
+ * window before asking for the next.  64 leaves room for all of that
+ * wherever the inherited descriptors sit.
+ */
+#define NET_NOFILE_MAX		64
+/*
+ * RLIMIT_AS of the net process: 256 MiB.  A greeted net process maps
+ * about 15 MB (VmSize: the libraries kpopd links, the master's heap it
+ * inherits); its largest need is the table of MD_MSGS_MAX sizes and UIDLs
+ * (80 bytes each, 80 MB), then the TLS and io buffers: some 100 MB in
+ * all, so 256 MiB leaves room to spare.  Not set when built with
+ * AddressSanitizer, whose shadow memory alone reserves terabytes.
+ */
+#define NET_AS_MAX		(256ULL * 1024 * 1024)
+
 #endif

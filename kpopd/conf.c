@@ -39,6 +39,7 @@ static const struct conf_key kconf_keys[] = {
 	{ "spool_group", CONF_STRING, OFF(spool_group), 0, 0 },
 	{ "unpriv_user", CONF_STRING, OFF(unpriv_user), 0, 0 },
 	{ "chroot_dir", CONF_STRING, OFF(chroot_dir), 0, 0 },
+	{ "net_sandbox", CONF_BOOL, OFF(net_sandbox), 0, 1 },
 	{ "state_dir", CONF_STRING, OFF(state_dir), 0, 0 },
 	{ "pidfile", CONF_STRING, OFF(pidfile), 0, 0 },
 	{ "log_level", CONF_STRING, OFF(log_level), 0, 0 },
@@ -86,8 +87,9 @@ kconf_defaults(struct kpopd_conf *c)
 	kconf_str(&c->maildrop, "mbox:/var/mail/%u");
 	kconf_str(&c->user_type, "system");
 	kconf_str(&c->spool_group, "mail");
-	kconf_str(&c->unpriv_user, "nobody");
+	kconf_str(&c->unpriv_user, "kpopd");
 	kconf_str(&c->chroot_dir, "/var/lib/kpopd/empty");
+	c->net_sandbox = 1;
 	kconf_str(&c->state_dir, "/var/lib/kpopd");
 	kconf_str(&c->log_level, "info");
 	kconf_str(&c->expire, "never");

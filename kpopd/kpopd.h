@@ -47,6 +47,7 @@ struct kpopd_conf {
 	char		*spool_group;	/* extra group for mbox spools */
 	char		*unpriv_user;	/* the net process runs as this */
 	char		*chroot_dir;	/* the net process's empty root */
+	int		 net_sandbox;	/* seccomp filter and rlimits */
 	char		*state_dir;	/* LOGIN-DELAY records */
 	char		*pidfile;
 	char		*log;		/* syslog or stderr */
@@ -123,6 +124,21 @@ int	kpopd_groups(const char *name, gid_t gid, const char *spool_group,
 
 /* monitor.c: runs the session; never returns. */
 void	monitor_main(const struct session_start *) __attribute__((noreturn));
+
+/*
+ * sandbox.c: build the net process's seccomp filter once, in the master
+ * before it forks (sandbox_net builds it itself otherwise).  Returns 0,
+ * or -1 with err set.
+ */
+int	sandbox_prepare(char *err, size_t errlen) KP_NONNULL(1) KP_WUR;
+/*
+ * sandbox.c: confine the calling net process (after its chroot and
+ * setuid, before the greeting) unless net_sandbox is off: resource limits
+ * and a seccomp filter that kills it on a system call a session does not
+ * make.  Returns 0, or -1 with err set (the caller must not go on).
+ */
+int	sandbox_net(const struct kpopd_conf *, char *err, size_t errlen)
+	    KP_NONNULL(1, 2) KP_WUR;
 
 /* net.c: the net process's POP3 loop; never returns. */
 void	net_main(const struct session_start *, int mon)

@@ -153,7 +153,10 @@ check_system(const struct kpopd_conf *c, char *err, size_t errlen)
 
 	if ((pw = getpwnam(c->unpriv_user)) == NULL) {
 		util_snprintf(err, errlen, "unpriv_user: no account named "
-		    "'%s'", c->unpriv_user);
+		    "'%s' (the net process runs as it); create it with: "
+		    "useradd --system --no-create-home --home-dir /nonexistent "
+		    "--shell /usr/sbin/nologin %s", c->unpriv_user,
+		    c->unpriv_user);
 		return -1;
 	}
 	if (pw->pw_uid == 0) {
@@ -218,6 +221,8 @@ warm_up(const struct kpopd_conf *c)
 	if ((pw = getpwnam(c->unpriv_user)) != NULL)
 		(void)getgrouplist(pw->pw_name, pw->pw_gid, groups, &ngroups);
 	find_virtual(c);
+	if (c->net_sandbox && sandbox_prepare(err, sizeof(err)) == -1)
+		log_err("%s", err);	/* each session will say so too */
 }
 
 static SSL_CTX *

@@ -1263,9 +1263,19 @@ monitor_main(const struct session_start *s)
 	if (m->md != NULL)
 		md_close(m->md);
 	close(m->sock);
+	st = 0;
 	if (waitpid(net_pid, &st, WNOHANG) == 0) {
 		kill(net_pid, SIGKILL);
 		waitpid(net_pid, &st, 0);
 	}
+	/*
+	 * A dying process closes its descriptors before it can be reaped:
+	 * the status is its own even when our SIGKILL came after.
+	 */
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+		log_err("%s: net process killed by the sandbox (SIGSYS): a "
+		    "system call outside its allow-list, named in the kernel "
+		    "log (audit type=1326, syscall=); session ended",
+		    s->peer);
 	_exit(0);
 }

@@ -1119,7 +1119,10 @@ net_drop(const struct net *n)
 	if (!n->s->privsep)
 		return;
 	if ((pw = getpwnam(c->unpriv_user)) == NULL) {
-		log_err("unpriv_user '%s' does not exist", c->unpriv_user);
+		log_err("unpriv_user '%s' does not exist; create it with: "
+		    "useradd --system --no-create-home --home-dir /nonexistent "
+		    "--shell /usr/sbin/nologin %s", c->unpriv_user,
+		    c->unpriv_user);
 		_exit(78);
 	}
 	if (pw->pw_uid == 0) {
@@ -1257,6 +1260,11 @@ net_main(const struct session_start *s, int mon)
 		    ipc_get_str(&n->b, n->apop, sizeof(n->apop)) == -1 ||
 		    ipc_end(&n->b) == -1)
 			goto out;
+	}
+	if (sandbox_net(n->c, line, sizeof(line)) == -1) {
+		log_err("%s: cannot sandbox the net process: %s", s->peer,
+		    line);
+		_exit(71);
 	}
 	if (reply(n, "+OK kpopd ready%s%s", n->apop[0] ? " " : "", n->apop) !=
 	    NV_OK)

@@ -221,12 +221,58 @@ def sample_messages():
 
 # ---- kpopd ----
 
+UNPRIV_USER = "kpopd"    # unpriv_user's default: the net process's account
+
+
+def ensure_system_account(name):
+    """As root, create the system account name unless it exists, as a
+    package would (no home, no shell).  Another test may be adding an
+    account at the same moment: useradd then fails on the lock of
+    /etc/passwd, so it is tried a few times."""
+    if os.geteuid() != 0:
+        return
+    for _ in range(20):
+        try:
+            pwd.getpwnam(name)
+            return
+        except KeyError:
+            pass
+        r = subprocess.run(["useradd", "--system", "--no-create-home",
+                            "--home-dir", "/nonexistent", "--shell",
+                            "/usr/sbin/nologin", name],
+                           capture_output=True, text=True)
+        if r.returncode == 0:
+            return
+        time.sleep(0.25)
+    bail("cannot create the system account %s: %s" % (name, r.stderr))
+
+
+def session_pids(master):
+    """The (monitor, net process) pids of the live sessions of the kpopd
+    whose pid is master."""
+    kids = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        kids.setdefault(ppid, []).append(int(pid))
+    return [(m, n) for m in kids.get(master, [])
+            for n in kids.get(m, [])]
+
+
 class Kpopd:
-    """A kpopd on free loopback ports with a generated configuration."""
+    """A kpopd on free loopback ports with a generated configuration;
+    binary, if given, is the kpopd program to run."""
 
     def __init__(self, base, realm, extra=None, maildrop=None, tls=True,
-                 start=True):
+                 start=True, binary=None):
+        ensure_system_account(UNPRIV_USER)
         self.base = base
+        self.binary = binary or KPOPD
         self.pop3 = free_port()
         self.pop3s = free_port() if tls else None
         self.maildir_root = os.path.join(base, "mail")
@@ -268,7 +314,7 @@ class Kpopd:
         if os.path.exists(pidfile):
             os.unlink(pidfile)
         self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen([KPOPD, "-f", "-c", self.conf],
+        self.proc = subprocess.Popen([self.binary, "-f", "-c", self.conf],
                                      stdout=self.logf, stderr=self.logf,
                                      stdin=subprocess.DEVNULL)
         _cleanups.append(self.stop)
