@@ -85,6 +85,19 @@ md_fsync_dir(const char *path)
 	return rc;
 }
 
+void
+md_spool(const struct md_spool *sp, int on)
+{
+	if (!sp->ok)
+		return;
+	if (on) {
+		/* A failure shows as EACCES in the step that needed it. */
+		if (setegid(sp->gid) == -1)
+			return;
+	} else if (setegid(getgid()) == -1)
+		abort();	/* the real gid is always allowed */
+}
+
 /* Milliseconds from a to b. */
 static long long
 md_ms_between(const struct timespec *a, const struct timespec *b)

@@ -37,8 +37,9 @@
  *   mbox: read-write access to the mbox and write access to its
  *   directory, for the dotlock, the session lock and the journal; on
  *   Debian /var/mail is root:mail 2775, so the process needs group mail
- *   (as egid or a supplementary group), as MUAs get through their
- *   setgid dotlock helpers.
+ *   for those steps, as MUAs get it through their setgid dotlock
+ *   helpers: md_opts.spool names it, as the saved set-group-ID, and the
+ *   mbox backend makes it the effective gid around exactly those steps.
  */
 #ifndef KPOPD_MAILDROP_H
 #define KPOPD_MAILDROP_H
@@ -64,6 +65,16 @@ struct md_msg {
 	char			uidl[POP3_UIDL_MAX + 1];
 };
 
+/*
+ * The spool group: the saved set-group-ID of an mbox session, made the
+ * effective gid only while files are created or removed in the mbox's
+ * directory (see md_spool in md-int.h).  ok 0: none, nothing switched.
+ */
+struct md_spool {
+	int		ok;
+	gid_t		gid;
+};
+
 struct md_opts {
 	/*
 	 * Seconds to wait for an MDA's lock (dotlock, fcntl) on an mbox
@@ -81,6 +92,7 @@ struct md_opts {
 	unsigned int	takeover_idle;
 	/* Create a missing Maildir (new, cur, tmp) instead of MD_PERM. */
 	int		create;
+	struct md_spool	spool;
 };
 
 struct maildrop;

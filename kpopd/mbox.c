@@ -100,6 +100,7 @@ struct mbox {
 	char		*jtmp;		/* ... .tmp */
 	char		*dltmp;		/* .<name>.kpopd-dotlock */
 	unsigned int	 lock_timeout;
+	struct md_spool	 spool;		/* for writes in dir (md_spool) */
 	int		 exists;	/* the mbox was there at open */
 	dev_t		 dev;
 	ino_t		 ino;
@@ -294,7 +295,10 @@ mbox_lock(struct mbox *mb, int *fdp, char *err, size_t errlen)
 
 	*fdp = -1;
 	deadline = md_now_ms() + (long long)mb->lock_timeout * 1000;
-	if ((rc = mbox_dotlock(mb, deadline, err, errlen)) != MD_OK)
+	md_spool(&mb->spool, 1);
+	rc = mbox_dotlock(mb, deadline, err, errlen);
+	md_spool(&mb->spool, 0);
+	if (rc != MD_OK)
 		return rc;
 	if ((fd = open(mb->path, O_RDWR | O_CLOEXEC | O_NOCTTY)) == -1) {
 		e = errno;
@@ -326,7 +330,9 @@ mbox_lock(struct mbox *mb, int *fdp, char *err, size_t errlen)
 fail:
 	if (fd != -1)
 		(void)close(fd);
+	md_spool(&mb->spool, 1);
 	mbox_dotunlock(mb);
+	md_spool(&mb->spool, 0);
 	return rc;
 }
 
@@ -338,7 +344,9 @@ mbox_unlock(struct mbox *mb, int *fdp)
 		(void)close(*fdp);
 		*fdp = -1;
 	}
+	md_spool(&mb->spool, 1);
 	mbox_dotunlock(mb);
+	md_spool(&mb->spool, 0);
 }
 
 /* ---- small file helpers ---- */
@@ -938,6 +946,7 @@ mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
 	md->be = mb;
 	mb->dl_fd = -1;
 	mb->lock_timeout = opts->lock_timeout;
+	mb->spool = opts->spool;
 	if ((slash = strrchr(path, '/')) != NULL) {
 		name = slash + 1;
 		mb->dir = slash == path ? strdup("/") :
@@ -965,11 +974,17 @@ mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
 	    name) == -1)
 		goto nomem;
 
-	if ((rc = md_lock_session(md, buf, opts, err, errlen)) != MD_OK)
+	md_spool(&mb->spool, 1);
+	rc = md_lock_session(md, buf, opts, err, errlen);
+	md_spool(&mb->spool, 0);
+	if (rc != MD_OK)
 		return rc;
 	if ((rc = mbox_lock(mb, &fd, err, errlen)) != MD_OK)
 		return rc;
-	if ((rc = mbox_recover(mb, fd, err, errlen)) != MD_OK)
+	md_spool(&mb->spool, 1);
+	rc = mbox_recover(mb, fd, err, errlen);
+	md_spool(&mb->spool, 0);
+	if (rc != MD_OK)
 		goto out;
 	if (fd == -1) {
 		/* No mbox yet: an empty maildrop. */
@@ -1118,7 +1133,10 @@ mbox_commit(struct maildrop *md, const unsigned char *del, char *err,
 		rc = MD_OK;
 		goto out;
 	}
-	if ((jfd = mbox_journal(mb, fd, w, l, n)) == -1)
+	md_spool(&mb->spool, 1);
+	jfd = mbox_journal(mb, fd, w, l, n);
+	md_spool(&mb->spool, 0);
+	if (jfd == -1)
 		goto fail_before;
 
 	/* Step 2: the kept messages, then later mail, moved down to w. */
@@ -1154,12 +1172,15 @@ mbox_commit(struct maildrop *md, const unsigned char *del, char *err,
 		goto out;
 	}
 	/* Step 3. */
+	md_spool(&mb->spool, 1);
 	rc = mbox_journal_done(mb, 8, err, errlen);
+	md_spool(&mb->spool, 0);
 	goto out;
 
 fail_write:
 	/* Put the old bytes back now rather than at the next md_open. */
 	e = errno;
+	md_spool(&mb->spool, 1);
 	if (mbox_copy(mb, jfd, MBOX_J_HDR, fd, w, l, NULL) == 0 &&
 	    fsync(fd) == 0 && unlink(mb->jpath) == 0) {
 		(void)md_fsync_dir(mb->dir);
@@ -1169,6 +1190,7 @@ fail_write:
 		md_seterr(err, errlen, "rewriting %s: %s; the next session "
 		    "restores it from %s", mb->path, strerror(e), mb->jpath);
 	}
+	md_spool(&mb->spool, 0);
 	goto out;
 fail_before:
 	e = errno;
@@ -1188,8 +1210,11 @@ mbox_free(struct maildrop *md)
 
 	if (mb == NULL)
 		return;
-	if (mb->dl_fd != -1)
+	if (mb->dl_fd != -1) {
+		md_spool(&mb->spool, 1);
 		mbox_dotunlock(mb);
+		md_spool(&mb->spool, 0);
+	}
 	free(mb->msgs);
 	free(mb->buf);
 	free(mb->path);

@@ -143,6 +143,14 @@ int	md_errno_status(int e);
  */
 int	md_fsync_dir(const char *path) KP_NONNULL(1);
 
+/*
+ * Make the spool group the effective gid (on 1), or the real gid again
+ * (on 0), if sp->ok.  Around the steps that create or remove files in an
+ * mbox's directory only.  Entering may fail (the step then fails with
+ * EACCES as it would have); leaving cannot, and aborts if it does.
+ */
+void	md_spool(const struct md_spool *sp, int on) KP_NONNULL(1);
+
 /* Milliseconds on CLOCK_MONOTONIC. */
 long long md_now_ms(void);
 /* Sleep ms milliseconds (signals may cut it short). */

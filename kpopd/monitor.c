@@ -246,43 +246,50 @@ login_delay_stamp(int fd)
 	close(fd);
 }
 
-/*
- * Become the owner of the maildrop: its uid, its primary group, its
- * supplementary groups, and spool_group (so that dotlocks can be made in
- * a root:mail 2775 spool, as Debian's MDAs make them).  Returns 0 or -1
- * (logged).
- */
-int
-kpopd_groups(const char *name, gid_t gid, const char *spool_group,
-    gid_t *groups, int *ngroupsp)
+void
+kpopd_groups(const char *name, gid_t gid, gid_t *groups, int *ngroupsp)
 {
-	struct group *gr;
-	int ngroups = KPOPD_GROUPS_MAX - 1, r = 0;
+	int ngroups = KPOPD_GROUPS_MAX;
 
 	if (getgrouplist(name, gid, groups, &ngroups) == -1) {
 		log_warn("%s is in more than %d groups; using its primary "
-		    "group only", name, KPOPD_GROUPS_MAX - 1);
+		    "group only", name, KPOPD_GROUPS_MAX);
 		groups[0] = gid;
 		ngroups = 1;
 	}
-	if (spool_group != NULL && spool_group[0] != '\0') {
-		if ((gr = getgrnam(spool_group)) == NULL) {
-			log_warn("spool_group '%s' does not exist",
-			    spool_group);
-			r = -1;
-		} else
-			groups[ngroups++] = gr->gr_gid;
-	}
 	*ngroupsp = ngroups;
-	return r;
 }
 
-static int
-drop_to(struct mon *m, const struct passwd *pw)
+int
+kpopd_spool_gid(const char *spool_group, gid_t *gidp)
 {
-	gid_t own[KPOPD_GROUPS_MAX];
+	struct group *gr;
+
+	if (spool_group == NULL || spool_group[0] == '\0')
+		return 0;
+	if ((gr = getgrnam(spool_group)) == NULL) {
+		log_warn("spool_group '%s' does not exist", spool_group);
+		return 0;
+	}
+	*gidp = gr->gr_gid;
+	return 1;
+}
+
+/*
+ * Become the owner of the maildrop: its uid, its primary group and its
+ * supplementary groups.  For an mbox (spool 1), spool_group becomes the
+ * saved set-group-ID, and only that: maildrop.c makes it the effective
+ * gid just while it creates or removes files in the mbox's directory
+ * (the dotlock in a root:mail 2775 spool, as Debian's MDAs make it; the
+ * session lock; the journal) and drops it again.  A Maildir session has
+ * no trace of it.  Fills in o's spool fields.  Returns 0 or -1 (logged).
+ */
+static int
+drop_to(struct mon *m, const struct passwd *pw, int spool, struct md_opts *o)
+{
+	gid_t own[KPOPD_GROUPS_MAX], sgid = pw->pw_gid;
 	const gid_t *groups = own;
-	int ngroups;
+	int ngroups, have_spool;
 	const struct kpopd_ident *v = m->s->virt;
 
 	if (!m->s->privsep)
@@ -296,17 +303,29 @@ drop_to(struct mon *m, const struct passwd *pw)
 		/* The virtual users' account, looked up by the master. */
 		groups = v->groups;
 		ngroups = v->ngroups;
-	} else
-		(void)kpopd_groups(pw->pw_name, pw->pw_gid,
-		    m->c->spool_group, own, &ngroups);
+		have_spool = v->spool_ok;
+		if (have_spool)
+			sgid = v->spool_gid;
+	} else {
+		kpopd_groups(pw->pw_name, pw->pw_gid, own, &ngroups);
+		have_spool = spool && kpopd_spool_gid(m->c->spool_group,
+		    &sgid);
+	}
+	if (!spool || !have_spool)
+		sgid = pw->pw_gid;
 	if (setgroups((size_t)ngroups, groups) == -1 ||
-	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
+	    setresgid(pw->pw_gid, pw->pw_gid, sgid) == -1 ||
+	    setuid(pw->pw_uid) == -1) {
 		log_err("cannot become %s: %s", pw->pw_name, strerror(errno));
 		return -1;
 	}
 	if (setuid(0) != -1) {
 		log_err("privileges could be regained; stopping");
 		return -1;
+	}
+	if (sgid != pw->pw_gid) {
+		o->spool.ok = 1;
+		o->spool.gid = sgid;
 	}
 	return 0;
 }
@@ -403,12 +422,12 @@ finish_login(struct mon *m, const char *method)
 		    m->user);
 		return mon_reply_auth(m, AUTH_PERM, "maildrop misconfigured");
 	}
-	if (drop_to(m, pw) == -1) {
+	memset(&o, 0, sizeof(o));
+	if (drop_to(m, pw, fmt == MD_MBOX, &o) == -1) {
 		close(ldfd);
 		mon_reply_auth(m, AUTH_TEMP, "internal error");
 		return -1;
 	}
-	memset(&o, 0, sizeof(o));
 	o.lock_timeout = m->c->lock_timeout;
 	o.takeover_idle = m->c->takeover_idle;
 	o.create = (fmt == MD_MAILDIR);

@@ -26,7 +26,7 @@
 #include "md-test.h"
 
 char scratch[PATH_MAX];
-const struct md_opts opts0 = { 5, 0, 0 };
+const struct md_opts opts0 = { .lock_timeout = 5 };
 
 /* Descriptors open at md_test_start(), or -1 without /proc. */
 static int start_fds;
