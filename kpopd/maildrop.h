@@ -93,6 +93,24 @@ struct md_opts {
 	/* Create a missing Maildir (new, cur, tmp) instead of MD_PERM. */
 	int		create;
 	struct md_spool	spool;
+	/*
+	 * How many bytes at the start of path the administrator chose (a
+	 * home directory from passwd, a spool directory that does not
+	 * depend on the user): symbolic links there are followed.  Every
+	 * component after it is opened without following one, checked
+	 * (md-int.h, md_check) and used through its descriptor.  0: the
+	 * directory part of path (all before its last '/').
+	 */
+	size_t		trusted;
+	/*
+	 * The mail user's own private group (Debian's user groups): a
+	 * maildrop directory writable by that group is accepted, by any
+	 * other group refused.  group_ok 0: none.
+	 */
+	int		group_ok;
+	gid_t		own_gid;
+	/* Told, if set, why a message file was left out of the snapshot. */
+	void		(*note)(const char *);
 };
 
 struct maildrop;

@@ -937,7 +937,7 @@ mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
 	struct stat st;
 	const char *slash, *name;
 	char buf[PATH_MAX];
-	int fd = -1, rc, e;
+	int fd = -1, dfd, rc, e;
 
 	if ((mb = calloc(1, sizeof(*mb))) == NULL) {
 		md_seterr(err, errlen, "out of memory");
@@ -974,9 +974,16 @@ mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
 	    name) == -1)
 		goto nomem;
 
+	if ((dfd = open(mb->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		e = errno;
+		md_seterr(err, errlen, "%s: %s", mb->dir, strerror(e));
+		return md_errno_status(e);
+	}
 	md_spool(&mb->spool, 1);
-	rc = md_lock_session(md, buf, opts, err, errlen);
+	rc = md_lock_session(md, dfd, strrchr(buf, '/') + 1, buf, opts, err,
+	    errlen);
 	md_spool(&mb->spool, 0);
+	(void)close(dfd);
 	if (rc != MD_OK)
 		return rc;
 	if ((rc = mbox_lock(mb, &fd, err, errlen)) != MD_OK)

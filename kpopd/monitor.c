@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <krb5.h>
+#include <limits.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <fcntl.h>
@@ -135,15 +136,20 @@ user_name_ok(const char *name)
 /*
  * Expand a template: %u the user, %d the domain (after '@' or '+' in the
  * user name, empty if none), %l the local part, %h the home directory,
- * %% a percent sign; a leading "~/" is the home directory.  Returns 0 or
- * -1 (too long, or an unknown %-sequence).
+ * %% a percent sign; a leading "~/" is the home directory.  If trustedp
+ * is not NULL, *trustedp is how much of the result the administrator
+ * chose (md_opts.trusted): a leading home directory (passwd's), or what
+ * comes before the directory in which a user-dependent expansion starts;
+ * 0 if nothing depends on the user.  Returns 0 or -1 (too long, or an
+ * unknown %-sequence).
  */
 static int
 expand(const char *tmpl, const char *user, const char *home, char *out,
-    size_t outlen)
+    size_t outlen, size_t *trustedp)
 {
 	const char *dom = strpbrk(user, "@+");
-	size_t o = 0, n;
+	size_t o = 0, n, k, trusted = 0;
+	int fixed = 0;
 	const char *add;
 	char local[KPOPD_USER_MAX];
 
@@ -156,6 +162,8 @@ expand(const char *tmpl, const char *user, const char *home, char *out,
 		memcpy(out, home, n);
 		o = n;
 		tmpl++;
+		trusted = n;
+		fixed = 1;
 	}
 	for (; *tmpl != '\0'; tmpl++) {
 		char one[2] = { *tmpl, '\0' };
@@ -181,6 +189,17 @@ expand(const char *tmpl, const char *user, const char *home, char *out,
 			default:
 				return -1;
 			}
+			if (!fixed && *tmpl == 'h' && o == 0) {
+				/* A leading home directory: passwd's. */
+				trusted = strlen(home);
+				fixed = 1;
+			} else if (!fixed && *tmpl != '%') {
+				/* Up to the directory this name is in. */
+				for (k = o; k > 0 && out[k - 1] != '/'; k--)
+					;
+				trusted = k > 1 ? k - 1 : k;
+				fixed = 1;
+			}
 		}
 		n = strlen(add);
 		if (o + n >= outlen)
@@ -189,6 +208,8 @@ expand(const char *tmpl, const char *user, const char *home, char *out,
 		o += n;
 	}
 	out[o] = '\0';
+	if (trustedp != NULL)
+		*trustedp = trusted;
 	return 0;
 }
 
@@ -330,6 +351,40 @@ drop_to(struct mon *m, const struct passwd *pw, int spool, struct md_opts *o)
 	return 0;
 }
 
+/*
+ * Whether pw's primary group is its own (a user private group, as
+ * Debian's adduser makes them: same name, no other members), so that a
+ * maildrop directory writable by that group lets no other account in.
+ */
+static int
+own_group(const struct passwd *pw)
+{
+	struct group *gr;
+	size_t i;
+
+	if ((gr = getgrgid(pw->pw_gid)) == NULL ||
+	    strcmp(gr->gr_name, pw->pw_name) != 0)
+		return 0;
+	for (i = 0; gr->gr_mem[i] != NULL; i++)
+		if (strcmp(gr->gr_mem[i], pw->pw_name) != 0)
+			return 0;
+	return 1;
+}
+
+/* The session whose maildrop is being opened, for mon_note. */
+static struct mon *note_mon;
+
+/* md_opts.note: a message file left out of the snapshot, and why. */
+static void
+mon_note(const char *msg)
+{
+	char shown[PATH_MAX + 128];
+
+	log_printable(shown, sizeof(shown), msg, strlen(msg));
+	log_notice("%s: %s: %s", note_mon != NULL ? note_mon->s->peer : "-",
+	    note_mon != NULL ? note_mon->user : "-", shown);
+}
+
 /* Send the snapshot: a head, then entries in batches. */
 static int
 send_snapshot(struct mon *m)
@@ -416,13 +471,18 @@ finish_login(struct mon *m, const char *method)
 	fmt = strncmp(m->c->maildrop, "maildir:", 8) == 0 ? MD_MAILDIR :
 	    MD_MBOX;
 	mpath = strchr(m->c->maildrop, ':') + 1;
-	if (expand(mpath, m->user, pw->pw_dir, path, sizeof(path)) == -1) {
+	memset(&o, 0, sizeof(o));
+	if (expand(mpath, m->user, pw->pw_dir, path, sizeof(path),
+	    &o.trusted) == -1 || path[0] != '/') {
 		close(ldfd);
-		log_err("maildrop '%s' does not expand for %s", mpath,
-		    m->user);
+		log_err("maildrop '%s' does not expand to an absolute path "
+		    "for %s", mpath, m->user);
 		return mon_reply_auth(m, AUTH_PERM, "maildrop misconfigured");
 	}
-	memset(&o, 0, sizeof(o));
+	o.group_ok = own_group(pw);
+	o.own_gid = pw->pw_gid;
+	o.note = mon_note;
+	note_mon = m;
 	if (drop_to(m, pw, fmt == MD_MBOX, &o) == -1) {
 		close(ldfd);
 		mon_reply_auth(m, AUTH_TEMP, "internal error");
@@ -478,7 +538,7 @@ do_auth_pass(struct mon *m)
 		util_strlcpy(err, "unacceptable user name", sizeof(err));
 	} else if (strcmp(m->c->password_check, "krb5") == 0) {
 		if (expand(m->c->krb5_principal, m->user, "", princ,
-		    sizeof(princ)) == -1) {
+		    sizeof(princ), NULL) == -1) {
 			r = PW_TEMP;
 			util_strlcpy(err, "krb5_principal does not expand",
 			    sizeof(err));
