@@ -153,7 +153,9 @@ md_openat(int dfd, const char *name, int flags, mode_t mode)
 		errno = EINVAL;
 		return -1;
 	}
-	flags |= O_CLOEXEC | O_NOFOLLOW | O_NOCTTY;
+	/* openat2 takes only these with O_PATH (and they are all it needs). */
+	flags |= O_CLOEXEC | O_NOFOLLOW | ((flags & O_PATH) != 0 ? 0 :
+	    O_NOCTTY);
 #if defined(HAVE_LINUX_OPENAT2_H) && defined(SYS_openat2)
 	if (!md_no_openat2) {
 		memset(&how, 0, sizeof(how));
@@ -284,7 +286,8 @@ md_resolve(const char *path, const struct md_opts *o, int *dfdp,
 		memcpy(buf, path, t);
 		buf[t] = '\0';
 	}
-	if ((fd = open(buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+	/* O_PATH on the way: search permission is all a path needs. */
+	if ((fd = open(buf, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		rc = errno;
 		md_seterr(err, errlen, "%s: %s", buf, strerror(rc));
 		return md_errno_status(rc);
@@ -306,7 +309,7 @@ md_resolve(const char *path, const struct md_opts *o, int *dfdp,
 		comp[q - p] = '\0';
 		(void)util_snprintf(buf, sizeof(buf), "%.*s", (int)(q - path),
 		    path);
-		if ((nfd = md_openat(fd, comp, O_RDONLY | O_DIRECTORY, 0)) ==
+		if ((nfd = md_openat(fd, comp, O_PATH | O_DIRECTORY, 0)) ==
 		    -1) {
 			rc = md_open_failed(fd, comp, buf, errno, err, errlen);
 			goto fail;
@@ -322,6 +325,12 @@ md_resolve(const char *path, const struct md_opts *o, int *dfdp,
 		if ((rc = md_check(&st, MD_K_PARENT, o, buf, err, errlen)) !=
 		    MD_OK)
 			goto fail;
+	}
+	/* The last one readable if it may be (fsync wants that), as is. */
+	if ((nfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) !=
+	    -1) {
+		(void)close(fd);
+		fd = nfd;
 	}
 	*dfdp = fd;
 	*namep = name;

@@ -74,7 +74,8 @@ int	md_lock_session(struct maildrop *, int dfd, const char *name,
  * symbolic link there: openat2() with RESOLVE_BENEATH |
  * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS where the kernel has it,
  * else openat() with O_NOFOLLOW (the same for one component).
- * O_CLOEXEC, O_NOFOLLOW and O_NOCTTY are added to flags.  Returns a
+ * O_CLOEXEC, O_NOFOLLOW and (but with O_PATH) O_NOCTTY are added to
+ * flags.  Returns a
  * descriptor, or -1 with errno (ELOOP for a symlink; EINVAL for a name
  * with '/', "." or "..").
  */
@@ -123,9 +124,11 @@ int	md_open_failed(int dfd, const char *name, const char *shown, int e,
 /*
  * Open the directory that holds path's last component: the trusted
  * prefix (opts->trusted) with symlinks followed, then each further
- * component with md_openat() and md_check(MD_K_PARENT).  Returns MD_OK
- * with *dfdp (the caller closes it) and *namep (into path: the last
- * component), or MD_PERM/MD_TEMP with err set.
+ * component with md_openat() and md_check(MD_K_PARENT), with O_PATH, so
+ * that search permission is enough on the way.  Returns MD_OK with *dfdp
+ * (read-only if the process may read it, else O_PATH; the caller closes
+ * it) and *namep (into path: the last component), or MD_PERM/MD_TEMP
+ * with err set.
  */
 int	md_resolve(const char *path, const struct md_opts *, int *dfdp,
 	    const char **namep, char *err, size_t errlen)
