@@ -765,8 +765,7 @@ mbox_recover(struct mbox *mb, int fd, char *err, size_t errlen)
 	}
 	hashok = 1;
 	/* Errors reading it are not proof it is bad: keep it then. */
-	if (fstat(jfd, &jst) == -1 ||
-	    (r = util_pread_full(jfd, hdr, sizeof(hdr), 0)) == -1)
+	if (fstat(jfd, &jst) == -1)
 		goto rfail;
 	mbox_shown(mb, mb->jpath, orphan, sizeof(orphan));
 	if (md_check(&jst, MD_K_FILE, &mb->opts, orphan, err, errlen) !=
@@ -775,6 +774,8 @@ mbox_recover(struct mbox *mb, int fd, char *err, size_t errlen)
 		rc = MD_PERM;
 		goto out;
 	}
+	if ((r = util_pread_full(jfd, hdr, sizeof(hdr), 0)) == -1)
+		goto rfail;
 	if (r != (ssize_t)sizeof(hdr) || memcmp(hdr, MBOX_J_MAGIC, 8) != 0)
 		goto checked;
 	w = mbox_get64(hdr + 8);
