@@ -367,9 +367,9 @@ mdir_scan(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 		if (de->d_name[0] == '.')
 			continue;
 		/*
-		 * Only regular files of the mail user with one link: not a
-		 * symlink, FIFO or device (never opened), not another
-		 * account's file linked in here.
+		 * Only regular files of the mail user: not a symlink, FIFO
+		 * or device (never opened), not another account's file
+		 * linked in here.
 		 */
 		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN) {
 			mdir_note(m, which, de->d_name,
@@ -384,9 +384,9 @@ mdir_scan(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 		if ((why = md_msg_unfit(&st)) != NULL) {
 			mdir_note(m, which, de->d_name, why);
 			/*
-			 * A delivery between its link() and unlink() shows
-			 * two links for a moment: read this directory again
-			 * next time rather than record it without the file.
+			 * Not recorded as a whole listing: should the file
+			 * become the user's (a chown moves no directory's
+			 * ctime), the next login must see it.
 			 */
 			if (S_ISREG(st.st_mode))
 				m->stamp[which].valid = 0;

@@ -231,8 +231,6 @@ md_msg_unfit(const struct stat *st)
 		return "not a regular file";
 	if (st->st_uid != geteuid())
 		return "owned by another account";
-	if (st->st_nlink != 1)
-		return "has other links";
 	return NULL;
 }
 

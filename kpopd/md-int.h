@@ -109,7 +109,11 @@ int	md_check(const struct stat *st, enum md_kind kind,
 
 /*
  * Why a message file (stat st) is not served, or NULL if it may be: a
- * regular file of the euid with one link.
+ * regular file of the euid.  Its links do not matter: another account's
+ * file linked in is not the euid's, and a link of the user's own file
+ * (Dovecot copies between folders so, tests/bench/run copies Maildirs
+ * so) holds nothing the user could not read anyway, and unlinking it
+ * removes only this name.
  */
 const char *md_msg_unfit(const struct stat *st) KP_NONNULL(1);
 

@@ -314,7 +314,7 @@ test_hostile(int fallback)
 	char err[512], victim[PATH_MAX], other[PATH_MAX], lnk[PATH_MAX];
 	char real[PATH_MAX], *dir, *t;
 	const char *how = fallback ? "O_NOFOLLOW" : "openat2";
-	unsigned char del[2] = { 1, 1 };
+	unsigned char del[2] = { 1, 1 };	/* two listed */
 	size_t i, len;
 
 	md_no_openat2 = fallback;
@@ -399,25 +399,37 @@ test_hostile(int fallback)
 	    "%s: unless the group is the user's own", how);
 	o.group_ok = 0;
 
-	/* In cur/: a FIFO, a hard link, a symlink: left out, never opened. */
+	/*
+	 * In cur/: a FIFO and a symlink, left out and never opened; a hard
+	 * link of our own file, served (Dovecot copies so); as root, a hard
+	 * link of another account's file, left out.
+	 */
 	dir = hostile_dir(fallback, "entries");
 	if (mkfifo(path2(path2(dir, "cur"), "1764000001.fifo:2,"), 0600) ==
 	    -1 || symlink(victim, path2(path2(dir, "cur"),
 	    "1764000002.sym:2,")) == -1 || link(victim, path2(path2(dir,
-	    "cur"), "1764000003.hard:2,")) == -1)
+	    "cur"), "1764000003.ownlink:2,")) == -1)
 		bail("mkfifo/symlink/link: %s", strerror(errno));
+	(void)util_snprintf(other, sizeof(other), "%s/foreign%d", scratch,
+	    fallback);
+	put_file(other, S("Subject: not yours\n\nsecret\n"));
+	if (geteuid() == 0 && (chown(other, NOBODY, NOBODY) == -1 ||
+	    link(other, path2(path2(dir, "cur"), "1764000004.hard:2,")) == -1))
+		bail("chown/link: %s", strerror(errno));
 	notes = 0;
 	if (is_int(md_open(MD_MAILDIR, dir, &o, &md, err, sizeof(err)), MD_OK,
-	    "%s: a FIFO, a symlink and a hard link in cur/ (%s)", how, err)) {
-		is_int((long long)md_count(md), 1, "%s: only ours is listed",
-		    how);
-		is_int(notes, 3, "%s: each left out with a note", how);
+	    "%s: odd entries in cur/ (%s)", how, err)) {
+		is_int((long long)md_count(md), 2, "%s: ours and our own hard "
+		    "link are listed", how);
+		is_int(notes, geteuid() == 0 ? 3 : 2, "%s: the others are "
+		    "left out with a note each", how);
 		is_int(md_commit(md, del, err, sizeof(err)), MD_OK,
 		    "%s: deleting everything listed", how);
 		md_close(md);
 	}
-	ok(access(path2(path2(dir, "cur"), "1764000003.hard:2,"), F_OK) == 0,
-	    "%s: leaves the hard link alone", how);
+	ok(geteuid() != 0 || access(path2(path2(dir, "cur"),
+	    "1764000004.hard:2,"), F_OK) == 0,
+	    "%s: leaves the other account's file alone", how);
 	/* Next time too: nothing of those is ever listed. */
 	if (is_int(md_open(MD_MAILDIR, dir, &o, &md, err, sizeof(err)), MD_OK,
 	    "%s: open again", how)) {
