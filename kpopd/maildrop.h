@@ -32,6 +32,11 @@
  *   delivery goes on during a session.  md_commit() may write
  *   .<name>.kpopd-journal next to the mbox.  Descriptors from
  *   md_msg_fd() are plain read-only descriptors; close them when done.
+ * - Trust: md_open() follows symlinks only in the first opts->trusted
+ *   bytes of the path; every name below is opened without following
+ *   one and must belong to the euid (md-int.h, md_check).  What fails
+ *   that is MD_PERM, before anything is created; message files that
+ *   fail it are left out (opts->note says which).
  * - Permissions: run as the mail user.  Maildir: write access to the
  *   Maildir (kpopd.lock, kpopd.cache, kpopd.cache.tmp), new/ and cur/.
  *   mbox: read-write access to the mbox and write access to its
