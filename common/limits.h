@@ -117,6 +117,12 @@
  * than "X-UIDL:" and a 70-character UIDL need.
  */
 #define MD_BUF_SIZE		(256 * 1024)
+/*
+ * Lines logged per md_open about message files left out (a symlink, a
+ * FIFO, another account's file): enough to see the attack, not a log
+ * flood from a directory of them; the rest are counted in one line.
+ */
+#define MD_NOTES_MAX		10
 /* A kpopd.cache line: a file name (NAME_MAX 255) and two numbers. */
 #define MD_CACHE_LINE_MAX	320
 /*

@@ -85,13 +85,13 @@ int	kconf_expire_never(const struct kpopd_conf *) KP_NONNULL(1);
 int	diag_kerberos(const struct kpopd_conf *, FILE *, int detail)
 	    KP_NONNULL(1, 2);
 
-/* Supplementary groups of a mail user, spool_group included. */
+/* Supplementary groups of a mail user (its own; never spool_group). */
 #define KPOPD_GROUPS_MAX	256
 
 
 /*
- * The account every virtual user is served as, with its groups (spool
- * group included), looked up once by the master at start and on reload
+ * The account every virtual user is served as, with its groups and the
+ * spool group, looked up once by the master at start and on reload
  * rather than by every session: the lookup walks every NSS module.
  */
 struct kpopd_ident {
@@ -100,6 +100,8 @@ struct kpopd_ident {
 	gid_t			 gid;
 	int			 ngroups;
 	gid_t			 groups[KPOPD_GROUPS_MAX];
+	int			 spool_ok;	/* spool_gid is set */
+	gid_t			 spool_gid;
 };
 
 /* The per-connection context handed from the master to a session. */
@@ -115,12 +117,19 @@ struct session_start {
 
 /*
  * monitor.c: the groups a mail user is served with: its own (at most
- * KPOPD_GROUPS_MAX - 1, else its primary only, with a warning) and
- * spool_group (if set and it exists; -1 with a warning if not).  Fills
- * groups[] and *ngroups; returns 0 or -1.
+ * KPOPD_GROUPS_MAX, else its primary only, with a warning).  spool_group
+ * is not among them: an mbox session holds it only as its saved
+ * set-group-ID (see drop_to), a Maildir session not at all.  Fills
+ * groups[] and *ngroups.
  */
-int	kpopd_groups(const char *name, gid_t gid, const char *spool_group,
-	    gid_t *groups, int *ngroups) KP_NONNULL(1, 4, 5);
+void	kpopd_groups(const char *name, gid_t gid, gid_t *groups,
+	    int *ngroups) KP_NONNULL(1, 3, 4);
+
+/*
+ * monitor.c: the gid of spool_group in *gidp.  Returns 1, or 0 if it is
+ * empty (none wanted) or does not exist (logged).
+ */
+int	kpopd_spool_gid(const char *spool_group, gid_t *gidp) KP_NONNULL(2);
 
 /* monitor.c: runs the session; never returns. */
 void	monitor_main(const struct session_start *) __attribute__((noreturn));

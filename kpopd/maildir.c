@@ -100,6 +100,8 @@ struct mdir_stamp {
 
 struct mdir {
 	char			*path;
+	void			(*note)(const char *);
+	size_t			 notes;		/* files left out */
 	int			 rootfd;
 	int			 dfd[2];	/* new/, cur/ */
 	struct mdir_ent		*ents;		/* snapshot order */
@@ -304,6 +306,19 @@ mdir_from_cache(struct mdir *m, char *err, size_t errlen)
 	return MD_OK;
 }
 
+/* Say (through md_opts.note) that a file was left out, and why. */
+static void
+mdir_note(struct mdir *m, int which, const char *name, const char *why)
+{
+	char msg[PATH_MAX + 128];
+
+	if (m->note == NULL || m->notes++ >= MD_NOTES_MAX)
+		return;
+	(void)util_snprintf(msg, sizeof(msg), "%s/%s/%s: %s; left out",
+	    m->path, mdir_sub[which], name, why);
+	m->note(msg);
+}
+
 /*
  * Add the regular files of one of new/ and cur/ to ents.  Returns MD_OK,
  * or a status with err set.
@@ -316,6 +331,7 @@ mdir_scan(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 	struct timespec now;
 	struct mdir_ent *e, *ne;
 	DIR *d;
+	const char *why;
 	int e_no, rc = MD_OK;
 	unsigned long long phys;
 
@@ -350,14 +366,33 @@ mdir_scan(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 		}
 		if (de->d_name[0] == '.')
 			continue;
-		phys = MDIR_NONE;
-		if (de->d_type == DT_UNKNOWN) {
-			if (fstatat(m->dfd[which], de->d_name, &st,
-			    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(st.st_mode))
-				continue;
-			phys = (unsigned long long)st.st_size;
-		} else if (de->d_type != DT_REG)
+		/*
+		 * Only regular files of the mail user: not a symlink, FIFO
+		 * or device (never opened), not another account's file
+		 * linked in here.
+		 */
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN) {
+			mdir_note(m, which, de->d_name,
+			    de->d_type == DT_LNK ? "a symbolic link" :
+			    de->d_type == DT_DIR ? "a directory" :
+			    "not a regular file");
 			continue;
+		}
+		if (fstatat(m->dfd[which], de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1)
+			continue;	/* gone meanwhile */
+		if ((why = md_msg_unfit(&st)) != NULL) {
+			mdir_note(m, which, de->d_name, why);
+			/*
+			 * Not recorded as a whole listing: should the file
+			 * become the user's (a chown moves no directory's
+			 * ctime), the next login must see it.
+			 */
+			if (S_ISREG(st.st_mode))
+				m->stamp[which].valid = 0;
+			continue;
+		}
+		phys = (unsigned long long)st.st_size;
 		if (m->n == *cap) {
 			*cap = *cap == 0 ? 256 : *cap * 2;
 			if ((ne = reallocarray(m->ents, *cap,
@@ -659,23 +694,60 @@ out:
 	return rc;
 }
 
-/* Read the cache.  A missing one is empty; a bad one is ignored. */
-static void
-mdir_cache_load(struct mdir *m)
+/*
+ * Whether kpopd.cache is absent or a file kpopd could have written: a
+ * symlink, another account's file, one with more links is refused.
+ * fd >= 0: the open cache; else it is looked at by name.  Returns MD_OK
+ * or MD_PERM with err set.
+ */
+static int
+mdir_cache_check(struct mdir *m, int fd, const struct md_opts *o,
+    char *err, size_t errlen)
+{
+	struct stat st;
+	char shown[PATH_MAX];
+
+	(void)util_snprintf(shown, sizeof(shown), "%s/%s", m->path,
+	    MDIR_CACHE);
+	if (fd >= 0 ? fstat(fd, &st) == -1 : fstatat(m->rootfd, MDIR_CACHE,
+	    &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return MD_OK;	/* none: nothing to trust */
+	if (S_ISLNK(st.st_mode)) {
+		md_seterr(err, errlen, "%s: a symbolic link; refused", shown);
+		return MD_PERM;
+	}
+	return md_check(&st, MD_K_FILE, o, shown, err, errlen);
+}
+
+/*
+ * Read the cache.  A missing one is empty; a bad one is ignored; one
+ * kpopd did not write (mdir_cache_check) refuses the maildrop.  Returns
+ * MD_OK, or a status with err set.
+ */
+static int
+mdir_cache_load(struct mdir *m, const struct md_opts *o, char *err,
+    size_t errlen)
 {
 	struct stat st;
 	ssize_t r;
 	size_t len;
-	int fd;
+	int fd, rc;
 
-	fd = openat(m->rootfd, MDIR_CACHE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
-	    O_NOCTTY | O_NONBLOCK);
+	fd = md_openat(m->rootfd, MDIR_CACHE, O_RDONLY | O_NONBLOCK, 0);
 	if (fd == -1) {
-		if (errno != ENOENT)
-			m->cache_bad = 1;
-		return;
+		if (errno == ENOENT)
+			return MD_OK;
+		rc = errno;
+		(void)util_snprintf(err, errlen, "%s/%s", m->path, MDIR_CACHE);
+		return md_open_failed(m->rootfd, MDIR_CACHE, err, rc, err,
+		    errlen);
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	if ((rc = mdir_cache_check(m, fd, o, err, errlen)) != MD_OK) {
+		(void)close(fd);
+		return rc;
+	}
+	rc = MD_OK;
+	if (fstat(fd, &st) == -1 ||
 	    st.st_size > (off_t)MD_MSGS_MAX * 2 * MD_CACHE_LINE_MAX) {
 		m->cache_bad = 1;
 		goto out;
@@ -695,6 +767,7 @@ mdir_cache_load(struct mdir *m)
 		m->cache_bad = 1;
 out:
 	(void)close(fd);
+	return rc;
 }
 
 static const struct mdir *mdir_csort_m;	/* for mdir_csorted_cmp */
@@ -816,8 +889,11 @@ mdir_cache_write(struct mdir *m)
 		if (!m->ents[i].gone && !mdir_cacheable(m->ents[i].name,
 		    strlen(m->ents[i].name)))
 			whole = 0;
-	w->fd = openat(m->rootfd, MDIR_CACHE_TMP, O_WRONLY | O_CREAT |
-	    O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	/* A new file, never one left (or planted) there. */
+	if (unlinkat(m->rootfd, MDIR_CACHE_TMP, 0) == -1 && errno != ENOENT)
+		goto out;
+	w->fd = md_openat(m->rootfd, MDIR_CACHE_TMP, O_WRONLY | O_CREAT |
+	    O_EXCL, 0600);
 	if (w->fd == -1)
 		goto out;
 	mdir_wput(w, MDIR_CACHE_MAGIC, strlen(MDIR_CACHE_MAGIC));
@@ -882,11 +958,12 @@ static int
 mdir_open_msg(struct mdir *m, struct mdir_ent *e, int *fdp, struct stat *st,
     char *err, size_t errlen)
 {
+	const char *why = NULL;
 	int fd, e_no, tries;
 
 	for (tries = 0;; tries++) {
-		fd = openat(m->dfd[e->dir], e->name, O_RDONLY | O_CLOEXEC |
-		    O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+		fd = md_openat(m->dfd[e->dir], e->name, O_RDONLY |
+		    O_NONBLOCK, 0);
 		if (fd != -1)
 			break;
 		e_no = errno;
@@ -904,14 +981,21 @@ mdir_open_msg(struct mdir *m, struct mdir_ent *e, int *fdp, struct stat *st,
 			md_seterr(err, errlen, "message deleted");
 			return MD_GONE;
 		}
+		if (e_no == ELOOP) {
+			md_seterr(err, errlen, "%s/%s/%s: not a message file "
+			    "(a symbolic link)", m->path, mdir_sub[e->dir],
+			    e->name);
+			return MD_GONE;
+		}
 		md_seterr(err, errlen, "%s/%s/%s: %s", m->path,
 		    mdir_sub[e->dir], e->name, strerror(e_no));
 		return md_errno_status(e_no);
 	}
-	if (fstat(fd, st) == -1 || !S_ISREG(st->st_mode)) {
+	if (fstat(fd, st) == -1 || (why = md_msg_unfit(st)) != NULL) {
 		(void)close(fd);
-		md_seterr(err, errlen, "%s/%s: not a message file", m->path,
-		    e->name);
+		md_seterr(err, errlen, "%s/%s/%s: not a message file (%s)",
+		    m->path, mdir_sub[e->dir], e->name, why != NULL ? why :
+		    strerror(errno));
 		return MD_GONE;
 	}
 	*fdp = fd;
@@ -1028,40 +1112,109 @@ out:
 	return rc;
 }
 
+/*
+ * Unlink entry e, unless the name now holds something that is not a
+ * message file of ours (md_msg_unfit): then it is left, and 0 returned
+ * as for a message already gone.  Returns 0, or -1 (errno).
+ */
+static int
+mdir_unlink(struct mdir *m, const struct mdir_ent *e)
+{
+	struct stat st;
+	const char *why;
+
+	if (fstatat(m->dfd[e->dir], e->name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	if ((why = md_msg_unfit(&st)) != NULL) {
+		mdir_note(m, e->dir, e->name, why);
+		return 0;
+	}
+	return unlinkat(m->dfd[e->dir], e->name, 0);
+}
+
 /* ---- the backend ---- */
 
+/*
+ * Open the Maildir's subdirectory sub into *fdp (-1 if it is missing) and
+ * check it is the mail user's.  Returns MD_OK, or a status with err set.
+ */
 static int
-mdir_opendir(struct mdir *m, const char *sub, int create, int *fdp,
-    char *err, size_t errlen)
+mdir_opendir(struct mdir *m, const char *sub, const struct md_opts *o,
+    int *fdp, char *err, size_t errlen)
 {
-	int e_no;
+	struct stat st;
+	char shown[PATH_MAX];
+	int e_no, rc;
 
-	if (create && mkdirat(m->rootfd, sub, 0700) == -1 && errno != EEXIST) {
-		e_no = errno;
-		md_seterr(err, errlen, "%s/%s: %s", m->path, sub,
-		    strerror(e_no));
-		return md_errno_status(e_no);
-	}
-	*fdp = openat(m->rootfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	(void)util_snprintf(shown, sizeof(shown), "%s/%s", m->path, sub);
+	*fdp = md_openat(m->rootfd, sub, O_RDONLY | O_DIRECTORY, 0);
 	if (*fdp == -1) {
-		e_no = errno;
-		md_seterr(err, errlen, "%s: not a Maildir (%s: %s)", m->path,
-		    sub, strerror(e_no));
-		return e_no == ENOENT || e_no == ENOTDIR ? MD_PERM :
-		    md_errno_status(e_no);
+		if (errno == ENOENT)
+			return MD_OK;
+		return md_open_failed(m->rootfd, sub, shown, errno, err,
+		    errlen);
 	}
+	if (fstat(*fdp, &st) == -1) {
+		e_no = errno;
+		md_seterr(err, errlen, "%s: %s", shown, strerror(e_no));
+		return MD_TEMP;
+	}
+	if ((rc = md_check(&st, MD_K_DIR, o, shown, err, errlen)) != MD_OK)
+		return rc;
 	return MD_OK;
+}
+
+/*
+ * Open the Maildir itself: every component below the trusted prefix
+ * without following a symlink (md_resolve), created if missing and
+ * allowed, checked to be the mail user's.  Returns MD_OK, or a status
+ * with err set; nothing is created unless the path up to it passed.
+ */
+static int
+mdir_openroot(struct mdir *m, const struct md_opts *o, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	const char *name;
+	int pfd, e_no, rc;
+
+	if ((rc = md_resolve(m->path, o, &pfd, &name, err, errlen)) != MD_OK)
+		return rc;
+	m->rootfd = md_openat(pfd, name, O_RDONLY | O_DIRECTORY, 0);
+	if (m->rootfd == -1 && errno == ENOENT && o->create) {
+		if (mkdirat(pfd, name, 0700) == -1 && errno != EEXIST) {
+			e_no = errno;
+			(void)close(pfd);
+			md_seterr(err, errlen, "%s: %s", m->path,
+			    strerror(e_no));
+			return md_errno_status(e_no);
+		}
+		m->rootfd = md_openat(pfd, name, O_RDONLY | O_DIRECTORY, 0);
+	}
+	if (m->rootfd == -1) {
+		rc = md_open_failed(pfd, name, m->path, errno, err, errlen);
+		(void)close(pfd);
+		return rc;
+	}
+	(void)close(pfd);
+	if (fstat(m->rootfd, &st) == -1) {
+		e_no = errno;
+		md_seterr(err, errlen, "%s: %s", m->path, strerror(e_no));
+		return MD_TEMP;
+	}
+	return md_check(&st, MD_K_DIR, o, m->path, err, errlen);
 }
 
 int
 maildir_open(struct maildrop *md, const char *path,
     const struct md_opts *opts, char *err, size_t errlen)
 {
+	static const char *const subs[3] = { "tmp", "new", "cur" };
 	struct mdir *m;
 	struct mdir_stamp now[2];
 	char lockpath[PATH_MAX];
 	size_t i, k, cap = 0;
-	int rc, e_no, tmpfd = -1, dirty = 0;
+	int rc, e_no, fds[3] = { -1, -1, -1 }, dirty = 0;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL) {
 		md_seterr(err, errlen, "out of memory");
@@ -1069,43 +1222,63 @@ maildir_open(struct maildrop *md, const char *path,
 	}
 	md->be = m;
 	m->rootfd = m->dfd[0] = m->dfd[1] = -1;
+	m->note = opts->note;
 	if ((m->path = strdup(path)) == NULL) {
 		md_seterr(err, errlen, "out of memory");
 		return MD_TEMP;
 	}
-	m->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (m->rootfd == -1 && errno == ENOENT && opts->create) {
-		if (mkdir(path, 0700) == -1 && errno != EEXIST) {
-			e_no = errno;
-			md_seterr(err, errlen, "%s: %s", path, strerror(e_no));
-			return md_errno_status(e_no);
+	if ((rc = mdir_openroot(m, opts, err, errlen)) != MD_OK)
+		return rc;
+	/* Look at all of it before creating anything. */
+	for (i = 0; i < 3; i++)
+		if ((rc = mdir_opendir(m, subs[i], opts, &fds[i], err,
+		    errlen)) != MD_OK)
+			goto subdirs;
+	if ((rc = mdir_cache_check(m, -1, opts, err, errlen)) != MD_OK)
+		goto subdirs;
+	for (i = 0; i < 3; i++) {
+		if (fds[i] != -1)
+			continue;
+		if (!opts->create) {
+			md_seterr(err, errlen, "%s: not a Maildir (no %s/)",
+			    path, subs[i]);
+			rc = MD_PERM;
+			goto subdirs;
 		}
-		m->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (mkdirat(m->rootfd, subs[i], 0700) == -1 &&
+		    errno != EEXIST) {
+			e_no = errno;
+			md_seterr(err, errlen, "%s/%s: %s", path, subs[i],
+			    strerror(e_no));
+			rc = md_errno_status(e_no);
+			goto subdirs;
+		}
+		if ((rc = mdir_opendir(m, subs[i], opts, &fds[i], err,
+		    errlen)) != MD_OK)
+			goto subdirs;
+		if (fds[i] == -1) {
+			md_seterr(err, errlen, "%s/%s: vanished", path,
+			    subs[i]);
+			rc = MD_TEMP;
+			goto subdirs;
+		}
 	}
-	if (m->rootfd == -1) {
-		e_no = errno;
-		md_seterr(err, errlen, "%s: %s", path, strerror(e_no));
-		return md_errno_status(e_no);
-	}
-	if ((rc = mdir_opendir(m, "tmp", opts->create, &tmpfd, err,
-	    errlen)) != MD_OK)
-		return rc;
-	(void)close(tmpfd);
-	if ((rc = mdir_opendir(m, "new", opts->create, &m->dfd[MDIR_NEW], err,
-	    errlen)) != MD_OK ||
-	    (rc = mdir_opendir(m, "cur", opts->create, &m->dfd[MDIR_CUR], err,
-	    errlen)) != MD_OK)
+subdirs:
+	if (fds[0] != -1)
+		(void)close(fds[0]);
+	m->dfd[MDIR_NEW] = fds[1];
+	m->dfd[MDIR_CUR] = fds[2];
+	if (rc != MD_OK)
 		return rc;
 
-	if (util_snprintf(lockpath, sizeof(lockpath), "%s/%s", path,
-	    MDIR_LOCK) == -1) {
-		md_seterr(err, errlen, "%s: path too long", path);
-		return MD_PERM;
-	}
-	if ((rc = md_lock_session(md, lockpath, opts, err, errlen)) != MD_OK)
+	(void)util_snprintf(lockpath, sizeof(lockpath), "%s/%s", path,
+	    MDIR_LOCK);
+	if ((rc = md_lock_session(md, m->rootfd, MDIR_LOCK, lockpath, opts,
+	    err, errlen)) != MD_OK)
 		return rc;
 
-	mdir_cache_load(m);
+	if ((rc = mdir_cache_load(m, opts, err, errlen)) != MD_OK)
+		return rc;
 	if (!m->cache_bad && !m->cache_v1 &&
 	    mdir_stamp_of(m->dfd[MDIR_NEW], &now[MDIR_NEW]) == 0 &&
 	    mdir_stamp_of(m->dfd[MDIR_CUR], &now[MDIR_CUR]) == 0 &&
@@ -1159,6 +1332,13 @@ maildir_open(struct maildrop *md, const char *path,
 	m->n = k;
 	free(m->byname);
 	m->byname = NULL;
+	if (m->note != NULL && m->notes > MD_NOTES_MAX) {
+		char msg[PATH_MAX + 64];
+
+		(void)util_snprintf(msg, sizeof(msg), "%s: %zu more files "
+		    "left out", path, m->notes - MD_NOTES_MAX);
+		m->note(msg);
+	}
 
 	if ((md->msgs = calloc(m->n + 1, sizeof(*md->msgs))) == NULL) {
 		md_seterr(err, errlen, "out of memory");
@@ -1206,14 +1386,13 @@ maildir_commit(struct maildrop *md, const unsigned char *del, char *err,
 			continue;
 		e = &m->ents[i];
 		total++;
-		if (unlinkat(m->dfd[e->dir], e->name, 0) == 0)
+		if (mdir_unlink(m, e) == 0)
 			continue;
 		e_no = errno;
 		if (e_no == ENOENT && !refreshed) {
 			/* Renamed since?  Look again, once for all. */
 			refreshed = 1;
-			if (mdir_refresh(m) == 0 &&
-			    unlinkat(m->dfd[e->dir], e->name, 0) == 0)
+			if (mdir_refresh(m) == 0 && mdir_unlink(m, e) == 0)
 				continue;
 			e_no = errno;
 		}

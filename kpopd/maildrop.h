@@ -32,13 +32,19 @@
  *   delivery goes on during a session.  md_commit() may write
  *   .<name>.kpopd-journal next to the mbox.  Descriptors from
  *   md_msg_fd() are plain read-only descriptors; close them when done.
+ * - Trust: md_open() follows symlinks only in the first opts->trusted
+ *   bytes of the path; every name below is opened without following
+ *   one and must belong to the euid (md-int.h, md_check).  What fails
+ *   that is MD_PERM, before anything is created; message files that
+ *   fail it are left out (opts->note says which).
  * - Permissions: run as the mail user.  Maildir: write access to the
  *   Maildir (kpopd.lock, kpopd.cache, kpopd.cache.tmp), new/ and cur/.
  *   mbox: read-write access to the mbox and write access to its
  *   directory, for the dotlock, the session lock and the journal; on
  *   Debian /var/mail is root:mail 2775, so the process needs group mail
- *   (as egid or a supplementary group), as MUAs get through their
- *   setgid dotlock helpers.
+ *   for those steps, as MUAs get it through their setgid dotlock
+ *   helpers: md_opts.spool names it, as the saved set-group-ID, and the
+ *   mbox backend makes it the effective gid around exactly those steps.
  */
 #ifndef KPOPD_MAILDROP_H
 #define KPOPD_MAILDROP_H
@@ -64,6 +70,16 @@ struct md_msg {
 	char			uidl[POP3_UIDL_MAX + 1];
 };
 
+/*
+ * The spool group: the saved set-group-ID of an mbox session, made the
+ * effective gid only while files are created or removed in the mbox's
+ * directory (see md_spool in md-int.h).  ok 0: none, nothing switched.
+ */
+struct md_spool {
+	int		ok;
+	gid_t		gid;
+};
+
 struct md_opts {
 	/*
 	 * Seconds to wait for an MDA's lock (dotlock, fcntl) on an mbox
@@ -81,6 +97,25 @@ struct md_opts {
 	unsigned int	takeover_idle;
 	/* Create a missing Maildir (new, cur, tmp) instead of MD_PERM. */
 	int		create;
+	struct md_spool	spool;
+	/*
+	 * How many bytes at the start of path the administrator chose (a
+	 * home directory from passwd, a spool directory that does not
+	 * depend on the user): symbolic links there are followed.  Every
+	 * component after it is opened without following one, checked
+	 * (md-int.h, md_check) and used through its descriptor.  0: the
+	 * directory part of path (all before its last '/').
+	 */
+	size_t		trusted;
+	/*
+	 * The mail user's own private group (Debian's user groups): a
+	 * maildrop directory writable by that group is accepted, by any
+	 * other group refused.  group_ok 0: none.
+	 */
+	int		group_ok;
+	gid_t		own_gid;
+	/* Told, if set, why a message file was left out of the snapshot. */
+	void		(*note)(const char *);
 };
 
 struct maildrop;

@@ -194,9 +194,9 @@ find_virtual(const struct kpopd_conf *c)
 		return;
 	virt.uid = pw->pw_uid;
 	virt.gid = pw->pw_gid;
-	if (kpopd_groups(pw->pw_name, pw->pw_gid, c->spool_group,
-	    virt.groups, &virt.ngroups) == 0)
-		virt.ok = 1;
+	kpopd_groups(pw->pw_name, pw->pw_gid, virt.groups, &virt.ngroups);
+	virt.spool_ok = kpopd_spool_gid(c->spool_group, &virt.spool_gid);
+	virt.ok = 1;
 }
 
 /*

@@ -92,12 +92,21 @@ struct mbox_msg {
 	uint64_t	 from_hash;	/* FNV-1a of the From_ line */
 };
 
+/*
+ * Files are named relative to the mbox's directory, dirfd, opened
+ * without following a symlink the user planted (md_resolve): *at calls
+ * on dirfd, and the path calls (the dotlock's, the journal's) in between
+ * mbox_enter() and mbox_leave(), with dirfd as the working directory.
+ */
 struct mbox {
-	char		*path;
-	char		*dir;
+	char		*path;		/* for messages */
+	char		*name;		/* <name> */
+	int		 dirfd;
+	struct md_opts	 opts;
 	char		*jpath;		/* .<name>.kpopd-journal */
 	char		*jtmp;		/* ... .tmp */
 	unsigned int	 lock_timeout;
+	struct md_spool	 spool;		/* for writes in dir (md_spool) */
 	int		 exists;	/* the mbox was there at open */
 	dev_t		 dev;
 	ino_t		 ino;
@@ -142,23 +151,30 @@ mbox_lock(struct mbox *mb, int *fdp, char *err, size_t errlen)
 
 	*fdp = -1;
 	deadline = md_now_ms() + (long long)mb->lock_timeout * 1000;
-	if ((rc = dotlock_take(&mb->dl, mb->path, "kpopd", deadline, err,
-	    errlen)) != DOTLOCK_OK)
+	md_spool(&mb->spool, 1);
+	rc = dotlock_take(&mb->dl, mb->name, "kpopd", deadline, err, errlen);
+	md_spool(&mb->spool, 0);
+	if (rc != DOTLOCK_OK)
 		return rc == DOTLOCK_BUSY ? MD_TEMP :
 		    md_errno_status(mb->dl.errnum);
-	if ((fd = open(mb->path, O_RDWR | O_CLOEXEC | O_NOCTTY)) == -1) {
+	if ((fd = md_openat(mb->dirfd, mb->name, O_RDWR | O_NONBLOCK, 0)) ==
+	    -1) {
 		e = errno;
 		if (e == ENOENT)
 			return MD_OK;
+		rc = md_open_failed(mb->dirfd, mb->name, mb->path, e, err,
+		    errlen);
+		goto fail;
+	}
+	if (fstat(fd, &st) == -1) {
+		e = errno;
 		md_seterr(err, errlen, "%s: %s", mb->path, strerror(e));
-		rc = md_errno_status(e);
+		rc = MD_TEMP;
 		goto fail;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		md_seterr(err, errlen, "%s: not a regular file", mb->path);
-		rc = MD_PERM;
+	if ((rc = md_check(&st, MD_K_FILE, &mb->opts, mb->path, err,
+	    errlen)) != MD_OK)
 		goto fail;
-	}
 	while ((busy = util_trylock(fd)) != 0) {
 		if (busy == -1) {
 			e = errno;
@@ -176,7 +192,9 @@ mbox_lock(struct mbox *mb, int *fdp, char *err, size_t errlen)
 fail:
 	if (fd != -1)
 		(void)close(fd);
+	md_spool(&mb->spool, 1);
 	(void)dotlock_release(&mb->dl);
+	md_spool(&mb->spool, 0);
 	return rc;
 }
 
@@ -188,7 +206,9 @@ mbox_unlock(struct mbox *mb, int *fdp)
 		(void)close(*fdp);
 		*fdp = -1;
 	}
+	md_spool(&mb->spool, 1);
 	(void)dotlock_release(&mb->dl);
+	md_spool(&mb->spool, 0);
 }
 
 /* ---- small file helpers ---- */
@@ -519,6 +539,16 @@ out:
 
 /* ---- the journal ---- */
 
+/* The path of name, a file in the mbox's directory, for messages. */
+static void
+mbox_shown(const struct mbox *mb, const char *name, char *buf, size_t len)
+{
+	const char *slash = strrchr(mb->path, '/');
+
+	(void)util_snprintf(buf, len, "%.*s%s", slash != NULL ?
+	    (int)(slash + 1 - mb->path) : 0, mb->path, name);
+}
+
 /*
  * Remove the journal, its job done or undone (step 3 of a commit, the end
  * of a recovery), and make that durable; step numbers the test hook in
@@ -536,7 +566,7 @@ mbox_journal_done(struct mbox *mb, int step, char *err, size_t errlen)
 		return MD_TEMP;
 	}
 	(void)MBOX_STEP(step);
-	(void)md_fsync_dir(mb->dir);
+	(void)fsync(mb->dirfd);
 	return MD_OK;
 }
 
@@ -564,11 +594,16 @@ mbox_recover(struct mbox *mb, int fd, char *err, size_t errlen)
 		md_seterr(err, errlen, "%s: %s", mb->jtmp, strerror(e));
 		return md_errno_status(e);
 	}
-	if ((jfd = open(mb->jpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
-	    O_NOCTTY)) == -1) {
+	if ((jfd = md_openat(mb->dirfd, mb->jpath, O_RDONLY | O_NONBLOCK,
+	    0)) == -1) {
 		if (errno == ENOENT)
 			return MD_OK;
 		e = errno;
+		if (e == ELOOP) {
+			mbox_shown(mb, mb->jpath, orphan, sizeof(orphan));
+			return md_open_failed(mb->dirfd, mb->jpath, orphan, e,
+			    err, errlen);
+		}
 		md_seterr(err, errlen, "%s: %s", mb->jpath, strerror(e));
 		return MD_TEMP;
 	}
@@ -579,11 +614,18 @@ mbox_recover(struct mbox *mb, int fd, char *err, size_t errlen)
 	}
 	hashok = 1;
 	/* Errors reading it are not proof it is bad: keep it then. */
-	if (fstat(jfd, &jst) == -1 ||
-	    (r = util_pread_full(jfd, hdr, sizeof(hdr), 0)) == -1)
+	if (fstat(jfd, &jst) == -1)
 		goto rfail;
-	if (!S_ISREG(jst.st_mode) || r != (ssize_t)sizeof(hdr) ||
-	    memcmp(hdr, MBOX_J_MAGIC, 8) != 0)
+	mbox_shown(mb, mb->jpath, orphan, sizeof(orphan));
+	if (md_check(&jst, MD_K_FILE, &mb->opts, orphan, err, errlen) !=
+	    MD_OK) {
+		/* Not one kpopd wrote: apply nothing, remove nothing. */
+		rc = MD_PERM;
+		goto out;
+	}
+	if ((r = util_pread_full(jfd, hdr, sizeof(hdr), 0)) == -1)
+		goto rfail;
+	if (r != (ssize_t)sizeof(hdr) || memcmp(hdr, MBOX_J_MAGIC, 8) != 0)
 		goto checked;
 	w = mbox_get64(hdr + 8);
 	l = mbox_get64(hdr + 16);
@@ -620,7 +662,7 @@ checked:
 			    strerror(e));
 			goto out;
 		}
-		(void)md_fsync_dir(mb->dir);
+		(void)fsync(mb->dirfd);
 		rc = MD_OK;
 		goto out;
 	}
@@ -635,7 +677,7 @@ checked:
 			    mb->jpath, strerror(e));
 			goto out;
 		}
-		(void)md_fsync_dir(mb->dir);
+		(void)fsync(mb->dirfd);
 		rc = MD_OK;
 		goto out;
 	}
@@ -750,7 +792,7 @@ mbox_journal(struct mbox *mb, int fd, off_t w, off_t l, off_t n)
 	md_hash_free(&h);
 	/* From here the journal is valid; a failure leaves it for md_open. */
 	(void)MBOX_STEP(4);
-	if (md_fsync_dir(mb->dir) == -1) {
+	if (fsync(mb->dirfd) == -1) {
 		/* Not durable: take it back before touching the mbox. */
 		e = errno;
 		(void)close(jfd);
@@ -771,15 +813,51 @@ fail:
 
 /* ---- the backend ---- */
 
+/*
+ * Make the mbox's directory the working directory, so that the path
+ * calls below (the dotlock's, the journal's) name files in it.  Returns
+ * a descriptor of the old one for mbox_leave(), -1 if there was none to
+ * go back to, or -2 with err set.
+ */
+static int
+mbox_enter(struct mbox *mb, char *err, size_t errlen)
+{
+	int old, e;
+
+	old = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fchdir(mb->dirfd) == -1) {
+		e = errno;
+		if (old != -1)
+			(void)close(old);
+		md_seterr(err, errlen, "%s: cannot enter its directory: %s",
+		    mb->path, strerror(e));
+		return -2;
+	}
+	return old;
+}
+
+static void
+mbox_leave(int old)
+{
+	if (old == -2)
+		return;
+	if (old == -1 || fchdir(old) == -1) {
+		if (chdir("/") == -1)
+			abort();	/* "/" is always there */
+	}
+	if (old >= 0)
+		(void)close(old);
+}
+
 int
 mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
     char *err, size_t errlen)
 {
 	struct mbox *mb;
 	struct stat st;
-	const char *slash, *name;
-	char buf[PATH_MAX];
-	int fd = -1, rc, e;
+	const char *name;
+	char buf[PATH_MAX], shown[PATH_MAX];
+	int fd = -1, cwd, rc, e;
 
 	if ((mb = calloc(1, sizeof(*mb))) == NULL) {
 		md_seterr(err, errlen, "out of memory");
@@ -787,35 +865,50 @@ mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
 	}
 	md->be = mb;
 	dotlock_init(&mb->dl);
+	mb->dirfd = -1;
 	mb->lock_timeout = opts->lock_timeout;
-	if ((slash = strrchr(path, '/')) != NULL) {
-		name = slash + 1;
-		mb->dir = slash == path ? strdup("/") :
-		    strndup(path, (size_t)(slash - path));
-	} else {
-		name = path;
-		mb->dir = strdup(".");
-	}
-	if (*name == '\0') {
-		md_seterr(err, errlen, "%s: not an mbox path", path);
-		return MD_PERM;
-	}
-	if (mb->dir == NULL || (mb->path = strdup(path)) == NULL ||
+	mb->spool = opts->spool;
+	mb->opts = *opts;
+	if ((rc = md_resolve(path, opts, &mb->dirfd, &name, err, errlen)) !=
+	    MD_OK)
+		return rc;
+	if ((mb->path = strdup(path)) == NULL ||
+	    (mb->name = strdup(name)) == NULL ||
 	    (mb->buf = malloc(MD_BUF_SIZE)) == NULL)
 		goto nomem;
-	if (util_snprintf(buf, sizeof(buf), "%s/.%s.kpopd-journal", mb->dir,
-	    name) == -1 || (mb->jpath = strdup(buf)) == NULL ||
+	if (util_snprintf(buf, sizeof(buf), ".%s.kpopd-journal", name) == -1 ||
+	    (mb->jpath = strdup(buf)) == NULL ||
 	    util_snprintf(buf, sizeof(buf), "%s.tmp", mb->jpath) == -1 ||
 	    (mb->jtmp = strdup(buf)) == NULL ||
-	    util_snprintf(buf, sizeof(buf), "%s/.%s.kpopd.lock", mb->dir,
-	    name) == -1)
+	    util_snprintf(buf, sizeof(buf), ".%s.kpopd.lock", name) == -1 ||
+	    util_snprintf(shown, sizeof(shown), "%.*s%s", (int)(name - path),
+	    path, buf) == -1)
 		goto nomem;
 
-	if ((rc = md_lock_session(md, buf, opts, err, errlen)) != MD_OK)
+	/* A planted mbox is refused before any lock file is made. */
+	if (fstatat(mb->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISLNK(st.st_mode)) {
+			md_seterr(err, errlen, "%s: a symbolic link; refused",
+			    path);
+			return MD_PERM;
+		}
+		if ((rc = md_check(&st, MD_K_FILE, opts, path, err,
+		    errlen)) != MD_OK)
+			return rc;
+	}
+	md_spool(&mb->spool, 1);
+	rc = md_lock_session(md, mb->dirfd, buf, shown, opts, err, errlen);
+	md_spool(&mb->spool, 0);
+	if (rc != MD_OK)
 		return rc;
+	if ((cwd = mbox_enter(mb, err, errlen)) == -2)
+		return MD_TEMP;
 	if ((rc = mbox_lock(mb, &fd, err, errlen)) != MD_OK)
-		return rc;
-	if ((rc = mbox_recover(mb, fd, err, errlen)) != MD_OK)
+		goto leave;
+	md_spool(&mb->spool, 1);
+	rc = mbox_recover(mb, fd, err, errlen);
+	md_spool(&mb->spool, 0);
+	if (rc != MD_OK)
 		goto out;
 	if (fd == -1) {
 		/* No mbox yet: an empty maildrop. */
@@ -834,6 +927,8 @@ mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
 	rc = mbox_parse(mb, md, fd, st.st_size, err, errlen);
 out:
 	mbox_unlock(mb, &fd);
+leave:
+	mbox_leave(cwd);
 	return rc;
 nomem:
 	md_seterr(err, errlen, "out of memory (or path too long)");
@@ -849,7 +944,8 @@ mbox_msg_fd(struct maildrop *md, size_t i, int *fdp, off_t *offp,
 	struct stat st;
 	int fd, e;
 
-	if ((fd = open(mb->path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	if ((fd = md_openat(mb->dirfd, mb->name, O_RDONLY | O_NONBLOCK, 0)) ==
+	    -1) {
 		e = errno;
 		md_seterr(err, errlen, "%s: %s", mb->path, strerror(e));
 		return e == ENOENT ? MD_GONE : MD_TEMP;
@@ -916,8 +1012,8 @@ mbox_verify(struct mbox *mb, int fd, off_t *sizep, char *err,
 	return MD_OK;
 }
 
-int
-mbox_commit(struct maildrop *md, const unsigned char *del, char *err,
+static int
+mbox_commit_in(struct maildrop *md, const unsigned char *del, char *err,
     size_t errlen)
 {
 	struct mbox *mb = md->be;
@@ -964,7 +1060,10 @@ mbox_commit(struct maildrop *md, const unsigned char *del, char *err,
 		rc = MD_OK;
 		goto out;
 	}
-	if ((jfd = mbox_journal(mb, fd, w, l, n)) == -1)
+	md_spool(&mb->spool, 1);
+	jfd = mbox_journal(mb, fd, w, l, n);
+	md_spool(&mb->spool, 0);
+	if (jfd == -1)
 		goto fail_before;
 
 	/* Step 2: the kept messages, then later mail, moved down to w. */
@@ -1000,21 +1099,25 @@ mbox_commit(struct maildrop *md, const unsigned char *del, char *err,
 		goto out;
 	}
 	/* Step 3. */
+	md_spool(&mb->spool, 1);
 	rc = mbox_journal_done(mb, 8, err, errlen);
+	md_spool(&mb->spool, 0);
 	goto out;
 
 fail_write:
 	/* Put the old bytes back now rather than at the next md_open. */
 	e = errno;
+	md_spool(&mb->spool, 1);
 	if (mbox_copy(mb, jfd, MBOX_J_HDR, fd, w, l, NULL) == 0 &&
 	    fsync(fd) == 0 && unlink(mb->jpath) == 0) {
-		(void)md_fsync_dir(mb->dir);
+		(void)fsync(mb->dirfd);
 		md_seterr(err, errlen, "rewriting %s: %s; nothing deleted",
 		    mb->path, strerror(e));
 	} else {
 		md_seterr(err, errlen, "rewriting %s: %s; the next session "
 		    "restores it from %s", mb->path, strerror(e), mb->jpath);
 	}
+	md_spool(&mb->spool, 0);
 	goto out;
 fail_before:
 	e = errno;
@@ -1027,18 +1130,46 @@ out:
 	return rc;
 }
 
+/* The commit, in the mbox's directory (mbox_enter). */
+int
+mbox_commit(struct maildrop *md, const unsigned char *del, char *err,
+    size_t errlen)
+{
+	struct mbox *mb = md->be;
+	int cwd, rc;
+
+	if (!mb->exists)
+		return MD_OK;
+	if ((cwd = mbox_enter(mb, err, errlen)) == -2)
+		return MD_TEMP;
+	rc = mbox_commit_in(md, del, err, errlen);
+	mbox_leave(cwd);
+	return rc;
+}
+
 void
 mbox_free(struct maildrop *md)
 {
 	struct mbox *mb = md->be;
+	char err[128];
+	int cwd;
 
 	if (mb == NULL)
 		return;
-	(void)dotlock_release(&mb->dl);
+	if (mb->dl.fd != -1) {
+		/* Relative to the mbox's directory; only ours is removed. */
+		cwd = mbox_enter(mb, err, sizeof(err));
+		md_spool(&mb->spool, 1);
+		(void)dotlock_release(&mb->dl);
+		md_spool(&mb->spool, 0);
+		mbox_leave(cwd);
+	}
+	if (mb->dirfd != -1)
+		(void)close(mb->dirfd);
 	free(mb->msgs);
 	free(mb->buf);
 	free(mb->path);
-	free(mb->dir);
+	free(mb->name);
 	free(mb->jpath);
 	free(mb->jtmp);
 	free(mb);

@@ -10,6 +10,7 @@
 #define KPOPD_MD_INT_H
 
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -55,14 +56,87 @@ int	mbox_commit(struct maildrop *, const unsigned char *, char *,
 void	mbox_free(struct maildrop *) KP_NONNULL(1);
 
 /*
- * Take the kpopd session lock: an fcntl write lock on the file at path
- * (created mode 0600 if missing), with the takeover of an idle holder
- * that opts->takeover_idle allows.  Sets md->lock_fd.  Returns MD_OK,
- * MD_INUSE, MD_TEMP or MD_PERM with a message in err.
+ * Take the kpopd session lock: an fcntl write lock on the file name in
+ * directory dfd (created mode 0600 if missing; a symlink, a file of
+ * another account or with more links is refused), with the takeover of
+ * an idle holder that opts->takeover_idle allows.  shown is its path for
+ * messages.  Sets md->lock_fd.  Returns MD_OK, MD_INUSE, MD_TEMP or
+ * MD_PERM with a message in err.
  */
-int	md_lock_session(struct maildrop *, const char *path,
-	    const struct md_opts *, char *err, size_t errlen)
-	    KP_NONNULL(1, 2, 3, 4) KP_WUR;
+int	md_lock_session(struct maildrop *, int dfd, const char *name,
+	    const char *shown, const struct md_opts *, char *err,
+	    size_t errlen) KP_NONNULL(1, 3, 4, 5, 6) KP_WUR;
+
+/* ---- paths a mail user cannot redirect ---- */
+
+/*
+ * Open name, one path component, in directory dfd without following a
+ * symbolic link there: openat2() with RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS where the kernel has it,
+ * else openat() with O_NOFOLLOW (the same for one component).
+ * O_CLOEXEC, O_NOFOLLOW and (but with O_PATH) O_NOCTTY are added to
+ * flags.  Returns a
+ * descriptor, or -1 with errno (ELOOP for a symlink; EINVAL for a name
+ * with '/', "." or "..").
+ */
+int	md_openat(int dfd, const char *name, int flags, mode_t mode)
+	    KP_NONNULL(2) KP_WUR;
+
+/* Set by tests to use the O_NOFOLLOW path; set on ENOSYS. */
+extern int md_no_openat2;
+
+/*
+ * What md_check() demands of a file it is shown:
+ *   MD_K_DIR     the maildrop's own directories (a Maildir, new/, cur/,
+ *                tmp/): a directory of the process's euid, writable by
+ *                no other account (group write only for opts->own_gid);
+ *   MD_K_PARENT  a directory on the way there, below the trusted
+ *                prefix: the same, but root may own it;
+ *   MD_K_FILE    the mbox, kpopd.cache, the lock and journal files: a
+ *                regular file of the euid with one link, not world
+ *                writable (group write is the spool's way: 0660
+ *                root:mail; it lets no one swap the file).
+ */
+enum md_kind { MD_K_DIR, MD_K_PARENT, MD_K_FILE };
+
+/*
+ * Whether st (of the file shown) is what kind demands.  Returns MD_OK,
+ * or MD_PERM with the reason in err.
+ */
+int	md_check(const struct stat *st, enum md_kind kind,
+	    const struct md_opts *, const char *shown, char *err,
+	    size_t errlen) KP_NONNULL(1, 3, 4, 5) KP_WUR;
+
+/*
+ * Why a message file (stat st) is not served, or NULL if it may be: a
+ * regular file of the euid.  Its links do not matter: another account's
+ * file linked in is not the euid's, and a link of the user's own file
+ * (Dovecot copies between folders so, tests/bench/run copies Maildirs
+ * so) holds nothing the user could not read anyway, and unlinking it
+ * removes only this name.
+ */
+const char *md_msg_unfit(const struct stat *st) KP_NONNULL(1);
+
+/*
+ * The status and message (in err) for md_openat(dfd, name) having failed
+ * with errno e: a symlink or a name that is no directory is refused
+ * (MD_PERM, saying so), others go through md_errno_status().
+ */
+int	md_open_failed(int dfd, const char *name, const char *shown, int e,
+	    char *err, size_t errlen) KP_NONNULL(2, 3, 5);
+
+/*
+ * Open the directory that holds path's last component: the trusted
+ * prefix (opts->trusted) with symlinks followed, then each further
+ * component with md_openat() and md_check(MD_K_PARENT), with O_PATH, so
+ * that search permission is enough on the way.  Returns MD_OK with *dfdp
+ * (read-only if the process may read it, else O_PATH; the caller closes
+ * it) and *namep (into path: the last component), or MD_PERM/MD_TEMP
+ * with err set.
+ */
+int	md_resolve(const char *path, const struct md_opts *, int *dfdp,
+	    const char **namep, char *err, size_t errlen)
+	    KP_NONNULL(1, 2, 3, 4, 5) KP_WUR;
 
 
 /* Whether the len bytes at s are a valid UIDL: 1-70 of 0x21-0x7E. */
@@ -153,6 +227,14 @@ int	md_errno_status(int e);
  * whose replay is harmless, so some callers go on regardless.
  */
 int	md_fsync_dir(const char *path) KP_NONNULL(1);
+
+/*
+ * Make the spool group the effective gid (on 1), or the real gid again
+ * (on 0), if sp->ok.  Around the steps that create or remove files in an
+ * mbox's directory only.  Entering may fail (the step then fails with
+ * EACCES as it would have); leaving cannot, and aborts if it does.
+ */
+void	md_spool(const struct md_spool *sp, int on) KP_NONNULL(1);
 
 /* Milliseconds on CLOCK_MONOTONIC. */
 long long md_now_ms(void);

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <krb5.h>
+#include <limits.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <fcntl.h>
@@ -149,15 +150,20 @@ user_name_ok(const char *name)
 /*
  * Expand a template: %u the user, %d the domain (after '@' or '+' in the
  * user name, empty if none), %l the local part, %h the home directory,
- * %% a percent sign; a leading "~/" is the home directory.  Returns 0 or
- * -1 (too long, or an unknown %-sequence).
+ * %% a percent sign; a leading "~/" is the home directory.  If trustedp
+ * is not NULL, *trustedp is how much of the result the administrator
+ * chose (md_opts.trusted): a leading home directory (passwd's), or what
+ * comes before the directory in which a user-dependent expansion starts;
+ * 0 if nothing depends on the user.  Returns 0 or -1 (too long, or an
+ * unknown %-sequence).
  */
 static int
 expand(const char *tmpl, const char *user, const char *home, char *out,
-    size_t outlen)
+    size_t outlen, size_t *trustedp)
 {
 	const char *dom = strpbrk(user, "@+");
-	size_t o = 0, n;
+	size_t o = 0, n, k, trusted = 0;
+	int fixed = 0;
 	const char *add;
 	char local[KPOPD_USER_MAX];
 
@@ -170,6 +176,8 @@ expand(const char *tmpl, const char *user, const char *home, char *out,
 		memcpy(out, home, n);
 		o = n;
 		tmpl++;
+		trusted = n;
+		fixed = 1;
 	}
 	for (; *tmpl != '\0'; tmpl++) {
 		char one[2] = { *tmpl, '\0' };
@@ -195,6 +203,17 @@ expand(const char *tmpl, const char *user, const char *home, char *out,
 			default:
 				return -1;
 			}
+			if (!fixed && *tmpl == 'h' && o == 0) {
+				/* A leading home directory: passwd's. */
+				trusted = strlen(home);
+				fixed = 1;
+			} else if (!fixed && *tmpl != '%') {
+				/* Up to the directory this name is in. */
+				for (k = o; k > 0 && out[k - 1] != '/'; k--)
+					;
+				trusted = k > 1 ? k - 1 : k;
+				fixed = 1;
+			}
 		}
 		n = strlen(add);
 		if (o + n >= outlen)
@@ -203,6 +222,8 @@ expand(const char *tmpl, const char *user, const char *home, char *out,
 		o += n;
 	}
 	out[o] = '\0';
+	if (trustedp != NULL)
+		*trustedp = trusted;
 	return 0;
 }
 
@@ -260,43 +281,50 @@ login_delay_stamp(int fd)
 	close(fd);
 }
 
-/*
- * Become the owner of the maildrop: its uid, its primary group, its
- * supplementary groups, and spool_group (so that dotlocks can be made in
- * a root:mail 2775 spool, as Debian's MDAs make them).  Returns 0 or -1
- * (logged).
- */
-int
-kpopd_groups(const char *name, gid_t gid, const char *spool_group,
-    gid_t *groups, int *ngroupsp)
+void
+kpopd_groups(const char *name, gid_t gid, gid_t *groups, int *ngroupsp)
 {
-	struct group *gr;
-	int ngroups = KPOPD_GROUPS_MAX - 1, r = 0;
+	int ngroups = KPOPD_GROUPS_MAX;
 
 	if (getgrouplist(name, gid, groups, &ngroups) == -1) {
 		log_warn("%s is in more than %d groups; using its primary "
-		    "group only", name, KPOPD_GROUPS_MAX - 1);
+		    "group only", name, KPOPD_GROUPS_MAX);
 		groups[0] = gid;
 		ngroups = 1;
 	}
-	if (spool_group != NULL && spool_group[0] != '\0') {
-		if ((gr = getgrnam(spool_group)) == NULL) {
-			log_warn("spool_group '%s' does not exist",
-			    spool_group);
-			r = -1;
-		} else
-			groups[ngroups++] = gr->gr_gid;
-	}
 	*ngroupsp = ngroups;
-	return r;
 }
 
-static int
-drop_to(struct mon *m, const struct passwd *pw)
+int
+kpopd_spool_gid(const char *spool_group, gid_t *gidp)
 {
-	gid_t own[KPOPD_GROUPS_MAX];
+	struct group *gr;
+
+	if (spool_group == NULL || spool_group[0] == '\0')
+		return 0;
+	if ((gr = getgrnam(spool_group)) == NULL) {
+		log_warn("spool_group '%s' does not exist", spool_group);
+		return 0;
+	}
+	*gidp = gr->gr_gid;
+	return 1;
+}
+
+/*
+ * Become the owner of the maildrop: its uid, its primary group and its
+ * supplementary groups.  For an mbox (spool 1), spool_group becomes the
+ * saved set-group-ID, and only that: maildrop.c makes it the effective
+ * gid just while it creates or removes files in the mbox's directory
+ * (the dotlock in a root:mail 2775 spool, as Debian's MDAs make it; the
+ * session lock; the journal) and drops it again.  A Maildir session has
+ * no trace of it.  Fills in o's spool fields.  Returns 0 or -1 (logged).
+ */
+static int
+drop_to(struct mon *m, const struct passwd *pw, int spool, struct md_opts *o)
+{
+	gid_t own[KPOPD_GROUPS_MAX], sgid = pw->pw_gid;
 	const gid_t *groups = own;
-	int ngroups;
+	int ngroups, have_spool;
 	const struct kpopd_ident *v = m->s->virt;
 
 	if (!m->s->privsep)
@@ -310,11 +338,19 @@ drop_to(struct mon *m, const struct passwd *pw)
 		/* The virtual users' account, looked up by the master. */
 		groups = v->groups;
 		ngroups = v->ngroups;
-	} else
-		(void)kpopd_groups(pw->pw_name, pw->pw_gid,
-		    m->c->spool_group, own, &ngroups);
+		have_spool = v->spool_ok;
+		if (have_spool)
+			sgid = v->spool_gid;
+	} else {
+		kpopd_groups(pw->pw_name, pw->pw_gid, own, &ngroups);
+		have_spool = spool && kpopd_spool_gid(m->c->spool_group,
+		    &sgid);
+	}
+	if (!spool || !have_spool)
+		sgid = pw->pw_gid;
 	if (setgroups((size_t)ngroups, groups) == -1 ||
-	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
+	    setresgid(pw->pw_gid, pw->pw_gid, sgid) == -1 ||
+	    setuid(pw->pw_uid) == -1) {
 		log_err("cannot become %s: %s", pw->pw_name, strerror(errno));
 		return -1;
 	}
@@ -322,7 +358,45 @@ drop_to(struct mon *m, const struct passwd *pw)
 		log_err("privileges could be regained; stopping");
 		return -1;
 	}
+	if (sgid != pw->pw_gid) {
+		o->spool.ok = 1;
+		o->spool.gid = sgid;
+	}
 	return 0;
+}
+
+/*
+ * Whether pw's primary group is its own (a user private group, as
+ * Debian's adduser makes them: same name, no other members), so that a
+ * maildrop directory writable by that group lets no other account in.
+ */
+static int
+own_group(const struct passwd *pw)
+{
+	struct group *gr;
+	size_t i;
+
+	if ((gr = getgrgid(pw->pw_gid)) == NULL ||
+	    strcmp(gr->gr_name, pw->pw_name) != 0)
+		return 0;
+	for (i = 0; gr->gr_mem[i] != NULL; i++)
+		if (strcmp(gr->gr_mem[i], pw->pw_name) != 0)
+			return 0;
+	return 1;
+}
+
+/* The session whose maildrop is being opened, for mon_note. */
+static struct mon *note_mon;
+
+/* md_opts.note: a message file left out of the snapshot, and why. */
+static void
+mon_note(const char *msg)
+{
+	char shown[PATH_MAX + 128];
+
+	log_printable(shown, sizeof(shown), msg, strlen(msg));
+	log_notice("%s: %s: %s", note_mon != NULL ? note_mon->s->peer : "-",
+	    note_mon != NULL ? note_mon->user : "-", shown);
 }
 
 /* Send the snapshot: a head, then entries in batches. */
@@ -412,18 +486,23 @@ finish_login(struct mon *m, const char *method)
 	fmt = strncmp(m->c->maildrop, "maildir:", 8) == 0 ? MD_MAILDIR :
 	    MD_MBOX;
 	mpath = strchr(m->c->maildrop, ':') + 1;
-	if (expand(mpath, m->user, pw->pw_dir, path, sizeof(path)) == -1) {
+	memset(&o, 0, sizeof(o));
+	if (expand(mpath, m->user, pw->pw_dir, path, sizeof(path),
+	    &o.trusted) == -1 || path[0] != '/') {
 		close(ldfd);
-		log_err("maildrop '%s' does not expand for %s", mpath,
-		    m->user);
+		log_err("maildrop '%s' does not expand to an absolute path "
+		    "for %s", mpath, m->user);
 		return mon_reply_auth(m, AUTH_PERM, "maildrop misconfigured");
 	}
-	if (drop_to(m, pw) == -1) {
+	o.group_ok = own_group(pw);
+	o.own_gid = pw->pw_gid;
+	o.note = mon_note;
+	note_mon = m;
+	if (drop_to(m, pw, fmt == MD_MBOX, &o) == -1) {
 		close(ldfd);
 		mon_reply_auth(m, AUTH_TEMP, "internal error");
 		return -1;
 	}
-	memset(&o, 0, sizeof(o));
 	o.lock_timeout = m->c->lock_timeout;
 	o.takeover_idle = m->c->takeover_idle;
 	o.create = (fmt == MD_MAILDIR);
@@ -474,7 +553,7 @@ do_auth_pass(struct mon *m)
 		util_strlcpy(err, "unacceptable user name", sizeof(err));
 	} else if (strcmp(m->c->password_check, "krb5") == 0) {
 		if (expand(m->c->krb5_principal, m->user, "", princ,
-		    sizeof(princ)) == -1) {
+		    sizeof(princ), NULL) == -1) {
 			r = PW_TEMP;
 			util_strlcpy(err, "krb5_principal does not expand",
 			    sizeof(err));

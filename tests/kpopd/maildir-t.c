@@ -259,6 +259,202 @@ test_paths(void)
 	    "with tmp/ and the session lock file");
 }
 
+/* ---- what a mail user may plant (issue 11) ---- */
+
+static int notes;
+
+static void
+count_note(const char *msg)
+{
+	notes++;
+	diag("note: %s", msg);
+}
+
+/* Open dir; MD_OK closes it again at once. */
+static int
+try_open(const char *dir, const struct md_opts *o, char *err, size_t errlen)
+{
+	struct maildrop *md;
+	int rc;
+
+	if ((rc = md_open(MD_MAILDIR, dir, o, &md, err, errlen)) == MD_OK)
+		md_close(md);
+	return rc;
+}
+
+/* A Maildir holding one message of ours; returns its path. */
+static char *
+hostile_dir(int fallback, const char *what)
+{
+	static char dir[PATH_MAX];
+
+	(void)util_snprintf(dir, sizeof(dir), "%s/h%d-%s", scratch, fallback,
+	    what);
+	mkmaildir(dir);
+	put_file(path2(path2(dir, "new"), "1764000000.ours.host"),
+	    S("Subject: ours\n\nmine\n"));
+	return dir;
+}
+
+/* Whether nothing was created in dir (no lock file, no cache). */
+static int
+untouched(const char *dir)
+{
+	return access(path2(dir, "kpopd.lock"), F_OK) == -1 &&
+	    access(path2(dir, "kpopd.cache"), F_OK) == -1;
+}
+
+static void
+test_hostile(int fallback)
+{
+	static const char *const subs[] = { "new", "cur", "tmp" };
+	struct maildrop *md;
+	struct md_opts o = opts0;
+	struct stat v0, v1;
+	char err[512], victim[PATH_MAX], other[PATH_MAX], lnk[PATH_MAX];
+	char real[PATH_MAX], *dir, *t;
+	const char *how = fallback ? "O_NOFOLLOW" : "openat2";
+	unsigned char del[2] = { 1, 1 };	/* two listed */
+	size_t i, len;
+
+	md_no_openat2 = fallback;
+	o.create = 1;
+	o.note = count_note;
+	(void)util_snprintf(victim, sizeof(victim), "%s/victim%d", scratch,
+	    fallback);
+	put_file(victim, S("From x\n\nsomeone else's secret\n"));
+	if (stat(victim, &v0) == -1)
+		bail("stat %s", victim);
+	(void)util_snprintf(other, sizeof(other), "%s/other%d", scratch,
+	    fallback);
+	if (mkdir(other, 0700) == -1)
+		bail("mkdir %s", other);
+
+	/* The Maildir itself a symlink: refused, nothing made through it. */
+	(void)util_snprintf(lnk, sizeof(lnk), "%s/h%d-link", scratch,
+	    fallback);
+	if (symlink(other, lnk) == -1)
+		bail("symlink");
+	is_int(try_open(lnk, &o, err, sizeof(err)), MD_PERM,
+	    "%s: a symlinked Maildir is refused (%s)", how, err);
+	ok(access(path2(other, "new"), F_OK) == -1,
+	    "%s: and nothing is created through it", how);
+
+	for (i = 0; i < KP_NELEM(subs); i++) {
+		dir = hostile_dir(fallback, subs[i]);
+		rm_rf(path2(dir, subs[i]));
+		if (symlink(other, path2(dir, subs[i])) == -1)
+			bail("symlink %s", subs[i]);
+		is_int(try_open(dir, &o, err, sizeof(err)), MD_PERM,
+		    "%s: a symlinked %s/ is refused (%s)", how, subs[i], err);
+		ok(untouched(dir), "%s: and nothing is created", how);
+	}
+	dir = hostile_dir(fallback, "cache");
+	if (symlink(victim, path2(dir, "kpopd.cache")) == -1)
+		bail("symlink");
+	is_int(try_open(dir, &o, err, sizeof(err)), MD_PERM,
+	    "%s: a symlinked kpopd.cache is refused (%s)", how, err);
+	ok(access(path2(dir, "kpopd.lock"), F_OK) == -1,
+	    "%s: and no lock file is made", how);
+	dir = hostile_dir(fallback, "lock");
+	if (symlink(victim, path2(dir, "kpopd.lock")) == -1)
+		bail("symlink");
+	is_int(try_open(dir, &o, err, sizeof(err)), MD_PERM,
+	    "%s: a symlinked kpopd.lock is refused (%s)", how, err);
+	dir = hostile_dir(fallback, "ctmp");
+	if (symlink(victim, path2(dir, "kpopd.cache.tmp")) == -1)
+		bail("symlink");
+	is_int(try_open(dir, &o, err, sizeof(err)), MD_OK,
+	    "%s: a symlink as kpopd.cache.tmp is replaced, not followed",
+	    how);
+
+	/* A symlink above the Maildir: the administrator's, or not. */
+	(void)util_snprintf(real, sizeof(real), "%s/h%d-real", scratch,
+	    fallback);
+	if (mkdir(real, 0755) == -1)
+		bail("mkdir");
+	(void)util_snprintf(lnk, sizeof(lnk), "%s/h%d-up", scratch, fallback);
+	if (symlink(real, lnk) == -1)
+		bail("symlink");
+	is_int(try_open(path2(lnk, "md"), &o, err, sizeof(err)), MD_OK,
+	    "%s: a symlink in the trusted prefix is followed", how);
+	o.trusted = strlen(scratch);
+	is_int(try_open(path2(lnk, "md"), &o, err, sizeof(err)), MD_PERM,
+	    "%s: below it, it is refused (%s)", how, err);
+	o.trusted = 0;
+
+	/* Writable by others. */
+	dir = hostile_dir(fallback, "mode");
+	if (chmod(path2(dir, "cur"), 0777) == -1)
+		bail("chmod");
+	is_int(try_open(dir, &o, err, sizeof(err)), MD_PERM,
+	    "%s: a world-writable cur/ is refused (%s)", how, err);
+	if (chmod(path2(dir, "cur"), 0770) == -1)
+		bail("chmod");
+	is_int(try_open(dir, &o, err, sizeof(err)), MD_PERM,
+	    "%s: a group-writable cur/ is refused (%s)", how, err);
+	o.group_ok = 1;
+	o.own_gid = getegid();
+	is_int(try_open(dir, &o, err, sizeof(err)), MD_OK,
+	    "%s: unless the group is the user's own", how);
+	o.group_ok = 0;
+
+	/*
+	 * In cur/: a FIFO and a symlink, left out and never opened; a hard
+	 * link of our own file, served (Dovecot copies so); as root, a hard
+	 * link of another account's file, left out.
+	 */
+	dir = hostile_dir(fallback, "entries");
+	if (mkfifo(path2(path2(dir, "cur"), "1764000001.fifo:2,"), 0600) ==
+	    -1 || symlink(victim, path2(path2(dir, "cur"),
+	    "1764000002.sym:2,")) == -1 || link(victim, path2(path2(dir,
+	    "cur"), "1764000003.ownlink:2,")) == -1)
+		bail("mkfifo/symlink/link: %s", strerror(errno));
+	(void)util_snprintf(other, sizeof(other), "%s/foreign%d", scratch,
+	    fallback);
+	put_file(other, S("Subject: not yours\n\nsecret\n"));
+	if (geteuid() == 0 && (chown(other, NOBODY, NOBODY) == -1 ||
+	    link(other, path2(path2(dir, "cur"), "1764000004.hard:2,")) == -1))
+		bail("chown/link: %s", strerror(errno));
+	notes = 0;
+	if (is_int(md_open(MD_MAILDIR, dir, &o, &md, err, sizeof(err)), MD_OK,
+	    "%s: odd entries in cur/ (%s)", how, err)) {
+		is_int((long long)md_count(md), 2, "%s: ours and our own hard "
+		    "link are listed", how);
+		is_int(notes, geteuid() == 0 ? 3 : 2, "%s: the others are "
+		    "left out with a note each", how);
+		is_int(md_commit(md, del, err, sizeof(err)), MD_OK,
+		    "%s: deleting everything listed", how);
+		md_close(md);
+	}
+	ok(geteuid() != 0 || access(path2(path2(dir, "cur"),
+	    "1764000004.hard:2,"), F_OK) == 0,
+	    "%s: leaves the other account's file alone", how);
+	/* Next time too: nothing of those is ever listed. */
+	if (is_int(md_open(MD_MAILDIR, dir, &o, &md, err, sizeof(err)), MD_OK,
+	    "%s: open again", how)) {
+		is_int((long long)md_count(md), 0, "%s: nothing listed", how);
+		md_close(md);
+	}
+	if (geteuid() == 0) {
+		/* Another account's directory. */
+		dir = hostile_dir(fallback, "owner");
+		if (chown(path2(dir, "new"), NOBODY, NOBODY) == -1)
+			bail("chown");
+		is_int(try_open(dir, &o, err, sizeof(err)), MD_PERM,
+		    "%s: a new/ of another account is refused (%s)", how, err);
+		ok(untouched(dir), "%s: and nothing is created", how);
+	} else
+		skip("not root: no file of another account");
+
+	t = slurp(victim, &len);
+	ok(stat(victim, &v1) == 0 && v1.st_ino == v0.st_ino && t != NULL &&
+	    len == strlen("From x\n\nsomeone else's secret\n"),
+	    "%s: the victim file is the same inode, same bytes", how);
+	free(t);
+	md_no_openat2 = 0;
+}
+
 /* ---- locks ---- */
 
 struct lockarg {
@@ -696,6 +892,8 @@ test_cache(void)
 	ok(t != NULL && strstr(t, " 999 ") == NULL && strstr(t, " 998 ") ==
 	    NULL && cache_lines(dir) == CACHE_N, "and rewritten");
 	free(t);
+	/* From here we open it ourselves: it must be ours. */
+	chown_self(dir);
 	/* An impossible POP3 size: more than 2 * bytes + 2. */
 	(void)util_snprintf(body, sizeof(body), "%s %zu %zu\n", name, len0,
 	    2 * len0 + 3);
@@ -1074,6 +1272,8 @@ main(void)
 	test_corpus();
 	test_odd_names();
 	test_paths();
+	test_hostile(0);
+	test_hostile(1);
 	test_locks();
 	test_commit();
 	test_cache();

@@ -664,8 +664,11 @@ test_full(void)
 	free(t);
 	ok(!journals_left("full"), "no journal left");
 
-	/* The directory read-only (the dotlock cannot be made). */
-	chown_nobody(mbox);
+	/*
+	 * The directory read-only (the dotlock cannot be made).  The mbox
+	 * stays ours: md_open serves only the euid's files, and the
+	 * dotlock, tried first, fails whoever owns it.
+	 */
 	a.mode = 1;
 	is_int(wait_exit(spawn(full_child, &a)), 0,
 	    "a read-only mail directory: MD_TEMP");
@@ -675,6 +678,83 @@ test_full(void)
 	is_blob(t, len, g.file.p, g.file.len, "the mbox is untouched");
 	free(t);
 	free(g.file.p);
+}
+
+/* ---- what a mail user may plant (issue 11) ---- */
+
+static void
+test_hostile(int fallback)
+{
+	struct maildrop *md;
+	struct md_opts o = opts0;
+	struct stat v0, v1;
+	char err[512], victim[PATH_MAX], box[PATH_MAX], lock[PATH_MAX];
+	char real[PATH_MAX], lnk[PATH_MAX], *t;
+	const char *how = fallback ? "O_NOFOLLOW" : "openat2";
+	static const char text[] = "From x Thu Nov 26 10:00:00 2026\n"
+	    "Subject: someone else's\n\nsecret\n";
+	size_t len;
+
+	md_no_openat2 = fallback;
+	(void)util_snprintf(victim, sizeof(victim), "%s/victim%d", scratch,
+	    fallback);
+	put_file(victim, text, strlen(text));
+	if (stat(victim, &v0) == -1)
+		bail("stat");
+
+	(void)util_snprintf(box, sizeof(box), "%s/hbox%d", scratch, fallback);
+	(void)util_snprintf(lock, sizeof(lock), "%s/.hbox%d.kpopd.lock",
+	    scratch, fallback);
+	if (symlink(victim, box) == -1)
+		bail("symlink");
+	is_int(md_open(MD_MBOX, box, &o, &md, err, sizeof(err)), MD_PERM,
+	    "%s: a symlinked mbox is refused (%s)", how, err);
+	ok(!exists(lock) && !exists(path2(scratch, "victim0.lock")) &&
+	    !exists(path2(scratch, "victim1.lock")),
+	    "%s: no lock file made, here or at the target", how);
+	if (unlink(box) == -1 || link(victim, box) == -1)
+		bail("link");
+	is_int(md_open(MD_MBOX, box, &o, &md, err, sizeof(err)), MD_PERM,
+	    "%s: a hard-linked mbox is refused (%s)", how, err);
+	if (unlink(box) == -1)
+		bail("unlink");
+
+	/* A journal that is a symlink: neither applied nor removed. */
+	put_file(box, text, strlen(text));
+	(void)util_snprintf(lnk, sizeof(lnk), "%s/.hbox%d.kpopd-journal",
+	    scratch, fallback);
+	if (symlink(victim, lnk) == -1)
+		bail("symlink");
+	is_int(md_open(MD_MBOX, box, &o, &md, err, sizeof(err)), MD_PERM,
+	    "%s: a symlinked journal is refused (%s)", how, err);
+	ok(lstat(lnk, &v1) == 0 && S_ISLNK(v1.st_mode),
+	    "%s: and left where it is", how);
+	if (unlink(lnk) == -1)
+		bail("unlink");
+
+	/* A symlinked directory below the trusted prefix. */
+	(void)util_snprintf(real, sizeof(real), "%s/hdir%d", scratch,
+	    fallback);
+	(void)util_snprintf(lnk, sizeof(lnk), "%s/hup%d", scratch, fallback);
+	if (mkdir(real, 0755) == -1 || symlink(real, lnk) == -1)
+		bail("mkdir/symlink");
+	put_file(path2(real, "box"), text, strlen(text));
+	if (is_int(md_open(MD_MBOX, path2(lnk, "box"), &o, &md, err,
+	    sizeof(err)), MD_OK, "%s: a symlink in the trusted prefix is "
+	    "followed", how)) {
+		is_int((long long)md_count(md), 1, "%s: one message", how);
+		md_close(md);
+	}
+	o.trusted = strlen(scratch);
+	is_int(md_open(MD_MBOX, path2(lnk, "box"), &o, &md, err, sizeof(err)),
+	    MD_PERM, "%s: below it, it is refused (%s)", how, err);
+
+	t = slurp(victim, &len);
+	ok(stat(victim, &v1) == 0 && v1.st_ino == v0.st_ino && t != NULL &&
+	    len == strlen(text) && memcmp(t, text, len) == 0,
+	    "%s: the victim file is the same inode, same bytes", how);
+	free(t);
+	md_no_openat2 = 0;
 }
 
 /* ---- journals made by hand ---- */
@@ -1136,6 +1216,8 @@ main(void)
 	test_session();
 	test_changed();
 	test_full();
+	test_hostile(0);
+	test_hostile(1);
 	test_journal();
 	test_kill();
 	md_test_end();

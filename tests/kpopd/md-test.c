@@ -26,7 +26,7 @@
 #include "md-test.h"
 
 char scratch[PATH_MAX];
-const struct md_opts opts0 = { 5, 0, 0 };
+const struct md_opts opts0 = { .lock_timeout = 5 };
 
 /* Descriptors open at md_test_start(), or -1 without /proc. */
 static int start_fds;
@@ -98,13 +98,16 @@ rm_rf(const char *path)
 	(void)nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS);
 }
 
+static uid_t chown_uid;		/* for chown_one */
+static gid_t chown_gid;
+
 static int
 chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;
 	(void)ftw;
-	if (lchown(path, NOBODY, NOBODY) == -1)
+	if (lchown(path, chown_uid, chown_gid) == -1)
 		bail("lchown %s: %s", path, strerror(errno));
 	return 0;
 }
@@ -112,6 +115,17 @@ chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 void
 chown_nobody(const char *path)
 {
+	chown_uid = NOBODY;
+	chown_gid = NOBODY;
+	if (geteuid() == 0)
+		(void)nftw(path, chown_one, 32, FTW_PHYS);
+}
+
+void
+chown_self(const char *path)
+{
+	chown_uid = geteuid();
+	chown_gid = getegid();
 	if (geteuid() == 0)
 		(void)nftw(path, chown_one, 32, FTW_PHYS);
 }

@@ -45,6 +45,12 @@ void	rm_rf(const char *path);
 void	chown_nobody(const char *path);
 
 /*
+ * Give it back to us (md_open serves only the euid's files), if we are
+ * root.
+ */
+void	chown_self(const char *path);
+
+/*
  * In a child: become uid 65534 if we are root (file modes bind then).
  * Returns 0, or -1 if that failed.
  */
