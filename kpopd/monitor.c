@@ -274,8 +274,12 @@ login_delay_stamp(int fd)
 {
 	if (fd < 0)
 		return;
-	/* Size 1 marks a record that has seen a login. */
-	if (pwrite(fd, "x", 1, 0) != 1 || futimens(fd, NULL) == -1)
+	/*
+	 * Size 1 marks a record that has seen a login; the write sets its
+	 * mtime.  (futimens would need the file's owner, root, and this
+	 * runs as the mail user on a descriptor opened as root.)
+	 */
+	if (pwrite(fd, "x", 1, 0) != 1)
 		log_warn("cannot stamp the login-delay record: %s",
 		    strerror(errno));
 	close(fd);
