@@ -43,6 +43,21 @@ fail(struct pop *p, int st, const char *fmt, ...)
 	return st;
 }
 
+/*
+ * What a server sent, as it may reach the user's terminal: printable
+ * ASCII, control bytes escaped (log.h), so that no escape sequence of
+ * the server's passes.  Returns buf.
+ */
+static const char *
+shown(char *buf, size_t buflen, const char *s, size_t len)
+{
+	(void)log_printable(buf, buflen, s, len);
+	return buf;
+}
+
+/* The same for a NUL-terminated string. */
+#define SHOWN(buf, s)	shown((buf), sizeof(buf), (s), strlen(s))
+
 static void
 trace(struct pop *p, const char *dir, const char *line, size_t len)
 {
@@ -195,6 +210,7 @@ send_line(struct pop *p, int secret, const char *fmt, ...)
 static int
 read_resp(struct pop *p, struct pop3_resp *r)
 {
+	char s[256];
 	size_t len;
 	int st;
 
@@ -211,13 +227,13 @@ read_resp(struct pop *p, struct pop3_resp *r)
 		    "timed out waiting for the server" : io_error(p->io));
 	trace(p, "S:", p->line, len);
 	if (pop3_parse_resp(p->line, len, r) == -1)
-		return fail(p, POP_PROTO, "%s: not a POP3 response: %.60s",
-		    p->host, p->line);
+		return fail(p, POP_PROTO, "%s: not a POP3 response: %s",
+		    p->host, shown(s, 80, p->line, len));
 	p->code[0] = '\0';
 	if (r->status == POP3_ERR) {
 		util_strlcpy(p->code, r->code, sizeof(p->code));
-		fail(p, POP_ERR, "%s said: %.*s", p->host, (int)r->textlen,
-		    r->text);
+		fail(p, POP_ERR, "%s said: %s", p->host, shown(s, sizeof(s),
+		    r->text, r->textlen));
 		return POP_ERR;
 	}
 	return POP_OK;
@@ -366,11 +382,12 @@ pop_capa(struct pop *p)
 int
 pop_stls(struct pop *p, SSL_CTX *ctx)
 {
+	char s[256];
 	int st;
 
 	if ((st = pop_simple(p, "STLS")) != POP_OK)
 		return st == POP_ERR ? fail(p, POP_TLS, "%s refused STLS: %s",
-		    p->host, p->line) : st;
+		    p->host, SHOWN(s, p->line)) : st;
 	if ((st = pop_tls(p, ctx)) != POP_OK)
 		return st;
 	/* What was learnt in plaintext may have been forged: ask again. */
@@ -629,7 +646,7 @@ pop_auth_sasl(struct pop *p, const struct pop_login *l)
 	struct xsasl_codec codec;
 	struct pop3_resp r;
 	unsigned char cb[TLS_CB_MAX];
-	char mechs[POP_LINE_MAX], method[64];
+	char mechs[POP_LINE_MAX], method[64], why[256];
 	const char *mech = NULL;
 	const void *out;
 	size_t outlen, len;
@@ -639,7 +656,7 @@ pop_auth_sasl(struct pop *p, const struct pop_login *l)
 	if (mechs[0] == '\0')
 		return fail(p, POP_AUTH, "%s offers no SASL mechanism kpop may "
 		    "use (it offers: %s)", p->host, p->capa.sasl[0] ?
-		    p->capa.sasl : "none");
+		    SHOWN(b64, p->capa.sasl) : "none");
 	memset(&o, 0, sizeof(o));
 	o.service = l->service;
 	o.hostname = p->host;
@@ -663,7 +680,7 @@ pop_auth_sasl(struct pop *p, const struct pop_login *l)
 		    NULL || strstr(mech != NULL ? mech : mechs, "GS2-KRB5") !=
 		    NULL ? POP_KRB : POP_AUTH, "SASL %s cannot start for "
 		    "service principal %s/%s: %s", mech != NULL ? mech : mechs,
-		    l->service, p->host, xsasl_client_error(c));
+		    l->service, p->host, SHOWN(why, xsasl_client_error(c)));
 		goto out;
 	}
 	/* An initial response only when it fits the 255-octet line. */
@@ -712,7 +729,7 @@ pop_auth_sasl(struct pop *p, const struct pop_login *l)
 				(void)send_line(p, 0, "*");
 				(void)read_resp(p, &r);
 				st = fail(p, POP_AUTH, "SASL %s: %s", mech,
-				    xsasl_client_error(c));
+				    SHOWN(why, xsasl_client_error(c)));
 				goto out;
 			}
 		}
@@ -762,14 +779,15 @@ static int
 scan_line(struct pop *p, const char *l, size_t len, void *arg)
 {
 	struct scan_ctx *s = arg;
+	char shownbuf[80];
 	unsigned long long n, size;
 	const char *sp = memchr(l, ' ', len), *val;
 	size_t vlen;
 
 	if (sp == NULL || util_parse_uint(l, (size_t)(sp - l), s->count, &n) ==
 	    -1 || n == 0)
-		return fail(p, POP_PROTO, "%s: a bad listing line: %.*s",
-		    p->host, (int)(len > 60 ? 60 : len), l);
+		return fail(p, POP_PROTO, "%s: a bad listing line: %s",
+		    p->host, shown(shownbuf, sizeof(shownbuf), l, len));
 	val = sp + 1;
 	vlen = len - (size_t)(val - l);
 	if ((sp = memchr(val, ' ', vlen)) != NULL)
@@ -801,6 +819,7 @@ pop_scan(struct pop *p, struct pop_msg **msgsp, size_t *countp,
 	struct pop3_resp r;
 	unsigned long long count, total;
 	const char *sp;
+	char why[80];
 	int st;
 
 	*msgsp = NULL;
@@ -811,8 +830,8 @@ pop_scan(struct pop *p, struct pop_msg **msgsp, size_t *countp,
 	    POP_COUNT_MAX, &count) == -1 ||
 	    util_parse_uint(sp + 1, strcspn(sp + 1, " "), ULLONG_MAX,
 	    &total) == -1)
-		return fail(p, POP_PROTO, "%s: a bad STAT reply: %.60s",
-		    p->host, p->line);
+		return fail(p, POP_PROTO, "%s: a bad STAT reply: %s",
+		    p->host, SHOWN(why, p->line));
 	if ((s.msgs = calloc((size_t)count + 1, sizeof(*s.msgs))) == NULL)
 		return fail(p, POP_LOCAL, "out of memory");
 	s.count = (size_t)count;

@@ -30,6 +30,7 @@
 #include <openssl/x509.h>
 
 #include "common/conf.h"
+#include "common/log.h"
 #include "common/sasl.h"
 #include "common/tls.h"
 #include "kpop/client.h"
@@ -169,6 +170,13 @@ now_s(void)
 	gettimeofday(&tv, NULL);
 	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
+
+/*
+ * Text a server sent, made printable (log.h) before it reaches the
+ * user's terminal: no escape sequence of the server's passes.
+ */
+#define SHOW(buf, s)	(log_printable((buf), sizeof(buf), (s), strlen(s)), \
+	(const char *)(buf))
 
 /* A JSON string, escaped. */
 static void
@@ -1134,11 +1142,11 @@ static void
 print_serverinfo(struct pop *p, const struct account *a)
 {
 	X509 *cert;
-	char pin[96], buf[256];
+	char pin[96], buf[256], shown[POP_LINE_MAX];
 	size_t i;
 
 	printf("server: %s port %u\n", a->host, a->port);
-	printf("greeting: %s\n", p->greeting);
+	printf("greeting: %s\n", SHOW(shown, p->greeting));
 	printf("apop: %s\n", p->apop_ts[0] ? "offered (timestamp in "
 	    "greeting)" : "no");
 	if (tls_active(p->io)) {
@@ -1162,14 +1170,14 @@ print_serverinfo(struct pop *p, const struct account *a)
 	if (!p->capa.seen)
 		printf("capa: not supported\n");
 	for (i = 0; i < p->capa.nlines; i++)
-		printf("capa: %s\n", p->capa.lines[i]);
+		printf("capa: %s\n", SHOW(shown, p->capa.lines[i]));
 	printf("login methods: %s%s%s%s\n", p->capa.sasl[0] ? "SASL " : "",
-	    p->capa.sasl, p->capa.user ? " USER" : "", p->apop_ts[0] ?
-	    " APOP" : "");
+	    SHOW(shown, p->capa.sasl), p->capa.user ? " USER" : "",
+	    p->apop_ts[0] ? " APOP" : "");
 	printf("login-delay: %s\n", p->capa.login_delay[0] ?
-	    p->capa.login_delay : "not announced");
-	printf("expire: %s\n", p->capa.expire[0] ? p->capa.expire :
-	    "not announced");
+	    SHOW(shown, p->capa.login_delay) : "not announced");
+	printf("expire: %s\n", p->capa.expire[0] ? SHOW(shown,
+	    p->capa.expire) : "not announced");
 }
 
 /* ---- accounts ---- */
@@ -1448,6 +1456,7 @@ run_account(struct account *a, SSL_CTX *ctx)
 	struct st *st = NULL;
 	struct summary sum;
 	char id[ST_ID_MAX + 1], err[512], principal[512] = "";
+	char shown[POP_LINE_MAX];
 	double t0 = now_s();
 	int r, rc;
 
@@ -1514,10 +1523,14 @@ run_account(struct account *a, SSL_CTX *ctx)
 			rc = exit_for(r);
 			break;
 		}
-		if (O.json)
-			printf("  \"stat\": \"%s\",\n", p.line + 4);
-		else
-			printf("%s\n", p.line + 4);
+		/* The server's words: printable, whatever it sent. */
+		SHOW(shown, strlen(p.line) > 4 ? p.line + 4 : "");
+		if (O.json) {
+			printf("  \"stat\": ");
+			json_str(stdout, shown);
+			printf(",\n");
+		} else
+			printf("%s\n", shown);
 		(void)pop_quit(&p);
 		rc = KX_OK;
 		break;
