@@ -273,6 +273,33 @@ pop_simple(struct pop *p, const char *fmt, ...)
 	return st;
 }
 
+/*
+ * Whether [lt, gt] is an APOP timestamp: a msg-id (RFC 1939 s.7), that
+ * is "<" left "@" right ">" in printable ASCII without blanks.  Anything
+ * else is refused rather than hashed with the password: a server that
+ * may choose arbitrary bytes there can pick MD5 inputs that give the
+ * password away a few characters at a time (Leurent, FSE 2007;
+ * CVE-2007-1558).
+ */
+static int
+apop_ts_ok(const char *lt, const char *gt)
+{
+	const char *c, *at = NULL;
+
+	for (c = lt + 1; c < gt; c++) {
+		unsigned char u = (unsigned char)*c;
+
+		if (u < 0x21 || u > 0x7e || u == '<' || u == '>')
+			return 0;
+		if (*c == '@') {
+			if (at != NULL)
+				return 0;
+			at = c;
+		}
+	}
+	return at != NULL && at > lt + 1 && at < gt - 1;
+}
+
 int
 pop_greeting(struct pop *p)
 {
@@ -284,9 +311,9 @@ pop_greeting(struct pop *p)
 		return st == POP_ERR ? err_class(p, POP_UNAVAIL) : st;
 	util_strlcpy(p->greeting, p->line, sizeof(p->greeting));
 	/* RFC 1939 s.7: the timestamp is the <...> in the greeting. */
-	if ((lt = strchr(r.text, '<')) != NULL &&
-	    (gt = strchr(lt, '>')) != NULL && strchr(lt, '@') != NULL &&
-	    strchr(lt, '@') < gt && (size_t)(gt - lt + 1) <
+	if ((lt = memchr(r.text, '<', r.textlen)) != NULL &&
+	    (gt = memchr(lt, '>', r.textlen - (size_t)(lt - r.text))) !=
+	    NULL && apop_ts_ok(lt, gt) && (size_t)(gt - lt + 1) <
 	    sizeof(p->apop_ts)) {
 		memcpy(p->apop_ts, lt, (size_t)(gt - lt + 1));
 		p->apop_ts[gt - lt + 1] = '\0';
@@ -570,7 +597,7 @@ pop_auth_apop(struct pop *p, const struct pop_login *l)
 
 	if (p->apop_ts[0] == '\0')
 		return fail(p, POP_AUTH, "%s offers no APOP (no timestamp in "
-		    "its greeting)", p->host);
+		    "its greeting, or not one of the form <left@right>)", p->host);
 	if (l->password == NULL || (pw = l->password(l->password_arg)) ==
 	    NULL)
 		return fail(p, POP_AUTH, "no password for %s", l->user);
