@@ -915,11 +915,13 @@ retr_sink(void *arg, const void *buf, size_t len)
 
 /*
  * Read one message body through the decoder into the sink (or, with
- * sink NULL, nowhere).  POP_OK, POP_LOCAL when the sink failed (the body
- * was still read to its end), or the I/O failure.
+ * sink NULL, nowhere), at most max bytes of it (0: no bound).  POP_OK,
+ * POP_LOCAL when the sink failed (the body was still read to its end),
+ * POP_PROTO past max, or the I/O failure.
  */
 static int
-read_body(struct pop *p, const struct pop_sink *sink, size_t idx)
+read_body(struct pop *p, const struct pop_sink *sink, unsigned long long max,
+    size_t idx)
 {
 	struct retr_ctx rc = { sink, idx, 0 };
 	struct pop3_dec d;
@@ -935,8 +937,19 @@ read_body(struct pop *p, const struct pop_sink *sink, size_t idx)
 			    "message %zu", p->host, st == IO_EOF ? "the "
 			    "server closed the connection" : io_error(p->io),
 			    idx + 1);
+		/*
+		 * A bound on the message, whatever its listed size: feed no
+		 * more than could take it one byte past (decoding never
+		 * grows), so that a message that goes on for ever stops here.
+		 */
+		if (max > 0 && max - d.octets < len)
+			len = (size_t)(max - d.octets) + 1;
 		used = pop3_dec_feed(&d, buf, len, retr_sink, &rc);
 		io_skip(p->io, (size_t)used);
+		if (max > 0 && d.octets > max)
+			return fail(p, POP_PROTO, "%s: message %zu goes on past "
+			    "%llu bytes (max_size), more than it was listed "
+			    "at: ending the session", p->host, idx + 1, max);
 	}
 	return rc.failed ? POP_LOCAL : POP_OK;
 }
@@ -971,7 +984,7 @@ pop_retr(struct pop *p, const size_t *idx, size_t n, long long top,
 		}
 		if (failed != POP_OK) {
 			/* In flight before the failure: read and drop. */
-			if ((st = read_body(p, NULL, idx[got])) != POP_OK)
+			if ((st = read_body(p, NULL, sink->max, idx[got])) != POP_OK)
 				return st;
 			continue;
 		}
@@ -980,11 +993,11 @@ pop_retr(struct pop *p, const size_t *idx, size_t n, long long top,
 			failed = POP_LOCAL;
 			util_snprintf(why, sizeof(why), "cannot deliver message "
 			    "%zu", idx[got] + 1);
-			if ((st = read_body(p, NULL, idx[got])) != POP_OK)
+			if ((st = read_body(p, NULL, sink->max, idx[got])) != POP_OK)
 				return st;
 			continue;
 		}
-		st = read_body(p, sink, idx[got]);
+		st = read_body(p, sink, sink->max, idx[got]);
 		if (st == POP_LOCAL || (st == POP_OK && sink->end != NULL &&
 		    sink->end(sink->arg, idx[got]) == -1)) {
 			failed = POP_LOCAL;

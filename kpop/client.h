@@ -143,12 +143,20 @@ struct pop_sink {
 	int	(*data)(void *, size_t idx, const void *, size_t);
 	int	(*end)(void *, size_t idx);
 	void	*arg;
+	/*
+	 * The most bytes one message may have (as handed to data), or 0 for
+	 * no bound.  A message that goes on past it ends the fetch with
+	 * POP_PROTO, mid-message: the connection is then out of step and
+	 * only pop_close() is left to call.
+	 */
+	unsigned long long max;
 };
 
 /*
  * RETR each message whose index is in idx (n of them), in order, with up
  * to POP_WINDOW in flight when the server pipelines.  With top >= 0,
- * "TOP i top" instead.  A -ERR for one message stops there.
+ * "TOP i top" instead.  A -ERR for one message stops there; so does one
+ * longer than sink->max, and for good (POP_PROTO).
  */
 int	pop_retr(struct pop *, const size_t *idx, size_t n, long long top,
 	    const struct pop_sink *) KP_NONNULL(1, 2, 5) KP_WUR;

@@ -62,6 +62,9 @@
 #define ACCOUNTS_MAX	64
 /* Lines of TOP asked for by --list: the header only. */
 #define LIST_TOP_LINES	0
+/* A header that TOP may send: far past any real one (RFC 5322 has no
+   bound; a few hundred KiB is a lot), so that one never ending stops. */
+#define LIST_TOP_MAX	(4ULL * 1024 * 1024)
 /* Seconds to wait for an account another kpop is fetching. */
 #define LOCK_WAIT_S	0
 /* UIDLs listed more than once that get a line each; the rest a count. */
@@ -834,14 +837,16 @@ do_fetch(struct pop *p, const struct account *a, struct st *st,
     struct summary *sum)
 {
 	struct fetch f;
-	struct pop_sink sink = { sink_begin, sink_data, sink_end, &f };
+	/* max_size bounds what a message costs, whatever LIST said. */
+	struct pop_sink sink = { sink_begin, sink_data, sink_end, &f,
+	    a->max_size };
 	const char **uidls = NULL;
 	size_t *want = NULL, *dele = NULL, nwant = 0, ndele = 0, i;
 	unsigned long long total;
 	const char **deleted = NULL;
 	unsigned char *dup = NULL;
 	ssize_t ndup = 0;
-	int rc = KX_OK, r;
+	int rc = KX_OK, r, out_of_step = 0;
 
 	memset(&f, 0, sizeof(f));
 	f.a = a;
@@ -925,6 +930,9 @@ do_fetch(struct pop *p, const struct account *a, struct st *st,
 				dlv_abort(f.h);
 			warn_("%s", f.failed ? f.err : p->err);
 			rc = f.failed ? f.failed : exit_for(r);
+			/* Mid-response: any DELE would be answered by the
+			   rest of it, so nothing more is asked. */
+			out_of_step = !f.failed && r == POP_PROTO;
 		}
 	}
 	draw_progress(&f, 1);
@@ -934,13 +942,20 @@ do_fetch(struct pop *p, const struct account *a, struct st *st,
 	if (!a->keep)
 		for (i = 0; i < f.done_msgs; i++)
 			dele[ndele++] = want[i];
+	if (out_of_step) {
+		warn_("nothing was deleted (the next run deletes what was "
+		    "delivered)");
+		ndele = 0;
+	}
 	if (ndele > 0 && (r = pop_dele(p, dele, ndele)) != POP_OK) {
 		warn_("%s", p->err);
 		if (rc == KX_OK)
 			rc = exit_for(r);
 		ndele = 0;
 	}
-	if ((r = pop_quit(p)) != POP_OK) {
+	if (out_of_step)
+		;	/* pop_close() hangs up */
+	else if ((r = pop_quit(p)) != POP_OK) {
 		warn_("QUIT: %s (nothing was deleted)", p->err);
 		if (rc == KX_OK)
 			rc = exit_for(r);
@@ -1067,7 +1082,8 @@ do_list(struct pop *p, const struct account *a, struct st *st)
 {
 	struct pop_msg *msgs = NULL;
 	struct head h;
-	struct pop_sink sink = { head_begin, head_data, list_end, &h };
+	struct pop_sink sink = { head_begin, head_data, list_end, &h,
+	    LIST_TOP_MAX };
 	unsigned long long total;
 	char from[80], subj[80];
 	size_t count, i;
@@ -1085,10 +1101,15 @@ do_list(struct pop *p, const struct account *a, struct st *st)
 
 		from[0] = subj[0] = '\0';
 		if (p->capa.top || !p->capa.seen) {
-			if (pop_retr(p, &i, 1, LIST_TOP_LINES, &sink) ==
-			    POP_OK) {
+			r = pop_retr(p, &i, 1, LIST_TOP_LINES, &sink);
+			if (r == POP_OK) {
 				header_field(&h, "From", from, sizeof(from));
 				header_field(&h, "Subject", subj, sizeof(subj));
+			} else if (r == POP_PROTO || r == POP_UNAVAIL) {
+				/* Out of step, or gone: ask nothing more. */
+				warn_("%s", p->err);
+				free(msgs);
+				return exit_for(r);
 			}
 		}
 		if (O.json) {
