@@ -182,8 +182,12 @@ send_line(struct pop *p, int secret, const char *fmt, ...)
 	if (p->trace) {
 		const char *sp = strchr(line, ' ');
 
-		/* "AUTH MECH [redacted]": the mechanism is no secret. */
-		if (sp != NULL && strncasecmp(line, "AUTH ", 5) == 0 &&
+		/*
+		 * "AUTH MECH [redacted]", "APOP USER [redacted]": the
+		 * mechanism and the user are no secret.
+		 */
+		if (sp != NULL && (strncasecmp(line, "AUTH ", 5) == 0 ||
+		    strncasecmp(line, "APOP ", 5) == 0) &&
 		    strchr(sp + 1, ' ') != NULL)
 			sp = strchr(sp + 1, ' ');
 
@@ -612,7 +616,8 @@ pop_auth_apop(struct pop *p, const struct pop_login *l)
 	EVP_MD_CTX_free(mc);
 	for (i = 0; i < mdlen; i++)
 		util_snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	st = send_line(p, 0, "APOP %s %s", l->user, hex);
+	/* The digest is the password to whoever cracks MD5 offline. */
+	st = send_line(p, 1, "APOP %s %s", l->user, hex);
 	if (st == POP_OK) {
 		struct pop3_resp r;
 
