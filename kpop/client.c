@@ -857,13 +857,17 @@ pop_scan(struct pop *p, struct pop_msg **msgsp, size_t *countp,
 	*msgsp = NULL;
 	if ((st = pop_simple(p, "STAT")) != POP_OK)
 		return st;
-	if ((sp = strchr(p->line + 4, ' ')) == NULL ||
+	/* "+OK" alone has nothing past it, only an older line's bytes. */
+	if (strlen(p->line) < 4 || (sp = strchr(p->line + 4, ' ')) == NULL ||
 	    util_parse_uint(p->line + 4, (size_t)(sp - p->line - 4),
-	    POP_COUNT_MAX, &count) == -1 ||
+	    ULLONG_MAX, &count) == -1 ||
 	    util_parse_uint(sp + 1, strcspn(sp + 1, " "), ULLONG_MAX,
 	    &total) == -1)
 		return fail(p, POP_PROTO, "%s: a bad STAT reply: %s",
 		    p->host, SHOWN(why, p->line));
+	if (count > POP_COUNT_MAX)
+		return fail(p, POP_PROTO, "%s says it holds %llu messages, more "
+		    "than kpop takes (%d)", p->host, count, POP_COUNT_MAX);
 	if ((s.msgs = calloc((size_t)count + 1, sizeof(*s.msgs))) == NULL)
 		return fail(p, POP_LOCAL, "out of memory");
 	s.count = (size_t)count;

@@ -38,8 +38,12 @@ enum pop_status {
 /* RETRs in flight when PIPELINING is offered: bounded so that neither
    side's buffers fill with requests while responses wait. */
 #define POP_WINDOW	16
-/* Messages a maildrop may list: bounds the scan's allocation. */
-#define POP_COUNT_MAX	10000000
+/*
+ * Messages a maildrop may list: bounds what a server's STAT makes kpop
+ * allocate (about 120 bytes a message with the fetch's own arrays), to
+ * some 120 MB; kpopd serves at most as many (MD_MSGS_MAX).
+ */
+#define POP_COUNT_MAX	1000000
 /* Seconds a connection, and each read or write, may take. */
 #define POP_TIMEOUT_S	60
 
