@@ -325,17 +325,21 @@ pop_greeting(struct pop *p)
 	return POP_OK;
 }
 
-/* Read a multi-line body line by line; fn gets each (un-stuffed). */
+/*
+ * Read a multi-line body line by line; fn gets each (un-stuffed).  More
+ * than max lines before the "." is a protocol error: a listing that
+ * never ends is cut short.
+ */
 static int
 read_lines(struct pop *p, int (*fn)(struct pop *, const char *, size_t,
-    void *), void *arg)
+    void *), void *arg, size_t max)
 {
 	char line[POP_LINE_MAX];
 	const char *l;
-	size_t len;
+	size_t len, n;
 	int st;
 
-	for (;;) {
+	for (n = 0;; n++) {
 		st = io_readline(p->io, line, sizeof(line), &len);
 		if (st == IO_TOOLONG)
 			return fail(p, POP_PROTO, "%s: a listing line too long",
@@ -347,6 +351,9 @@ read_lines(struct pop *p, int (*fn)(struct pop *, const char *, size_t,
 		l = line;
 		if (pop3_ml_line(&l, &len))
 			return POP_OK;
+		if (n == max)
+			return fail(p, POP_PROTO, "%s: a listing of more than "
+			    "%zu lines", p->host, max);
 		if (fn != NULL && (st = fn(p, l, len, arg)) != POP_OK)
 			return st;
 	}
@@ -407,7 +414,7 @@ pop_capa(struct pop *p)
 	if (st != POP_OK)
 		return st;
 	p->capa.seen = 1;
-	return read_lines(p, capa_line, NULL);
+	return read_lines(p, capa_line, NULL, POP_CAPA_LINES_MAX);
 }
 
 int
@@ -880,7 +887,7 @@ pop_scan(struct pop *p, struct pop_msg **msgsp, size_t *countp,
 		st = read_resp(p, &r);
 		if (st == POP_OK) {
 			s.uidl = 1;
-			if ((st = read_lines(p, scan_line, &s)) != POP_OK)
+			if ((st = read_lines(p, scan_line, &s, s.count)) != POP_OK)
 				goto bad;
 		} else if (st != POP_ERR)
 			goto bad;
@@ -890,7 +897,7 @@ pop_scan(struct pop *p, struct pop_msg **msgsp, size_t *countp,
 		if ((st = read_resp(p, &r)) != POP_OK)
 			goto bad;
 		s.uidl = 0;
-		if ((st = read_lines(p, scan_line, &s)) != POP_OK)
+		if ((st = read_lines(p, scan_line, &s, s.count)) != POP_OK)
 			goto bad;
 	}
 	*msgsp = s.msgs;

@@ -35,6 +35,8 @@ enum pop_status {
 #define POP_LINE_MAX	1024
 /* CAPA lines kept, for --serverinfo. */
 #define POP_CAPA_MAX	32
+/* CAPA lines read: RFC 2449 and its extensions define a few dozen. */
+#define POP_CAPA_LINES_MAX	1024
 /* RETRs in flight when PIPELINING is offered: bounded so that neither
    side's buffers fill with requests while responses wait. */
 #define POP_WINDOW	16
