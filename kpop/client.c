@@ -933,7 +933,9 @@ retr_sink(void *arg, const void *buf, size_t len)
  * Read one message body through the decoder into the sink (or, with
  * sink NULL, nowhere), at most max bytes of it (0: no bound).  POP_OK,
  * POP_LOCAL when the sink failed (the body was still read to its end),
- * POP_PROTO past max, or the I/O failure.
+ * POP_TOOBIG past max (the sink had max + 1 bytes; the rest was read to
+ * its end and dropped), POP_PROTO when it goes on past a hard bound
+ * beyond max too, or the I/O failure.
  */
 static int
 read_body(struct pop *p, const struct pop_sink *sink, unsigned long long max,
@@ -944,8 +946,14 @@ read_body(struct pop *p, const struct pop_sink *sink, unsigned long long max,
 	const void *buf;
 	size_t len;
 	long long used;
-	int st;
+	unsigned long long hard = 0;
+	int st, over = 0;
 
+	/* Past max, a message is still read (not kept) up to hard. */
+	if (max > 0)
+		hard = max > ULLONG_MAX - (max > POP_OVERRUN_MIN ? max :
+		    POP_OVERRUN_MIN) ? ULLONG_MAX : max + (max >
+		    POP_OVERRUN_MIN ? max : POP_OVERRUN_MIN);
 	pop3_dec_init(&d, 1);
 	while (!d.done) {
 		if ((st = io_peek(p->io, &buf, &len)) != IO_OK)
@@ -958,15 +966,26 @@ read_body(struct pop *p, const struct pop_sink *sink, unsigned long long max,
 		 * more than could take it one byte past (decoding never
 		 * grows), so that a message that goes on for ever stops here.
 		 */
-		if (max > 0 && max - d.octets < len)
+		if (!over && max > 0 && max - d.octets < len)
 			len = (size_t)(max - d.octets) + 1;
 		used = pop3_dec_feed(&d, buf, len, retr_sink, &rc);
 		io_skip(p->io, (size_t)used);
-		if (max > 0 && d.octets > max)
+		if (!over && max > 0 && d.octets > max) {
+			/* The sink has had its last byte: the rest is read
+			   and dropped, so the session stays in step. */
+			over = 1;
+			rc.sink = NULL;
+		}
+		if (over && d.octets > hard)
 			return fail(p, POP_PROTO, "%s: message %zu goes on past "
-			    "%llu bytes (max_size), more than it was listed "
-			    "at: ending the session", p->host, idx + 1, max);
+			    "%llu bytes, far over max_size (%llu) and what "
+			    "it was listed at: ending the session", p->host,
+			    idx + 1, hard, max);
 	}
+	if (over)
+		return fail(p, POP_TOOBIG, "%s: message %zu is over %llu bytes "
+		    "(max_size), though it was listed smaller: left on the "
+		    "server", p->host, idx + 1, max);
 	return rc.failed ? POP_LOCAL : POP_OK;
 }
 
@@ -1014,6 +1033,12 @@ pop_retr(struct pop *p, const size_t *idx, size_t n, long long top,
 			continue;
 		}
 		st = read_body(p, sink, sink->max, idx[got]);
+		if (st == POP_TOOBIG) {
+			/* Read to its end and dropped: the others go on. */
+			if (sink->abandon != NULL)
+				sink->abandon(sink->arg, idx[got], p->err);
+			continue;
+		}
 		if (st == POP_LOCAL || (st == POP_OK && sink->end != NULL &&
 		    sink->end(sink->arg, idx[got]) == -1)) {
 			failed = POP_LOCAL;

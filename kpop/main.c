@@ -64,7 +64,7 @@
 #define LIST_TOP_LINES	0
 /* A header that TOP may send: far past any real one (RFC 5322 has no
    bound; a few hundred KiB is a lot), so that one never ending stops. */
-#define LIST_TOP_MAX	(4ULL * 1024 * 1024)
+#define LIST_TOP_MAX	(1024ULL * 1024)
 /* Seconds to wait for an account another kpop is fetching. */
 #define LOCK_WAIT_S	0
 /* UIDLs listed more than once that get a line each; the rest a count. */
@@ -617,7 +617,7 @@ struct fetch {
 	int			 failed;	/* exit code of a failure */
 	char			 err[DLV_ERR_MAX];
 	/* Progress and summary. */
-	size_t			 done_msgs, want_msgs;
+	size_t			 done_msgs, want_msgs, skipped;
 	unsigned long long	 done_bytes, want_bytes, cur_bytes;
 	double			 t0, last_draw;
 	FILE			*json;
@@ -748,6 +748,22 @@ sink_end(void *arg, size_t idx)
 	return 0;
 }
 
+/* A message that turned out over max_size: nothing of it is kept. */
+static void
+sink_abandon(void *arg, size_t idx, const char *why)
+{
+	struct fetch *f = arg;
+
+	(void)idx;
+	if (f->h != NULL) {
+		dlv_abort(f->h);
+		f->h = NULL;
+	}
+	f->cur_bytes = 0;
+	f->skipped++;
+	warn_("%s", why);
+}
+
 static void
 recover_note(void *arg, const char *uidl, const char *msg)
 {
@@ -839,7 +855,7 @@ do_fetch(struct pop *p, const struct account *a, struct st *st,
 	struct fetch f;
 	/* max_size bounds what a message costs, whatever LIST said. */
 	struct pop_sink sink = { sink_begin, sink_data, sink_end, &f,
-	    a->max_size };
+	    a->max_size, sink_abandon };
 	const char **uidls = NULL;
 	size_t *want = NULL, *dele = NULL, nwant = 0, ndele = 0, i;
 	unsigned long long total;
@@ -938,10 +954,17 @@ do_fetch(struct pop *p, const struct account *a, struct st *st,
 	draw_progress(&f, 1);
 	sum->fetched = f.done_msgs;
 	sum->bytes = f.done_bytes;
-	/* Delete only what is recorded delivered (all fetched so far). */
+	sum->skipped += f.skipped;
+	/*
+	 * Delete only what is recorded delivered: not every message asked
+	 * for, nor the first done_msgs of them (one over max_size may have
+	 * been skipped on the way).
+	 */
 	if (!a->keep)
-		for (i = 0; i < f.done_msgs; i++)
-			dele[ndele++] = want[i];
+		for (i = 0; i < nwant; i++)
+			if (st_get(st, f.msgs[want[i]].uidl, NULL) ==
+			    ST_DELIVERED)
+				dele[ndele++] = want[i];
 	if (out_of_step) {
 		warn_("nothing was deleted (the next run deletes what was "
 		    "delivered)");
@@ -1083,7 +1106,7 @@ do_list(struct pop *p, const struct account *a, struct st *st)
 	struct pop_msg *msgs = NULL;
 	struct head h;
 	struct pop_sink sink = { head_begin, head_data, list_end, &h,
-	    LIST_TOP_MAX };
+	    LIST_TOP_MAX, NULL };
 	unsigned long long total;
 	char from[80], subj[80];
 	size_t count, i;
