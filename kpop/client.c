@@ -1019,7 +1019,8 @@ pop_retr(struct pop *p, const size_t *idx, size_t n, long long top,
 		}
 		if (failed != POP_OK) {
 			/* In flight before the failure: read and drop. */
-			if ((st = read_body(p, NULL, sink->max, idx[got])) != POP_OK)
+			if ((st = read_body(p, NULL, sink->max, idx[got])) !=
+			    POP_OK && st != POP_TOOBIG)
 				return st;
 			continue;
 		}
@@ -1028,7 +1029,8 @@ pop_retr(struct pop *p, const size_t *idx, size_t n, long long top,
 			failed = POP_LOCAL;
 			util_snprintf(why, sizeof(why), "cannot deliver message "
 			    "%zu", idx[got] + 1);
-			if ((st = read_body(p, NULL, sink->max, idx[got])) != POP_OK)
+			if ((st = read_body(p, NULL, sink->max, idx[got])) !=
+			    POP_OK && st != POP_TOOBIG)
 				return st;
 			continue;
 		}

@@ -754,7 +754,6 @@ sink_abandon(void *arg, size_t idx, const char *why)
 {
 	struct fetch *f = arg;
 
-	(void)idx;
 	if (f->h != NULL) {
 		dlv_abort(f->h);
 		f->h = NULL;
@@ -762,6 +761,10 @@ sink_abandon(void *arg, size_t idx, const char *why)
 	f->cur_bytes = 0;
 	f->skipped++;
 	warn_("%s", why);
+	/* Its intent did not happen (dlv_abort undid the delivery). */
+	if (st_forget(f->st, f->msgs[idx].uidl, f->err, sizeof(f->err)) !=
+	    ST_OK)
+		warn_("%s", f->err);
 }
 
 static void
