@@ -31,6 +31,12 @@
 /* A decoded SASL token, the same bound before base64. */
 #define SASL_TOKEN_MAX		(16 * 1024)
 /*
+ * The fewest SCRAM iterations a client accepts from the server: RFC 7677
+ * s.4 and RFC 5802 s.5.1 ask for at least 4096, and fewer make the proof
+ * a client sends cheap to crack.
+ */
+#define SASL_SCRAM_ITER_MIN	4096
+/*
  * A SASL security layer (RFC 4422 s.3.7): the largest packet we accept,
  * announced as maxbufsize; the socket bytes handed to one decode; and
  * the plaintext one encode takes at most, so that the encoded packet

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sasl/sasl.h>
 #include <sasl/saslutil.h>
@@ -477,8 +478,32 @@ struct xsasl_client {
 	char				 cb_name[XSASL_CB_NAME_MAX];
 	unsigned char			 cb_data[XSASL_CB_DATA_MAX];
 	sasl_secret_t			*secret;
+	int				 scram_first;	/* the next challenge
+						   is SCRAM's server-first */
 	char				 err[ERR_MSG_MAX];
 };
+
+/*
+ * The iteration count i= of a SCRAM server-first message (RFC 5802
+ * s.5.1), or 0 if there is none to read.
+ */
+static unsigned long long
+xsasl_scram_iter(const char *in, size_t inlen)
+{
+	const char *p = in, *end = in + inlen, *comma;
+	unsigned long long v;
+
+	while (p < end) {
+		comma = memchr(p, ',', (size_t)(end - p));
+		if (comma == NULL)
+			comma = end;
+		if (comma - p > 2 && p[0] == 'i' && p[1] == '=')
+			return util_parse_uint(p + 2, (size_t)(comma - p - 2),
+			    ULLONG_MAX, &v) == 0 ? v : 0;
+		p = comma + 1;
+	}
+	return 0;
+}
 
 static int
 xsasl_client_simple(void *context, int id, const char **result,
@@ -620,6 +645,7 @@ xsasl_client_start(struct xsasl_client *c, const char *mechlist,
 	int rc;
 
 	rc = sasl_client_start(c->conn, mechlist, NULL, &o, &olen, mech);
+	c->scram_first = *mech != NULL && strncasecmp(*mech, "SCRAM-", 6) == 0;
 	*out = o;
 	*outlen = o != NULL ? olen : 0;
 	*has_out = o != NULL;
@@ -637,6 +663,23 @@ xsasl_client_step(struct xsasl_client *c, const void *in, size_t inlen,
 	if (inlen > SASL_TOKEN_MAX) {
 		util_snprintf(c->err, sizeof(c->err), "challenge too long");
 		return XSASL_FAIL;
+	}
+	/*
+	 * The server picks SCRAM's iteration count, and Cyrus SASL takes
+	 * any: with i=1 the proof we send costs one HMAC per guess to
+	 * crack.  Fewer than SASL_SCRAM_ITER_MIN, and no proof is sent.
+	 */
+	if (c->scram_first) {
+		unsigned long long i = xsasl_scram_iter(in, inlen);
+
+		c->scram_first = 0;
+		if (i < SASL_SCRAM_ITER_MIN) {
+			util_snprintf(c->err, sizeof(c->err), "the server asks "
+			    "for %llu SCRAM iterations, fewer than %d (RFC "
+			    "7677 s.4): no proof of the password is sent",
+			    i, SASL_SCRAM_ITER_MIN);
+			return XSASL_FAIL;
+		}
 	}
 	rc = sasl_client_step(c->conn, in, (unsigned int)inlen, NULL, &o,
 	    &olen);

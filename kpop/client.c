@@ -43,6 +43,21 @@ fail(struct pop *p, int st, const char *fmt, ...)
 	return st;
 }
 
+/*
+ * What a server sent, as it may reach the user's terminal: printable
+ * ASCII, control bytes escaped (log.h), so that no escape sequence of
+ * the server's passes.  Returns buf.
+ */
+static const char *
+shown(char *buf, size_t buflen, const char *s, size_t len)
+{
+	(void)log_printable(buf, buflen, s, len);
+	return buf;
+}
+
+/* The same for a NUL-terminated string. */
+#define SHOWN(buf, s)	shown((buf), sizeof(buf), (s), strlen(s))
+
 static void
 trace(struct pop *p, const char *dir, const char *line, size_t len)
 {
@@ -167,8 +182,12 @@ send_line(struct pop *p, int secret, const char *fmt, ...)
 	if (p->trace) {
 		const char *sp = strchr(line, ' ');
 
-		/* "AUTH MECH [redacted]": the mechanism is no secret. */
-		if (sp != NULL && strncasecmp(line, "AUTH ", 5) == 0 &&
+		/*
+		 * "AUTH MECH [redacted]", "APOP USER [redacted]": the
+		 * mechanism and the user are no secret.
+		 */
+		if (sp != NULL && (strncasecmp(line, "AUTH ", 5) == 0 ||
+		    strncasecmp(line, "APOP ", 5) == 0) &&
 		    strchr(sp + 1, ' ') != NULL)
 			sp = strchr(sp + 1, ' ');
 
@@ -195,6 +214,7 @@ send_line(struct pop *p, int secret, const char *fmt, ...)
 static int
 read_resp(struct pop *p, struct pop3_resp *r)
 {
+	char s[256];
 	size_t len;
 	int st;
 
@@ -211,13 +231,13 @@ read_resp(struct pop *p, struct pop3_resp *r)
 		    "timed out waiting for the server" : io_error(p->io));
 	trace(p, "S:", p->line, len);
 	if (pop3_parse_resp(p->line, len, r) == -1)
-		return fail(p, POP_PROTO, "%s: not a POP3 response: %.60s",
-		    p->host, p->line);
+		return fail(p, POP_PROTO, "%s: not a POP3 response: %s",
+		    p->host, shown(s, 80, p->line, len));
 	p->code[0] = '\0';
 	if (r->status == POP3_ERR) {
 		util_strlcpy(p->code, r->code, sizeof(p->code));
-		fail(p, POP_ERR, "%s said: %.*s", p->host, (int)r->textlen,
-		    r->text);
+		fail(p, POP_ERR, "%s said: %s", p->host, shown(s, sizeof(s),
+		    r->text, r->textlen));
 		return POP_ERR;
 	}
 	return POP_OK;
@@ -257,6 +277,33 @@ pop_simple(struct pop *p, const char *fmt, ...)
 	return st;
 }
 
+/*
+ * Whether [lt, gt] is an APOP timestamp: a msg-id (RFC 1939 s.7), that
+ * is "<" left "@" right ">" in printable ASCII without blanks.  Anything
+ * else is refused rather than hashed with the password: a server that
+ * may choose arbitrary bytes there can pick MD5 inputs that give the
+ * password away a few characters at a time (Leurent, FSE 2007;
+ * CVE-2007-1558).
+ */
+static int
+apop_ts_ok(const char *lt, const char *gt)
+{
+	const char *c, *at = NULL;
+
+	for (c = lt + 1; c < gt; c++) {
+		unsigned char u = (unsigned char)*c;
+
+		if (u < 0x21 || u > 0x7e || u == '<' || u == '>')
+			return 0;
+		if (*c == '@') {
+			if (at != NULL)
+				return 0;
+			at = c;
+		}
+	}
+	return at != NULL && at > lt + 1 && at < gt - 1;
+}
+
 int
 pop_greeting(struct pop *p)
 {
@@ -268,9 +315,9 @@ pop_greeting(struct pop *p)
 		return st == POP_ERR ? err_class(p, POP_UNAVAIL) : st;
 	util_strlcpy(p->greeting, p->line, sizeof(p->greeting));
 	/* RFC 1939 s.7: the timestamp is the <...> in the greeting. */
-	if ((lt = strchr(r.text, '<')) != NULL &&
-	    (gt = strchr(lt, '>')) != NULL && strchr(lt, '@') != NULL &&
-	    strchr(lt, '@') < gt && (size_t)(gt - lt + 1) <
+	if ((lt = memchr(r.text, '<', r.textlen)) != NULL &&
+	    (gt = memchr(lt, '>', r.textlen - (size_t)(lt - r.text))) !=
+	    NULL && apop_ts_ok(lt, gt) && (size_t)(gt - lt + 1) <
 	    sizeof(p->apop_ts)) {
 		memcpy(p->apop_ts, lt, (size_t)(gt - lt + 1));
 		p->apop_ts[gt - lt + 1] = '\0';
@@ -278,17 +325,21 @@ pop_greeting(struct pop *p)
 	return POP_OK;
 }
 
-/* Read a multi-line body line by line; fn gets each (un-stuffed). */
+/*
+ * Read a multi-line body line by line; fn gets each (un-stuffed).  More
+ * than max lines before the "." is a protocol error: a listing that
+ * never ends is cut short.
+ */
 static int
 read_lines(struct pop *p, int (*fn)(struct pop *, const char *, size_t,
-    void *), void *arg)
+    void *), void *arg, size_t max)
 {
 	char line[POP_LINE_MAX];
 	const char *l;
-	size_t len;
+	size_t len, n;
 	int st;
 
-	for (;;) {
+	for (n = 0;; n++) {
 		st = io_readline(p->io, line, sizeof(line), &len);
 		if (st == IO_TOOLONG)
 			return fail(p, POP_PROTO, "%s: a listing line too long",
@@ -300,6 +351,9 @@ read_lines(struct pop *p, int (*fn)(struct pop *, const char *, size_t,
 		l = line;
 		if (pop3_ml_line(&l, &len))
 			return POP_OK;
+		if (n == max)
+			return fail(p, POP_PROTO, "%s: a listing of more than "
+			    "%zu lines", p->host, max);
 		if (fn != NULL && (st = fn(p, l, len, arg)) != POP_OK)
 			return st;
 	}
@@ -360,17 +414,18 @@ pop_capa(struct pop *p)
 	if (st != POP_OK)
 		return st;
 	p->capa.seen = 1;
-	return read_lines(p, capa_line, NULL);
+	return read_lines(p, capa_line, NULL, POP_CAPA_LINES_MAX);
 }
 
 int
 pop_stls(struct pop *p, SSL_CTX *ctx)
 {
+	char s[256];
 	int st;
 
 	if ((st = pop_simple(p, "STLS")) != POP_OK)
 		return st == POP_ERR ? fail(p, POP_TLS, "%s refused STLS: %s",
-		    p->host, p->line) : st;
+		    p->host, SHOWN(s, p->line)) : st;
 	if ((st = pop_tls(p, ctx)) != POP_OK)
 		return st;
 	/* What was learnt in plaintext may have been forged: ask again. */
@@ -553,7 +608,7 @@ pop_auth_apop(struct pop *p, const struct pop_login *l)
 
 	if (p->apop_ts[0] == '\0')
 		return fail(p, POP_AUTH, "%s offers no APOP (no timestamp in "
-		    "its greeting)", p->host);
+		    "its greeting, or not one of the form <left@right>)", p->host);
 	if (l->password == NULL || (pw = l->password(l->password_arg)) ==
 	    NULL)
 		return fail(p, POP_AUTH, "no password for %s", l->user);
@@ -568,7 +623,8 @@ pop_auth_apop(struct pop *p, const struct pop_login *l)
 	EVP_MD_CTX_free(mc);
 	for (i = 0; i < mdlen; i++)
 		util_snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	st = send_line(p, 0, "APOP %s %s", l->user, hex);
+	/* The digest is the password to whoever cracks MD5 offline. */
+	st = send_line(p, 1, "APOP %s %s", l->user, hex);
 	if (st == POP_OK) {
 		struct pop3_resp r;
 
@@ -629,7 +685,7 @@ pop_auth_sasl(struct pop *p, const struct pop_login *l)
 	struct xsasl_codec codec;
 	struct pop3_resp r;
 	unsigned char cb[TLS_CB_MAX];
-	char mechs[POP_LINE_MAX], method[64];
+	char mechs[POP_LINE_MAX], method[64], why[256];
 	const char *mech = NULL;
 	const void *out;
 	size_t outlen, len;
@@ -639,7 +695,7 @@ pop_auth_sasl(struct pop *p, const struct pop_login *l)
 	if (mechs[0] == '\0')
 		return fail(p, POP_AUTH, "%s offers no SASL mechanism kpop may "
 		    "use (it offers: %s)", p->host, p->capa.sasl[0] ?
-		    p->capa.sasl : "none");
+		    SHOWN(b64, p->capa.sasl) : "none");
 	memset(&o, 0, sizeof(o));
 	o.service = l->service;
 	o.hostname = p->host;
@@ -663,7 +719,7 @@ pop_auth_sasl(struct pop *p, const struct pop_login *l)
 		    NULL || strstr(mech != NULL ? mech : mechs, "GS2-KRB5") !=
 		    NULL ? POP_KRB : POP_AUTH, "SASL %s cannot start for "
 		    "service principal %s/%s: %s", mech != NULL ? mech : mechs,
-		    l->service, p->host, xsasl_client_error(c));
+		    l->service, p->host, SHOWN(why, xsasl_client_error(c)));
 		goto out;
 	}
 	/* An initial response only when it fits the 255-octet line. */
@@ -712,7 +768,7 @@ pop_auth_sasl(struct pop *p, const struct pop_login *l)
 				(void)send_line(p, 0, "*");
 				(void)read_resp(p, &r);
 				st = fail(p, POP_AUTH, "SASL %s: %s", mech,
-				    xsasl_client_error(c));
+				    SHOWN(why, xsasl_client_error(c)));
 				goto out;
 			}
 		}
@@ -762,14 +818,15 @@ static int
 scan_line(struct pop *p, const char *l, size_t len, void *arg)
 {
 	struct scan_ctx *s = arg;
+	char shownbuf[80];
 	unsigned long long n, size;
 	const char *sp = memchr(l, ' ', len), *val;
 	size_t vlen;
 
 	if (sp == NULL || util_parse_uint(l, (size_t)(sp - l), s->count, &n) ==
 	    -1 || n == 0)
-		return fail(p, POP_PROTO, "%s: a bad listing line: %.*s",
-		    p->host, (int)(len > 60 ? 60 : len), l);
+		return fail(p, POP_PROTO, "%s: a bad listing line: %s",
+		    p->host, shown(shownbuf, sizeof(shownbuf), l, len));
 	val = sp + 1;
 	vlen = len - (size_t)(val - l);
 	if ((sp = memchr(val, ' ', vlen)) != NULL)
@@ -801,18 +858,23 @@ pop_scan(struct pop *p, struct pop_msg **msgsp, size_t *countp,
 	struct pop3_resp r;
 	unsigned long long count, total;
 	const char *sp;
+	char why[80];
 	int st;
 
 	*msgsp = NULL;
 	if ((st = pop_simple(p, "STAT")) != POP_OK)
 		return st;
-	if ((sp = strchr(p->line + 4, ' ')) == NULL ||
+	/* "+OK" alone has nothing past it, only an older line's bytes. */
+	if (strlen(p->line) < 4 || (sp = strchr(p->line + 4, ' ')) == NULL ||
 	    util_parse_uint(p->line + 4, (size_t)(sp - p->line - 4),
-	    POP_COUNT_MAX, &count) == -1 ||
+	    ULLONG_MAX, &count) == -1 ||
 	    util_parse_uint(sp + 1, strcspn(sp + 1, " "), ULLONG_MAX,
 	    &total) == -1)
-		return fail(p, POP_PROTO, "%s: a bad STAT reply: %.60s",
-		    p->host, p->line);
+		return fail(p, POP_PROTO, "%s: a bad STAT reply: %s",
+		    p->host, SHOWN(why, p->line));
+	if (count > POP_COUNT_MAX)
+		return fail(p, POP_PROTO, "%s says it holds %llu messages, more "
+		    "than kpop takes (%d)", p->host, count, POP_COUNT_MAX);
 	if ((s.msgs = calloc((size_t)count + 1, sizeof(*s.msgs))) == NULL)
 		return fail(p, POP_LOCAL, "out of memory");
 	s.count = (size_t)count;
@@ -825,7 +887,7 @@ pop_scan(struct pop *p, struct pop_msg **msgsp, size_t *countp,
 		st = read_resp(p, &r);
 		if (st == POP_OK) {
 			s.uidl = 1;
-			if ((st = read_lines(p, scan_line, &s)) != POP_OK)
+			if ((st = read_lines(p, scan_line, &s, s.count)) != POP_OK)
 				goto bad;
 		} else if (st != POP_ERR)
 			goto bad;
@@ -835,7 +897,7 @@ pop_scan(struct pop *p, struct pop_msg **msgsp, size_t *countp,
 		if ((st = read_resp(p, &r)) != POP_OK)
 			goto bad;
 		s.uidl = 0;
-		if ((st = read_lines(p, scan_line, &s)) != POP_OK)
+		if ((st = read_lines(p, scan_line, &s, s.count)) != POP_OK)
 			goto bad;
 	}
 	*msgsp = s.msgs;
@@ -869,19 +931,29 @@ retr_sink(void *arg, const void *buf, size_t len)
 
 /*
  * Read one message body through the decoder into the sink (or, with
- * sink NULL, nowhere).  POP_OK, POP_LOCAL when the sink failed (the body
- * was still read to its end), or the I/O failure.
+ * sink NULL, nowhere), at most max bytes of it (0: no bound).  POP_OK,
+ * POP_LOCAL when the sink failed (the body was still read to its end),
+ * POP_TOOBIG past max (the sink had max + 1 bytes; the rest was read to
+ * its end and dropped), POP_PROTO when it goes on past a hard bound
+ * beyond max too, or the I/O failure.
  */
 static int
-read_body(struct pop *p, const struct pop_sink *sink, size_t idx)
+read_body(struct pop *p, const struct pop_sink *sink, unsigned long long max,
+    size_t idx)
 {
 	struct retr_ctx rc = { sink, idx, 0 };
 	struct pop3_dec d;
 	const void *buf;
 	size_t len;
 	long long used;
-	int st;
+	unsigned long long hard = 0;
+	int st, over = 0;
 
+	/* Past max, a message is still read (not kept) up to hard. */
+	if (max > 0)
+		hard = max > ULLONG_MAX - (max > POP_OVERRUN_MIN ? max :
+		    POP_OVERRUN_MIN) ? ULLONG_MAX : max + (max >
+		    POP_OVERRUN_MIN ? max : POP_OVERRUN_MIN);
 	pop3_dec_init(&d, 1);
 	while (!d.done) {
 		if ((st = io_peek(p->io, &buf, &len)) != IO_OK)
@@ -889,9 +961,31 @@ read_body(struct pop *p, const struct pop_sink *sink, size_t idx)
 			    "message %zu", p->host, st == IO_EOF ? "the "
 			    "server closed the connection" : io_error(p->io),
 			    idx + 1);
+		/*
+		 * A bound on the message, whatever its listed size: feed no
+		 * more than could take it one byte past (decoding never
+		 * grows), so that a message that goes on for ever stops here.
+		 */
+		if (!over && max > 0 && max - d.octets < len)
+			len = (size_t)(max - d.octets) + 1;
 		used = pop3_dec_feed(&d, buf, len, retr_sink, &rc);
 		io_skip(p->io, (size_t)used);
+		if (!over && max > 0 && d.octets > max) {
+			/* The sink has had its last byte: the rest is read
+			   and dropped, so the session stays in step. */
+			over = 1;
+			rc.sink = NULL;
+		}
+		if (over && d.octets > hard)
+			return fail(p, POP_PROTO, "%s: message %zu goes on past "
+			    "%llu bytes, far over max_size (%llu) and what "
+			    "it was listed at: ending the session", p->host,
+			    idx + 1, hard, max);
 	}
+	if (over)
+		return fail(p, POP_TOOBIG, "%s: message %zu is over %llu bytes "
+		    "(max_size), though it was listed smaller: left on the "
+		    "server", p->host, idx + 1, max);
 	return rc.failed ? POP_LOCAL : POP_OK;
 }
 
@@ -925,7 +1019,8 @@ pop_retr(struct pop *p, const size_t *idx, size_t n, long long top,
 		}
 		if (failed != POP_OK) {
 			/* In flight before the failure: read and drop. */
-			if ((st = read_body(p, NULL, idx[got])) != POP_OK)
+			if ((st = read_body(p, NULL, sink->max, idx[got])) !=
+			    POP_OK && st != POP_TOOBIG)
 				return st;
 			continue;
 		}
@@ -934,11 +1029,18 @@ pop_retr(struct pop *p, const size_t *idx, size_t n, long long top,
 			failed = POP_LOCAL;
 			util_snprintf(why, sizeof(why), "cannot deliver message "
 			    "%zu", idx[got] + 1);
-			if ((st = read_body(p, NULL, idx[got])) != POP_OK)
+			if ((st = read_body(p, NULL, sink->max, idx[got])) !=
+			    POP_OK && st != POP_TOOBIG)
 				return st;
 			continue;
 		}
-		st = read_body(p, sink, idx[got]);
+		st = read_body(p, sink, sink->max, idx[got]);
+		if (st == POP_TOOBIG) {
+			/* Read to its end and dropped: the others go on. */
+			if (sink->abandon != NULL)
+				sink->abandon(sink->arg, idx[got], p->err);
+			continue;
+		}
 		if (st == POP_LOCAL || (st == POP_OK && sink->end != NULL &&
 		    sink->end(sink->arg, idx[got]) == -1)) {
 			failed = POP_LOCAL;

@@ -28,18 +28,32 @@ enum pop_status {
 	POP_PROTO = 5,		/* the server broke the protocol */
 	POP_KRB = 6,		/* no usable Kerberos ticket */
 	POP_TEMP = 7,		/* [SYS/TEMP], [IN-USE], [LOGIN-DELAY] */
-	POP_LOCAL = 8		/* a local failure (memory, a sink) */
+	POP_LOCAL = 8,		/* a local failure (memory, a sink) */
+	POP_TOOBIG = 9		/* a message went past pop_sink.max */
 };
 
 /* A server line kept, CRLF removed (RFC 2449 s.4: 512 with CRLF). */
 #define POP_LINE_MAX	1024
 /* CAPA lines kept, for --serverinfo. */
 #define POP_CAPA_MAX	32
+/* CAPA lines read: RFC 2449 and its extensions define a few dozen. */
+#define POP_CAPA_LINES_MAX	1024
 /* RETRs in flight when PIPELINING is offered: bounded so that neither
    side's buffers fill with requests while responses wait. */
 #define POP_WINDOW	16
-/* Messages a maildrop may list: bounds the scan's allocation. */
-#define POP_COUNT_MAX	10000000
+/*
+ * Messages a maildrop may list: bounds what a server's STAT makes kpop
+ * allocate (about 120 bytes a message with the fetch's own arrays), to
+ * some 120 MB; kpopd serves at most as many (MD_MSGS_MAX).
+ */
+#define POP_COUNT_MAX	1000000
+/*
+ * How far a message may run past pop_sink.max (at least; max itself if
+ * larger) and still be read to its end and skipped: servers that count
+ * sizes loosely are off by little; one that goes on further is not
+ * listened to.
+ */
+#define POP_OVERRUN_MIN	(1024ULL * 1024)
 /* Seconds a connection, and each read or write, may take. */
 #define POP_TIMEOUT_S	60
 
@@ -143,12 +157,24 @@ struct pop_sink {
 	int	(*data)(void *, size_t idx, const void *, size_t);
 	int	(*end)(void *, size_t idx);
 	void	*arg;
+	/*
+	 * The most bytes one message may have (as handed to data), or 0 for
+	 * no bound.  Past it, data is called no more, the rest is read and
+	 * dropped, and abandon (if not NULL) is called instead of end, with
+	 * the reason; the fetch goes on.  A message that goes on past
+	 * max + max(max, POP_OVERRUN_MIN) ends the fetch with POP_PROTO,
+	 * mid-message: the connection is then out of step and only
+	 * pop_close() is left to call.
+	 */
+	unsigned long long max;
+	void	(*abandon)(void *, size_t idx, const char *why);
 };
 
 /*
  * RETR each message whose index is in idx (n of them), in order, with up
  * to POP_WINDOW in flight when the server pipelines.  With top >= 0,
- * "TOP i top" instead.  A -ERR for one message stops there.
+ * "TOP i top" instead.  A -ERR for one message stops there; one longer
+ * than sink->max is skipped (see pop_sink), or ends the session.
  */
 int	pop_retr(struct pop *, const size_t *idx, size_t n, long long top,
 	    const struct pop_sink *) KP_NONNULL(1, 2, 5) KP_WUR;

@@ -20,8 +20,24 @@
 #define LOCATE_ANSWER_MAX	4096
 
 #ifdef HAVE_HESIOD
+/*
+ * Whether a name from a Hesiod answer is one word of printable ASCII:
+ * whoever answers the query chooses it, and it goes into USER and onto
+ * the terminal, where CR LF would start a command of theirs and ESC a
+ * sequence.
+ */
 static int
-from_hesiod(const char *user, struct locate_po *po)
+hesiod_word_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* 0 with *po filled, -1 for no entry, -2 for an entry refused (err). */
+static int
+from_hesiod(const char *user, struct locate_po *po, char *err, size_t errlen)
 {
 	struct hesiod_postoffice *po_h;
 	void *ctx;
@@ -31,6 +47,16 @@ from_hesiod(const char *user, struct locate_po *po)
 		return -1;
 	if ((po_h = hesiod_getmailhost(ctx, user)) != NULL) {
 		if (strcasecmp(po_h->hesiod_po_type, "POP") == 0 &&
+		    ((po_h->hesiod_po_host != NULL &&
+		    !hesiod_word_ok(po_h->hesiod_po_host)) ||
+		    (po_h->hesiod_po_name != NULL &&
+		    !hesiod_word_ok(po_h->hesiod_po_name)))) {
+			util_snprintf(err, errlen, "the Hesiod pobox entry of "
+			    "%s names a host or account with a blank, a "
+			    "control character or a byte outside ASCII: not "
+			    "used", user);
+			rc = -2;
+		} else if (strcasecmp(po_h->hesiod_po_type, "POP") == 0 &&
 		    po_h->hesiod_po_host != NULL &&
 		    po_h->hesiod_po_host[0] != '\0' &&
 		    util_strlcpy(po->host, po_h->hesiod_po_host,
@@ -134,8 +160,12 @@ locate_pobox(const char *user, int trust_target, struct locate_po *po,
 
 	memset(po, 0, sizeof(*po));
 #ifdef HAVE_HESIOD
-	if (from_hesiod(user, po) == 0)
+	switch (from_hesiod(user, po, err, errlen)) {
+	case 0:
 		return 0;
+	case -2:
+		return -1;
+	}
 	memset(po, 0, sizeof(*po));
 #else
 	(void)user;

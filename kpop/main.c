@@ -30,6 +30,7 @@
 #include <openssl/x509.h>
 
 #include "common/conf.h"
+#include "common/log.h"
 #include "common/sasl.h"
 #include "common/tls.h"
 #include "kpop/client.h"
@@ -61,6 +62,9 @@
 #define ACCOUNTS_MAX	64
 /* Lines of TOP asked for by --list: the header only. */
 #define LIST_TOP_LINES	0
+/* A header that TOP may send: far past any real one (RFC 5322 has no
+   bound; a few hundred KiB is a lot), so that one never ending stops. */
+#define LIST_TOP_MAX	(1024ULL * 1024)
 /* Seconds to wait for an account another kpop is fetching. */
 #define LOCK_WAIT_S	0
 /* UIDLs listed more than once that get a line each; the rest a count. */
@@ -169,6 +173,13 @@ now_s(void)
 	gettimeofday(&tv, NULL);
 	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
+
+/*
+ * Text a server sent, made printable (log.h) before it reaches the
+ * user's terminal: no escape sequence of the server's passes.
+ */
+#define SHOW(buf, s)	(log_printable((buf), sizeof(buf), (s), strlen(s)), \
+	(const char *)(buf))
 
 /* A JSON string, escaped. */
 static void
@@ -606,7 +617,7 @@ struct fetch {
 	int			 failed;	/* exit code of a failure */
 	char			 err[DLV_ERR_MAX];
 	/* Progress and summary. */
-	size_t			 done_msgs, want_msgs;
+	size_t			 done_msgs, want_msgs, skipped;
 	unsigned long long	 done_bytes, want_bytes, cur_bytes;
 	double			 t0, last_draw;
 	FILE			*json;
@@ -737,6 +748,25 @@ sink_end(void *arg, size_t idx)
 	return 0;
 }
 
+/* A message that turned out over max_size: nothing of it is kept. */
+static void
+sink_abandon(void *arg, size_t idx, const char *why)
+{
+	struct fetch *f = arg;
+
+	if (f->h != NULL) {
+		dlv_abort(f->h);
+		f->h = NULL;
+	}
+	f->cur_bytes = 0;
+	f->skipped++;
+	warn_("%s", why);
+	/* Its intent did not happen (dlv_abort undid the delivery). */
+	if (st_forget(f->st, f->msgs[idx].uidl, f->err, sizeof(f->err)) !=
+	    ST_OK)
+		warn_("%s", f->err);
+}
+
 static void
 recover_note(void *arg, const char *uidl, const char *msg)
 {
@@ -826,14 +856,16 @@ do_fetch(struct pop *p, const struct account *a, struct st *st,
     struct summary *sum)
 {
 	struct fetch f;
-	struct pop_sink sink = { sink_begin, sink_data, sink_end, &f };
+	/* max_size bounds what a message costs, whatever LIST said. */
+	struct pop_sink sink = { sink_begin, sink_data, sink_end, &f,
+	    a->max_size, sink_abandon };
 	const char **uidls = NULL;
 	size_t *want = NULL, *dele = NULL, nwant = 0, ndele = 0, i;
 	unsigned long long total;
 	const char **deleted = NULL;
 	unsigned char *dup = NULL;
 	ssize_t ndup = 0;
-	int rc = KX_OK, r;
+	int rc = KX_OK, r, out_of_step = 0;
 
 	memset(&f, 0, sizeof(f));
 	f.a = a;
@@ -917,22 +949,39 @@ do_fetch(struct pop *p, const struct account *a, struct st *st,
 				dlv_abort(f.h);
 			warn_("%s", f.failed ? f.err : p->err);
 			rc = f.failed ? f.failed : exit_for(r);
+			/* Mid-response: any DELE would be answered by the
+			   rest of it, so nothing more is asked. */
+			out_of_step = !f.failed && r == POP_PROTO;
 		}
 	}
 	draw_progress(&f, 1);
 	sum->fetched = f.done_msgs;
 	sum->bytes = f.done_bytes;
-	/* Delete only what is recorded delivered (all fetched so far). */
+	sum->skipped += f.skipped;
+	/*
+	 * Delete only what is recorded delivered: not every message asked
+	 * for, nor the first done_msgs of them (one over max_size may have
+	 * been skipped on the way).
+	 */
 	if (!a->keep)
-		for (i = 0; i < f.done_msgs; i++)
-			dele[ndele++] = want[i];
+		for (i = 0; i < nwant; i++)
+			if (st_get(st, f.msgs[want[i]].uidl, NULL) ==
+			    ST_DELIVERED)
+				dele[ndele++] = want[i];
+	if (out_of_step) {
+		warn_("nothing was deleted (the next run deletes what was "
+		    "delivered)");
+		ndele = 0;
+	}
 	if (ndele > 0 && (r = pop_dele(p, dele, ndele)) != POP_OK) {
 		warn_("%s", p->err);
 		if (rc == KX_OK)
 			rc = exit_for(r);
 		ndele = 0;
 	}
-	if ((r = pop_quit(p)) != POP_OK) {
+	if (out_of_step)
+		;	/* pop_close() hangs up */
+	else if ((r = pop_quit(p)) != POP_OK) {
 		warn_("QUIT: %s (nothing was deleted)", p->err);
 		if (rc == KX_OK)
 			rc = exit_for(r);
@@ -1059,7 +1108,8 @@ do_list(struct pop *p, const struct account *a, struct st *st)
 {
 	struct pop_msg *msgs = NULL;
 	struct head h;
-	struct pop_sink sink = { head_begin, head_data, list_end, &h };
+	struct pop_sink sink = { head_begin, head_data, list_end, &h,
+	    LIST_TOP_MAX, NULL };
 	unsigned long long total;
 	char from[80], subj[80];
 	size_t count, i;
@@ -1077,10 +1127,15 @@ do_list(struct pop *p, const struct account *a, struct st *st)
 
 		from[0] = subj[0] = '\0';
 		if (p->capa.top || !p->capa.seen) {
-			if (pop_retr(p, &i, 1, LIST_TOP_LINES, &sink) ==
-			    POP_OK) {
+			r = pop_retr(p, &i, 1, LIST_TOP_LINES, &sink);
+			if (r == POP_OK) {
 				header_field(&h, "From", from, sizeof(from));
 				header_field(&h, "Subject", subj, sizeof(subj));
+			} else if (r == POP_PROTO || r == POP_UNAVAIL) {
+				/* Out of step, or gone: ask nothing more. */
+				warn_("%s", p->err);
+				free(msgs);
+				return exit_for(r);
 			}
 		}
 		if (O.json) {
@@ -1134,11 +1189,11 @@ static void
 print_serverinfo(struct pop *p, const struct account *a)
 {
 	X509 *cert;
-	char pin[96], buf[256];
+	char pin[96], buf[256], shown[POP_LINE_MAX];
 	size_t i;
 
 	printf("server: %s port %u\n", a->host, a->port);
-	printf("greeting: %s\n", p->greeting);
+	printf("greeting: %s\n", SHOW(shown, p->greeting));
 	printf("apop: %s\n", p->apop_ts[0] ? "offered (timestamp in "
 	    "greeting)" : "no");
 	if (tls_active(p->io)) {
@@ -1162,14 +1217,14 @@ print_serverinfo(struct pop *p, const struct account *a)
 	if (!p->capa.seen)
 		printf("capa: not supported\n");
 	for (i = 0; i < p->capa.nlines; i++)
-		printf("capa: %s\n", p->capa.lines[i]);
+		printf("capa: %s\n", SHOW(shown, p->capa.lines[i]));
 	printf("login methods: %s%s%s%s\n", p->capa.sasl[0] ? "SASL " : "",
-	    p->capa.sasl, p->capa.user ? " USER" : "", p->apop_ts[0] ?
-	    " APOP" : "");
+	    SHOW(shown, p->capa.sasl), p->capa.user ? " USER" : "",
+	    p->apop_ts[0] ? " APOP" : "");
 	printf("login-delay: %s\n", p->capa.login_delay[0] ?
-	    p->capa.login_delay : "not announced");
-	printf("expire: %s\n", p->capa.expire[0] ? p->capa.expire :
-	    "not announced");
+	    SHOW(shown, p->capa.login_delay) : "not announced");
+	printf("expire: %s\n", p->capa.expire[0] ? SHOW(shown,
+	    p->capa.expire) : "not announced");
 }
 
 /* ---- accounts ---- */
@@ -1448,6 +1503,7 @@ run_account(struct account *a, SSL_CTX *ctx)
 	struct st *st = NULL;
 	struct summary sum;
 	char id[ST_ID_MAX + 1], err[512], principal[512] = "";
+	char shown[POP_LINE_MAX];
 	double t0 = now_s();
 	int r, rc;
 
@@ -1514,10 +1570,14 @@ run_account(struct account *a, SSL_CTX *ctx)
 			rc = exit_for(r);
 			break;
 		}
-		if (O.json)
-			printf("  \"stat\": \"%s\",\n", p.line + 4);
-		else
-			printf("%s\n", p.line + 4);
+		/* The server's words: printable, whatever it sent. */
+		SHOW(shown, strlen(p.line) > 4 ? p.line + 4 : "");
+		if (O.json) {
+			printf("  \"stat\": ");
+			json_str(stdout, shown);
+			printf(",\n");
+		} else
+			printf("%s\n", shown);
 		(void)pop_quit(&p);
 		rc = KX_OK;
 		break;
