@@ -19,8 +19,9 @@
  *	   PLAIN without an initial response, by bit 2);
  *	2  KPOP after a good AP-REQ for fuzz@FUZZ.TEST (the principal is
  *	   set through mon_fuzz_new: a real AP-REQ needs a KDC);
- *	3  logged in as fuzz by M_AUTH_PASS, a Maildir of three messages
- *	   open (GET_MSG, TOUCH, QUIT; the layer requests, with no layer).
+ *	3  logged in as fuzz by M_AUTH_PASS (or, by bit 2, SASL PLAIN), a
+ *	   Maildir of three messages open (GET_MSG, TOUCH, QUIT; the layer
+ *	   requests, with no layer).
  * The rest is requests, each a type byte, a 16-bit little-endian length
  * and that many body bytes (ipc.h encoding: u32, u64 native, strings
  * and bytes as u32 length + bytes), until the monitor ends the session.
@@ -307,10 +308,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		break;
 	case 3:
 		fresh_maildir();
-		ipc_put_str(&wb, "fuzz");
-		ipc_put_str(&wb, pass);
+		if (data[0] & 4) {
+			/* authzid "", authcid "fuzz", the password */
+			char plain[6 + sizeof(pass)];
+			size_t pl = 6 + strlen(pass);
+
+			memcpy(plain, "\0fuzz\0", 6);
+			memcpy(plain + 6, pass, strlen(pass));
+			ipc_put_str(&wb, "PLAIN");
+			ipc_put_u32(&wb, 1);
+			ipc_put_bytes(&wb, plain, pl);
+			ipc_put_u32(&wb, 0);
+			ipc_put_str(&wb, "");
+			ipc_put_bytes(&wb, "", 0);
+			type = M_SASL_START;
+		} else {
+			ipc_put_str(&wb, "fuzz");
+			ipc_put_str(&wb, pass);
+			type = M_AUTH_PASS;
+		}
 		result = 99;
-		if (request(m, M_AUTH_PASS) == -1 ||
+		if (request(m, type) == -1 ||
 		    drain(&result) != M_AUTH_RESULT || result != AUTH_OK ||
 		    mon_fuzz_state(m, &user) != 1) {
 			fprintf(stderr, "fuzz-monitor: the login failed\n");
