@@ -9,6 +9,14 @@
  * deleted with md_commit() and the mbox is opened again: the messages
  * kept must come back byte for byte, in order, and no others.
  *
+ * An input whose mbox part starts "KPOPJNL1" also makes the journal a
+ * crashed commit leaves (.mbox.kpopd-journal): after the magic, W (8
+ * bytes, little endian, taken modulo the mbox's size + 1), N (8, modulo
+ * L), a 2-byte length L and L bytes of old data, then the mbox; the
+ * harness fills in the mbox's device and inode and the SHA-256, so the
+ * open's recovery applies it.  The journal must be gone after the open,
+ * and the checks above hold for the file as it is then.
+ *
  * The scratch directory is under /dev/shm when there is one (fsync is
  * free there), made once and removed at exit.
  */
@@ -24,13 +32,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "common/pop3.h"
 #include "common/util.h"
 #include "kpopd/maildrop.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static char dir[PATH_MAX], mbox[PATH_MAX + 16];
+static char dir[PATH_MAX], mbox[PATH_MAX + 16], journal[PATH_MAX + 32];
+
+/* The journal header (mbox.c): magic, W, L, N, dev, ino, SHA-256. */
+#define J_HDR		128
+#define J_SUMOFF	48
 
 static void
 cleanup(void)
@@ -52,6 +66,8 @@ setup(void)
 	    -1 || mkdtemp(dir) == NULL)
 		abort();
 	(void)util_snprintf(mbox, sizeof(mbox), "%s/mbox", dir);
+	(void)util_snprintf(journal, sizeof(journal),
+	    "%s/.mbox.kpopd-journal", dir);
 	atexit(cleanup);
 }
 
@@ -64,6 +80,77 @@ put(const uint8_t *data, size_t len)
 	if (fd == -1 || util_write_all(fd, data, len, -1) == -1 ||
 	    close(fd) == -1)
 		abort();
+}
+
+static void
+put64(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t
+get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * If the n bytes at *datap start with a journal (see the top), write the
+ * mbox that follows it and the journal for it, and move *datap and *lenp
+ * past the journal part.
+ */
+static void
+put_with_journal(const uint8_t **datap, size_t *lenp)
+{
+	const uint8_t *d = *datap;
+	unsigned char hdr[J_HDR];
+	unsigned int dl;
+	struct stat st;
+	EVP_MD_CTX *ctx;
+	uint64_t w, n, l;
+	size_t len = *lenp;
+	int fd;
+
+	if (len < 26 || memcmp(d, "KPOPJNL1", 8) != 0 ||
+	    (l = (uint64_t)d[24] | (uint64_t)d[25] << 8) > len - 26) {
+		put(d, len);
+		return;
+	}
+	w = get64(d + 8);
+	n = l > 0 ? get64(d + 16) % l : 0;
+	put(d + 26 + l, len - 26 - (size_t)l);
+	if (stat(mbox, &st) == -1)
+		abort();
+	w %= (uint64_t)st.st_size + 1;
+	memset(hdr, 0, sizeof(hdr));
+	memcpy(hdr, "KPOPJNL1", 8);
+	put64(hdr + 8, w);
+	put64(hdr + 16, l);
+	put64(hdr + 24, n);
+	put64(hdr + 32, (uint64_t)st.st_dev);
+	put64(hdr + 40, (uint64_t)st.st_ino);
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, hdr, J_SUMOFF) != 1 ||
+	    EVP_DigestUpdate(ctx, d + 26, (size_t)l) != 1 ||
+	    EVP_DigestFinal_ex(ctx, hdr + J_SUMOFF, &dl) != 1)
+		abort();
+	EVP_MD_CTX_free(ctx);
+	fd = open(journal, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd == -1 || util_write_all(fd, hdr, sizeof(hdr), -1) == -1 ||
+	    util_write_all(fd, d + 26, (size_t)l, -1) == -1 ||
+	    close(fd) == -1)
+		abort();
+	*datap = d + 26 + l;
+	*lenp = len - 26 - (size_t)l;
 }
 
 /* Message i's bytes (malloc'd, *lenp), or NULL if it is gone. */
@@ -151,18 +238,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	if (len == 0)
 		return 0;
 	flags = data[0];
-	put(data + 1, len - 1);
-	if ((rc = md_open(MD_MBOX, mbox, &opts, &md, err, sizeof(err))) !=
-	    MD_OK) {
+	data++;
+	len--;
+	put_with_journal(&data, &len);
+	rc = md_open(MD_MBOX, mbox, &opts, &md, err, sizeof(err));
+	if (access(journal, F_OK) == 0)
+		__builtin_trap();	/* the journal was left */
+	if (stat(mbox, &st) == -1)
+		abort();
+	if (rc != MD_OK) {
+		char head[5];
+		int fd;
+
 		/* Only a file that does not start with a From_ line. */
-		if (rc == MD_PERM && (len - 1 < 5 ||
-		    memcmp(data + 1, "From ", 5) != 0))
+		if ((fd = open(mbox, O_RDONLY)) == -1)
+			abort();
+		if (rc == MD_PERM && (read(fd, head, 5) != 5 ||
+		    memcmp(head, "From ", 5) != 0)) {
+			(void)close(fd);
 			return 0;
+		}
 		fprintf(stderr, "md_open: %s\n", err);
 		__builtin_trap();
 	}
 	n = md_count(md);
-	msgs = check(md, len - 1, &lens);
+	msgs = check(md, (size_t)st.st_size, &lens);
 	if (!(flags & 1) || n == 0) {
 		md_close(md);
 		release(msgs, lens, n);
