@@ -575,12 +575,11 @@ mdir_cache_line(const char *p, const char *nl, int v1, struct mdir_centry *ce)
 		ce->namelen = colon != NULL ? (size_t)(colon - f[3]) : len[3];
 	}
 	/*
-	 * Format 2 writes only names mdir_cacheable() passed, and the line
-	 * is checksummed; a name must still never leave its directory.
+	 * Both formats write only names mdir_cacheable() passed; anything
+	 * else (a name past NAME_MAX, which no open could find, a '/' that
+	 * would leave the directory) is not a cache we wrote.
 	 */
-	if (v1 ? !mdir_cacheable(ce->name, ce->fulllen) :
-	    (ce->fulllen == 0 || memchr(ce->name, '/', ce->fulllen) != NULL ||
-	    memchr(ce->name, '\0', ce->fulllen) != NULL))
+	if (!mdir_cacheable(ce->name, ce->fulllen))
 		return -1;
 	if (!v1 && len[1] == 1 && f[1][0] == '-')
 		ce->phys = MDIR_NONE;

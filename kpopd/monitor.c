@@ -34,6 +34,9 @@
 #include "kpopd/kpopd.h"
 #include "kpopd/maildrop.h"
 #include "kpopd/passwd.h"
+#ifdef KPOP_FUZZ
+#include "kpopd/mon-fuzz.h"
+#endif
 
 /* Password attempts a session may make before the monitor gives up. */
 #define MON_AUTH_TRIES	10
@@ -1281,13 +1284,89 @@ static const struct mon_cmd mon_cmds[] = {
 	{ M_LAYER_DECODE, MS_AUTHED | MS_DONE, do_layer_decode },
 };
 
+/*
+ * Answer one request of the net process, its body in m->in: if the table
+ * permits it in this state, run its handler.  Returns 0, or -1 to end
+ * the session (not permitted, malformed, or the handler said so).
+ */
+static int
+mon_request(struct mon *m, uint32_t type)
+{
+	size_t i;
+
+	for (i = 0; i < KP_NELEM(mon_cmds); i++)
+		if (mon_cmds[i].type == type)
+			break;
+	if (i == KP_NELEM(mon_cmds) ||
+	    (mon_cmds[i].states & (int)m->state) == 0) {
+		log_err("%s: request %u not permitted in state %d; "
+		    "ending the session", m->s->peer, type, m->state);
+		return -1;
+	}
+	if (mon_cmds[i].fn(m) == -1) {
+		if (m->in.bad)
+			log_err("%s: malformed request %u; ending the "
+			    "session", m->s->peer, type);
+		return -1;
+	}
+	return 0;
+}
+
+#ifdef KPOP_FUZZ
+/* The fuzzing entry points (mon-fuzz.h): never built into kpopd. */
+struct mon *
+mon_fuzz_new(const struct session_start *s, int sock, const char *principal)
+{
+	struct mon *m;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	m->s = s;
+	m->c = s->conf;
+	m->state = MS_PREAUTH;
+	m->sock = sock;
+	if (principal != NULL)
+		util_strlcpy(m->principal, principal, sizeof(m->principal));
+	return m;
+}
+
+int
+mon_fuzz_request(struct mon *m, uint32_t type, const void *body, size_t len)
+{
+	ipc_reset(&m->in);
+	if (len > sizeof(m->in.data))
+		return -1;
+	memcpy(m->in.data, body, len);
+	m->in.len = len;
+	return mon_request(m, type);
+}
+
+int
+mon_fuzz_state(const struct mon *m, const char **userp)
+{
+	*userp = m->user;
+	return m->state == MS_PREAUTH ? 0 : m->state == MS_AUTHED ? 1 : 2;
+}
+
+void
+mon_fuzz_free(struct mon *m)
+{
+	if (m == NULL)
+		return;
+	if (m->md != NULL)
+		md_close(m->md);
+	xsasl_server_free(m->sasl);
+	xsasl_server_free(m->layer);
+	free(m);
+}
+#endif
+
 void
 monitor_main(const struct session_start *s)
 {
 	struct sigaction sa;
 	struct mon *m;
 	uint32_t type;
-	size_t i;
 	int sv[2], r, st;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL || ipc_pair(sv) == -1) {
@@ -1326,21 +1405,8 @@ monitor_main(const struct session_start *s)
 			    s->peer, strerror(errno));
 			break;
 		}
-		for (i = 0; i < KP_NELEM(mon_cmds); i++)
-			if (mon_cmds[i].type == type)
-				break;
-		if (i == KP_NELEM(mon_cmds) ||
-		    (mon_cmds[i].states & (int)m->state) == 0) {
-			log_err("%s: request %u not permitted in state %d; "
-			    "ending the session", s->peer, type, m->state);
+		if (mon_request(m, type) == -1)
 			break;
-		}
-		if (mon_cmds[i].fn(m) == -1) {
-			if (m->in.bad)
-				log_err("%s: malformed request %u; ending the "
-				    "session", s->peer, type);
-			break;
-		}
 	}
 	/* Without a QUIT, nothing is deleted. */
 	if (m->md != NULL)

@@ -1,12 +1,18 @@
 /*
  * tests/common/ipc-t.c: tests for common/ipc.c: typed messages over a
  * SEQPACKET pair, descriptor passing, and every way a malformed or hostile
- * body is refused without an overrun.
+ * body is refused without an overrun.  A descriptor that arrives with a
+ * message the reader refuses or does not want must be closed: each such
+ * case counts the entries of /proc/self/fd before and after.
  */
 #include "config.h"
 
+#include <sys/socket.h>
+
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,6 +20,113 @@
 #include "tap/basic.h"
 
 static struct ipc_buf	out, in;
+
+/* The descriptors open in this process, as /proc/self/fd lists them. */
+static long
+open_fds(void)
+{
+	struct dirent *de;
+	DIR *d;
+	long n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		bail("/proc/self/fd: %s", strerror(errno));
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	(void)closedir(d);
+	return n - 1;	/* the directory's own */
+}
+
+/*
+ * Send len bytes (type and body, as they go on the wire, or fewer) with
+ * nfds copies of descriptor fd, by hand: what a hostile peer can do that
+ * ipc_send_fds() would not.
+ */
+static void
+raw_send(int sock, const void *p, size_t len, int fd, size_t nfds)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(2 * IPC_FDS_MAX * sizeof(int))];
+	} cmsg;
+	int fds[2 * IPC_FDS_MAX];
+	struct msghdr msg;
+	struct iovec iov;
+	struct cmsghdr *c;
+	size_t i;
+
+	if (nfds > 2 * IPC_FDS_MAX)
+		bail("raw_send: too many");
+	for (i = 0; i < nfds; i++)
+		fds[i] = fd;
+	memset(&msg, 0, sizeof(msg));
+	memset(&cmsg, 0, sizeof(cmsg));
+	iov.iov_base = (void *)(uintptr_t)p;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cmsg.buf;
+	msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	if (sendmsg(sock, &msg, 0) != (ssize_t)len)
+		bail("sendmsg: %s", strerror(errno));
+}
+
+/*
+ * Every way a descriptor comes with a message that is refused or not
+ * wanted: none of them may stay open in the reader.
+ */
+static void
+refused_fds_closed(int tx, int rx, int pass)
+{
+	static unsigned char wire[sizeof(uint32_t) + IPC_MSG_MAX + 1];
+	uint32_t type = 12;
+	int got[IPC_FDS_MAX];
+	size_t nfds;
+	long before;
+	int fd, r;
+
+	memcpy(wire, &type, sizeof(type));
+
+	before = open_fds();
+	raw_send(tx, wire, sizeof(type) + 4, pass, 1);
+	r = ipc_recv(rx, &type, &in, NULL, 1000);
+	ok(r == 0 && type == 12, "a descriptor the reader did not ask for");
+	is_int(open_fds(), before, "is closed");
+
+	before = open_fds();
+	raw_send(tx, wire, sizeof(wire), pass, 1);
+	r = ipc_recv(rx, &type, &in, &fd, 1000);
+	ok(r == -1 && errno == EMSGSIZE && fd == -1,
+	    "a body past IPC_MSG_MAX (truncated) is refused");
+	is_int(open_fds(), before, "and its descriptor closed");
+
+	before = open_fds();
+	raw_send(tx, wire, 2, pass, 1);
+	r = ipc_recv(rx, &type, &in, &fd, 1000);
+	ok(r == -1 && errno == EPROTO && fd == -1,
+	    "a message shorter than its type is refused");
+	is_int(open_fds(), before, "and its descriptor closed");
+
+	before = open_fds();
+	raw_send(tx, wire, sizeof(type), pass, IPC_FDS_MAX + 5);
+	r = ipc_recv_fds(rx, &type, &in, got, &nfds, IPC_FDS_MAX, 1000);
+	ok(r == -1 && errno == EMSGSIZE && nfds == 0,
+	    "more descriptors than fit (control truncated) are refused");
+	is_int(open_fds(), before, "and every one that arrived closed");
+
+	before = open_fds();
+	raw_send(tx, wire, sizeof(type), pass, 2);
+	r = ipc_recv(rx, &type, &in, &fd, 1000);
+	ok(r == -1 && errno == EMSGSIZE && fd == -1,
+	    "two descriptors to a reader of one are refused");
+	is_int(open_fds(), before, "and both closed");
+}
 
 int
 main(void)
@@ -161,6 +274,12 @@ main(void)
 			close(wr[k]);
 		}
 	}
+
+	if (pipe(pfd) == -1)
+		bail("pipe");
+	refused_fds_closed(sv[0], sv[1], pfd[0]);
+	close(pfd[0]);
+	close(pfd[1]);
 
 	ok(ipc_recv(sv[1], &type, &in, NULL, 100) == -1 && errno == ETIMEDOUT,
 	    "timeout");
