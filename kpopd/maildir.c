@@ -183,13 +183,16 @@ mdir_order(const void *va, const void *vb)
 	return strcmp(a->name, b->name);
 }
 
-/* Whether a base name can go into the cache as a word. */
+/*
+ * Whether a base name can go into the cache as a word: one the scan would
+ * list (never a dot file, so never "." or "..").
+ */
 static int
 mdir_cacheable(const char *s, size_t len)
 {
 	size_t i;
 
-	if (len == 0 || len > NAME_MAX)
+	if (len == 0 || len > NAME_MAX || s[0] == '.')
 		return 0;
 	for (i = 0; i < len; i++)
 		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e ||
