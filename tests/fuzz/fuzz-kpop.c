@@ -329,7 +329,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	for (i = 0; i < n; i++)
 		idx[i] = i;
 	{
-		struct pop_sink sink = { sink_begin, sink_data, sink_end, &f };
+		struct pop_sink sink = { sink_begin, sink_data, sink_end, &f,
+		    0, NULL };
 
 		st = pop_retr(&p, idx, n, (flags & 2) ? 3 : -1, &sink);
 	}

@@ -225,7 +225,7 @@ release(char **msgs, size_t *lens, size_t n)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-	static const struct md_opts opts = { 1, 0, 0 };
+	static const struct md_opts opts = { .lock_timeout = 1 };
 	struct maildrop *md;
 	struct stat st;
 	unsigned char *del = NULL;

@@ -183,7 +183,7 @@ make_text(const uint8_t *data, size_t len, int flags, size_t *lenp)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-	static const struct md_opts opts = { 1, 0, 0 };
+	static const struct md_opts opts = { .lock_timeout = 1 };
 	struct maildrop *md;
 	struct stat st;
 	char err[256], *text;
