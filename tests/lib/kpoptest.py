@@ -166,7 +166,12 @@ def chown_tree(path, uid, gid):
     for root, dirs, files in os.walk(path):
         os.chown(root, uid, gid)
         for f in files:
-            os.chown(os.path.join(root, f), uid, gid)
+            # A kpopd session still letting go may remove its own
+            # kpopd.cache.tmp meanwhile: a file that is gone needs no owner.
+            try:
+                os.chown(os.path.join(root, f), uid, gid, follow_symlinks=False)
+            except FileNotFoundError:
+                pass
 
 
 def make_maildir(path, messages, new=True, start=0):
