@@ -25,24 +25,7 @@
 /* The part of the host name in our temporary file's name. */
 #define DOTLOCK_TMP_HOST	64
 
-static long long
-dotlock_now_ms(void)
-{
-	struct timespec ts;
 
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-dotlock_sleep_ms(unsigned int ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	(void)nanosleep(&ts, NULL);
-}
 
 /* Record errno e for what in dl and err; returns its status. */
 static int
@@ -266,19 +249,19 @@ dotlock_take(struct dotlock *dl, const char *file, const char *prog,
 		if (dotlock_break(dl, file, host) &&
 		    breaks++ < DOTLOCK_BREAKS_MAX)
 			continue;
-		if (dotlock_now_ms() >= deadline) {
+		if (util_now_ms() >= deadline) {
 			dl->errnum = EEXIST;
 			(void)util_snprintf(err, errlen, "%s is locked by "
 			    "another program (dotlock %s)", file, dl->path);
 			rc = DOTLOCK_BUSY;
 			goto fail;
 		}
-		dotlock_sleep_ms(DOTLOCK_POLL_MS);
+		util_sleep_ms(DOTLOCK_POLL_MS);
 	}
 	(void)unlink(dl->tmp);
 	/* fd is the lock's inode now: futimens(fd) refreshes it. */
 	dl->fd = fd;
-	dl->touched = dotlock_now_ms();
+	dl->touched = util_now_ms();
 	dl->errnum = 0;
 	return DOTLOCK_OK;
 fail:
@@ -294,7 +277,7 @@ dotlock_refresh(struct dotlock *dl)
 
 	if (dl->fd == -1)
 		return -1;
-	now = dotlock_now_ms();
+	now = util_now_ms();
 	if (now - dl->touched < DOTLOCK_REFRESH * 1000LL)
 		return 0;
 	dl->touched = now;

@@ -152,20 +152,11 @@ io_fail(struct io *io, const char *fmt, ...)
 }
 
 int64_t
-io_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t
 io_deadline(const struct io *io)
 {
 	if (io->timeout_ms < 0)
 		return -1;
-	return io_now_ms() + io->timeout_ms;
+	return util_now_ms() + io->timeout_ms;
 }
 
 int
@@ -178,7 +169,7 @@ io_wait(struct io *io, short events, int64_t deadline)
 	for (;;) {
 		if (deadline < 0)
 			left = -1;
-		else if ((left = deadline - io_now_ms()) < 0)
+		else if ((left = deadline - util_now_ms()) < 0)
 			left = 0;
 		pfd.fd = io->fd;
 		pfd.events = events;
@@ -187,7 +178,7 @@ io_wait(struct io *io, short events, int64_t deadline)
 		if (r > 0)
 			return IO_OK;	/* ready, or HUP/ERR: the I/O says */
 		if (r == 0) {
-			if (deadline >= 0 && io_now_ms() >= deadline) {
+			if (deadline >= 0 && util_now_ms() >= deadline) {
 				util_snprintf(io->err, sizeof(io->err),
 				    "timed out after %d ms", io->timeout_ms);
 				return IO_TIMEOUT;

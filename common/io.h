@@ -105,9 +105,6 @@ int	 io_flush(struct io *) KP_NONNULL(1);
 /* Bytes queued and not yet written. */
 size_t	 io_queued(const struct io *) KP_NONNULL(1);
 
-/* Milliseconds on a monotonic clock, for deadlines. */
-int64_t	 io_now_ms(void);
-
 /* The message for the last IO_ERROR or IO_TIMEOUT; never NULL. */
 const char *io_error(const struct io *) KP_NONNULL(1);
 

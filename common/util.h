@@ -59,6 +59,12 @@ void	util_hex(const unsigned char *p, size_t n, char *out) KP_NONNULL(1, 3);
 /* The value of hex digit c (either case), or -1. */
 int	util_xdigit(int c);
 
+/* Milliseconds on CLOCK_MONOTONIC, for deadlines and intervals. */
+long long util_now_ms(void);
+
+/* Sleep ms milliseconds (a signal may cut it short). */
+void	util_sleep_ms(unsigned int ms);
+
 /*
  * Try for an fcntl write lock on the whole of fd without waiting: 0
  * taken, 1 held by another process, -1 an error (errno set).

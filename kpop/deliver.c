@@ -201,24 +201,7 @@ dlv_fsync_dir(const char *path)
 	return rc;
 }
 
-static long long
-dlv_now_ms(void)
-{
-	struct timespec ts;
 
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-dlv_sleep_ms(unsigned int ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	(void)nanosleep(&ts, NULL);
-}
 
 /* ---- the output buffer ---- */
 
@@ -350,13 +333,13 @@ static int
 dlv_lock_wait(const char *path, const char *what, long long deadline,
     char *err, size_t errlen)
 {
-	if (dlv_now_ms() >= deadline) {
+	if (util_now_ms() >= deadline) {
 		(void)util_snprintf(err, errlen,
 		    "mbox %s is locked by another program "
 		    "(%s); gave up waiting", path, what);
 		return DLV_TEMP;
 	}
-	dlv_sleep_ms(DLV_LOCK_POLL_MS);
+	util_sleep_ms(DLV_LOCK_POLL_MS);
 	return DLV_OK;
 }
 
@@ -387,7 +370,7 @@ dlv_lock(struct dlv_lock *lk, const char *path, unsigned int wait_s,
 
 	lk->fd = -1;
 	dotlock_init(&lk->dl);
-	deadline = dlv_now_ms() + (long long)(wait_s == 0 ? DLV_LOCK_WAIT :
+	deadline = util_now_ms() + (long long)(wait_s == 0 ? DLV_LOCK_WAIT :
 	    wait_s) * 1000;
 	if ((rc = dotlock_take(&lk->dl, path, "kpop", deadline, err,
 	    errlen)) != DOTLOCK_OK) {

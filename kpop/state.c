@@ -122,14 +122,6 @@ st_unhex(const char *s, size_t n, unsigned char *out)
 	return n % 2 == 0 ? 0 : -1;
 }
 
-static long long
-st_now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Write all n bytes, retrying on EINTR.  0 or -1 (errno). */
 static int
@@ -439,11 +431,11 @@ static int
 st_lock_wait(struct st *st, unsigned int wait_s, char *err, size_t errlen)
 {
 	const struct timespec poll = { 0, ST_LOCK_POLL_MS * 1000000L };
-	long long deadline = st_now_ms() + (long long)wait_s * 1000;
+	long long deadline = util_now_ms() + (long long)wait_s * 1000;
 	int busy;
 
 	while ((busy = util_trylock(st->lock_fd)) == 1) {
-		if (st_now_ms() >= deadline) {
+		if (util_now_ms() >= deadline) {
 			(void)util_snprintf(err, errlen,
 			    "account %s is busy (pid %ld)",
 			    st->id, st_lock_holder(st->lock_fd));

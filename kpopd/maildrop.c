@@ -113,24 +113,7 @@ md_ms_between(const struct timespec *a, const struct timespec *b)
 	    (b->tv_nsec - a->tv_nsec) / 1000000;
 }
 
-long long
-md_now_ms(void)
-{
-	struct timespec ts;
 
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void
-md_sleep_ms(unsigned int ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	(void)nanosleep(&ts, NULL);
-}
 
 /* ---- paths a mail user cannot redirect ---- */
 
@@ -775,13 +758,13 @@ md_lock_session(struct maildrop *md, int dfd, const char *name,
 			goto fail;
 		}
 		if (killed) {
-			if (md_now_ms() >= deadline) {
+			if (util_now_ms() >= deadline) {
 				md_seterr(err, errlen, "in use: the idle "
 				    "session did not let go");
 				rc = MD_INUSE;
 				goto fail;
 			}
-			md_sleep_ms(MD_LOCK_POLL_MS);
+			util_sleep_ms(MD_LOCK_POLL_MS);
 			continue;
 		}
 		if (opts->takeover_idle == 0) {
@@ -820,7 +803,7 @@ md_lock_session(struct maildrop *md, int dfd, const char *name,
 			goto fail;
 		}
 		killed = 1;
-		deadline = md_now_ms() + MD_TAKEOVER_WAIT * 1000LL;
+		deadline = util_now_ms() + MD_TAKEOVER_WAIT * 1000LL;
 	}
 	/* A fresh session is not idle, whatever the file said before. */
 	(void)futimens(fd, NULL);

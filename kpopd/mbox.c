@@ -128,12 +128,12 @@ static int
 mbox_lock_wait(struct mbox *mb, long long deadline, const char *what,
     char *err, size_t errlen)
 {
-	if (md_now_ms() >= deadline) {
+	if (util_now_ms() >= deadline) {
 		md_seterr(err, errlen, "%s is locked by another program (%s)",
 		    mb->path, what);
 		return MD_TEMP;
 	}
-	md_sleep_ms(MD_LOCK_POLL_MS);
+	util_sleep_ms(MD_LOCK_POLL_MS);
 	return MD_OK;
 }
 
@@ -150,7 +150,7 @@ mbox_lock(struct mbox *mb, int *fdp, char *err, size_t errlen)
 	int fd = -1, e, rc, busy;
 
 	*fdp = -1;
-	deadline = md_now_ms() + (long long)mb->lock_timeout * 1000;
+	deadline = util_now_ms() + (long long)mb->lock_timeout * 1000;
 	md_spool(&mb->spool, 1);
 	rc = dotlock_take(&mb->dl, mb->name, "kpopd", deadline, err, errlen);
 	md_spool(&mb->spool, 0);

@@ -236,11 +236,6 @@ int	md_fsync_dir(const char *path) KP_NONNULL(1);
  */
 void	md_spool(const struct md_spool *sp, int on) KP_NONNULL(1);
 
-/* Milliseconds on CLOCK_MONOTONIC. */
-long long md_now_ms(void);
-/* Sleep ms milliseconds (signals may cut it short). */
-void	md_sleep_ms(unsigned int ms);
-
 #ifdef KPOP_TEST_HOOKS
 /*
  * Tests only (never in kpopd): called at each numbered step of an mbox

@@ -1172,11 +1172,11 @@ linger_close(struct net *n)
 	(void)io_flush(n->io);
 	if (!tls_active(n->io))
 		(void)shutdown(fd, SHUT_WR);
-	until = io_now_ms() + NET_LINGER_MS;
-	while (total < NET_LINGER_BYTES && io_now_ms() < until) {
+	until = util_now_ms() + NET_LINGER_MS;
+	while (total < NET_LINGER_BYTES && util_now_ms() < until) {
 		pfd.fd = fd;
 		pfd.events = POLLIN;
-		if (poll(&pfd, 1, (int)(until - io_now_ms())) <= 0)
+		if (poll(&pfd, 1, (int)(until - util_now_ms())) <= 0)
 			break;
 		if ((r = read(fd, drain, sizeof(drain))) <= 0)
 			break;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -63,7 +64,7 @@ main(void)
 	char small[8];
 	unsigned char secret[4] = { 1, 2, 3, 4 };
 
-	plan(33);
+	plan(35);
 	ok(parse("0", 10, &v) == 0 && v == 0, "0");
 	ok(parse("10", 10, &v) == 0 && v == 10, "the maximum itself");
 	ok(parse("11", 10, &v) == -1 && v == 10, "over the maximum, untouched");
@@ -97,5 +98,22 @@ main(void)
 	util_wipe(NULL, 5);
 	ok(1, "wipe of NULL is harmless");
 	test_files();
+
+	{
+		struct timespec ts;
+		long long t0, t1, t2;
+
+		(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+		t0 = util_now_ms();
+		ok(t0 >= (long long)ts.tv_sec * 1000 &&
+		    t0 - (long long)ts.tv_sec * 1000 <= 1000 + 100,
+		    "util_now_ms is CLOCK_MONOTONIC in milliseconds");
+		util_sleep_ms(30);
+		t1 = util_now_ms();
+		util_sleep_ms(0);
+		t2 = util_now_ms();
+		ok(t1 - t0 >= 30 && t2 >= t1,
+		    "util_sleep_ms(30) sleeps at least 30 ms (%lld)", t1 - t0);
+	}
 	return 0;
 }

@@ -484,7 +484,7 @@ lock_child(void *v)
 	for (i = 0; i < 120; i++) {
 		if (a->mode == 2)
 			md_touch(md);
-		md_sleep_ms(50);
+		util_sleep_ms(50);
 	}
 	md_close(md);
 	return 0;
@@ -525,23 +525,23 @@ test_locks(void)
 	pid = spawn(lock_child, &a);
 	if (read(p[0], &c, 1) != 1)
 		bail("child did not open");
-	md_sleep_ms(2000);
+	util_sleep_ms(2000);
 	o.takeover_idle = 1;
-	t0 = md_now_ms();
+	t0 = util_now_ms();
 	if (is_int(open_md(MD_MAILDIR, dir, &o, &md), MD_OK,
 	    "idle for 2 s, takeover_idle 1: taken over"))
 		md_close(md);
 	status = wait_exit(pid);
 	is_int(status, 1000 + SIGTERM, "the idle holder got SIGTERM");
-	ok(md_now_ms() - t0 < (MD_TAKEOVER_WAIT + 1) * 1000LL,
-	    "within the takeover wait (%lld ms)", md_now_ms() - t0);
+	ok(util_now_ms() - t0 < (MD_TAKEOVER_WAIT + 1) * 1000LL,
+	    "within the takeover wait (%lld ms)", util_now_ms() - t0);
 
 	/* A busy holder (md_touch) is not taken over. */
 	a.mode = 2;
 	pid = spawn(lock_child, &a);
 	if (read(p[0], &c, 1) != 1)
 		bail("child did not open");
-	md_sleep_ms(2500);
+	util_sleep_ms(2500);
 	o.takeover_idle = 2;
 	is_int(md_open(MD_MAILDIR, dir, &o, &md, (char[128]){ 0 }, 128),
 	    MD_INUSE, "a holder that calls md_touch is not idle: MD_INUSE");

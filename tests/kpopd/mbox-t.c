@@ -54,7 +54,7 @@ mda_append(const char *mbox, const char *data, size_t len)
 	    -1; i++) {
 		if (errno != EEXIST || i > 200)
 			bail("mda dotlock %s: %s", lock, strerror(errno));
-		md_sleep_ms(50);
+		util_sleep_ms(50);
 	}
 	if ((fd = open(mbox, O_WRONLY | O_APPEND | O_CREAT, 0600)) == -1)
 		bail("mda open: %s", strerror(errno));
@@ -479,10 +479,10 @@ test_session(void)
 	    "open (lock_timeout 1)"))
 		return;
 	put_file(lock, S("12345\n"));
-	t0 = md_now_ms();
+	t0 = util_now_ms();
 	is_int(md_commit(md, del, err, sizeof(err)), MD_TEMP,
 	    "a fresh foreign dotlock: MD_TEMP (%s)", err);
-	ok(md_now_ms() - t0 >= 900, "after waiting the lock timeout");
+	ok(util_now_ms() - t0 >= 900, "after waiting the lock timeout");
 	t = slurp(mbox, &len);
 	is_blob(t, len, g.file.p, g.file.len, "nothing deleted");
 	free(t);
@@ -514,10 +514,10 @@ test_session(void)
 	ts[1] = ts[0];
 	if (utimensat(AT_FDCWD, lock, ts, 0) == -1)
 		bail("utimensat");
-	t0 = md_now_ms();
+	t0 = util_now_ms();
 	is_int(md_commit(md, del, err, sizeof(err)), MD_OK,
 	    "an empty dotlock a minute old is broken: commit %s", err);
-	ok(md_now_ms() - t0 < 900 && !exists(lock),
+	ok(util_now_ms() - t0 < 900 && !exists(lock),
 	    "... at once, and ours released");
 	md_close(md);
 	close(a.pfd[0]);
