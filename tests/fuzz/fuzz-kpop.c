@@ -34,6 +34,7 @@
 
 #include "common/io.h"
 #include "common/util.h"
+#include "fuzz/fuzz-scratch.h"
 #include "kpop/client.h"
 #include "kpop/deliver.h"
 
@@ -67,27 +68,12 @@ struct fetch {
 };
 
 static void
-cleanup(void)
-{
-	char cmd[PATH_MAX + 16];
-
-	if (dir[0] != '\0' && util_snprintf(cmd, sizeof(cmd), "rm -rf '%s'",
-	    dir) == 0 && system(cmd) != 0)
-		fprintf(stderr, "fuzz-kpop: could not remove %s\n", dir);
-}
-
-static void
 setup(void)
 {
-	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" :
-	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
 	char p[PATH_MAX + 16];
 	size_t i;
 
-	if (util_snprintf(dir, sizeof(dir), "%s/fuzz-kpop.XXXXXX", base) ==
-	    -1 || mkdtemp(dir) == NULL)
-		abort();
-	atexit(cleanup);
+	fz_scratch(dir, sizeof(dir), "fuzz-kpop");
 	for (i = 0; i < 3; i++) {
 		(void)util_snprintf(p, sizeof(p), "%s/%s", dir,
 		    (const char *[]){ "new", "cur", "tmp" }[i]);

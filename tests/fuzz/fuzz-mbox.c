@@ -36,6 +36,7 @@
 
 #include "common/pop3.h"
 #include "common/util.h"
+#include "fuzz/fuzz-scratch.h"
 #include "kpopd/maildrop.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -47,28 +48,12 @@ static char dir[PATH_MAX], mbox[PATH_MAX + 16], journal[PATH_MAX + 32];
 #define J_SUMOFF	48
 
 static void
-cleanup(void)
-{
-	char cmd[PATH_MAX + 16];
-
-	if (dir[0] != '\0' && util_snprintf(cmd, sizeof(cmd), "rm -rf '%s'",
-	    dir) == 0 && system(cmd) != 0)
-		fprintf(stderr, "fuzz-mbox: could not remove %s\n", dir);
-}
-
-static void
 setup(void)
 {
-	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" :
-	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-
-	if (util_snprintf(dir, sizeof(dir), "%s/fuzz-mbox.XXXXXX", base) ==
-	    -1 || mkdtemp(dir) == NULL)
-		abort();
+	fz_scratch(dir, sizeof(dir), "fuzz-mbox");
 	(void)util_snprintf(mbox, sizeof(mbox), "%s/mbox", dir);
 	(void)util_snprintf(journal, sizeof(journal),
 	    "%s/.mbox.kpopd-journal", dir);
-	atexit(cleanup);
 }
 
 static void

@@ -34,6 +34,7 @@
 
 #include "common/pop3.h"
 #include "common/util.h"
+#include "fuzz/fuzz-scratch.h"
 #include "kpopd/maildrop.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -61,30 +62,15 @@ static struct file files[] = {
 static char dir[PATH_MAX], cache[PATH_MAX + 16];
 
 static void
-cleanup(void)
-{
-	char cmd[PATH_MAX + 16];
-
-	if (dir[0] != '\0' && util_snprintf(cmd, sizeof(cmd), "rm -rf '%s'",
-	    dir) == 0 && system(cmd) != 0)
-		fprintf(stderr, "fuzz-mdcache: could not remove %s\n", dir);
-}
-
-static void
 setup(void)
 {
-	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" :
-	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
 	char p[PATH_MAX + 64];
 	struct pop3_enc e;
 	struct stat st;
 	size_t i;
 	int fd;
 
-	if (util_snprintf(dir, sizeof(dir), "%s/fuzz-mdcache.XXXXXX", base) ==
-	    -1 || mkdtemp(dir) == NULL)
-		abort();
-	atexit(cleanup);
+	fz_scratch(dir, sizeof(dir), "fuzz-mdcache");
 	for (i = 0; i < 3; i++) {
 		(void)util_snprintf(p, sizeof(p), "%s/%s", dir,
 		    (const char *[]){ "new", "cur", "tmp" }[i]);

@@ -53,6 +53,7 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "fuzz/fuzz-scratch.h"
 #include "kpopd/kpopd.h"
 #include "kpopd/mon-fuzz.h"
 
@@ -63,16 +64,6 @@ static struct kpopd_conf conf;
 static struct session_start ss;
 static int sv[2] = { -1, -1 };
 static struct ipc_buf rb, wb;
-
-static void
-cleanup(void)
-{
-	char cmd[PATH_MAX + 16];
-
-	if (dir[0] != '\0' && util_snprintf(cmd, sizeof(cmd), "rm -rf '%s'",
-	    dir) == 0 && system(cmd) != 0)
-		fprintf(stderr, "fuzz-monitor: could not remove %s\n", dir);
-}
 
 static void
 set(const char *key, const char *value)
@@ -89,17 +80,12 @@ set(const char *key, const char *value)
 static void
 setup(void)
 {
-	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" :
-	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
 	char p[PATH_MAX + 64], cmd[3 * PATH_MAX], host[256];
 	unsigned char rnd[16];
 	struct passwd *pw;
 	FILE *f;
 
-	if (util_snprintf(dir, sizeof(dir), "%s/fuzz-monitor.XXXXXX", base) ==
-	    -1 || mkdtemp(dir) == NULL)
-		abort();
-	atexit(cleanup);
+	fz_scratch(dir, sizeof(dir), "fuzz-monitor");
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		abort();
 	util_hex(rnd, sizeof(rnd), pass);

@@ -30,6 +30,7 @@
 
 #include "common/limits.h"
 #include "common/util.h"
+#include "fuzz/fuzz-scratch.h"
 #include "kpop/deliver.h"
 #include "kpop/state.h"
 
@@ -53,25 +54,9 @@ struct view {
 };
 
 static void
-cleanup(void)
-{
-	char cmd[PATH_MAX + 16];
-
-	if (base[0] != '\0' && util_snprintf(cmd, sizeof(cmd), "rm -rf '%s'",
-	    base) == 0 && system(cmd) != 0)
-		fprintf(stderr, "fuzz-state: could not remove %s\n", base);
-}
-
-static void
 setup(void)
 {
-	const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" :
-	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-
-	if (util_snprintf(base, sizeof(base), "%s/fuzz-state.XXXXXX", tmp) ==
-	    -1 || mkdtemp(base) == NULL)
-		abort();
-	atexit(cleanup);
+	fz_scratch(base, sizeof(base), "fuzz-state");
 	(void)util_snprintf(adir, sizeof(adir), "%s/%s", base, ID);
 	if (mkdir(adir, 0700) == -1)
 		abort();
