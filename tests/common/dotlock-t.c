@@ -68,23 +68,6 @@ path_in(const char *name)
 	return buf[k];
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	(void)nanosleep(&ts, NULL);
-}
-
 /* The exit status of pid, or 1000 + the signal that killed it. */
 static int
 wait_exit(pid_t pid)
@@ -183,7 +166,7 @@ take(struct dotlock *dl, const char *file, long long ms, char *err,
     size_t errlen)
 {
 	dotlock_init(dl);
-	return dotlock_take(dl, file, "test", now_ms() + ms, err, errlen);
+	return dotlock_take(dl, file, "test", util_now_ms() + ms, err, errlen);
 }
 
 /* Fork fn(arg, ready); returns once it wrote a byte to ready. */
@@ -234,7 +217,7 @@ brief_holder(const char *file, int ready)
 		_exit(2);
 	if (write(ready, "x", 1) != 1)
 		_exit(3);
-	sleep_ms(300);
+	util_sleep_ms(300);
 	_exit(dotlock_release(&dl) == 0 ? 0 : 4);
 }
 
@@ -304,7 +287,7 @@ worker(const char *file, int go, int rounds)
 		n = 0;
 		if (r > 0 && util_parse_uint(buf, (size_t)r, 1000000, &n) == -1)
 			_exit(5);
-		sleep_ms(2);
+		util_sleep_ms(2);
 		len = snprintf(buf, sizeof(buf), "%llu", n + 1);
 		if (util_write_all(fd, buf, (size_t)len, 0) == -1 ||
 		    close(fd) == -1 || unlink(mark) == -1)
@@ -364,10 +347,10 @@ test_basic(void)
 	{
 		struct dotlock two;
 
-		t0 = now_ms();
+		t0 = util_now_ms();
 		is_int(take(&two, mb, -1000, err, sizeof(err)), DOTLOCK_BUSY,
 		    "our own live lock, deadline passed: BUSY at once");
-		ok(now_ms() - t0 < 500, "... without waiting");
+		ok(util_now_ms() - t0 < 500, "... without waiting");
 		ok(strstr(err, "locked") != NULL && strstr(err, mb) != NULL,
 		    "... the message names the file (%s)", err);
 		is_int(two.errnum, EEXIST, "... errnum EEXIST");
@@ -438,10 +421,10 @@ test_live_holder(void)
 	pid_t pid;
 
 	pid = start(holder, mb);
-	t0 = now_ms();
+	t0 = util_now_ms();
 	is_int(take(&dl, mb, 700, err, sizeof(err)), DOTLOCK_BUSY,
 	    "a live holder on this host: BUSY");
-	took = now_ms() - t0;
+	took = util_now_ms() - t0;
 	ok(took >= 700 && took < 700 + 500,
 	    "... after waiting until the deadline (%lld ms of 700)", took);
 	ok(exists(lock), "... its lock is left alone");
@@ -453,10 +436,10 @@ test_live_holder(void)
 
 	/* Released while we wait: we get it then. */
 	pid = start(brief_holder, mb);
-	t0 = now_ms();
+	t0 = util_now_ms();
 	is_int(take(&dl, mb, 5000, err, sizeof(err)), DOTLOCK_OK,
 	    "the holder lets go while we wait: taken (%s)", err);
-	took = now_ms() - t0;
+	took = util_now_ms() - t0;
 	ok(took >= 250 && took < 2000, "... soon after (%lld ms)", took);
 	is_int(wait_exit(pid), 0, "... the holder released its own");
 	is_int(dotlock_release(&dl), 0, "release");
@@ -514,20 +497,20 @@ test_dead(void)
 	(void)kill(pid, SIGKILL);
 	(void)wait_exit(pid);
 	ok(exists(lock), "a holder killed with SIGKILL leaves its lock");
-	t0 = now_ms();
+	t0 = util_now_ms();
 	is_int(take(&dl, mb, 5000, err, sizeof(err)), DOTLOCK_OK,
 	    "its lock is broken (%s)", err);
-	ok(now_ms() - t0 < 500, "... at once");
+	ok(util_now_ms() - t0 < 500, "... at once");
 	is_int(dotlock_release(&dl), 0, "release");
 
 	/* Another program's, Dovecot's form. */
 	(void)util_snprintf(text, sizeof(text), "%ld:%s", (long)dead_pid(),
 	    host);
 	put_file(lock, text);
-	t0 = now_ms();
+	t0 = util_now_ms();
 	is_int(take(&dl, mb, 5000, err, sizeof(err)), DOTLOCK_OK,
 	    "a dead \"<pid>:<host>\" lock is broken (%s)", err);
-	ok(now_ms() - t0 < 500, "... at once");
+	ok(util_now_ms() - t0 < 500, "... at once");
 	is_int(dotlock_release(&dl), 0, "release");
 
 	/* The same pid on another host: only age breaks it. */
@@ -588,11 +571,11 @@ test_empty(void)
 	is_int(take(&dl, mb, 200, err, sizeof(err)), DOTLOCK_BUSY,
 	    "a fresh empty lock is left alone (its locker may be writing)");
 	age(lock, DOTLOCK_EMPTY_STALE + 2);
-	t0 = now_ms();
+	t0 = util_now_ms();
 	is_int(take(&dl, mb, 5000, err, sizeof(err)), DOTLOCK_OK,
 	    "empty for DOTLOCK_EMPTY_STALE (%d s), not DOTLOCK_STALE "
 	    "(%d s): broken (%s)", DOTLOCK_EMPTY_STALE, DOTLOCK_STALE, err);
-	ok(now_ms() - t0 < 500, "... at once");
+	ok(util_now_ms() - t0 < 500, "... at once");
 	is_int(dotlock_release(&dl), 0, "release");
 
 	/* The same while a locker holds the mbox's fcntl lock: its own. */

@@ -131,23 +131,6 @@ count_dir(const char *dir, char *name, size_t namelen)
 	return n;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	(void)nanosleep(&ts, NULL);
-}
-
 /* The exit status of pid, or 1000 + the signal that killed it. */
 static int
 wait_exit(pid_t pid)
@@ -514,7 +497,7 @@ hold_dotlock(const char *mb, int ready, unsigned int ms)
 	(void)close(fd);
 	if (write(ready, "x", 1) != 1)
 		_exit(3);
-	sleep_ms(ms);
+	util_sleep_ms(ms);
 	(void)unlink(lock);
 	_exit(0);
 }
@@ -533,7 +516,7 @@ hold_fcntl(const char *mb, int ready, unsigned int ms)
 	fl.l_whence = SEEK_SET;
 	if (fcntl(fd, F_SETLK, &fl) == -1 || write(ready, "x", 1) != 1)
 		_exit(3);
-	sleep_ms(ms);
+	util_sleep_ms(ms);
 	_exit(0);
 }
 
@@ -574,22 +557,22 @@ test_mbox_locks(void)
 	(void)util_snprintf(spec, sizeof(spec), "mbox:%s", mb);
 	(void)util_snprintf(lock, sizeof(lock), "%s.lock", mb);
 	pid = start_holder(hold_dotlock, mb, 600);
-	t0 = now_ms();
+	t0 = util_now_ms();
 	is_int(deliver(spec, &info, S("m1\n"), 0, &w, err, sizeof(err)),
 	    DLV_OK, "a dotlock held for 0.6 s: waits, then delivers");
-	ok(now_ms() - t0 >= 400, "... after waiting (%lld ms)",
-	    now_ms() - t0);
+	ok(util_now_ms() - t0 >= 400, "... after waiting (%lld ms)",
+	    util_now_ms() - t0);
 	is_int(wait_exit(pid), 0, "... the holder was fine");
 	ok(access(lock, F_OK) == -1, "... our dotlock is gone");
 
 	size = file_size(mb);
 	pid = start_holder(hold_fcntl, mb, 3000);
 	info.lock_wait = 1;
-	t0 = now_ms();
+	t0 = util_now_ms();
 	is_int(deliver(spec, &info, S("m2\n"), 0, &w, err, sizeof(err)),
 	    DLV_TEMP, "an fcntl lock held past the timeout: temporary");
-	ok(now_ms() - t0 >= 900 && now_ms() - t0 < 2900, "... after about "
-	    "the timeout (%lld ms)", now_ms() - t0);
+	ok(util_now_ms() - t0 >= 900 && util_now_ms() - t0 < 2900,
+	    "... after about the timeout (%lld ms)", util_now_ms() - t0);
 	ok(strstr(err, "locked") != NULL && strstr(err, mb) != NULL,
 	    "... a clear message: %s", err);
 	ok(access(lock, F_OK) == -1, "... no dotlock left behind");
@@ -602,10 +585,10 @@ test_mbox_locks(void)
 	old[0].tv_nsec = old[1].tv_nsec = 0;
 	if (utimensat(AT_FDCWD, lock, old, 0) == -1)
 		bail("utimensat: %s", strerror(errno));
-	t0 = now_ms();
+	t0 = util_now_ms();
 	is_int(deliver(spec, &info, S("m3\n"), 0, &w, err, sizeof(err)),
 	    DLV_OK, "a stale dotlock is broken");
-	ok(now_ms() - t0 < 900 && access(lock, F_OK) == -1,
+	ok(util_now_ms() - t0 < 900 && access(lock, F_OK) == -1,
 	    "... at once, and ours removed after");
 
 	if ((pid = fork()) == 0)
@@ -621,10 +604,10 @@ test_mbox_locks(void)
 		    (long)pid, text);
 		put_file(lock, dl, strlen(dl));
 	}
-	t0 = now_ms();
+	t0 = util_now_ms();
 	is_int(deliver(spec, &info, S("m4\n"), 0, &w, err, sizeof(err)),
 	    DLV_OK, "a fresh dotlock of a kpop that is gone is broken");
-	ok(now_ms() - t0 < 900, "... at once");
+	ok(util_now_ms() - t0 < 900, "... at once");
 
 	/*
 	 * A kpop that made its dotlock with O_EXCL and was killed before it
@@ -637,11 +620,11 @@ test_mbox_locks(void)
 	if (utimensat(AT_FDCWD, lock, old, 0) == -1)
 		bail("utimensat: %s", strerror(errno));
 	info.lock_wait = 1;
-	t0 = now_ms();
+	t0 = util_now_ms();
 	is_int(deliver(spec, &info, S("m5\n"), 0, &w, err, sizeof(err)),
 	    DLV_OK, "an empty dotlock left a minute ago by a killed kpop is "
 	    "broken (%s)", err);
-	ok(now_ms() - t0 < 900 && access(lock, F_OK) == -1,
+	ok(util_now_ms() - t0 < 900 && access(lock, F_OK) == -1,
 	    "... at once, and ours removed after");
 }
 
@@ -849,9 +832,9 @@ test_mda_abort(void)
 		bail("mda open: %s", err);
 	if (dlv_write(h, S(msg1)) != DLV_OK)
 		bail("mda write: %s", dlv_error(h));
-	sleep_ms(100);
+	util_sleep_ms(100);
 	dlv_abort(h);
-	sleep_ms(100);
+	util_sleep_ms(100);
 	ok(access(done, F_OK) == -1, "mda: abort kills it before it sees "
 	    "the end of its input");
 }

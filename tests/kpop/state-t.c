@@ -127,23 +127,6 @@ wait_exit(pid_t pid)
 	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 1000 + WTERMSIG(ws);
 }
 
-static void
-sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	(void)nanosleep(&ts, NULL);
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Open account id under base, bailing out on failure. */
 static struct st *
 open_ok(const char *id)
@@ -827,12 +810,12 @@ test_lock(void)
 		_exit(lock_child("lock@h:1", 0, getppid()));
 	is_int(wait_exit(pid), 1, "a second run is refused at once, "
 	    "\"busy (pid N)\"");
-	t0 = now_ms();
+	t0 = util_now_ms();
 	if ((pid = fork()) == 0)
 		_exit(lock_child("lock@h:1", 1, getppid()));
 	is_int(wait_exit(pid), 1, "... or after a bounded wait");
-	ok(now_ms() - t0 >= 900, "... of about a second (%lld ms)",
-	    now_ms() - t0);
+	ok(util_now_ms() - t0 >= 900, "... of about a second (%lld ms)",
+	    util_now_ms() - t0);
 	if ((pid = fork()) == 0)
 		_exit(lock_child("other@h:1", 0, getppid()));
 	is_int(wait_exit(pid), 0, "another account opens meanwhile");
@@ -841,7 +824,7 @@ test_lock(void)
 	ok(strstr(err, "busy") != NULL, "... %s", err);
 	if ((pid = fork()) == 0)
 		_exit(lock_child("lock@h:1", 5, getppid()));
-	sleep_ms(300);
+	util_sleep_ms(300);
 	st_close(st);
 	is_int(wait_exit(pid), 0, "a waiting run gets it once released");
 	st = open_ok("lock@h:1");
@@ -1026,7 +1009,7 @@ test_crash(void)
 	char *rep = NULL;
 	size_t len, cap = 0, checked = 0;
 	int p[2], round, bad = 0, ws;
-	long long t0 = now_ms();
+	long long t0 = util_now_ms();
 	ssize_t r;
 	pid_t pid;
 
@@ -1039,7 +1022,7 @@ test_crash(void)
 			crash_writer(p[1], round);
 		}
 		(void)close(p[1]);
-		sleep_ms((unsigned int)(random() % (CRASH_MAX_MS + 1)));
+		util_sleep_ms((unsigned int)(random() % (CRASH_MAX_MS + 1)));
 		(void)kill(pid, SIGKILL);
 		if ((ws = wait_exit(pid)) != 1000 + SIGKILL && ws != 0)
 			diag("writer exited %d", ws);
@@ -1059,7 +1042,7 @@ test_crash(void)
 	is_int(bad, 0, "SIGKILLed %d times: every record reported durable "
 	    "is there (%zu checked)", round, checked);
 	ok(checked > 0, "... and the writer got somewhere");
-	ok(now_ms() - t0 < 10000, "... in %lld ms", now_ms() - t0);
+	ok(util_now_ms() - t0 < 10000, "... in %lld ms", util_now_ms() - t0);
 }
 
 /* Open descriptors of this process, or -1 without /proc. */
