@@ -30,6 +30,19 @@ pop3_is_alnum(char c)
 }
 
 int
+pop3_uidl_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > POP3_UIDL_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+int
 pop3_parse_cmd(const char *line, size_t len, struct pop3_cmd *cmd)
 {
 	return pop3_parse_cmd_max(line, len, POP3_CMD_MAX, cmd);

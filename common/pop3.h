@@ -19,6 +19,12 @@
 #include "common/limits.h"
 #include "common/util.h"
 
+/*
+ * Whether the len bytes at s are a UIDL: 1 to POP3_UIDL_MAX characters
+ * 0x21-0x7E (RFC 1939 section 7).
+ */
+int	pop3_uidl_ok(const char *s, size_t len) KP_NONNULL(1);
+
 /* ---- server: commands ---- */
 
 enum pop3_cmd_err {

@@ -112,6 +112,20 @@ util_pread_full(int fd, void *buf, size_t n, off_t off)
 }
 
 int
+util_fsync_dir(const char *path)
+{
+	int fd, rc, e;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	e = errno;
+	(void)close(fd);
+	errno = e;
+	return rc;
+}
+
+int
 util_trylock(int fd)
 {
 	struct flock fl;

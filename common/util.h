@@ -66,6 +66,12 @@ long long util_now_ms(void);
 void	util_sleep_ms(unsigned int ms);
 
 /*
+ * fsync the directory at path, so that the names just made or removed
+ * in it survive a crash.  0, or -1 with errno set.
+ */
+int	util_fsync_dir(const char *path) KP_NONNULL(1) KP_WUR;
+
+/*
  * Try for an fcntl write lock on the whole of fd without waiting: 0
  * taken, 1 held by another process, -1 an error (errno set).
  */

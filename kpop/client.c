@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "common/log.h"
+#include "common/mech.h"
 #include "common/sasl.h"
 #include "common/sendauth.h"
 #include "common/tls.h"
@@ -633,46 +634,26 @@ pop_auth_apop(struct pop *p, const struct pop_login *l)
 	return login_result(p, st, "APOP");
 }
 
-/* Mechanisms both offered and allowed, blank-separated, into out. */
-static void
-mech_filter(const char *offered, const char *allowed, int tls, char *out,
-    size_t outlen)
+/* Which offered mechanisms kpop may use: allowed ones, passwords in TLS. */
+struct mech_rule {
+	const char	*allowed;	/* NULL: any */
+	int		 tls;
+};
+
+static int
+mech_keep(const char *m, size_t n, void *arg)
 {
-	const char *o = offered;
-	size_t n, used = 0;
+	const struct mech_rule *r = arg;
 
-	out[0] = '\0';
-	while (*o != '\0') {
-		char m[64];
-
-		o += strspn(o, " ");
-		n = strcspn(o, " ");
-		if (n > 0 && n < sizeof(m)) {
-			int ok = allowed == NULL;
-			const char *a = allowed;
-
-			memcpy(m, o, n);
-			m[n] = '\0';
-			while (!ok && a != NULL && *a != '\0') {
-				size_t an;
-
-				a += strspn(a, " ,");
-				an = strcspn(a, " ,");
-				ok = an == n && strncasecmp(a, m, n) == 0;
-				a += an;
-			}
-			/* A password in the clear only inside TLS. */
-			if (!tls && (strcasecmp(m, "PLAIN") == 0 ||
-			    strcasecmp(m, "LOGIN") == 0))
-				ok = 0;
-			if (ok && used + n + 2 < outlen) {
-				util_snprintf(out + used, outlen - used, "%s%s",
-				    used > 0 ? " " : "", m);
-				used = strlen(out);
-			}
-		}
-		o += n;
-	}
+	if (n >= 64)
+		return 0;
+	if (r->allowed != NULL && !mech_listed(r->allowed, m, n))
+		return 0;
+	/* A password in the clear only inside TLS. */
+	if (!r->tls && n == 5 && (strncasecmp(m, "PLAIN", n) == 0 ||
+	    strncasecmp(m, "LOGIN", n) == 0))
+		return 0;
+	return 1;
 }
 
 int
@@ -684,6 +665,7 @@ pop_auth_sasl(struct pop *p, const struct pop_login *l)
 	struct xsasl_client *c;
 	struct xsasl_codec codec;
 	struct pop3_resp r;
+	struct mech_rule rule;
 	unsigned char cb[TLS_CB_MAX];
 	char mechs[POP_LINE_MAX], method[64], why[256];
 	const char *mech = NULL;
@@ -691,7 +673,9 @@ pop_auth_sasl(struct pop *p, const struct pop_login *l)
 	size_t outlen, len;
 	int has_out, x, st, tls = tls_active(p->io);
 
-	mech_filter(p->capa.sasl, l->mechs, tls, mechs, sizeof(mechs));
+	rule.allowed = l->mechs;
+	rule.tls = tls;
+	mech_filter(p->capa.sasl, mech_keep, &rule, mechs, sizeof(mechs));
 	if (mechs[0] == '\0')
 		return fail(p, POP_AUTH, "%s offers no SASL mechanism kpop may "
 		    "use (it offers: %s)", p->host, p->capa.sasl[0] ?
@@ -832,14 +816,8 @@ scan_line(struct pop *p, const char *l, size_t len, void *arg)
 	if ((sp = memchr(val, ' ', vlen)) != NULL)
 		vlen = (size_t)(sp - val);	/* LIST may add more */
 	if (s->uidl) {
-		size_t i;
-
-		if (vlen == 0 || vlen > POP3_UIDL_MAX)
+		if (!pop3_uidl_ok(val, vlen))
 			return fail(p, POP_PROTO, "%s: a bad UIDL", p->host);
-		for (i = 0; i < vlen; i++)
-			if (val[i] < 0x21 || val[i] > 0x7e)
-				return fail(p, POP_PROTO, "%s: a bad UIDL",
-				    p->host);
 		memcpy(s->msgs[n - 1].uidl, val, vlen);
 		s->msgs[n - 1].uidl[vlen] = '\0';
 	} else {

@@ -190,15 +190,15 @@ dlv_fsync(int fd, const char *what)
 static int
 dlv_fsync_dir(const char *path)
 {
-	int fd, rc, e;
+#ifdef KPOP_TEST_HOOKS
+	int e;
 
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if (dlv_test_fsync != NULL && (e = dlv_test_fsync("dir")) != 0) {
+		errno = e;
 		return -1;
-	rc = dlv_fsync(fd, "dir");
-	e = errno;
-	(void)close(fd);
-	errno = e;
-	return rc;
+	}
+#endif
+	return util_fsync_dir(path);
 }
 
 

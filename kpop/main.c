@@ -31,6 +31,8 @@
 
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/mech.h"
+#include "common/pop3.h"
 #include "common/sasl.h"
 #include "common/tls.h"
 #include "kpop/client.h"
@@ -502,55 +504,24 @@ open_session(struct pop *p, const struct account *a, SSL_CTX *ctx,
 	return POP_OK;
 }
 
-/* list without the mechanism drop, into out. */
-static void
-mech_without(const char *list, const char *drop, char *out, size_t len)
+/* Keeps every mechanism but GSSAPI. */
+static int
+not_gssapi(const char *m, size_t n, void *arg)
 {
-	const char *p = list;
-	size_t n, used = 0;
-
-	out[0] = '\0';
-	while (*p != '\0') {
-		p += strspn(p, " ,");
-		n = strcspn(p, " ,");
-		if (n > 0 && !(n == strlen(drop) && strncasecmp(p, drop, n) ==
-		    0) && used + n + 2 < len) {
-			util_snprintf(out + used, len - used, "%s%.*s",
-			    used ? " " : "", (int)n, p);
-			used = strlen(out);
-		}
-		p += n;
-	}
+	(void)arg;
+	return !(n == 6 && strncasecmp(m, "GSSAPI", n) == 0);
 }
 
 /* Whether the two mechanism lists share one. */
 static int
 mech_common(const char *a, const char *b)
 {
-	const char *p = a;
+	const char *m;
 	size_t n;
 
-	while (*p != '\0') {
-		char m[64];
-		const char *q = b;
-
-		p += strspn(p, " ,");
-		n = strcspn(p, " ,");
-		if (n > 0 && n < sizeof(m)) {
-			memcpy(m, p, n);
-			m[n] = '\0';
-			while (*q != '\0') {
-				size_t k;
-
-				q += strspn(q, " ,");
-				k = strcspn(q, " ,");
-				if (k == n && strncasecmp(q, m, n) == 0)
-					return 1;
-				q += k;
-			}
-		}
-		p += n;
-	}
+	while ((m = mech_next(&a, &n)) != NULL)
+		if (mech_listed(b, m, n))
+			return 1;
 	return 0;
 }
 
@@ -581,12 +552,12 @@ login(struct pop *p, const struct account *a, struct pwsrc *pw)
 		return pop_auth_sasl(p, &l);
 	}
 	/* Any: a ticket first (no password), then what needs one. */
-	if (strcasestr(p->capa.sasl, "GSSAPI") != NULL && have_ticket()) {
+	if (mech_listed(p->capa.sasl, "GSSAPI", 6) && have_ticket()) {
 		l.mechs = "GSSAPI";
 		return pop_auth_sasl(p, &l);
 	}
 	/* Without a ticket, GSSAPI cannot work: the password ones. */
-	mech_without(a->sasl_mechanisms, "GSSAPI", mechs, sizeof(mechs));
+	mech_filter(a->sasl_mechanisms, not_gssapi, NULL, mechs, sizeof(mechs));
 	if (p->capa.sasl[0] != '\0' && mech_common(p->capa.sasl, mechs)) {
 		l.mechs = mechs;
 		return pop_auth_sasl(p, &l);
@@ -887,7 +858,7 @@ do_fetch(struct pop *p, const struct account *a, struct st *st,
 	sum->count = f.count;
 	sum->total = total;
 	for (i = 0; i < f.count; i++)
-		if (!st_uidl_valid(f.msgs[i].uidl)) {
+		if (!pop3_uidl_ok(f.msgs[i].uidl, strlen(f.msgs[i].uidl))) {
 			warn_("%s lists message %zu without a usable UIDL: "
 			    "kpop needs UIDLs to fetch exactly once", a->host,
 			    i + 1);

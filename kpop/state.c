@@ -29,6 +29,7 @@
 #include <openssl/rand.h>
 
 #include "common/limits.h"
+#include "common/pop3.h"
 #include "common/util.h"
 #include "kpop/deliver.h"
 #include "kpop/state.h"
@@ -144,32 +145,6 @@ st_write_all(int fd, const void *buf, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
-}
-
-static int
-st_fsync_dir(const char *path)
-{
-	int fd, rc, e;
-
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	e = errno;
-	(void)close(fd);
-	errno = e;
-	return rc;
-}
-
-int
-st_uidl_valid(const char *uidl)
-{
-	const unsigned char *u = (const unsigned char *)uidl;
-	size_t i;
-
-	for (i = 0; u[i] != '\0'; i++)
-		if (u[i] < 0x21 || u[i] > 0x7e || i >= POP3_UIDL_MAX)
-			return 0;
-	return i > 0;
 }
 
 int
@@ -305,6 +280,13 @@ long_path:
 	return ST_ERR;
 }
 
+/* Whether the string uidl is a UIDL. */
+static int
+uidl_ok(const char *uidl)
+{
+	return pop3_uidl_ok(uidl, strlen(uidl));
+}
+
 /*
  * fsync the directory that holds path, so that a directory just made
  * there survives a crash with what it will hold.  0 or -1 (errno).
@@ -320,9 +302,9 @@ st_fsync_parent(const char *path)
 		return -1;
 	}
 	if ((slash = strrchr(p, '/')) == NULL)
-		return st_fsync_dir(".");
+		return util_fsync_dir(".");
 	slash[slash == p ? 1 : 0] = '\0';
-	return st_fsync_dir(p);
+	return util_fsync_dir(p);
 }
 
 /* mkdir -p path; the directories made get mode 0700, durably. */
@@ -857,7 +839,7 @@ st_parse(const char *line, size_t n, struct st_r *r, struct dlv_where *w)
 		return -1;
 	memcpy(r->uidl, fs.f[1], fs.len[1]);
 	r->uidl[fs.len[1]] = '\0';
-	if (!st_uidl_valid(r->uidl))
+	if (!uidl_ok(r->uidl))
 		return -1;
 	if (t == 'I' || (t == 'D' && fs.n > 2)) {
 		r->w = w;
@@ -1046,7 +1028,7 @@ st_load_journal(struct st *st, char *err, size_t errlen)
 	/* A new journal must not vanish with the directory entry. */
 	if (rc == 1)
 		return st_jreset(st, st->gen, err, errlen) == ST_OK &&
-		    st_fsync_dir(st->dir) == 0 ? ST_OK : ST_ERR;
+		    util_fsync_dir(st->dir) == 0 ? ST_OK : ST_ERR;
 	if (gen > st->gen)
 		st->gen = gen;
 	st->jsize = (off_t)good;
@@ -1213,7 +1195,7 @@ st_get(const struct st *st, const char *uidl, const struct dlv_where **wp)
 
 	if (wp != NULL)
 		*wp = NULL;
-	if (!st_uidl_valid(uidl) || (e = st_find(st, uidl)) == NULL)
+	if (!uidl_ok(uidl) || (e = st_find(st, uidl)) == NULL)
 		return ST_UNKNOWN;
 	if (wp != NULL)
 		*wp = e->w;
@@ -1256,7 +1238,7 @@ st_check(const struct st *st, const char *uidl, unsigned int allowed,
 	    "delivered", "kept", "deleted" };
 	enum st_status s;
 
-	if (!st_uidl_valid(uidl)) {
+	if (!uidl_ok(uidl)) {
 		(void)util_snprintf(err, errlen,
 		    "%s: not a valid UIDL (1-70 characters "
 		    "0x21-0x7E)", what);
@@ -1537,7 +1519,7 @@ st_mark(struct st *st, const char *const *uidls, size_t n)
 		st->mark = 1;
 	}
 	for (i = 0; i < n; i++) {
-		if (uidls[i] == NULL || !st_uidl_valid(uidls[i]))
+		if (uidls[i] == NULL || !uidl_ok(uidls[i]))
 			continue;
 		valid++;
 		if ((e = st_find(st, uidls[i])) != NULL)
@@ -1648,7 +1630,7 @@ st_write_snapshot(struct st *st, unsigned long long gen, char *err,
 	    fsync(fd) == 0;
 	if (fclose(fp) != 0)
 		ok = 0;
-	if (!ok || rename(tmp, path) == -1 || st_fsync_dir(st->dir) == -1) {
+	if (!ok || rename(tmp, path) == -1 || util_fsync_dir(st->dir) == -1) {
 		(void)util_snprintf(err, errlen, "%s: %s", ok ? path : tmp,
 		    strerror(errno));
 		(void)unlink(tmp);

@@ -143,9 +143,6 @@ void	st_close(struct st *);
 /* The account's directory (owned by the state). */
 const char *st_dir(const struct st *) KP_NONNULL(1);
 
-/* Whether uidl is 1-70 characters 0x21-0x7E (RFC 1939 section 7). */
-int	st_uidl_valid(const char *uidl) KP_NONNULL(1);
-
 /*
  * Make a fresh delivery token: ST_TOKEN_LEN hex digits of 128 bits from
  * OpenSSL's CSPRNG, in out of outlen > ST_TOKEN_LEN.  ST_OK or ST_ERR.

@@ -77,21 +77,6 @@ md_errno_status(int e)
 	}
 }
 
-int
-md_fsync_dir(const char *path)
-{
-	int fd, rc = -1, e;
-
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	if (fsync(fd) == 0)
-		rc = 0;
-	e = errno;
-	(void)close(fd);
-	errno = e;
-	return rc;
-}
-
 void
 md_spool(const struct md_spool *sp, int on)
 {
@@ -461,19 +446,6 @@ md_lr_free(struct md_lr *lr)
 
 /* ---- UIDLs ---- */
 
-int
-md_uidl_valid(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len > POP3_UIDL_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
 /* Printable characters kept before the hash of an unusable name. */
 #define MD_UIDL_PREFIX	(POP3_UIDL_MAX - 1 - 32)
 
@@ -485,7 +457,7 @@ md_uidl_from(const char *s, size_t len, char *out)
 	uint64_t h1, h2;
 	size_t i, k;
 
-	if (md_uidl_valid(s, len)) {
+	if (pop3_uidl_ok(s, len)) {
 		memcpy(out, s, len);
 		out[len] = '\0';
 		return;

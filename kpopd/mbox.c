@@ -420,7 +420,7 @@ mbox_hdr_line(struct mbox_parse *ps, const unsigned char *p, size_t n,
 	while (e > v && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' ||
 	    e[-1] == '\t'))
 		e--;
-	if (md_uidl_valid((const char *)v, (size_t)(e - v))) {
+	if (pop3_uidl_ok((const char *)v, (size_t)(e - v))) {
 		memcpy(ps->xuidl, v, (size_t)(e - v));
 		ps->xuidl[e - v] = '\0';
 		ps->xu = XU_CAND;

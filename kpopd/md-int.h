@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "common/limits.h"
+#include "common/pop3.h"
 #include "common/util.h"
 #include "kpopd/maildrop.h"
 
@@ -139,9 +140,6 @@ int	md_resolve(const char *path, const struct md_opts *, int *dfdp,
 	    KP_NONNULL(1, 2, 3, 4, 5) KP_WUR;
 
 
-/* Whether the len bytes at s are a valid UIDL: 1-70 of 0x21-0x7E. */
-int	md_uidl_valid(const char *s, size_t len) KP_NONNULL(1);
-
 /*
  * Make a UIDL (NUL-terminated, in out of POP3_UIDL_MAX + 1 bytes) from
  * the len bytes at s: s itself if valid; otherwise, deterministically, a
@@ -220,13 +218,6 @@ void	md_vseterr(char *err, size_t errlen, const char *fmt, va_list)
 /* MD_PERM for errno values that retrying will not fix, else MD_TEMP. */
 int	md_errno_status(int e);
 
-
-/*
- * fsync the directory at path.  Returns 0 or -1 (errno).  Not KP_WUR:
- * after an unlink, a lost directory sync only brings back a journal
- * whose replay is harmless, so some callers go on regardless.
- */
-int	md_fsync_dir(const char *path) KP_NONNULL(1);
 
 /*
  * Make the spool group the effective gid (on 1), or the real gid again

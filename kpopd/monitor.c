@@ -30,6 +30,7 @@
 #include "common/ipc.h"
 #include "common/krb5tok.h"
 #include "common/log.h"
+#include "common/mech.h"
 #include "common/sasl.h"
 #include "kpopd/kpopd.h"
 #include "kpopd/maildrop.h"
@@ -810,18 +811,8 @@ sasl_opts(const struct mon *m, struct xsasl_server_opts *o)
 static int
 mech_allowed(const struct kpopd_conf *c, const char *mech)
 {
-	const char *p = c->sasl_mechanisms;
-	size_t n = strlen(mech);
-
-	while (p != NULL && *p != '\0') {
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (strncasecmp(p, mech, n) == 0 &&
-		    (p[n] == '\0' || p[n] == ' ' || p[n] == ','))
-			return 1;
-		p += strcspn(p, " ,");
-	}
-	return 0;
+	return c->sasl_mechanisms != NULL &&
+	    mech_listed(c->sasl_mechanisms, mech, strlen(mech));
 }
 
 /*

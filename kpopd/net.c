@@ -27,6 +27,7 @@
 #include "common/io.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/mech.h"
 #include "common/pop3.h"
 #include "common/sasl.h"
 #include "common/sendauth.h"
@@ -520,22 +521,19 @@ static int
 each_mech(struct net *n,
     int (*fn)(struct net *, const char *, const void *), const void *arg)
 {
-	const char *p = n->c->sasl_mechanisms;
+	const char *p = n->c->sasl_mechanisms, *m;
 	char mech[KPOPD_MECH_MAX];
 	size_t len;
 
-	while (*p != '\0') {
-		p += strspn(p, " ,");
-		len = strcspn(p, " ,");
-		if (len > 0 && len < sizeof(mech)) {
-			memcpy(mech, p, len);
-			mech[len] = '\0';
-			if ((!mech_plaintext(mech) || password_ok_here(n)) &&
-			    (!mech_needs_tls(mech) || tls_active(n->io)) &&
-			    fn(n, mech, arg) == -1)
-				return -1;
-		}
-		p += len;
+	while ((m = mech_next(&p, &len)) != NULL) {
+		if (len >= sizeof(mech))
+			continue;
+		memcpy(mech, m, len);
+		mech[len] = '\0';
+		if ((!mech_plaintext(mech) || password_ok_here(n)) &&
+		    (!mech_needs_tls(mech) || tls_active(n->io)) &&
+		    fn(n, mech, arg) == -1)
+			return -1;
 	}
 	return 0;
 }

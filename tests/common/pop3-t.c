@@ -554,6 +554,24 @@ test_round_trip(void)
 	buf_free(&lf);
 }
 
+/* UIDLs: 1 to 70 characters 0x21-0x7E, counted, not NUL-ended. */
+static void
+test_uidl(void)
+{
+	char u[POP3_UIDL_MAX + 1];
+
+	memset(u, 'u', sizeof(u));
+	ok(pop3_uidl_ok("a", 1) && pop3_uidl_ok("!~", 2) &&
+	    pop3_uidl_ok(u, POP3_UIDL_MAX), "UIDL: 1, the edges, 70");
+	ok(!pop3_uidl_ok(u, POP3_UIDL_MAX + 1), "UIDL: 71 is too long");
+	ok(!pop3_uidl_ok("", 0), "UIDL: empty");
+	ok(!pop3_uidl_ok("a b", 3) && !pop3_uidl_ok("a\x7f", 2) &&
+	    !pop3_uidl_ok("\xc3\xa9", 2) && !pop3_uidl_ok("a\tb", 3),
+	    "UIDL: blank, DEL, 8-bit, control");
+	ok(!pop3_uidl_ok("ab\0cd", 5) && pop3_uidl_ok("ab\0cd", 2),
+	    "UIDL: only the counted bytes, a NUL among them refused");
+}
+
 int
 main(void)
 {
@@ -564,5 +582,6 @@ main(void)
 	test_ml_line();
 	test_encoder();
 	test_round_trip();
+	test_uidl();
 	return 0;
 }

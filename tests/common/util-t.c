@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,11 @@ test_files(void)
 	unlink(path);
 	util_hex(bytes, sizeof(bytes), hex);
 	is_string(hex, "009fa0ff", "hex");
+	ok(util_fsync_dir("/tmp") == 0, "fsync a directory");
+	ok(util_fsync_dir("/nonexistent/util-t") == -1 && errno == ENOENT,
+	    "fsync a missing directory: ENOENT");
+	ok(util_fsync_dir("/dev/null") == -1 && errno == ENOTDIR,
+	    "fsync a file as a directory: ENOTDIR");
 	ok(util_xdigit('0') == 0 && util_xdigit('a') == 10 &&
 	    util_xdigit('F') == 15 && util_xdigit('g') == -1 &&
 	    util_xdigit('/') == -1, "xdigit");
@@ -64,7 +70,7 @@ main(void)
 	char small[8];
 	unsigned char secret[4] = { 1, 2, 3, 4 };
 
-	plan(35);
+	plan(38);
 	ok(parse("0", 10, &v) == 0 && v == 0, "0");
 	ok(parse("10", 10, &v) == 0 && v == 10, "the maximum itself");
 	ok(parse("11", 10, &v) == -1 && v == 10, "over the maximum, untouched");

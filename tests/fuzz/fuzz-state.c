@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "common/limits.h"
+#include "common/pop3.h"
 #include "common/util.h"
 #include "fuzz/fuzz-scratch.h"
 #include "kpop/deliver.h"
@@ -126,7 +127,7 @@ collect(void *arg, const char *uidl, enum st_status s,
 	struct view *v = arg;
 	struct ent *e;
 
-	if (!st_uidl_valid(uidl) || st_get(v->st, uidl, NULL) != s ||
+	if (!pop3_uidl_ok(uidl, strlen(uidl)) || st_get(v->st, uidl, NULL) != s ||
 	    s == ST_UNKNOWN || (s == ST_PENDING) != (w != NULL))
 		__builtin_trap();
 	if (v->n == v->cap) {

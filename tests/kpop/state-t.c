@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/pop3.h"
 #include "common/util.h"
 #include "kpop/deliver.h"
 #include "kpop/state.h"
@@ -41,6 +42,12 @@
 /* Rounds of the crash test, and its writer's longest life in ms. */
 #define CRASH_ROUNDS	200
 #define CRASH_MAX_MS	15
+
+static int
+uidl_ok(const char *uidl)
+{
+	return pop3_uidl_ok(uidl, strlen(uidl));
+}
 
 static char scratch[PATH_MAX];
 static char base[PATH_MAX];	/* the state directory for most tests */
@@ -372,11 +379,11 @@ test_uidls(void)
 	u70[70] = '\0';
 	memset(u71, 'u', 71);
 	u71[71] = '\0';
-	ok(st_uidl_valid("a") && st_uidl_valid(u70) && st_uidl_valid("!~"),
+	ok(uidl_ok("a") && uidl_ok(u70) && uidl_ok("!~"),
 	    "UIDLs of 1 and 70 characters 0x21-0x7E are valid");
-	ok(!st_uidl_valid("") && !st_uidl_valid(u71) &&
-	    !st_uidl_valid("a b") && !st_uidl_valid("a\x7f") &&
-	    !st_uidl_valid("\xc3\xa9") && !st_uidl_valid("a\tb"),
+	ok(!uidl_ok("") && !uidl_ok(u71) &&
+	    !uidl_ok("a b") && !uidl_ok("a\x7f") &&
+	    !uidl_ok("\xc3\xa9") && !uidl_ok("a\tb"),
 	    "empty, 71 characters, space, DEL, 8-bit, tab are not");
 }
 

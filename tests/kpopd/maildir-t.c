@@ -151,7 +151,7 @@ test_corpus(void)
 	for (i = 0; i < md_count(md2); i++) {
 		const char *u = md_msg(md2, i)->uidl;
 
-		if (!md_uidl_valid(u, strlen(u)))
+		if (!pop3_uidl_ok(u, strlen(u)))
 			good = 0;
 		for (j = 0; j < i; j++)
 			if (strcmp(u, md_msg(md2, j)->uidl) == 0)
@@ -195,7 +195,7 @@ test_odd_names(void)
 		const char *u = md_msg(md, i)->uidl;
 		size_t j;
 
-		if (!md_uidl_valid(u, strlen(u)))
+		if (!pop3_uidl_ok(u, strlen(u)))
 			good = 0;
 		for (j = 0; j < i; j++)
 			if (strcmp(u, md_msg(md, j)->uidl) == 0)

@@ -193,7 +193,7 @@ test_corpus(void)
 	    "two identical messages: the second gets -2");
 	good = 1;
 	for (i = 0; i < KP_NELEM(corpus); i++) {
-		if (!md_uidl_valid(uidls[i], strlen(uidls[i])))
+		if (!pop3_uidl_ok(uidls[i], strlen(uidls[i])))
 			good = 0;
 		for (j = 0; j < i; j++)
 			if (strcmp(uidls[i], uidls[j]) == 0)

@@ -90,7 +90,7 @@ all_unique(const struct md_msg *m, size_t n)
 	memcpy(c, m, n * sizeof(*c));
 	qsort(c, n, sizeof(*c), cmp_uidl);
 	for (i = 0; i < n && good; i++) {
-		if (!md_uidl_valid(c[i].uidl, strlen(c[i].uidl)))
+		if (!pop3_uidl_ok(c[i].uidl, strlen(c[i].uidl)))
 			good = 0;
 		if (i > 0 && strcmp(c[i - 1].uidl, c[i].uidl) == 0)
 			good = 0;
