@@ -1,0 +1,53 @@
+/*
+ * common/status.c: status values to RFC 2449 response codes and words.
+ */
+#include "config.h"
+
+#include <stddef.h>
+
+#include "common/status.h"
+
+const char *
+kp_status_code(int st)
+{
+	switch (st) {
+	case KP_OK:
+	case KP_MORE:
+		return NULL;
+	case KP_PERM:
+		return "SYS/PERM";
+	case KP_AUTH:
+		return "AUTH";		/* RFC 3206 section 4 */
+	case KP_INUSE:
+		return "IN-USE";	/* RFC 2449 section 8.1.1 */
+	case KP_DELAY:
+		return "LOGIN-DELAY";	/* RFC 2449 section 8.1.2 */
+	default:			/* KP_TEMP, KP_GONE, unknown */
+		return "SYS/TEMP";	/* RFC 3206 section 5 */
+	}
+}
+
+const char *
+kp_status_str(int st)
+{
+	switch (st) {
+	case KP_MORE:
+		return "in progress";
+	case KP_OK:
+		return "ok";
+	case KP_TEMP:
+		return "temporary failure";
+	case KP_PERM:
+		return "permanent failure";
+	case KP_AUTH:
+		return "authentication refused";
+	case KP_INUSE:
+		return "in use";
+	case KP_DELAY:
+		return "login too soon";
+	case KP_GONE:
+		return "gone";
+	default:
+		return "unknown status";
+	}
+}

@@ -1,0 +1,38 @@
+/*
+ * tests/common/status-t.c: tests for common/status.c, the one place
+ * statuses become RFC 2449 response codes: every failure has a code,
+ * success has none, an unknown value is treated as a temporary failure.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "common/status.h"
+#include "tap/basic.h"
+
+int
+main(void)
+{
+	int st;
+
+	plan(12);
+	ok(kp_status_code(KP_OK) == NULL && kp_status_code(KP_MORE) == NULL,
+	    "success and in-progress carry no code");
+	is_string("SYS/TEMP", kp_status_code(KP_TEMP), "temporary");
+	is_string("SYS/PERM", kp_status_code(KP_PERM), "permanent");
+	is_string("AUTH", kp_status_code(KP_AUTH), "authentication");
+	is_string("IN-USE", kp_status_code(KP_INUSE), "in use");
+	is_string("LOGIN-DELAY", kp_status_code(KP_DELAY), "login delay");
+	is_string("SYS/TEMP", kp_status_code(KP_GONE), "gone: try again");
+	is_string("SYS/TEMP", kp_status_code(KP_STATUS_MIN - 1),
+	    "below the enum: temporary");
+	is_string("SYS/TEMP", kp_status_code(2), "above it: temporary");
+	ok(KP_OK == 0 && KP_MORE > 0, "zero is success, more is positive");
+	for (st = KP_TEMP; st >= KP_STATUS_MIN; st--)
+		if (strcmp(kp_status_str(st), "unknown status") == 0)
+			break;
+	ok(st < KP_STATUS_MIN, "every failure down to KP_STATUS_MIN named");
+	is_string("unknown status", kp_status_str(KP_STATUS_MIN - 1),
+	    "an unknown value named so");
+	return 0;
+}
