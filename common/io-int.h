@@ -60,6 +60,14 @@ int	io_wait(struct io *, short events, int64_t deadline);
 /* Set io->err; returns IO_ERROR for "return io_fail(...)". */
 int	io_fail(struct io *, const char *, ...) KP_PRINTF(2, 3);
 
+/*
+ * Read up to n bytes from the descriptor itself (below any transport),
+ * retrying EINTR: the count (0 at end of file), IO_T_WANT_READ, or
+ * IO_T_ERROR with io->err set.  The plain transport's read, and what
+ * the other transports read their records with.
+ */
+ssize_t	io_raw_read(struct io *, void *, size_t) KP_NONNULL(1, 2);
+
 /* Put a transport in place (plain when t is NULL). */
 void	io_set_transport(struct io *, const struct io_transport *, void *);
 

@@ -793,17 +793,8 @@ layer_read(struct io *io, void *buf, size_t n)
 	ssize_t r;
 
 	while (l->hpos == l->hlen) {
-		r = io->sysread(io->fd, l->raw, sizeof(l->raw));
-		if (r == 0)
-			return IO_T_EOF;
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return IO_T_WANT_READ;
-			io_fail(io, "read: %s", strerror(errno));
-			return IO_T_ERROR;
-		}
+		if ((r = io_raw_read(io, l->raw, sizeof(l->raw))) <= 0)
+			return r == 0 ? IO_T_EOF : r;
 		if (l->c.decode(l->c.arg, l->raw, (size_t)r, &out, &outlen,
 		    io->err, sizeof(io->err)) == -1)
 			return IO_T_ERROR;
