@@ -68,6 +68,12 @@ int	io_fail(struct io *, const char *, ...) KP_PRINTF(2, 3);
  */
 ssize_t	io_raw_read(struct io *, void *, size_t) KP_NONNULL(1, 2);
 
+/*
+ * Write up to n bytes to the descriptor itself, retrying EINTR: the
+ * count written, IO_T_WANT_WRITE, or IO_T_ERROR with io->err set.
+ */
+ssize_t	io_raw_write(struct io *, const void *, size_t) KP_NONNULL(1, 2);
+
 /* Put a transport in place (plain when t is NULL). */
 void	io_set_transport(struct io *, const struct io_transport *, void *);
 

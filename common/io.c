@@ -36,8 +36,8 @@ io_raw_read(struct io *io, void *buf, size_t n)
 	}
 }
 
-static ssize_t
-plain_write(struct io *io, const void *buf, size_t n)
+ssize_t
+io_raw_write(struct io *io, const void *buf, size_t n)
 {
 	ssize_t r;
 
@@ -70,7 +70,7 @@ sys_write(int fd, const void *buf, size_t n)
 }
 
 static const struct io_transport plain_transport = {
-	"plain", io_raw_read, plain_write, NULL, NULL
+	"plain", io_raw_read, io_raw_write, NULL, NULL
 };
 
 struct io *
