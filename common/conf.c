@@ -21,13 +21,6 @@
 #include "common/limits.h"
 #include "common/util.h"
 
-/*
- * How much of a bad key or value a message shows, escaped, before "...":
- * enough to recognise it, short enough that the message keeps its point
- * within ERR_MSG_MAX.
- */
-#define CONF_QUOTE_MAX	48
-
 #define CONF_BLANK(c)	((c) == ' ' || (c) == '\t')
 
 static const char conf_sfx_duration[] = "smhd";

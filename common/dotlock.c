@@ -20,13 +20,6 @@
 #include "common/limits.h"
 #include "common/util.h"
 
-/* A host name as gethostname() gives it, NUL included (POSIX: 255). */
-#define DOTLOCK_HOST_MAX	256
-/* The part of the host name in our temporary file's name. */
-#define DOTLOCK_TMP_HOST	64
-
-
-
 /* Record errno e for what in dl and err; returns its status. */
 static int
 dotlock_fail(struct dotlock *dl, int e, const char *what, char *err,

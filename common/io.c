@@ -16,8 +16,6 @@
 
 #include "common/io-int.h"
 
-#define IO_DEFAULT_TIMEOUT_MS	60000
-
 ssize_t
 io_raw_read(struct io *io, void *buf, size_t n)
 {

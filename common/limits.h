@@ -55,12 +55,29 @@
 #define IO_WBUF_SIZE		(64 * 1024)
 /* default: seconds to wait for a TLS handshake to finish. */
 #define TLS_HANDSHAKE_TIMEOUT	30
+/*
+ * default: milliseconds an io waits for its peer when the caller sets no
+ * timeout of its own (io_set_timeout).
+ */
+#define IO_DEFAULT_TIMEOUT_MS	60000
 /* A configuration file line. */
 #define CONF_LINE_MAX		1024
 /* A configuration file: refuse anything larger (it is not a mail spool). */
 #define CONF_FILE_MAX		(1024 * 1024)
+/*
+ * How much of a bad key or value a configuration message shows, escaped,
+ * before "...": enough to recognise it, short enough that the message
+ * keeps its point within ERR_MSG_MAX.
+ */
+#define CONF_QUOTE_MAX		48
 /* One formatted log message, after escaping peer text. */
 #define LOG_LINE_MAX		1024
+/* A log ident: a program name, kept short so it cannot crowd the message. */
+#define LOG_IDENT_MAX		32
+/* A function name as a log line shows it; __func__ names are far shorter. */
+#define LOG_FUNC_MAX		64
+/* A krb5 sendauth version string (KPOP): both of KPOP's are far shorter. */
+#define SA_VERSION_MAX		64
 /* The error message a context keeps for its caller. */
 #define ERR_MSG_MAX		256
 
@@ -93,6 +110,10 @@
 #define DOTLOCK_TEXT_MAX	320
 /* A program's word in it ("kpop", "kpopd"). */
 #define DOTLOCK_PROG_MAX	16
+/* A host name as gethostname() gives it, NUL included (POSIX: 255). */
+#define DOTLOCK_HOST_MAX	256
+/* The part of the host name in a dotlock's temporary file's name. */
+#define DOTLOCK_TMP_HOST	64
 /*
  * Stale locks one dotlock_take() breaks and retries at once, before it
  * paces itself at DOTLOCK_POLL_MS: each one is a dead locker, so a few
@@ -136,6 +157,16 @@
  * cache: 2^62, beyond any file, so sums of sizes cannot overflow.
  */
 #define MD_SIZE_MAX		(1ULL << 62)
+
+/* ---- the kpopd master (kpopd/main.c) and kpopd -t (kpopd/diag.c) ---- */
+/* Listening sockets: a few addresses per kind is plenty. */
+#define LISTEN_MAX		16
+/* Seconds SIGTERM gives sessions before the master stops waiting. */
+#define STOP_GRACE		5
+/* Clock skew that MIT's default (300 s) would refuse, with margin. */
+#define DIAG_SKEW_WARN		60
+/* Host names kpopd -t checks besides the configured one. */
+#define DIAG_NAMES_MAX		8
 
 /* ---- kpopd's net process sandbox (kpopd/sandbox.c) ---- */
 /*

@@ -16,10 +16,6 @@
 #include "common/log.h"
 #include "common/util.h"
 
-/* An ident: a program name, kept short so it cannot crowd the message. */
-#define LOG_IDENT_MAX	32
-/* A function name as shown; __func__ names are far shorter. */
-#define LOG_FUNC_MAX	64
 /*
  * A stderr line: ident, "[pid]: " (up to 20 digits), level, func, the
  * separators, the message and the newline.

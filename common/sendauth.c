@@ -11,9 +11,6 @@
 #include "common/log.h"
 #include "common/sendauth.h"
 
-/* A version string: both KPOP's are far shorter. */
-#define SA_VERSION_MAX	64
-
 static int
 sa_io(struct io *io, int st, char *err, size_t errlen, const char *what)
 {

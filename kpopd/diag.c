@@ -26,11 +26,6 @@
 
 #include "kpopd/kpopd.h"
 
-/* Clock skew that MIT's default (300 s) would refuse, with margin. */
-#define DIAG_SKEW_WARN	60
-/* Host names checked besides the configured one: canonical + aliases. */
-#define DIAG_NAMES_MAX	8
-
 struct diag {
 	const struct kpopd_conf	*c;
 	FILE			*out;

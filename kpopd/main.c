@@ -38,11 +38,6 @@
 #endif
 #define DEFAULT_CONF	SYSCONFDIR "/kpopd/kpopd.conf"
 
-/* Listening sockets: a few addresses per kind is plenty. */
-#define LISTEN_MAX	16
-/* Seconds SIGTERM gives sessions before the master stops waiting. */
-#define STOP_GRACE	5
-
 struct listener {
 	int			fd;
 	enum listen_kind	kind;
