@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stddef.h>
 
 #include "common/status.h"
@@ -24,6 +25,24 @@ kp_status_code(int st)
 		return "LOGIN-DELAY";	/* RFC 2449 section 8.1.2 */
 	default:			/* KP_TEMP, KP_GONE, unknown */
 		return "SYS/TEMP";	/* RFC 3206 section 5 */
+	}
+}
+
+int
+kp_status_errno(int e)
+{
+	switch (e) {
+	case EACCES:
+	case EPERM:
+	case ENOENT:
+	case ENOTDIR:
+	case EISDIR:
+	case ELOOP:
+	case ENAMETOOLONG:
+	case EROFS:
+		return KP_PERM;
+	default:
+		return KP_TEMP;
 	}
 }
 

@@ -40,6 +40,14 @@ enum kp_status {
  */
 const char *kp_status_code(int st);
 
+/*
+ * The status of a failed system call by its errno e: KP_PERM for what
+ * retrying will not fix (no permission, no such file, not a directory, a
+ * symlink where none may be, a name too long, a read-only file system),
+ * else KP_TEMP: a full disk, a quota, an I/O error may pass.
+ */
+int	kp_status_errno(int e);
+
 /* A short name of st for logs ("temporary failure"), never NULL. */
 const char *kp_status_str(int st);
 

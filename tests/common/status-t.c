@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "common/status.h"
@@ -15,7 +16,7 @@ main(void)
 {
 	int st;
 
-	plan(12);
+	plan(15);
 	ok(kp_status_code(KP_OK) == NULL && kp_status_code(KP_MORE) == NULL,
 	    "success and in-progress carry no code");
 	is_string("SYS/TEMP", kp_status_code(KP_TEMP), "temporary");
@@ -34,5 +35,14 @@ main(void)
 	ok(st < KP_STATUS_MIN, "every failure down to KP_STATUS_MIN named");
 	is_string("unknown status", kp_status_str(KP_STATUS_MIN - 1),
 	    "an unknown value named so");
+	ok(kp_status_errno(EACCES) == KP_PERM &&
+	    kp_status_errno(ENOENT) == KP_PERM &&
+	    kp_status_errno(ELOOP) == KP_PERM &&
+	    kp_status_errno(EROFS) == KP_PERM, "errno: what retrying won't fix");
+	ok(kp_status_errno(ENOSPC) == KP_TEMP &&
+	    kp_status_errno(EDQUOT) == KP_TEMP &&
+	    kp_status_errno(EIO) == KP_TEMP &&
+	    kp_status_errno(EINTR) == KP_TEMP, "errno: what may pass");
+	ok(kp_status_errno(0) == KP_TEMP, "errno 0: temporary, not success");
 	return 0;
 }
