@@ -225,8 +225,8 @@ dlv_from_line(struct dlv *h, const char *sender)
 	    "%02d:%02d:%02d %d\n", who, wday[tm.tm_wday % 7],
 	    mon[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour, tm.tm_min,
 	    tm.tm_sec, tm.tm_year + 1900) == -1)
-		return dlv_io_fail(h, DLV_PERM, "mbox %s: cannot format the From_ "
-		    "line", h->w.arg);
+		return dlv_io_fail(h, DLV_PERM, "mbox %s: cannot format the "
+		    "From_ line", h->w.arg);
 	dlv_io_put(h, line, strlen(line));
 	return h->status;
 }
@@ -255,7 +255,8 @@ dlv_mbox_open(struct dlv *h, const struct dlv_info *info)
 	(void)unlink(path);
 	if ((h->sha = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(h->sha, EVP_sha256(), NULL) != 1)
-		return dlv_io_fail(h, DLV_TEMP, "SHA-256 init failed (OpenSSL)");
+		return dlv_io_fail(h, DLV_TEMP, "SHA-256 init failed "
+		    "(OpenSSL)");
 	h->bol = 1;
 	return dlv_from_line(h, info->sender);
 }

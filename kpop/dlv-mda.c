@@ -119,7 +119,8 @@ dlv_mda_open(struct dlv *h, const struct dlv_info *info)
 
 	h->pid = -1;
 	if ((env = dlv_mda_env(info, &own)) == NULL)
-		return dlv_io_fail(h, DLV_TEMP, "mda %s: out of memory", h->w.arg);
+		return dlv_io_fail(h, DLV_TEMP, "mda %s: out of memory",
+		    h->w.arg);
 	if (pipe2(p, O_CLOEXEC) == -1) {
 		e = errno;
 		dlv_mda_env_free(env, own);
@@ -180,15 +181,16 @@ dlv_mda_finish(struct dlv *h)
 	}
 	h->status = DLV_OK;
 	if (WIFSIGNALED(ws))
-		return dlv_io_fail(h, DLV_TEMP, "mda %s: killed by signal %d (%s)",
-		    h->w.arg, WTERMSIG(ws), strsignal(WTERMSIG(ws)));
+		return dlv_io_fail(h, DLV_TEMP, "mda %s: killed by signal "
+		    "%d (%s)", h->w.arg, WTERMSIG(ws),
+		    strsignal(WTERMSIG(ws)));
 	code = WEXITSTATUS(ws);
 	if (code == DLV_EX_TEMPFAIL)
 		return dlv_io_fail(h, DLV_TEMP, "mda %s: exited with status %d "
 		    "(temporary failure)", h->w.arg, code);
 	if (code != 0)
-		return dlv_io_fail(h, DLV_PERM, "mda %s: exited with status %d%s",
-		    h->w.arg, code, code == 127 ? " (command not found?)" :
+		return dlv_io_fail(h, DLV_PERM, "mda %s: exited with status "
+		    "%d%s", h->w.arg, code, code == 127 ? " (command not found?)" :
 		    "");
 	if (was[0] != '\0')
 		return dlv_io_fail(h, DLV_TEMP, "mda %s: exited 0 without "
