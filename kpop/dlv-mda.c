@@ -190,8 +190,8 @@ dlv_mda_finish(struct dlv *h)
 		    "(temporary failure)", h->w.arg, code);
 	if (code != 0)
 		return dlv_io_fail(h, DLV_PERM, "mda %s: exited with status "
-		    "%d%s", h->w.arg, code, code == 127 ? " (command not found?)" :
-		    "");
+		    "%d%s", h->w.arg, code, code == 127 ?
+		    " (command not found?)" : "");
 	if (was[0] != '\0')
 		return dlv_io_fail(h, DLV_TEMP, "mda %s: exited 0 without "
 		    "reading the whole message (%s)", h->w.arg, was);
