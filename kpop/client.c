@@ -1,5 +1,8 @@
 /*
- * kpop/client.c: one POP3 session as a client.  See client.h.
+ * kpop/client.c: one POP3 session as a client (client.h): connecting,
+ * TLS, the line layer (commands, responses, the -d trace), greeting and
+ * CAPA, and the transactions a fetch needs.  The logins are in
+ * client-auth.c.
  */
 #include "config.h"
 
@@ -17,24 +20,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <krb5.h>
-#include <openssl/evp.h>
-
 #include "common/log.h"
-#include "common/mech.h"
 #include "common/sasl.h"
-#include "common/sendauth.h"
 #include "common/tls.h"
 #include "kpop/client.h"
+#include "kpop/client-int.h"
 
-/* A KPOP AP-REP or KRB-ERROR from the server. */
-#define POP_KRB_REPLY_MAX	(16 * 1024)
-
-static int
-fail(struct pop *p, int st, const char *fmt, ...) KP_PRINTF(3, 4);
-
-static int
-fail(struct pop *p, int st, const char *fmt, ...)
+/* Set p->err; returns st. */
+int
+pop_fail(struct pop *p, int st, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -49,15 +43,12 @@ fail(struct pop *p, int st, const char *fmt, ...)
  * ASCII, control bytes escaped (log.h), so that no escape sequence of
  * the server's passes.  Returns buf.
  */
-static const char *
-shown(char *buf, size_t buflen, const char *s, size_t len)
+const char *
+pop_shown(char *buf, size_t buflen, const char *s, size_t len)
 {
 	(void)log_printable(buf, buflen, s, len);
 	return buf;
 }
-
-/* The same for a NUL-terminated string. */
-#define SHOWN(buf, s)	shown((buf), sizeof(buf), (s), strlen(s))
 
 static void
 trace(struct pop *p, const char *dir, const char *line, size_t len)
@@ -124,13 +115,14 @@ pop_connect(struct pop *p, const char *host, unsigned int port)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_ADDRCONFIG;
 	if ((r = getaddrinfo(host, portstr, &hints, &res)) != 0)
-		return fail(p, POP_UNAVAIL, "%s: %s", host, gai_strerror(r));
+		return pop_fail(p, POP_UNAVAIL, "%s: %s", host,
+		    gai_strerror(r));
 	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
 		fd = connect_one(ai, why, sizeof(why));
 	freeaddrinfo(res);
 	if (fd == -1)
-		return fail(p, POP_UNAVAIL, "cannot connect to %s port %u: %s",
-		    host, port, why);
+		return pop_fail(p, POP_UNAVAIL, "cannot connect to %s port "
+		    "%u: %s", host, port, why);
 	{
 		int on = 1;
 
@@ -140,7 +132,7 @@ pop_connect(struct pop *p, const char *host, unsigned int port)
 	}
 	if ((p->io = io_new(fd)) == NULL) {
 		close(fd);
-		return fail(p, POP_LOCAL, "out of memory");
+		return pop_fail(p, POP_LOCAL, "out of memory");
 	}
 	io_set_timeout(p->io, POP_TIMEOUT_S * 1000);
 	return POP_OK;
@@ -152,7 +144,8 @@ pop_tls(struct pop *p, SSL_CTX *ctx)
 	const char *name = p->tls_name[0] != '\0' ? p->tls_name : p->host;
 
 	if (tls_start(p->io, ctx, TLS_CLIENT, name) != IO_OK)
-		return fail(p, POP_TLS, "TLS with %s failed%s%s%s: %s", p->host,
+		return pop_fail(p, POP_TLS, "TLS with %s failed%s%s%s: %s",
+		    p->host,
 		    name != p->host ? " (its certificate must name " : "",
 		    name != p->host ? name : "", name != p->host ? ")" : "",
 		    io_error(p->io));
@@ -164,12 +157,9 @@ pop_tls(struct pop *p, SSL_CTX *ctx)
 
 /* ---- lines and responses ---- */
 
-static int
-send_line(struct pop *p, int secret, const char *fmt, ...) KP_PRINTF(3, 4);
-
 /* Queue a command line; secret ones are traced with their argument hidden. */
-static int
-send_line(struct pop *p, int secret, const char *fmt, ...)
+int
+pop_send_line(struct pop *p, int secret, const char *fmt, ...)
 {
 	char line[POP3_SASL_LINE_MAX + 3];
 	va_list ap;
@@ -179,7 +169,7 @@ send_line(struct pop *p, int secret, const char *fmt, ...)
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(line) - 2)
-		return fail(p, POP_LOCAL, "command too long");
+		return pop_fail(p, POP_LOCAL, "command too long");
 	if (p->trace) {
 		const char *sp = strchr(line, ' ');
 
@@ -202,7 +192,7 @@ send_line(struct pop *p, int secret, const char *fmt, ...)
 	memcpy(line + n, "\r\n", 2);
 	n += 2;
 	if (io_write(p->io, line, (size_t)n) != IO_OK)
-		return fail(p, POP_UNAVAIL, "writing to %s: %s", p->host,
+		return pop_fail(p, POP_UNAVAIL, "writing to %s: %s", p->host,
 		    io_error(p->io));
 	util_wipe(line, sizeof(line));
 	return POP_OK;
@@ -212,41 +202,42 @@ send_line(struct pop *p, int secret, const char *fmt, ...)
  * Read one response line into p->line.  *r gets its class.  POP_OK for
  * +OK and continuations, POP_ERR for -ERR (p->code set).
  */
-static int
-read_resp(struct pop *p, struct pop3_resp *r)
+int
+pop_read_resp(struct pop *p, struct pop3_resp *r)
 {
 	char s[256];
 	size_t len;
 	int st;
 
 	if (io_flush(p->io) != IO_OK)
-		return fail(p, POP_UNAVAIL, "writing to %s: %s", p->host,
+		return pop_fail(p, POP_UNAVAIL, "writing to %s: %s", p->host,
 		    io_error(p->io));
 	st = io_readline(p->io, p->line, sizeof(p->line), &len);
 	if (st == IO_TOOLONG)
-		return fail(p, POP_PROTO, "%s sent a response line over %zu "
-		    "bytes", p->host, sizeof(p->line));
+		return pop_fail(p, POP_PROTO, "%s sent a response line over "
+		    "%zu bytes", p->host, sizeof(p->line));
 	if (st != IO_OK)
-		return fail(p, POP_UNAVAIL, "%s: %s", p->host, st == IO_EOF ?
-		    "the server closed the connection" : st == IO_TIMEOUT ?
+		return pop_fail(p, POP_UNAVAIL, "%s: %s", p->host,
+		    st == IO_EOF ? "the server closed the connection" :
+		    st == IO_TIMEOUT ?
 		    "timed out waiting for the server" : io_error(p->io));
 	trace(p, "S:", p->line, len);
 	if (pop3_parse_resp(p->line, len, r) == -1)
-		return fail(p, POP_PROTO, "%s: not a POP3 response: %s",
-		    p->host, shown(s, 80, p->line, len));
+		return pop_fail(p, POP_PROTO, "%s: not a POP3 response: %s",
+		    p->host, pop_shown(s, 80, p->line, len));
 	p->code[0] = '\0';
 	if (r->status == POP3_ERR) {
 		util_strlcpy(p->code, r->code, sizeof(p->code));
-		fail(p, POP_ERR, "%s said: %s", p->host, shown(s, sizeof(s),
-		    r->text, r->textlen));
+		pop_fail(p, POP_ERR, "%s said: %s", p->host, pop_shown(s,
+		    sizeof(s), r->text, r->textlen));
 		return POP_ERR;
 	}
 	return POP_OK;
 }
 
 /* -ERR [code] to the status class it stands for (RFC 3206, 2449). */
-static int
-err_class(const struct pop *p, int dflt)
+int
+pop_err_class(const struct pop *p, int dflt)
 {
 	if (strcasecmp(p->code, "SYS/TEMP") == 0 ||
 	    strcasecmp(p->code, "IN-USE") == 0 ||
@@ -269,11 +260,11 @@ pop_simple(struct pop *p, const char *fmt, ...)
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(line))
-		return fail(p, POP_LOCAL, "command too long");
-	if ((st = send_line(p, 0, "%s", line)) != POP_OK)
+		return pop_fail(p, POP_LOCAL, "command too long");
+	if ((st = pop_send_line(p, 0, "%s", line)) != POP_OK)
 		return st;
-	if ((st = read_resp(p, &r)) == POP_OK && r.status != POP3_OK)
-		return fail(p, POP_PROTO, "%s: unexpected continuation",
+	if ((st = pop_read_resp(p, &r)) == POP_OK && r.status != POP3_OK)
+		return pop_fail(p, POP_PROTO, "%s: unexpected continuation",
 		    p->host);
 	return st;
 }
@@ -312,8 +303,8 @@ pop_greeting(struct pop *p)
 	const char *lt, *gt;
 	int st;
 
-	if ((st = read_resp(p, &r)) != POP_OK)
-		return st == POP_ERR ? err_class(p, POP_UNAVAIL) : st;
+	if ((st = pop_read_resp(p, &r)) != POP_OK)
+		return st == POP_ERR ? pop_err_class(p, POP_UNAVAIL) : st;
 	util_strlcpy(p->greeting, p->line, sizeof(p->greeting));
 	/* RFC 1939 s.7: the timestamp is the <...> in the greeting. */
 	if ((lt = memchr(r.text, '<', r.textlen)) != NULL &&
@@ -343,18 +334,18 @@ read_lines(struct pop *p, int (*fn)(struct pop *, const char *, size_t,
 	for (n = 0;; n++) {
 		st = io_readline(p->io, line, sizeof(line), &len);
 		if (st == IO_TOOLONG)
-			return fail(p, POP_PROTO, "%s: a listing line too long",
-			    p->host);
+			return pop_fail(p, POP_PROTO, "%s: a listing line too "
+			    "long", p->host);
 		if (st != IO_OK)
-			return fail(p, POP_UNAVAIL, "%s: %s", p->host,
+			return pop_fail(p, POP_UNAVAIL, "%s: %s", p->host,
 			    st == IO_EOF ? "the server closed the connection" :
 			    io_error(p->io));
 		l = line;
 		if (pop3_ml_line(&l, &len))
 			return POP_OK;
 		if (n == max)
-			return fail(p, POP_PROTO, "%s: a listing of more than "
-			    "%zu lines", p->host, max);
+			return pop_fail(p, POP_PROTO, "%s: a listing of more "
+			    "than %zu lines", p->host, max);
 		if (fn != NULL && (st = fn(p, l, len, arg)) != POP_OK)
 			return st;
 	}
@@ -425,369 +416,12 @@ pop_stls(struct pop *p, SSL_CTX *ctx)
 	int st;
 
 	if ((st = pop_simple(p, "STLS")) != POP_OK)
-		return st == POP_ERR ? fail(p, POP_TLS, "%s refused STLS: %s",
-		    p->host, SHOWN(s, p->line)) : st;
+		return st == POP_ERR ? pop_fail(p, POP_TLS, "%s refused "
+		    "STLS: %s", p->host, SHOWN(s, p->line)) : st;
 	if ((st = pop_tls(p, ctx)) != POP_OK)
 		return st;
 	/* What was learnt in plaintext may have been forged: ask again. */
 	return pop_capa(p);
-}
-
-/* ---- KPOP ---- */
-
-/* A Kerberos failure with the likely cause, naming the principal. */
-static int
-krb_fail(struct pop *p, krb5_context ctx, krb5_error_code ret,
-    const char *what, const char *server)
-{
-	const char *m = krb5_get_error_message(ctx, ret);
-	const char *hint = "";
-
-	if (ret == KRB5_FCC_NOFILE || ret == KRB5_CC_NOTFOUND)
-		hint = " (no ticket: run kinit)";
-	else if (ret == KRB5KRB_AP_ERR_TKT_EXPIRED)
-		hint = " (the ticket has expired: run kinit)";
-	else if (ret == KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN)
-		hint = " (the realm has no such service principal: is the "
-		    "host name the server's Kerberos name?)";
-	else if (ret == KRB5KRB_AP_ERR_SKEW)
-		hint = " (the clocks differ by more than 5 minutes)";
-	fail(p, POP_KRB, "%s %s: %s%s", what, server, m, hint);
-	krb5_free_error_message(ctx, m);
-	return POP_KRB;
-}
-
-int
-pop_kpop(struct pop *p, const char *service, char *principal, size_t plen)
-{
-	static unsigned char buf[POP_KRB_REPLY_MAX];
-	krb5_context ctx = NULL;
-	krb5_ccache cc = NULL;
-	krb5_auth_context ac = NULL;
-	krb5_principal me = NULL;
-	krb5_data apreq = { 0, 0, NULL }, rep;
-	krb5_ap_rep_enc_part *repl = NULL;
-	krb5_error *kerr = NULL;
-	krb5_error_code ret;
-	char server[600], *name = NULL;
-	size_t len;
-	int st;
-
-	util_snprintf(server, sizeof(server), "%s/%s", service, p->host);
-	if ((ret = krb5_init_context(&ctx)) != 0)
-		return fail(p, POP_KRB, "cannot start Kerberos");
-	if ((ret = krb5_cc_default(ctx, &cc)) != 0 ||
-	    (ret = krb5_cc_get_principal(ctx, cc, &me)) != 0) {
-		st = krb_fail(p, ctx, ret, "no ticket to log in to", server);
-		goto out;
-	}
-	if ((ret = krb5_unparse_name(ctx, me, &name)) == 0) {
-		util_strlcpy(principal, name, plen);
-		krb5_free_unparsed_name(ctx, name);
-	}
-	ret = krb5_mk_req(ctx, &ac, AP_OPTS_MUTUAL_REQUIRED, service,
-	    p->host, NULL, cc, &apreq);
-	if (ret != 0) {
-		st = krb_fail(p, ctx, ret, "cannot get a ticket for", server);
-		goto out;
-	}
-	if (p->trace)
-		fprintf(stderr, "kpop: KPOP sendauth %s, AP-REQ [%u bytes]\n",
-		    KPOP_APPL_VERSION, apreq.length);
-	if (sendauth_hello(p->io, KPOP_APPL_VERSION, p->err,
-	    sizeof(p->err)) != SA_OK) {
-		st = POP_PROTO;
-		goto out;
-	}
-	if (sendauth_write_block(p->io, apreq.data, apreq.length) != IO_OK ||
-	    io_flush(p->io) != IO_OK ||
-	    sendauth_read_block(p->io, buf, sizeof(buf), &len, p->err,
-	    sizeof(p->err)) != SA_OK) {
-		st = p->err[0] ? POP_PROTO : fail(p, POP_UNAVAIL, "%s: %s",
-		    p->host, io_error(p->io));
-		goto out;
-	}
-	if (len > 0) {
-		rep.length = (unsigned int)len;
-		rep.data = (char *)buf;
-		if (krb5_rd_error(ctx, &rep, &kerr) == 0) {
-			st = krb_fail(p, ctx, (krb5_error_code)kerr->error +
-			    ERROR_TABLE_BASE_krb5, "the server refused the "
-			    "ticket for", server);
-			st = POP_AUTH;
-		} else
-			st = fail(p, POP_PROTO, "KPOP: a malformed refusal");
-		goto out;
-	}
-	if (sendauth_read_block(p->io, buf, sizeof(buf), &len, p->err,
-	    sizeof(p->err)) != SA_OK) {
-		st = POP_PROTO;
-		goto out;
-	}
-	rep.length = (unsigned int)len;
-	rep.data = (char *)buf;
-	if ((ret = krb5_rd_rep(ctx, ac, &rep, &repl)) != 0) {
-		st = krb_fail(p, ctx, ret, "the server did not prove it is",
-		    server);
-		st = POP_AUTH;
-		goto out;
-	}
-	st = POP_OK;
-out:
-	if (kerr != NULL)
-		krb5_free_error(ctx, kerr);
-	if (repl != NULL)
-		krb5_free_ap_rep_enc_part(ctx, repl);
-	krb5_free_data_contents(ctx, &apreq);
-	if (ac != NULL)
-		krb5_auth_con_free(ctx, ac);
-	krb5_free_principal(ctx, me);
-	if (cc != NULL)
-		krb5_cc_close(ctx, cc);
-	krb5_free_context(ctx);
-	return st;
-}
-
-/* ---- logins ---- */
-
-static int
-login_result(struct pop *p, int st, const char *method)
-{
-	if (st == POP_OK) {
-		util_strlcpy(p->auth_buf, method, sizeof(p->auth_buf));
-		p->auth_method = p->auth_buf;
-		return POP_OK;
-	}
-	if (st == POP_ERR)
-		return err_class(p, POP_AUTH) == POP_TEMP ? POP_TEMP :
-		    POP_AUTH;
-	return st;
-}
-
-int
-pop_auth_user(struct pop *p, const struct pop_login *l)
-{
-	const char *pw;
-	int st;
-
-	if ((st = pop_simple(p, "USER %s", l->user)) != POP_OK)
-		return login_result(p, st, "USER");
-	if (l->password == NULL || (pw = l->password(l->password_arg)) ==
-	    NULL)
-		return fail(p, POP_AUTH, "no password for %s", l->user);
-	if ((st = send_line(p, 1, "PASS %s", pw)) != POP_OK)
-		return st;
-	{
-		struct pop3_resp r;
-
-		st = read_resp(p, &r);
-	}
-	return login_result(p, st, "USER/PASS");
-}
-
-int
-pop_auth_kpop(struct pop *p, const struct pop_login *l)
-{
-	int st;
-
-	if ((st = pop_simple(p, "USER %s", l->user)) != POP_OK)
-		return login_result(p, st, "KPOP");
-	/* The server ignores the text; fetchmail sends this word. */
-	st = pop_simple(p, "PASS krb_ticket");
-	return login_result(p, st, "KPOP");
-}
-
-int
-pop_auth_apop(struct pop *p, const struct pop_login *l)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	char hex[EVP_MAX_MD_SIZE * 2 + 1];
-	unsigned int mdlen = 0, i;
-	EVP_MD_CTX *mc;
-	const char *pw;
-	int st;
-
-	if (p->apop_ts[0] == '\0')
-		return fail(p, POP_AUTH, "%s offers no APOP (no timestamp in "
-		    "its greeting, or not one of the form <left@right>)", p->host);
-	if (l->password == NULL || (pw = l->password(l->password_arg)) ==
-	    NULL)
-		return fail(p, POP_AUTH, "no password for %s", l->user);
-	if ((mc = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(mc, EVP_md5(), NULL) != 1 ||
-	    EVP_DigestUpdate(mc, p->apop_ts, strlen(p->apop_ts)) != 1 ||
-	    EVP_DigestUpdate(mc, pw, strlen(pw)) != 1 ||
-	    EVP_DigestFinal_ex(mc, md, &mdlen) != 1) {
-		EVP_MD_CTX_free(mc);
-		return fail(p, POP_LOCAL, "MD5 is not available");
-	}
-	EVP_MD_CTX_free(mc);
-	for (i = 0; i < mdlen; i++)
-		util_snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	/* The digest is the password to whoever cracks MD5 offline. */
-	st = send_line(p, 1, "APOP %s %s", l->user, hex);
-	if (st == POP_OK) {
-		struct pop3_resp r;
-
-		st = read_resp(p, &r);
-	}
-	return login_result(p, st, "APOP");
-}
-
-/* Which offered mechanisms kpop may use: allowed ones, passwords in TLS. */
-struct mech_rule {
-	const char	*allowed;	/* NULL: any */
-	int		 tls;
-};
-
-static int
-mech_keep(const char *m, size_t n, void *arg)
-{
-	const struct mech_rule *r = arg;
-
-	if (n >= 64)
-		return 0;
-	if (r->allowed != NULL && !mech_listed(r->allowed, m, n))
-		return 0;
-	/* A password in the clear only inside TLS. */
-	if (!r->tls && n == 5 && (strncasecmp(m, "PLAIN", n) == 0 ||
-	    strncasecmp(m, "LOGIN", n) == 0))
-		return 0;
-	return 1;
-}
-
-int
-pop_auth_sasl(struct pop *p, const struct pop_login *l)
-{
-	static char b64[XSASL_B64_SIZE(SASL_TOKEN_MAX)];
-	static unsigned char tok[SASL_TOKEN_MAX + 1];
-	struct xsasl_client_opts o;
-	struct xsasl_client *c;
-	struct xsasl_codec codec;
-	struct pop3_resp r;
-	struct mech_rule rule;
-	unsigned char cb[TLS_CB_MAX];
-	char mechs[POP_LINE_MAX], method[64], why[256];
-	const char *mech = NULL;
-	const void *out;
-	size_t outlen, len;
-	int has_out, x, st, tls = tls_active(p->io);
-
-	rule.allowed = l->mechs;
-	rule.tls = tls;
-	mech_filter(p->capa.sasl, mech_keep, &rule, mechs, sizeof(mechs));
-	if (mechs[0] == '\0')
-		return fail(p, POP_AUTH, "%s offers no SASL mechanism kpop may "
-		    "use (it offers: %s)", p->host, p->capa.sasl[0] ?
-		    SHOWN(b64, p->capa.sasl) : "none");
-	memset(&o, 0, sizeof(o));
-	o.service = l->service;
-	o.hostname = p->host;
-	o.authname = l->user;
-	o.user = NULL;
-	o.password = l->password;
-	o.password_arg = l->password_arg;
-	o.max_ssf = tls ? 0 : l->max_ssf;
-	if (tls) {
-		o.ext_ssf = (unsigned int)SSL_get_cipher_bits(tls_ssl(p->io),
-		    NULL);
-		o.cb_name = tls_channel_binding(p->io, cb, &o.cb_len);
-		o.cb_data = cb;
-	}
-	if ((c = xsasl_client_new(&o, p->err, sizeof(p->err))) == NULL)
-		return POP_LOCAL;
-	x = xsasl_client_start(c, mechs, &mech, &out, &outlen, &has_out);
-	if (x != XSASL_DONE && x != XSASL_MORE) {
-		/* The usual cause: a Kerberos mechanism with no ticket. */
-		st = fail(p, strstr(mech != NULL ? mech : mechs, "GSSAPI") !=
-		    NULL || strstr(mech != NULL ? mech : mechs, "GS2-KRB5") !=
-		    NULL ? POP_KRB : POP_AUTH, "SASL %s cannot start for "
-		    "service principal %s/%s: %s", mech != NULL ? mech : mechs,
-		    l->service, p->host, SHOWN(why, xsasl_client_error(c)));
-		goto out;
-	}
-	/* An initial response only when it fits the 255-octet line. */
-	if (has_out && XSASL_B64_SIZE(outlen) + strlen(mech) + 7 <= 255) {
-		if (xsasl_b64_encode(out, outlen, b64, sizeof(b64), &len) == -1)
-			goto toolong;
-		st = send_line(p, 1, "AUTH %s %s", mech, len == 0 ? "=" : b64);
-		has_out = 0;
-	} else
-		st = send_line(p, 0, "AUTH %s", mech);
-	for (;;) {
-		if (st != POP_OK || (st = read_resp(p, &r)) != POP_OK)
-			break;
-		if (r.status == POP3_OK) {
-			/*
-			 * +OK is a success only once the mechanism says it is
-			 * done: POP3 has no success data (RFC 5034 s.4), so a
-			 * server's last word (GSSAPI's mutual authentication,
-			 * SCRAM's v=) comes as a "+ " we have answered.  An
-			 * early +OK skips the server's proof of itself.
-			 */
-			if (x != XSASL_DONE || has_out) {
-				st = fail(p, POP_PROTO, "%s answered +OK before "
-				    "SASL %s had finished: the server did not "
-				    "prove who it is", p->host, mech);
-				goto out;
-			}
-			break;
-		}
-		/* A continuation: "+ " and base64 (RFC 5034 s.4). */
-		if (r.textlen > 0 && xsasl_b64_decode(r.text, r.textlen, tok,
-		    sizeof(tok), &len) == -1) {
-			(void)send_line(p, 0, "*");
-			st = fail(p, POP_PROTO, "%s sent invalid base64",
-			    p->host);
-			goto out;
-		}
-		if (has_out) {
-			/* Our initial response, held back as too long. */
-			has_out = 0;
-		} else {
-			if (r.textlen == 0)
-				len = 0;
-			x = xsasl_client_step(c, tok, len, &out, &outlen);
-			if (x != XSASL_DONE && x != XSASL_MORE) {
-				(void)send_line(p, 0, "*");
-				(void)read_resp(p, &r);
-				st = fail(p, POP_AUTH, "SASL %s: %s", mech,
-				    SHOWN(why, xsasl_client_error(c)));
-				goto out;
-			}
-		}
-		if (xsasl_b64_encode(out, outlen, b64, sizeof(b64), &len) ==
-		    -1)
-			goto toolong;
-		st = send_line(p, 1, "%s", b64);
-	}
-	if (st != POP_OK) {
-		st = login_result(p, st, mech);
-		goto out;
-	}
-	p->ssf = xsasl_client_ssf(c);
-	util_snprintf(method, sizeof(method), "SASL %s%s", mech,
-	    p->ssf > 0 ? " + layer" : o.cb_name != NULL &&
-	    strstr(mech, "-PLUS") != NULL ? " (channel-bound)" : "");
-	st = login_result(p, POP_OK, method);
-	if (p->ssf > 0) {
-		/* RFC 4422 s.3.7: the layer starts after the +OK's CRLF. */
-		xsasl_client_codec(c, &codec);
-		if (codec.maxout == 0 || xsasl_layer_start(p->io, &codec) ==
-		    -1) {
-			st = fail(p, POP_LOCAL, "cannot start the security "
-			    "layer");
-			goto out;
-		}
-		p->sasl = c;	/* the layer needs it until the end */
-		return POP_OK;
-	}
-	goto out;
-toolong:
-	st = fail(p, POP_LOCAL, "SASL token too long");
-out:
-	xsasl_client_free(c);
-	return st;
 }
 
 /* ---- transactions ---- */
@@ -809,20 +443,22 @@ scan_line(struct pop *p, const char *l, size_t len, void *arg)
 
 	if (sp == NULL || util_parse_uint(l, (size_t)(sp - l), s->count, &n) ==
 	    -1 || n == 0)
-		return fail(p, POP_PROTO, "%s: a bad listing line: %s",
-		    p->host, shown(shownbuf, sizeof(shownbuf), l, len));
+		return pop_fail(p, POP_PROTO, "%s: a bad listing line: %s",
+		    p->host, pop_shown(shownbuf, sizeof(shownbuf), l, len));
 	val = sp + 1;
 	vlen = len - (size_t)(val - l);
 	if ((sp = memchr(val, ' ', vlen)) != NULL)
 		vlen = (size_t)(sp - val);	/* LIST may add more */
 	if (s->uidl) {
 		if (!pop3_uidl_ok(val, vlen))
-			return fail(p, POP_PROTO, "%s: a bad UIDL", p->host);
+			return pop_fail(p, POP_PROTO, "%s: a bad UIDL",
+			    p->host);
 		memcpy(s->msgs[n - 1].uidl, val, vlen);
 		s->msgs[n - 1].uidl[vlen] = '\0';
 	} else {
 		if (util_parse_uint(val, vlen, ULLONG_MAX, &size) == -1)
-			return fail(p, POP_PROTO, "%s: a bad size", p->host);
+			return pop_fail(p, POP_PROTO, "%s: a bad size",
+			    p->host);
 		s->msgs[n - 1].size = size;
 	}
 	return POP_OK;
@@ -848,31 +484,32 @@ pop_scan(struct pop *p, struct pop_msg **msgsp, size_t *countp,
 	    ULLONG_MAX, &count) == -1 ||
 	    util_parse_uint(sp + 1, strcspn(sp + 1, " "), ULLONG_MAX,
 	    &total) == -1)
-		return fail(p, POP_PROTO, "%s: a bad STAT reply: %s",
+		return pop_fail(p, POP_PROTO, "%s: a bad STAT reply: %s",
 		    p->host, SHOWN(why, p->line));
 	if (count > POP_COUNT_MAX)
-		return fail(p, POP_PROTO, "%s says it holds %llu messages, more "
-		    "than kpop takes (%d)", p->host, count, POP_COUNT_MAX);
+		return pop_fail(p, POP_PROTO, "%s says it holds %llu "
+		    "messages, more than kpop takes (%d)", p->host, count,
+		    POP_COUNT_MAX);
 	if ((s.msgs = calloc((size_t)count + 1, sizeof(*s.msgs))) == NULL)
-		return fail(p, POP_LOCAL, "out of memory");
+		return pop_fail(p, POP_LOCAL, "out of memory");
 	s.count = (size_t)count;
 	if (count > 0) {
 		/* Both at once when the server pipelines. */
-		if ((st = send_line(p, 0, "UIDL")) != POP_OK ||
-		    (p->capa.pipelining && (st = send_line(p, 0, "LIST")) !=
+		if ((st = pop_send_line(p, 0, "UIDL")) != POP_OK ||
+		    (p->capa.pipelining && (st = pop_send_line(p, 0, "LIST")) !=
 		    POP_OK))
 			goto bad;
-		st = read_resp(p, &r);
+		st = pop_read_resp(p, &r);
 		if (st == POP_OK) {
 			s.uidl = 1;
 			if ((st = read_lines(p, scan_line, &s, s.count)) != POP_OK)
 				goto bad;
 		} else if (st != POP_ERR)
 			goto bad;
-		if (!p->capa.pipelining && (st = send_line(p, 0, "LIST")) !=
+		if (!p->capa.pipelining && (st = pop_send_line(p, 0, "LIST")) !=
 		    POP_OK)
 			goto bad;
-		if ((st = read_resp(p, &r)) != POP_OK)
+		if ((st = pop_read_resp(p, &r)) != POP_OK)
 			goto bad;
 		s.uidl = 0;
 		if ((st = read_lines(p, scan_line, &s, s.count)) != POP_OK)
@@ -935,8 +572,8 @@ read_body(struct pop *p, const struct pop_sink *sink, unsigned long long max,
 	pop3_dec_init(&d, 1);
 	while (!d.done) {
 		if ((st = io_peek(p->io, &buf, &len)) != IO_OK)
-			return fail(p, POP_UNAVAIL, "%s: %s in the middle of "
-			    "message %zu", p->host, st == IO_EOF ? "the "
+			return pop_fail(p, POP_UNAVAIL, "%s: %s in the middle "
+			    "of message %zu", p->host, st == IO_EOF ? "the "
 			    "server closed the connection" : io_error(p->io),
 			    idx + 1);
 		/*
@@ -955,15 +592,15 @@ read_body(struct pop *p, const struct pop_sink *sink, unsigned long long max,
 			rc.sink = NULL;
 		}
 		if (over && d.octets > hard)
-			return fail(p, POP_PROTO, "%s: message %zu goes on past "
-			    "%llu bytes, far over max_size (%llu) and what "
-			    "it was listed at: ending the session", p->host,
-			    idx + 1, hard, max);
+			return pop_fail(p, POP_PROTO, "%s: message %zu goes on "
+			    "past %llu bytes, far over max_size (%llu) and "
+			    "what it was listed at: ending the session",
+			    p->host, idx + 1, hard, max);
 	}
 	if (over)
-		return fail(p, POP_TOOBIG, "%s: message %zu is over %llu bytes "
-		    "(max_size), though it was listed smaller: left on the "
-		    "server", p->host, idx + 1, max);
+		return pop_fail(p, POP_TOOBIG, "%s: message %zu is over %llu "
+		    "bytes (max_size), though it was listed smaller: left on "
+		    "the server", p->host, idx + 1, max);
 	return rc.failed ? POP_LOCAL : POP_OK;
 }
 
@@ -978,19 +615,19 @@ pop_retr(struct pop *p, const size_t *idx, size_t n, long long top,
 
 	for (got = 0; got < sent || (failed == POP_OK && got < n); got++) {
 		while (failed == POP_OK && sent < n && sent < got + window) {
-			st = top >= 0 ? send_line(p, 0, "TOP %zu %lld",
-			    idx[sent] + 1, top) : send_line(p, 0, "RETR %zu",
-			    idx[sent] + 1);
+			st = top >= 0 ? pop_send_line(p, 0, "TOP %zu %lld",
+			    idx[sent] + 1, top) : pop_send_line(p, 0,
+			    "RETR %zu", idx[sent] + 1);
 			if (st != POP_OK)
 				return st;
 			sent++;
 		}
-		if ((st = read_resp(p, &r)) != POP_OK) {
+		if ((st = pop_read_resp(p, &r)) != POP_OK) {
 			if (st != POP_ERR)
 				return st;
 			/* A -ERR for one message: stop asking for more. */
 			if (failed == POP_OK) {
-				failed = err_class(p, POP_ERR);
+				failed = pop_err_class(p, POP_ERR);
 				util_strlcpy(why, p->err, sizeof(why));
 			}
 			continue;
@@ -1041,10 +678,10 @@ pop_dele(struct pop *p, const size_t *idx, size_t n)
 
 	for (got = 0; got < n; got++) {
 		while (sent < n && sent < got + window)
-			if ((st = send_line(p, 0, "DELE %zu", idx[sent++] +
+			if ((st = pop_send_line(p, 0, "DELE %zu", idx[sent++] +
 			    1)) != POP_OK)
 				return st;
-		if ((st = read_resp(p, &r)) != POP_OK)
+		if ((st = pop_read_resp(p, &r)) != POP_OK)
 			return st;
 	}
 	return POP_OK;
@@ -1055,7 +692,7 @@ pop_quit(struct pop *p)
 {
 	int st = pop_simple(p, "QUIT");
 
-	return st == POP_ERR ? err_class(p, POP_TEMP) : st;
+	return st == POP_ERR ? pop_err_class(p, POP_TEMP) : st;
 }
 
 void

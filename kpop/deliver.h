@@ -232,8 +232,8 @@ int	dlv_mbox_unappend(const char *path, unsigned long long offset,
 
 #ifdef KPOP_TEST_HOOKS
 /*
- * Tests only: called before each fsync deliver.c makes, with what it
- * syncs ("file", "dir", "mbox"); a non-zero errno value makes that
+ * Tests only: called before each fsync a delivery makes (dlv-io.c),
+ * with what it syncs ("file", "dir", "mbox"); a non-zero errno value makes that
  * fsync fail with it.
  */
 extern int (*dlv_test_fsync)(const char *what);

@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/fuzz-state.c: libFuzzer entry for kpop's state files
- * (kpop/state.c: the snapshot "state" and the journal "journal" of one
+ * (kpop/st-journal.c: the snapshot "state" and the journal "journal" of one
  * account), through the real st_open() on a scratch state directory.
  *
  * The input is the journal, or the snapshot, a line "%%", and the

@@ -1,0 +1,129 @@
+/*
+ * kpop/kpop.h: what the parts of the kpop program share, private to
+ * kpop/: the exit codes, an account's settings, the summary of a run,
+ * and the entry points of out.c (messages and output), account.c
+ * (accounts and passwords), session.c (connecting, TLS pinning, login),
+ * fetch.c (the fetch) and modes.c (--list, --stat, --check,
+ * --serverinfo).  main.c drives them.
+ */
+#ifndef KPOP_KPOP_H
+#define KPOP_KPOP_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "kpop/client.h"
+#include "kpop/state.h"
+
+/* Exit codes (kpop(1)); sysexits.h where one fits. */
+#define KX_OK		0
+#define KX_NOMAIL	1	/* nothing new (fetch, --check) */
+#define KX_USAGE		64
+#define KX_CHANGED	65	/* UIDLs changed wholesale: --force */
+#define KX_UNAVAIL	69	/* server unavailable */
+#define KX_SOFTWARE	70
+#define KX_DELIVER	73	/* a message could not be delivered */
+#define KX_TEMP		75	/* try later: in use, login delay, busy */
+#define KX_PROTOCOL	76
+#define KX_AUTH		77	/* login refused */
+#define KX_CONFIG	78
+#define KX_TLS		79	/* TLS failed or was not verified */
+#define KX_KRB		80	/* no usable Kerberos ticket */
+
+/* A password (and a passwordeval line). */
+#define PASS_MAX	1024
+/* Accounts in a config file. */
+#define ACCOUNTS_MAX	64
+
+struct account {
+	char		*name;		/* section, or the URL */
+	char		*url;
+	char		*host;
+	unsigned int	 port;
+	char		*user;
+	char		*auth;		/* "", gssapi, kpop, apop, user, MECH */
+	char		*tls;		/* auto, stls, implicit, none */
+	char		*cafile;
+	char		*pin;		/* sha256//BASE64 of the server key */
+	char		*deliver;	/* a dlv_parse() target */
+	char		*passwordeval;
+	char		*service;	/* "pop" */
+	int		 keep;
+	unsigned long long max_size;
+	int		 delete_too_large;
+	unsigned int	 max_messages;
+	char		*sasl_mechanisms;
+	int		 trust_srv_target;	/* RFC 6186 s.6: see locate.h */
+	char		*tls_name;	/* the certificate's name, if not host */
+};
+
+/* Where account_password() finds the password; asked once. */
+struct pwsrc {
+	const struct account	*a;
+	char			 pw[PASS_MAX];
+	int			 have;
+	int			 tried;
+};
+
+/* What a run did, for the closing line and --json. */
+struct summary {
+	const char	*method;
+	const char	*tls;
+	size_t		 count, fetched, deleted, skipped;
+	unsigned long long total, bytes;
+	double		 t_connect, t_login, t_fetch;
+};
+
+/* out.c: messages, progress, JSON. */
+struct out_opts {
+	int	 quiet;		/* -q: no messages but errors */
+	int	 verbose;	/* -v */
+	int	 json;		/* --json on standard output */
+	int	 progress;	/* a progress line on standard error */
+};
+extern struct out_opts out_opts;
+
+/*
+ * Text a server sent, made printable (log.h) before it reaches the
+ * user's terminal: no escape sequence of the server's passes.
+ */
+#define SHOW(buf, s)	(log_printable((buf), sizeof(buf), (s), strlen(s)), \
+	(const char *)(buf))
+
+void	out_say(const char *fmt, ...) KP_PRINTF(1, 2);
+void	out_warn(const char *fmt, ...) KP_PRINTF(1, 2);
+double	out_now(void);
+void	out_json_str(FILE *, const char *);
+int	out_exit(int pop_status);
+
+/* account.c: accounts from the config file, flags and URLs; passwords. */
+void	account_init(struct account *, const char *name);
+int	account_finish(struct account *, const struct account *cli,
+	    char *err, size_t errlen);
+void	account_free(struct account *);
+int	account_read(const char *path, struct account *acc, size_t *nacc,
+	    char *err, size_t errlen);
+const char *account_default_config(void);
+int	account_is_kpop(const struct account *);
+const char *account_password(void *pwsrc);
+
+/* session.c: connecting, TLS and its pin, logging in. */
+int	session_open(struct pop *, const struct account *, SSL_CTX *,
+	    const char *statedir, char *principal, size_t plen);
+int	session_login(struct pop *, const struct account *, struct pwsrc *);
+int	session_key_pin(struct pop *, char *out, size_t outlen);
+
+/* fetch.c: the exactly-once fetch of an account's new mail. */
+int	fetch_run(struct pop *, const struct account *, struct st *,
+	    int force, struct summary *);
+
+/* modes.c: the modes other than fetching. */
+int	modes_stat(struct pop *);
+int	modes_list(struct pop *, const struct account *, struct st *);
+int	modes_check(struct pop *, struct st *);
+void	modes_serverinfo(struct pop *, const struct account *);
+
+#endif
