@@ -41,18 +41,18 @@ dlv_parse_path(const char *spec, enum dlv_kind *kind, char *err,
 
 	if (n > 0 && spec[n - 1] == '/') {
 		*kind = DLV_MAILDIR;
-		return DLV_OK;
+		return KP_OK;
 	}
 	if (stat(spec, &st) == 0 && (S_ISDIR(st.st_mode) ||
 	    S_ISREG(st.st_mode))) {
 		*kind = S_ISDIR(st.st_mode) ? DLV_MAILDIR : DLV_MBOX;
-		return DLV_OK;
+		return KP_OK;
 	}
 	(void)util_snprintf(err, errlen,
 	    "target %s: not an existing Maildir or mbox; "
 	    "say maildir:PATH, mbox:PATH or mda:COMMAND, or end a new "
 	    "Maildir with /", spec);
-	return DLV_PERM;
+	return KP_PERM;
 }
 
 int
@@ -81,18 +81,18 @@ dlv_parse(const char *spec, struct dlv_target *t, char *err, size_t errlen)
 	if (i == KP_NELEM(pre) && strcmp(spec, "-") == 0)
 		t->kind = DLV_STDOUT;
 	else if (i == KP_NELEM(pre) && *spec != '\0' &&
-	    dlv_parse_path(spec, &t->kind, err, errlen) != DLV_OK)
-		return DLV_PERM;
+	    dlv_parse_path(spec, &t->kind, err, errlen) != KP_OK)
+		return KP_PERM;
 	if (*arg == '\0') {
 		(void)util_snprintf(err, errlen, "target \"%s\": empty", spec);
-		return DLV_PERM;
+		return KP_PERM;
 	}
 	if (util_strlcpy(t->arg, arg, sizeof(t->arg)) == -1) {
 		(void)util_snprintf(err, errlen,
 		    "target %.64s...: too long", spec);
-		return DLV_PERM;
+		return KP_PERM;
 	}
-	return DLV_OK;
+	return KP_OK;
 }
 
 /* ---- a delivery ---- */
@@ -121,13 +121,13 @@ dlv_open(const struct dlv_target *t, const struct dlv_info *info,
 	*hp = NULL;
 	if (info->token != NULL && !dlv_token_valid(info->token)) {
 		(void)util_snprintf(err, errlen, "bad delivery token");
-		return DLV_PERM;
+		return KP_PERM;
 	}
 	if ((h = calloc(1, sizeof(*h))) == NULL ||
 	    (h->buf = malloc(DLV_BUF_SIZE)) == NULL) {
 		free(h);
 		(void)util_snprintf(err, errlen, "out of memory");
-		return DLV_TEMP;
+		return KP_TEMP;
 	}
 	if ((size_t)t->kind < KP_NELEM(dlv_targets))
 		ops = dlv_targets[t->kind];
@@ -135,7 +135,7 @@ dlv_open(const struct dlv_target *t, const struct dlv_info *info,
 		free(h->buf);
 		free(h);
 		(void)util_snprintf(err, errlen, "unknown target kind");
-		return DLV_PERM;
+		return KP_PERM;
 	}
 	h->ops = ops;
 	h->label = ops->label;
@@ -147,22 +147,22 @@ dlv_open(const struct dlv_target *t, const struct dlv_info *info,
 	if (info->token != NULL)
 		(void)util_strlcpy(h->w.token, info->token,
 		    sizeof(h->w.token));
-	if ((rc = ops->open(h, info)) != DLV_OK) {
+	if ((rc = ops->open(h, info)) != KP_OK) {
 		(void)util_snprintf(err, errlen, "%s", h->err);
 		dlv_free(h);
 		return rc;
 	}
 	*hp = h;
-	return DLV_OK;
+	return KP_OK;
 }
 
 int
 dlv_write(struct dlv *h, const void *buf, size_t len)
 {
-	if (h->status != DLV_OK || len == 0)
+	if (h->status != KP_OK || len == 0)
 		return h->status;
 	if (h->prepared)
-		return dlv_io_fail(h, DLV_PERM, "write after dlv_prepare");
+		return dlv_io_fail(h, KP_PERM, "write after dlv_prepare");
 	h->w.size += len;
 	h->last = ((const unsigned char *)buf)[len - 1];
 	if (h->ops->write != NULL)
@@ -181,12 +181,12 @@ dlv_error(const struct dlv *h)
 int
 dlv_prepare(struct dlv *h, struct dlv_where *w, char *err, size_t errlen)
 {
-	if (!h->prepared && h->status == DLV_OK) {
+	if (!h->prepared && h->status == KP_OK) {
 		h->prepared = 1;
 		(void)h->ops->prepare(h);
 	}
 	*w = h->w;
-	if (h->status != DLV_OK)
+	if (h->status != KP_OK)
 		(void)util_snprintf(err, errlen, "%s", h->err);
 	return h->status;
 }
@@ -200,7 +200,7 @@ dlv_commit(struct dlv *h, struct dlv_where *w, char *err, size_t errlen)
 	if (h->ops->commit != NULL)
 		rc = h->ops->commit(h, rc);
 	*w = h->w;
-	if (rc != DLV_OK)
+	if (rc != KP_OK)
 		(void)util_snprintf(err, errlen, "%s", h->err);
 	dlv_free(h);
 	return rc;

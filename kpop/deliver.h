@@ -16,7 +16,7 @@
  * file is written and fsynced in tmp/ and its final name is known.
  * dlv_commit does dlv_prepare itself if the caller did not.
  *
- * What each target guarantees once dlv_commit returns DLV_OK:
+ * What each target guarantees once dlv_commit returns KP_OK:
  *   Maildir  the file is in new/ and both it and new/ are fsynced.  Its
  *            name is <time>.K<token>.<host>,S=<size>, so that
  *            dlv_maildir_find() tells after a crash whether it landed.
@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "common/status.h"
 #include "common/util.h"
 
 /* A target's path or command: PATH_MAX on Linux. */
@@ -67,12 +68,13 @@
 /* sysexits.h EX_TEMPFAIL: what MDAs exit with to say "try again later". */
 #define DLV_EX_TEMPFAIL		75
 
-/* Status of most calls.  Both failures leave nothing delivered. */
-#define DLV_OK		0
-#define DLV_TEMP	(-1)	/* may work later: disk full, lock busy,
-				   EX_TEMPFAIL, an MDA killed by a signal */
-#define DLV_PERM	(-2)	/* will not work as configured: bad path,
-				   permissions, an MDA's other exit codes */
+/*
+ * Most calls return an enum kp_status (common/status.h): KP_OK; KP_TEMP,
+ * which may work later (disk full, lock busy, EX_TEMPFAIL, an MDA killed
+ * by a signal); or KP_PERM, which will not work as configured (a bad
+ * path, permissions, an MDA's other exit codes).  Both failures leave
+ * nothing delivered.
+ */
 
 /* What dlv_mbox_check() finds at a journalled offset and length. */
 #define DLV_ABSENT	0	/* none of the message is there */
@@ -128,7 +130,7 @@ struct dlv;
  * Parse a target: "maildir:DIR", "mbox:FILE", "mda:COMMAND", "-"
  * (standard output), a path ending in "/" or naming an existing
  * directory (Maildir), or a path naming an existing regular file (mbox).
- * Anything else is refused as ambiguous.  Returns DLV_OK or DLV_PERM with
+ * Anything else is refused as ambiguous.  Returns KP_OK or KP_PERM with
  * a message in err.
  */
 int	dlv_parse(const char *spec, struct dlv_target *, char *err,
@@ -144,15 +146,15 @@ int	dlv_token_valid(const char *token) KP_NONNULL(1);
  * From_ line.  MDA: starts the command with a pipe on its standard input
  * and its standard output sent to our standard error, in its own process
  * group, with KPOP_UIDL, KPOP_TOKEN, KPOP_SENDER and KPOP_ACCOUNT set
- * (those that info gives).  Returns DLV_OK and a handle in *hp, which
- * dlv_commit() or dlv_abort() frees; or DLV_TEMP/DLV_PERM with err set.
+ * (those that info gives).  Returns KP_OK and a handle in *hp, which
+ * dlv_commit() or dlv_abort() frees; or KP_TEMP/KP_PERM with err set.
  */
 int	dlv_open(const struct dlv_target *t, const struct dlv_info *info,
 	    struct dlv **hp, char *err, size_t errlen)
 	    KP_NONNULL(1, 2, 3, 4) KP_WUR;
 
 /*
- * Feed len bytes of the message.  Returns DLV_OK, or the failure, which
+ * Feed len bytes of the message.  Returns KP_OK, or the failure, which
  * sticks: later calls return it again, and dlv_commit() reports it (with
  * its message, also in dlv_error()).  SIGPIPE from a vanished MDA or
  * reader of stdout does not kill the process; it is an error here.
@@ -168,7 +170,7 @@ const char *dlv_error(const struct dlv *) KP_NONNULL(1);
  * token, size; Maildir: name (the file is written and fsynced in tmp/);
  * mbox: placed, offset, len, sha256 (the spool is complete and both mbox
  * locks are held until dlv_commit or dlv_abort).  MDA and stdout: only
- * flushes.  Returns DLV_OK, or a failure with err set (the handle must
+ * flushes.  Returns KP_OK, or a failure with err set (the handle must
  * still be freed by dlv_commit or dlv_abort).
  */
 int	dlv_prepare(struct dlv *, struct dlv_where *w, char *err,
@@ -177,7 +179,7 @@ int	dlv_prepare(struct dlv *, struct dlv_where *w, char *err,
 /*
  * Deliver: dlv_prepare() if not done, then make the message durable
  * where it goes (see the top of this file), fill *w as dlv_prepare
- * does, and free the handle.  Returns DLV_OK, or DLV_TEMP/DLV_PERM with
+ * does, and free the handle.  Returns KP_OK, or KP_TEMP/KP_PERM with
  * err set and nothing delivered (the Maildir tmp file removed, the mbox
  * truncated back; an MDA decided for itself).
  */
@@ -197,7 +199,7 @@ void	dlv_abort(struct dlv *);
  * in new/ or cur/ (where a mail reader may have added ":2,FLAGS") whose
  * name has "K<token>" as its second dot-separated part.  Returns 1 and
  * its name in name (of namelen, may be 0), 0 if there is none, or
- * DLV_TEMP/DLV_PERM with err set.
+ * KP_TEMP/KP_PERM with err set.
  */
 int	dlv_maildir_find(const char *dir, const char *token, char *name,
 	    size_t namelen, char *err, size_t errlen)
@@ -210,7 +212,7 @@ int	dlv_maildir_find(const char *dir, const char *token, char *name,
  * as our appends do, with "From " or a torn part of it: an interrupted
  * append), DLV_ABSENT (anything else: the
  * append never started, or the file was rewritten since), or
- * DLV_TEMP/DLV_PERM with err set.  Takes no lock: bytes once appended
+ * KP_TEMP/KP_PERM with err set.  Takes no lock: bytes once appended
  * and fsynced do not move under appenders.
  */
 int	dlv_mbox_check(const char *path, unsigned long long offset,
@@ -223,8 +225,8 @@ int	dlv_mbox_check(const char *path, unsigned long long offset,
  * is truncated to offset only when it ends inside the append (its size
  * is below offset + len) and the bytes from offset on are one message
  * of ours (a From_ line and no other): then nobody appended after it.
- * Returns DLV_OK (truncated, or nothing of it there), DLV_PERM if other
- * mail follows (the file is left alone; err says so), or DLV_TEMP.
+ * Returns KP_OK (truncated, or nothing of it there), KP_PERM if other
+ * mail follows (the file is left alone; err says so), or KP_TEMP.
  */
 int	dlv_mbox_unappend(const char *path, unsigned long long offset,
 	    unsigned long long len, unsigned int lock_wait, char *err,

@@ -31,7 +31,7 @@ struct dlv_ops;
 struct dlv {
 	const struct dlv_ops *ops;	/* the target's entry points */
 	const char	*label;		/* where output goes, for messages */
-	int		 status;	/* DLV_OK, or the first failure */
+	int		 status;	/* KP_OK, or the first failure */
 	int		 prepared;
 	int		 fd;		/* tmp file, spool, MDA pipe, stdout */
 	time_t		 when;
@@ -60,7 +60,7 @@ struct dlv {
 
 /*
  * A target.  open starts a message (h->w.arg, token, when and lock_wait
- * are set; fd is -1) and returns DLV_OK or the failure it recorded with
+ * are set; fd is -1) and returns KP_OK or the failure it recorded with
  * dlv_io_fail.  write feeds bytes (NULL: dlv_io_put as they are).
  * prepare finishes the message as dlv_prepare says; its status is the
  * handle's.  commit delivers, given what prepare left (a target that
@@ -88,7 +88,7 @@ extern const struct dlv_ops dlv_stdout_ops;
 /* dlv-io.c */
 
 /*
- * DLV_PERM for errno values retrying will not fix, else DLV_TEMP: a full
+ * KP_PERM for errno values retrying will not fix, else KP_TEMP: a full
  * disk, a quota or an I/O error may pass.
  */
 int	dlv_io_status(int e);

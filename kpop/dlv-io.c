@@ -28,26 +28,13 @@ int (*dlv_test_fsync)(const char *what);
 /* ---- errors ---- */
 
 /*
- * DLV_PERM for errno values retrying will not fix, else DLV_TEMP: a full
- * disk, a quota or an I/O error may pass.
+ * kp_status_errno's rule, and EEXIST too: a name a delivery makes afresh
+ * that is there already will be there on the next try.
  */
 int
 dlv_io_status(int e)
 {
-	switch (e) {
-	case EACCES:
-	case EPERM:
-	case ENOENT:
-	case ENOTDIR:
-	case EISDIR:
-	case ELOOP:
-	case ENAMETOOLONG:
-	case EROFS:
-	case EEXIST:
-		return DLV_PERM;
-	default:
-		return DLV_TEMP;
-	}
+	return e == EEXIST ? KP_PERM : kp_status_errno(e);
 }
 
 /* Record the handle's first failure; returns the status it holds. */
@@ -56,7 +43,7 @@ dlv_io_fail(struct dlv *h, int status, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (h->status != DLV_OK)
+	if (h->status != KP_OK)
 		return h->status;
 	h->status = status;
 	va_start(ap, fmt);
@@ -134,11 +121,11 @@ dlv_io_flush(struct dlv *h)
 {
 	int rc, e;
 
-	if (h->blen == 0 || h->status != DLV_OK)
+	if (h->blen == 0 || h->status != KP_OK)
 		return h->status;
 	if (h->sha != NULL &&
 	    EVP_DigestUpdate(h->sha, h->buf, h->blen) != 1)
-		return dlv_io_fail(h, DLV_TEMP, "SHA-256 failed (OpenSSL)");
+		return dlv_io_fail(h, KP_TEMP, "SHA-256 failed (OpenSSL)");
 	if (h->ops->pipe)
 		rc = dlv_io_write_pipe(h->fd, h->buf, h->blen);
 	else
@@ -150,7 +137,7 @@ dlv_io_flush(struct dlv *h)
 	}
 	h->out += h->blen;
 	h->blen = 0;
-	return DLV_OK;
+	return KP_OK;
 }
 
 /* Queue n bytes of output. */
@@ -160,8 +147,8 @@ dlv_io_put(struct dlv *h, const void *p, size_t n)
 	const unsigned char *s = p;
 	size_t k;
 
-	while (n > 0 && h->status == DLV_OK) {
-		if (h->blen == DLV_BUF_SIZE && dlv_io_flush(h) != DLV_OK)
+	while (n > 0 && h->status == KP_OK) {
+		if (h->blen == DLV_BUF_SIZE && dlv_io_flush(h) != KP_OK)
 			return;
 		k = DLV_BUF_SIZE - h->blen;
 		if (k > n)

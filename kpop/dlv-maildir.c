@@ -65,7 +65,7 @@ dlv_maildir_dirs(struct dlv *h)
 	for (i = 0; i < KP_NELEM(sub); i++) {
 		if (util_snprintf(path, sizeof(path), "%s/%s", h->w.arg,
 		    sub[i]) == -1)
-			return dlv_io_fail(h, DLV_PERM, "Maildir %s: path too "
+			return dlv_io_fail(h, KP_PERM, "Maildir %s: path too "
 			    "long", h->w.arg);
 		if (dlv_mkdir(path, &made) == -1) {
 			e = errno;
@@ -79,7 +79,7 @@ dlv_maildir_dirs(struct dlv *h)
 	if (made_top && util_snprintf(path, sizeof(path), "%s/..",
 	    h->w.arg) == 0 && dlv_io_fsync_dir(path) == -1)
 		goto fail_top;
-	return DLV_OK;
+	return KP_OK;
 fail_top:
 	e = errno;
 	return dlv_io_fail(h, dlv_io_status(e), "Maildir %s: %s", h->w.arg,
@@ -122,16 +122,16 @@ dlv_maildir_open(struct dlv *h, const struct dlv_info *info)
 	(void)info;
 	h->label = h->tmp;
 	if (h->w.token[0] == '\0')
-		return dlv_io_fail(h, DLV_PERM, "Maildir %s: no delivery token",
+		return dlv_io_fail(h, KP_PERM, "Maildir %s: no delivery token",
 		    h->w.arg);
-	if (dlv_maildir_dirs(h) != DLV_OK)
+	if (dlv_maildir_dirs(h) != KP_OK)
 		return h->status;
 	dlv_maildir_host(host, sizeof(host));
 	if (util_snprintf(h->base, sizeof(h->base), "%lld.K%s.%s",
 	    (long long)h->when, h->w.token, host) == -1 ||
 	    util_snprintf(h->tmp, sizeof(h->tmp), "%s/tmp/%s", h->w.arg,
 	    h->base) == -1)
-		return dlv_io_fail(h, DLV_PERM, "Maildir %s: path too long",
+		return dlv_io_fail(h, KP_PERM, "Maildir %s: path too long",
 		    h->w.arg);
 	/* The same token and second: our own leftover, so replace it. */
 	for (tries = 0; tries < 2; tries++) {
@@ -147,7 +147,7 @@ dlv_maildir_open(struct dlv *h, const struct dlv_info *info)
 		return dlv_io_fail(h, dlv_io_status(e), "Maildir %s/tmp/%s: "
 		    "%s", h->w.arg, h->base, strerror(e));
 	}
-	return DLV_OK;
+	return KP_OK;
 }
 
 /* Flush, fsync and close the tmp/ file; name the file for new/. */
@@ -156,7 +156,7 @@ dlv_maildir_prepare(struct dlv *h)
 {
 	int fd, e;
 
-	if (dlv_io_flush(h) != DLV_OK)
+	if (dlv_io_flush(h) != KP_OK)
 		return h->status;
 	fd = h->fd;
 	h->fd = -1;
@@ -173,9 +173,9 @@ dlv_maildir_prepare(struct dlv *h)
 	}
 	if (util_snprintf(h->w.name, sizeof(h->w.name), "%s,S=%llu",
 	    h->base, h->w.size) == -1)
-		return dlv_io_fail(h, DLV_PERM, "Maildir %s: name too long",
+		return dlv_io_fail(h, KP_PERM, "Maildir %s: name too long",
 		    h->w.arg);
-	return DLV_OK;
+	return KP_OK;
 }
 
 /*
@@ -191,7 +191,7 @@ dlv_maildir_commit(struct dlv *h)
 
 	if (util_snprintf(dir, sizeof(dir), "%s/new", h->w.arg) == -1 ||
 	    util_snprintf(path, sizeof(path), "%s/%s", dir, h->w.name) == -1)
-		return dlv_io_fail(h, DLV_PERM, "Maildir %s: path too long",
+		return dlv_io_fail(h, KP_PERM, "Maildir %s: path too long",
 		    h->w.arg);
 	if (link(h->tmp, path) == -1) {
 		e = errno;
@@ -212,14 +212,14 @@ dlv_maildir_commit(struct dlv *h)
 	if (linked)
 		(void)unlink(h->tmp);
 	h->tmp[0] = '\0';
-	return DLV_OK;
+	return KP_OK;
 }
 
 /* Link what dlv_maildir_prepare wrote, if it could. */
 static int
 dlv_maildir_done(struct dlv *h, int status)
 {
-	return status == DLV_OK ? dlv_maildir_commit(h) : status;
+	return status == KP_OK ? dlv_maildir_commit(h) : status;
 }
 
 /* Close and remove the tmp/ file unless it went to new/. */
@@ -268,7 +268,7 @@ dlv_find_in(const char *dir, const char *sub, const char *token,
 	if (util_snprintf(path, sizeof(path), "%s/%s", dir, sub) == -1) {
 		(void)util_snprintf(err, errlen,
 		    "Maildir %s: path too long", dir);
-		return DLV_PERM;
+		return KP_PERM;
 	}
 	if ((d = opendir(path)) == NULL) {
 		if ((e = errno) == ENOENT)
@@ -290,7 +290,7 @@ dlv_find_in(const char *dir, const char *sub, const char *token,
 	if (!found && e != 0) {
 		(void)util_snprintf(err, errlen,
 		    "Maildir %s: %s", path, strerror(e));
-		return DLV_TEMP;
+		return KP_TEMP;
 	}
 	return found;
 }
@@ -303,7 +303,7 @@ dlv_maildir_find(const char *dir, const char *token, char *name,
 
 	if (!dlv_token_valid(token)) {
 		(void)util_snprintf(err, errlen, "bad delivery token");
-		return DLV_PERM;
+		return KP_PERM;
 	}
 	rc = dlv_find_in(dir, "new", token, name, namelen, err, errlen);
 	if (rc == 0)

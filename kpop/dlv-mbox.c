@@ -75,7 +75,7 @@ dlv_quote(struct dlv *h, const unsigned char *p, size_t n)
 	const unsigned char *nl;
 	size_t k;
 
-	while (n > 0 && h->status == DLV_OK) {
+	while (n > 0 && h->status == KP_OK) {
 		if (!h->bol) {
 			nl = memchr(p, '\n', n);
 			k = nl == NULL ? n : (size_t)(nl - p) + 1;
@@ -100,8 +100,8 @@ dlv_quote(struct dlv *h, const unsigned char *p, size_t n)
 /* ---- mbox locks ---- */
 
 /*
- * A lock is busy: sleep a poll interval and return DLV_OK to try again,
- * or DLV_TEMP with err set once the deadline has passed.
+ * A lock is busy: sleep a poll interval and return KP_OK to try again,
+ * or KP_TEMP with err set once the deadline has passed.
  */
 static int
 dlv_lock_wait(const char *path, const char *what, long long deadline,
@@ -111,10 +111,10 @@ dlv_lock_wait(const char *path, const char *what, long long deadline,
 		(void)util_snprintf(err, errlen,
 		    "mbox %s is locked by another program "
 		    "(%s); gave up waiting", path, what);
-		return DLV_TEMP;
+		return KP_TEMP;
 	}
 	util_sleep_ms(DLV_LOCK_POLL_MS);
-	return DLV_OK;
+	return KP_OK;
 }
 
 /* Release the locks: the fcntl one by closing, the dotlock if ours. */
@@ -153,7 +153,7 @@ dlv_lock(struct dlv_lock *lk, const char *path, unsigned int wait_s,
 			(void)util_snprintf(err + n, errlen - n,
 			    " (no write access to the mbox's directory: "
 			    "deliver through an MDA instead)");
-		return rc == DOTLOCK_BUSY ? DLV_TEMP :
+		return rc == DOTLOCK_BUSY ? KP_TEMP :
 		    dlv_io_status(lk->dl.errnum);
 	}
 	if ((lk->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY,
@@ -167,7 +167,7 @@ dlv_lock(struct dlv_lock *lk, const char *path, unsigned int wait_s,
 	if (!S_ISREG(st.st_mode)) {
 		(void)util_snprintf(err, errlen,
 		    "mbox %s: not a regular file", path);
-		rc = DLV_PERM;
+		rc = KP_PERM;
 		goto fail;
 	}
 	while ((busy = util_trylock(lk->fd)) != 0) {
@@ -176,14 +176,14 @@ dlv_lock(struct dlv_lock *lk, const char *path, unsigned int wait_s,
 			(void)util_snprintf(err, errlen,
 			    "mbox %s: fcntl lock: %s", path,
 			    strerror(e));
-			rc = DLV_TEMP;
+			rc = KP_TEMP;
 			goto fail;
 		}
 		if ((rc = dlv_lock_wait(path, "fcntl lock", deadline, err,
-		    errlen)) != DLV_OK)
+		    errlen)) != KP_OK)
 			goto fail;
 	}
-	return DLV_OK;
+	return KP_OK;
 fail:
 	dlv_unlock(lk);
 	return rc;
@@ -225,7 +225,7 @@ dlv_from_line(struct dlv *h, const char *sender)
 	    "%02d:%02d:%02d %d\n", who, wday[tm.tm_wday % 7],
 	    mon[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour, tm.tm_min,
 	    tm.tm_sec, tm.tm_year + 1900) == -1)
-		return dlv_io_fail(h, DLV_PERM, "mbox %s: cannot format the "
+		return dlv_io_fail(h, KP_PERM, "mbox %s: cannot format the "
 		    "From_ line", h->w.arg);
 	dlv_io_put(h, line, strlen(line));
 	return h->status;
@@ -245,7 +245,7 @@ dlv_mbox_open(struct dlv *h, const struct dlv_info *info)
 		dir = "/tmp";
 	if (util_snprintf(path, sizeof(path), "%s/kpop-spool.XXXXXX",
 	    dir) == -1)
-		return dlv_io_fail(h, DLV_PERM, "spool in %s: path too long",
+		return dlv_io_fail(h, KP_PERM, "spool in %s: path too long",
 		    dir);
 	if ((h->fd = mkostemp(path, O_CLOEXEC)) == -1) {
 		e = errno;
@@ -255,7 +255,7 @@ dlv_mbox_open(struct dlv *h, const struct dlv_info *info)
 	(void)unlink(path);
 	if ((h->sha = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(h->sha, EVP_sha256(), NULL) != 1)
-		return dlv_io_fail(h, DLV_TEMP, "SHA-256 init failed "
+		return dlv_io_fail(h, KP_TEMP, "SHA-256 init failed "
 		    "(OpenSSL)");
 	h->bol = 1;
 	return dlv_from_line(h, info->sender);
@@ -275,19 +275,19 @@ dlv_mbox_fix(struct dlv *h)
 
 	h->fix = 0;
 	if (h->mbox_size == 0)
-		return DLV_OK;
+		return KP_OK;
 	at = h->mbox_size >= 2 ? h->mbox_size - 2 : 0;
 	if ((r = util_pread_full(h->lk.fd, end, (size_t)(h->mbox_size - at),
 	    at)) != h->mbox_size - at) {
 		e = r == -1 ? errno : EIO;
-		return dlv_io_fail(h, DLV_TEMP, "mbox %s: read: %s", h->w.arg,
+		return dlv_io_fail(h, KP_TEMP, "mbox %s: read: %s", h->w.arg,
 		    strerror(e));
 	}
 	if (end[r - 1] != '\n')
 		h->fix = 2;
 	else if (r == 2 && end[0] != '\n')
 		h->fix = 1;
-	return DLV_OK;
+	return KP_OK;
 }
 
 /* End the quoted message, finish the digest, take the locks, place it. */
@@ -304,26 +304,26 @@ dlv_mbox_prepare(struct dlv *h)
 	if (h->w.size > 0 && h->last != '\n')
 		dlv_io_put(h, "\n", 1);
 	dlv_io_put(h, "\n", 1);
-	if (dlv_io_flush(h) != DLV_OK)
+	if (dlv_io_flush(h) != KP_OK)
 		return h->status;
 	if (EVP_DigestFinal_ex(h->sha, h->w.sha256, &len) != 1 ||
 	    len != DLV_SHA256_LEN)
-		return dlv_io_fail(h, DLV_TEMP, "SHA-256 failed (OpenSSL)");
+		return dlv_io_fail(h, KP_TEMP, "SHA-256 failed (OpenSSL)");
 	if ((rc = dlv_lock(&h->lk, h->w.arg, h->lock_wait, err,
-	    sizeof(err))) != DLV_OK)
+	    sizeof(err))) != KP_OK)
 		return dlv_io_fail(h, rc, "%s", err);
 	if (fstat(h->lk.fd, &st) == -1) {
 		e = errno;
-		return dlv_io_fail(h, DLV_TEMP, "mbox %s: %s", h->w.arg,
+		return dlv_io_fail(h, KP_TEMP, "mbox %s: %s", h->w.arg,
 		    strerror(e));
 	}
 	h->mbox_size = st.st_size;
-	if (dlv_mbox_fix(h) != DLV_OK)
+	if (dlv_mbox_fix(h) != KP_OK)
 		return h->status;
 	h->w.placed = 1;
 	h->w.offset = (unsigned long long)h->mbox_size + h->fix;
 	h->w.len = h->out;
-	return DLV_OK;
+	return KP_OK;
 }
 
 /* Copy the spool to the mbox at its place, refreshing the dotlock. */
@@ -344,7 +344,7 @@ dlv_mbox_copy(struct dlv *h)
 		if ((r = util_pread_full(h->fd, h->buf, want, in)) !=
 		    (ssize_t)want) {
 			e = r == -1 ? errno : EIO;
-			return dlv_io_fail(h, DLV_TEMP, "mbox spool: read: %s",
+			return dlv_io_fail(h, KP_TEMP, "mbox spool: read: %s",
 			    strerror(e));
 		}
 		if (util_write_all(h->lk.fd, h->buf, want, out) == -1)
@@ -355,7 +355,7 @@ dlv_mbox_copy(struct dlv *h)
 	}
 	if (dlv_io_fsync(h->lk.fd, "mbox") == -1)
 		goto fail;
-	return DLV_OK;
+	return KP_OK;
 fail:
 	e = errno;
 	return dlv_io_fail(h, dlv_io_status(e), "mbox %s: write: %s",
@@ -371,8 +371,8 @@ dlv_mbox_commit(struct dlv *h)
 {
 	int e;
 
-	if (dlv_mbox_copy(h) == DLV_OK)
-		return DLV_OK;
+	if (dlv_mbox_copy(h) == KP_OK)
+		return KP_OK;
 	if (ftruncate(h->lk.fd, h->mbox_size) == -1 ||
 	    dlv_io_fsync(h->lk.fd, "mbox") == -1) {
 		e = errno;
@@ -388,7 +388,7 @@ dlv_mbox_commit(struct dlv *h)
 static int
 dlv_mbox_done(struct dlv *h, int status)
 {
-	return status == DLV_OK ? dlv_mbox_commit(h) : status;
+	return status == KP_OK ? dlv_mbox_commit(h) : status;
 }
 
 /* Release the locks: nothing was appended, or all of it. */
@@ -483,7 +483,7 @@ dlv_mbox_check(const char *path, unsigned long long offset,
 
 	if (!dlv_range_ok(offset, len)) {
 		(void)util_snprintf(err, errlen, "mbox %s: bad range", path);
-		return DLV_PERM;
+		return KP_PERM;
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1 ||
 	    fstat(fd, &st) == -1) {
@@ -502,7 +502,7 @@ dlv_mbox_check(const char *path, unsigned long long offset,
 	} else if (size >= offset + len && len > 0) {
 		if (dlv_hash_range(fd, (off_t)offset, len, md, path, err,
 		    errlen) == -1)
-			rc = DLV_TEMP;
+			rc = KP_TEMP;
 		else if (memcmp(md, sha256, sizeof(md)) == 0)
 			rc = DLV_PRESENT;
 	}
@@ -551,9 +551,9 @@ dlv_mbox_unappend(const char *path, unsigned long long offset,
 
 	if (!dlv_range_ok(offset, len)) {
 		(void)util_snprintf(err, errlen, "mbox %s: bad range", path);
-		return DLV_PERM;
+		return KP_PERM;
 	}
-	if ((rc = dlv_lock(&lk, path, lock_wait, err, errlen)) != DLV_OK)
+	if ((rc = dlv_lock(&lk, path, lock_wait, err, errlen)) != KP_OK)
 		return rc;
 	if (fstat(lk.fd, &st) == -1)
 		goto fail;
@@ -565,7 +565,7 @@ dlv_mbox_unappend(const char *path, unsigned long long offset,
 		    "mbox %s: other mail follows the "
 		    "interrupted delivery at offset %llu; left alone", path,
 		    offset);
-		rc = DLV_PERM;
+		rc = KP_PERM;
 		goto out;
 	}
 	if (ours == -1 || ftruncate(lk.fd, (off_t)offset) == -1 ||
@@ -578,5 +578,5 @@ fail:
 	e = errno;
 	(void)util_snprintf(err, errlen, "mbox %s: %s", path, strerror(e));
 	dlv_unlock(&lk);
-	return DLV_TEMP;
+	return KP_TEMP;
 }

@@ -119,12 +119,12 @@ dlv_mda_open(struct dlv *h, const struct dlv_info *info)
 
 	h->pid = -1;
 	if ((env = dlv_mda_env(info, &own)) == NULL)
-		return dlv_io_fail(h, DLV_TEMP, "mda %s: out of memory",
+		return dlv_io_fail(h, KP_TEMP, "mda %s: out of memory",
 		    h->w.arg);
 	if (pipe2(p, O_CLOEXEC) == -1) {
 		e = errno;
 		dlv_mda_env_free(env, own);
-		return dlv_io_fail(h, DLV_TEMP, "mda %s: pipe: %s", h->w.arg,
+		return dlv_io_fail(h, KP_TEMP, "mda %s: pipe: %s", h->w.arg,
 		    strerror(e));
 	}
 	if ((h->pid = fork()) == -1) {
@@ -132,7 +132,7 @@ dlv_mda_open(struct dlv *h, const struct dlv_info *info)
 		(void)close(p[0]);
 		(void)close(p[1]);
 		dlv_mda_env_free(env, own);
-		return dlv_io_fail(h, DLV_TEMP, "mda %s: fork: %s", h->w.arg,
+		return dlv_io_fail(h, KP_TEMP, "mda %s: fork: %s", h->w.arg,
 		    strerror(e));
 	}
 	if (h->pid == 0)
@@ -142,7 +142,7 @@ dlv_mda_open(struct dlv *h, const struct dlv_info *info)
 	(void)close(p[0]);
 	h->fd = p[1];
 	dlv_mda_env_free(env, own);
-	return DLV_OK;
+	return KP_OK;
 }
 
 /* Wait for the MDA; its wait status, or -1 (errno). */
@@ -175,27 +175,27 @@ dlv_mda_finish(struct dlv *h)
 	h->fd = -1;
 	if ((ws = dlv_mda_reap(h)) == -1) {
 		e = errno;
-		h->status = DLV_OK;
-		return dlv_io_fail(h, DLV_TEMP, "mda %s: wait: %s", h->w.arg,
+		h->status = KP_OK;
+		return dlv_io_fail(h, KP_TEMP, "mda %s: wait: %s", h->w.arg,
 		    strerror(e));
 	}
-	h->status = DLV_OK;
+	h->status = KP_OK;
 	if (WIFSIGNALED(ws))
-		return dlv_io_fail(h, DLV_TEMP, "mda %s: killed by signal "
+		return dlv_io_fail(h, KP_TEMP, "mda %s: killed by signal "
 		    "%d (%s)", h->w.arg, WTERMSIG(ws),
 		    strsignal(WTERMSIG(ws)));
 	code = WEXITSTATUS(ws);
 	if (code == DLV_EX_TEMPFAIL)
-		return dlv_io_fail(h, DLV_TEMP, "mda %s: exited with status %d "
+		return dlv_io_fail(h, KP_TEMP, "mda %s: exited with status %d "
 		    "(temporary failure)", h->w.arg, code);
 	if (code != 0)
-		return dlv_io_fail(h, DLV_PERM, "mda %s: exited with status "
+		return dlv_io_fail(h, KP_PERM, "mda %s: exited with status "
 		    "%d%s", h->w.arg, code, code == 127 ?
 		    " (command not found?)" : "");
 	if (was[0] != '\0')
-		return dlv_io_fail(h, DLV_TEMP, "mda %s: exited 0 without "
+		return dlv_io_fail(h, KP_TEMP, "mda %s: exited 0 without "
 		    "reading the whole message (%s)", h->w.arg, was);
-	return DLV_OK;
+	return KP_OK;
 }
 
 /* Kill the MDA's process group before it sees EOF, and reap it. */

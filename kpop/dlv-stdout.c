@@ -17,7 +17,7 @@ dlv_stdout_open(struct dlv *h, const struct dlv_info *info)
 {
 	(void)info;
 	h->fd = STDOUT_FILENO;
-	return DLV_OK;
+	return KP_OK;
 }
 
 /* stdout is fsynced when it is a file; pipes and terminals cannot be. */
@@ -26,7 +26,7 @@ dlv_stdout_prepare(struct dlv *h)
 {
 	int e;
 
-	if (dlv_io_flush(h) != DLV_OK)
+	if (dlv_io_flush(h) != KP_OK)
 		return h->status;
 	if (dlv_io_fsync(h->fd, "file") == -1 && errno != EINVAL &&
 	    errno != EROFS && errno != ENOTSUP) {
@@ -34,7 +34,7 @@ dlv_stdout_prepare(struct dlv *h)
 		return dlv_io_fail(h, dlv_io_status(e), "standard output: "
 		    "fsync: %s", strerror(e));
 	}
-	return DLV_OK;
+	return KP_OK;
 }
 
 /* Standard output is not ours to close. */

@@ -73,13 +73,13 @@ sink_begin(void *arg, size_t idx)
 	const char *uidl = f->msgs[idx].uidl;
 
 	memset(&f->w, 0, sizeof(f->w));
-	if (st_token(f->token, sizeof(f->token)) != ST_OK)
+	if (st_token(f->token, sizeof(f->token)) != KP_OK)
 		return -1;
 	f->w.kind = f->target.kind;
 	util_strlcpy(f->w.arg, f->target.arg, sizeof(f->w.arg));
 	util_strlcpy(f->w.token, f->token, sizeof(f->w.token));
 	/* 1: the intent is durable before a byte is delivered. */
-	if (st_intent(f->st, uidl, &f->w, f->err, sizeof(f->err)) != ST_OK) {
+	if (st_intent(f->st, uidl, &f->w, f->err, sizeof(f->err)) != KP_OK) {
 		f->failed = KX_SOFTWARE;
 		return -1;
 	}
@@ -88,7 +88,7 @@ sink_begin(void *arg, size_t idx)
 	info.token = f->token;
 	info.account = f->a->name;
 	if (dlv_open(&f->target, &info, &f->h, f->err, sizeof(f->err)) !=
-	    DLV_OK) {
+	    KP_OK) {
 		f->failed = KX_DELIVER;
 		return -1;
 	}
@@ -102,7 +102,7 @@ sink_data(void *arg, size_t idx, const void *buf, size_t len)
 	struct fetch *f = arg;
 
 	(void)idx;
-	if (dlv_write(f->h, buf, len) != DLV_OK) {
+	if (dlv_write(f->h, buf, len) != KP_OK) {
 		util_strlcpy(f->err, dlv_error(f->h), sizeof(f->err));
 		f->failed = KX_DELIVER;
 		return -1;
@@ -120,30 +120,30 @@ sink_end(void *arg, size_t idx)
 	struct dlv *h = f->h;
 
 	f->h = NULL;
-	if (dlv_prepare(h, &f->w, f->err, sizeof(f->err)) != DLV_OK) {
+	if (dlv_prepare(h, &f->w, f->err, sizeof(f->err)) != KP_OK) {
 		dlv_abort(h);
 		f->failed = KX_DELIVER;
 		return -1;
 	}
 	/* An mbox append is placed now: journal where, before writing. */
 	if (f->w.kind == DLV_MBOX && st_intent(f->st, uidl, &f->w, f->err,
-	    sizeof(f->err)) != ST_OK) {
+	    sizeof(f->err)) != KP_OK) {
 		dlv_abort(h);
 		f->failed = KX_SOFTWARE;
 		return -1;
 	}
 	/* 2: delivered durably; 3: recorded durably (then DELE). */
-	if (dlv_commit(h, &f->w, f->err, sizeof(f->err)) != DLV_OK) {
+	if (dlv_commit(h, &f->w, f->err, sizeof(f->err)) != KP_OK) {
 		f->failed = KX_DELIVER;
 		return -1;
 	}
 	if (st_delivered(f->st, uidl, &f->w, f->err, sizeof(f->err)) !=
-	    ST_OK) {
+	    KP_OK) {
 		f->failed = KX_SOFTWARE;
 		return -1;
 	}
 	if (f->a->keep && st_kept(f->st, uidl, f->err, sizeof(f->err)) !=
-	    ST_OK) {
+	    KP_OK) {
 		f->failed = KX_SOFTWARE;
 		return -1;
 	}
@@ -183,7 +183,7 @@ sink_abandon(void *arg, size_t idx, const char *why)
 	out_warn("%s", why);
 	/* Its intent did not happen (dlv_abort undid the delivery). */
 	if (st_forget(f->st, f->msgs[idx].uidl, f->err, sizeof(f->err)) !=
-	    ST_OK)
+	    KP_OK)
 		out_warn("%s", f->err);
 }
 
@@ -288,12 +288,12 @@ fetch_run(struct pop *p, const struct account *a, struct st *st, int force,
 	f.a = a;
 	f.st = st;
 	f.json_first = 1;
-	if (dlv_parse(a->deliver, &f.target, f.err, sizeof(f.err)) != DLV_OK) {
+	if (dlv_parse(a->deliver, &f.target, f.err, sizeof(f.err)) != KP_OK) {
 		out_warn("%s", f.err);
 		return KX_CONFIG;
 	}
 	if (st_recover(st, recover_note, NULL, 0, f.err, sizeof(f.err)) !=
-	    ST_OK) {
+	    KP_OK) {
 		out_warn("cannot settle an interrupted delivery: %s", f.err);
 		return KX_DELIVER;
 	}
@@ -414,11 +414,11 @@ fetch_run(struct pop *p, const struct account *a, struct st *st, int force,
 				deleted[nd++] = f.msgs[dele[i]].uidl;
 		}
 		if (nd > 0 && st_deleted(st, deleted, nd, f.err,
-		    sizeof(f.err)) != ST_OK)
+		    sizeof(f.err)) != KP_OK)
 			out_warn("%s", f.err);
 		sum->deleted = ndele;
 	}
-	if (st_compact(st, uidls, f.count, f.err, sizeof(f.err)) != ST_OK)
+	if (st_compact(st, uidls, f.count, f.err, sizeof(f.err)) != KP_OK)
 		out_warn("%s", f.err);
 	sum->t_fetch = out_now() - f.t0;
 	if (f.json != NULL) {

@@ -59,18 +59,18 @@ run_account(struct account *a, SSL_CTX *ctx)
 	p.trace = O.debug;
 	pw.a = a;
 	if (st_account_id(a->user, a->host, a->port, id, sizeof(id)) !=
-	    ST_OK) {
+	    KP_OK) {
 		out_warn("%s: cannot name the account's state", a->name);
 		return KX_CONFIG;
 	}
 	if (O.mode != M_SERVERINFO) {
 		r = st_open(O.state_dir, id, LOCK_WAIT_S, &st, err,
 		    sizeof(err));
-		if (r == ST_BUSY) {
+		if (r == KP_INUSE) {
 			out_warn("%s", err);
 			return KX_TEMP;
 		}
-		if (r != ST_OK) {
+		if (r != KP_OK) {
 			out_warn("%s", err);
 			return KX_SOFTWARE;
 		}

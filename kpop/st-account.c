@@ -77,7 +77,7 @@ st_id_cut(char *id, size_t len, char *out, size_t outlen)
 
 	if (EVP_Digest(id, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    mdlen * 2 < ST_ID_HASH_HEX)
-		return ST_ERR;
+		return KP_TEMP;
 	util_hex(md, mdlen, hex);
 	hex[ST_ID_HASH_HEX] = '\0';
 	/* Do not leave half of a %XX at the cut. */
@@ -86,8 +86,8 @@ st_id_cut(char *id, size_t len, char *out, size_t outlen)
 	else if (id[cut - 2] == '%')
 		cut -= 2;
 	id[cut] = '\0';
-	return util_snprintf(out, outlen, "%s~%s", id, hex) == 0 ? ST_OK :
-	    ST_ERR;
+	return util_snprintf(out, outlen, "%s~%s", id, hex) == 0 ? KP_OK :
+	    KP_TEMP;
 }
 
 int
@@ -100,15 +100,15 @@ st_account_id(const char *user, const char *host, unsigned int port,
 	if (ul == 0 || hl == 0 || ul > ST_NAME_IN_MAX ||
 	    hl > ST_NAME_IN_MAX || port == 0 || port > 65535 ||
 	    outlen <= ST_ID_MAX)
-		return ST_ERR;
+		return KP_TEMP;
 	st_id_enc(id, &o, user, 0, 1);
 	id[o++] = '@';
 	st_id_enc(id, &o, host, 1, 0);
 	if (util_snprintf(id + o, sizeof(id) - o, ":%u", port) == -1)
-		return ST_ERR;
+		return KP_TEMP;
 	o += strlen(id + o);
 	if (o <= ST_ID_MAX)
-		return util_strlcpy(out, id, outlen) == 0 ? ST_OK : ST_ERR;
+		return util_strlcpy(out, id, outlen) == 0 ? KP_OK : KP_TEMP;
 	return st_id_cut(id, o, out, outlen);
 }
 
@@ -156,7 +156,7 @@ st_account_mkdirs(const char *path, char *err, size_t errlen)
 
 	if (util_strlcpy(p, path, sizeof(p)) == -1) {
 		(void)util_snprintf(err, errlen, "%s: path too long", path);
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	for (i = 1; ; i++) {
 		if (p[i] != '/' && p[i] != '\0')
@@ -177,11 +177,11 @@ st_account_mkdirs(const char *path, char *err, size_t errlen)
 		errno = ENOTDIR;
 		goto fail;
 	}
-	return ST_OK;
+	return KP_OK;
 fail:
 	(void)util_snprintf(err, errlen,
 	    "state directory %s: %s", p, strerror(errno));
-	return ST_ERR;
+	return KP_TEMP;
 }
 
 /*
@@ -204,15 +204,15 @@ st_account_dir(struct st *st, char *err, size_t errlen)
 		(void)util_snprintf(err, errlen,
 		    "state directory %s: not a directory "
 		    "of this user", st->dir);
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	if ((sb.st_mode & 077) != 0 && chmod(st->dir, 0700) == -1)
 		goto fail;
-	return ST_OK;
+	return KP_OK;
 fail:
 	(void)util_snprintf(err, errlen, "state directory %s: %s", st->dir,
 	    strerror(errno));
-	return ST_ERR;
+	return KP_TEMP;
 }
 
 /* ---- the account lock ---- */
@@ -260,16 +260,16 @@ st_lock_wait(struct st *st, unsigned int wait_s, char *err, size_t errlen)
 			(void)util_snprintf(err, errlen,
 			    "account %s is busy (pid %ld)",
 			    st->id, st_lock_holder(st->lock_fd));
-			return ST_BUSY;
+			return KP_INUSE;
 		}
 		(void)nanosleep(&poll, NULL);
 	}
 	if (busy == -1) {
 		(void)util_snprintf(err, errlen, "account %s: lock: %s", st->id,
 		    strerror(errno));
-		return ST_ERR;
+		return KP_TEMP;
 	}
-	return ST_OK;
+	return KP_OK;
 }
 
 int
@@ -282,22 +282,22 @@ st_account_lock(struct st *st, unsigned int wait_s, char *err,
 
 	if (util_snprintf(path, sizeof(path), "%s/lock", st->dir) == -1) {
 		(void)util_snprintf(err, errlen, "%s: path too long", st->dir);
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	if (st_held_here(path)) {
 		(void)util_snprintf(err, errlen,
 		    "account %s is busy (pid %ld, this "
 		    "process)", st->id, (long)getpid());
-		return ST_BUSY;
+		return KP_INUSE;
 	}
 	if ((st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW | O_NOCTTY, 0600)) == -1 ||
 	    fstat(st->lock_fd, &sb) == -1) {
 		(void)util_snprintf(err, errlen,
 		    "%s: %s", path, strerror(errno));
-		return ST_ERR;
+		return KP_TEMP;
 	}
-	if ((rc = st_lock_wait(st, wait_s, err, errlen)) != ST_OK)
+	if ((rc = st_lock_wait(st, wait_s, err, errlen)) != KP_OK)
 		return rc;
 	st->lock_dev = sb.st_dev;
 	st->lock_ino = sb.st_ino;
@@ -310,7 +310,7 @@ st_account_lock(struct st *st, unsigned int wait_s, char *err,
 	    util_write_all(st->lock_fd, pid, strlen(pid), -1) == -1) {
 		/* Only for people to read: the lock holds all the same. */
 	}
-	return ST_OK;
+	return KP_OK;
 }
 
 void

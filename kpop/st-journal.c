@@ -356,17 +356,17 @@ st_slurp(int fd, const char *path, char **bufp, size_t *lenp, char *err,
 	if (fstat(fd, &sb) == -1) {
 		(void)util_snprintf(err, errlen,
 		    "%s: %s", path, strerror(errno));
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	if (sb.st_size > ST_FILE_MAX) {
 		(void)util_snprintf(err, errlen,
 		    "%s: larger than %d bytes", path,
 		    ST_FILE_MAX);
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL) {
 		(void)util_snprintf(err, errlen, "%s: out of memory", path);
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	while (got < (size_t)sb.st_size) {
 		r = pread(fd, buf + got, (size_t)sb.st_size - got, (off_t)got);
@@ -380,12 +380,12 @@ st_slurp(int fd, const char *path, char **bufp, size_t *lenp, char *err,
 		(void)util_snprintf(err, errlen,
 		    "%s: read: %s", path, strerror(errno));
 		free(buf);
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	buf[got] = '\0';
 	*bufp = buf;
 	*lenp = got;
-	return ST_OK;
+	return KP_OK;
 }
 
 /*
@@ -394,7 +394,7 @@ st_slurp(int fd, const char *path, char **bufp, size_t *lenp, char *err,
  * length of the good records.  A journal (torn_ok) may end in one bad
  * record, which is left out of *good; a journal whose header is missing
  * or torn, or older than min_gen, is skipped whole (returns 1, *good 0).
- * Returns 0, 1, or ST_ERR (corrupt, or no memory).
+ * Returns 0, 1, or KP_TEMP (corrupt, or no memory).
  */
 static int
 st_replay(struct st *st, const char *buf, size_t len, char head,
@@ -419,14 +419,14 @@ st_replay(struct st *st, const char *buf, size_t len, char head,
 			(void)util_snprintf(err, errlen,
 			    "%s: line %zu is corrupt", path,
 			    lineno);
-			return ST_ERR;
+			return KP_TEMP;
 		}
 		if (lineno == 1 && (*gen = r.gen) < min_gen)
 			return 1;
 		if (lineno > 1 && st_table_apply(st, &r) == -1) {
 			(void)util_snprintf(err, errlen,
 			    "%s: out of memory", path);
-			return ST_ERR;
+			return KP_TEMP;
 		}
 		at = (size_t)(nl - buf) + 1;
 		*good = at;
@@ -456,12 +456,12 @@ st_journal_reset(struct st *st, unsigned long long gen, char *err,
 		(void)util_snprintf(err, errlen, "%s/journal: %s", st->dir,
 		    strerror(errno));
 		st->broken = 1;
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	st->jsize = (off_t)n;
 	st->gen = gen;
 	st->broken = 0;
-	return ST_OK;
+	return KP_OK;
 }
 
 /* Load the snapshot, if any.  Sets st->gen. */
@@ -476,21 +476,21 @@ st_journal_load_snapshot(struct st *st, char *err, size_t errlen)
 	if (st_path(st, "state", path, sizeof(path)) == -1 ||
 	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
 		if (errno == ENOENT)
-			return ST_OK;
+			return KP_OK;
 		(void)util_snprintf(err, errlen,
 		    "%s: %s", path, strerror(errno));
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	rc = st_slurp(fd, path, &buf, &len, err, errlen);
 	(void)close(fd);
-	if (rc != ST_OK)
+	if (rc != KP_OK)
 		return rc;
 	rc = st_replay(st, buf, len, 'S', 0, 0, &st->gen, &good, path, err,
 	    errlen);
 	free(buf);
 	if (rc == 1) {
 		(void)util_snprintf(err, errlen, "%s: no header", path);
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	return rc;
 }
@@ -512,19 +512,19 @@ st_journal_load(struct st *st, char *err, size_t errlen)
 	    O_NOFOLLOW | O_NOCTTY, 0600)) == -1) {
 		(void)util_snprintf(err, errlen,
 		    "%s: %s", path, strerror(errno));
-		return ST_ERR;
+		return KP_TEMP;
 	}
-	if ((rc = st_slurp(st->jfd, path, &buf, &len, err, errlen)) != ST_OK)
+	if ((rc = st_slurp(st->jfd, path, &buf, &len, err, errlen)) != KP_OK)
 		return rc;
 	rc = st_replay(st, buf, len, 'J', 1, st->gen, &gen, &good, path, err,
 	    errlen);
 	free(buf);
-	if (rc == ST_ERR)
+	if (rc == KP_TEMP)
 		return rc;
 	/* A new journal must not vanish with the directory entry. */
 	if (rc == 1)
-		return st_journal_reset(st, st->gen, err, errlen) == ST_OK &&
-		    util_fsync_dir(st->dir) == 0 ? ST_OK : ST_ERR;
+		return st_journal_reset(st, st->gen, err, errlen) == KP_OK &&
+		    util_fsync_dir(st->dir) == 0 ? KP_OK : KP_TEMP;
 	if (gen > st->gen)
 		st->gen = gen;
 	st->jsize = (off_t)good;
@@ -533,9 +533,9 @@ st_journal_load(struct st *st, char *err, size_t errlen)
 		(void)util_snprintf(err, errlen,
 		    "%s: cutting a torn record: %s", path,
 		    strerror(errno));
-		return ST_ERR;
+		return KP_TEMP;
 	}
-	return ST_OK;
+	return KP_OK;
 }
 
 /* Append the n-byte line in st->line, without fsync. */
@@ -545,15 +545,15 @@ st_jwrite(struct st *st, size_t n, char *err, size_t errlen)
 	if (n == 0) {
 		(void)util_snprintf(err, errlen,
 		    "%s/journal: record too long", st->dir);
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	if (util_write_all(st->jfd, st->line, n, -1) == -1) {
 		(void)util_snprintf(err, errlen,
 		    "%s/journal: write: %s", st->dir,
 		    strerror(errno));
-		return ST_ERR;
+		return KP_TEMP;
 	}
-	return ST_OK;
+	return KP_OK;
 }
 
 /*
@@ -567,7 +567,7 @@ st_jsync(struct st *st, int ok, char *err, size_t errlen)
 
 	if (ok && fsync(st->jfd) == 0 && fstat(st->jfd, &sb) == 0) {
 		st->jsize = sb.st_size;
-		return ST_OK;
+		return KP_OK;
 	}
 	if (ok)
 		(void)util_snprintf(err, errlen,
@@ -575,7 +575,7 @@ st_jsync(struct st *st, int ok, char *err, size_t errlen)
 		    strerror(errno));
 	if (ftruncate(st->jfd, st->jsize) == -1 || fsync(st->jfd) == -1)
 		st->broken = 1;
-	return ST_ERR;
+	return KP_TEMP;
 }
 
 /* Journal n records durably, then apply them. */
@@ -590,18 +590,18 @@ st_journal_log(struct st *st, const struct st_r *r, size_t n, char *err,
 		(void)util_snprintf(err, errlen,
 		    "%s/journal: an earlier write failed "
 		    "and could not be undone", st->dir);
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	for (i = 0; i < n && ok; i++)
-		ok = st_jwrite(st, st_format(st, &r[i]), err, errlen) == ST_OK;
-	if (st_jsync(st, ok, err, errlen) != ST_OK)
-		return ST_ERR;
+		ok = st_jwrite(st, st_format(st, &r[i]), err, errlen) == KP_OK;
+	if (st_jsync(st, ok, err, errlen) != KP_OK)
+		return KP_TEMP;
 	for (i = 0; i < n; i++)
 		if (st_table_apply(st, &r[i]) == -1) {
 			(void)util_snprintf(err, errlen, "out of memory");
-			return ST_ERR;
+			return KP_TEMP;
 		}
-	return ST_OK;
+	return KP_OK;
 }
 static void
 st_ent_rec(const struct st_ent *e, struct st_r *r)
@@ -645,7 +645,7 @@ st_journal_snapshot(struct st *st, unsigned long long gen, char *err,
 	if (st_path(st, "state.tmp", tmp, sizeof(tmp)) == -1 ||
 	    st_path(st, "state", path, sizeof(path)) == -1) {
 		(void)util_snprintf(err, errlen, "%s: path too long", st->dir);
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
 	    O_NOFOLLOW | O_NOCTTY, 0600)) == -1 ||
@@ -654,7 +654,7 @@ st_journal_snapshot(struct st *st, unsigned long long gen, char *err,
 		    "%s: %s", tmp, strerror(errno));
 		if (fd != -1)
 			(void)close(fd);
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	ok = st_write_entries(st, fp, gen) == 0 && fflush(fp) == 0 &&
 	    fsync(fd) == 0;
@@ -664,8 +664,8 @@ st_journal_snapshot(struct st *st, unsigned long long gen, char *err,
 		(void)util_snprintf(err, errlen, "%s: %s", ok ? path : tmp,
 		    strerror(errno));
 		(void)unlink(tmp);
-		return ST_ERR;
+		return KP_TEMP;
 	}
-	return ST_OK;
+	return KP_OK;
 }
 

@@ -40,9 +40,9 @@ st_token(char *out, size_t outlen)
 	unsigned char r[ST_TOKEN_BYTES];
 
 	if (outlen <= ST_TOKEN_LEN || RAND_bytes(r, sizeof(r)) != 1)
-		return ST_ERR;
+		return KP_TEMP;
 	util_hex(r, sizeof(r), out);
-	return ST_OK;
+	return KP_OK;
 }
 
 int
@@ -54,7 +54,7 @@ st_default_dir(char *out, size_t outlen, char *err, size_t errlen)
 	if (x != NULL && x[0] == '/') {
 		if (util_snprintf(out, outlen, "%s/kpop", x) == -1)
 			goto long_path;
-		return ST_OK;
+		return KP_OK;
 	}
 	if ((home == NULL || home[0] != '/') &&
 	    (pw = getpwuid(getuid())) != NULL)
@@ -63,14 +63,14 @@ st_default_dir(char *out, size_t outlen, char *err, size_t errlen)
 		(void)util_snprintf(err, errlen,
 		    "no state directory: set HOME or "
 		    "XDG_STATE_HOME");
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	if (util_snprintf(out, outlen, "%s/.local/state/kpop", home) == -1)
 		goto long_path;
-	return ST_OK;
+	return KP_OK;
 long_path:
 	(void)util_snprintf(err, errlen, "state directory: path too long");
-	return ST_ERR;
+	return KP_TEMP;
 }
 
 
@@ -87,35 +87,35 @@ st_open(const char *base, const char *id, unsigned int wait_s,
 	*stp = NULL;
 	if (!st_account_id_valid(id)) {
 		(void)util_snprintf(err, errlen, "bad account id");
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	if (base == NULL) {
-		if (st_default_dir(dbase, sizeof(dbase), err, errlen) != ST_OK)
-			return ST_ERR;
+		if (st_default_dir(dbase, sizeof(dbase), err, errlen) != KP_OK)
+			return KP_TEMP;
 		base = dbase;
 	}
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
 		(void)util_snprintf(err, errlen, "out of memory");
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	st->lock_fd = st->jfd = -1;
 	(void)util_strlcpy(st->id, id, sizeof(st->id));
 	if (util_snprintf(st->dir, sizeof(st->dir), "%s/%s", base, id) == -1) {
 		(void)util_snprintf(err, errlen, "%s: path too long", base);
-		rc = ST_ERR;
-	} else if ((rc = st_account_mkdirs(base, err, errlen)) == ST_OK &&
-	    (rc = st_account_dir(st, err, errlen)) == ST_OK &&
-	    (rc = st_account_lock(st, wait_s, err, errlen)) == ST_OK &&
-	    (rc = st_journal_load_snapshot(st, err, errlen)) == ST_OK &&
-	    (rc = st_journal_load(st, err, errlen)) == ST_OK &&
+		rc = KP_TEMP;
+	} else if ((rc = st_account_mkdirs(base, err, errlen)) == KP_OK &&
+	    (rc = st_account_dir(st, err, errlen)) == KP_OK &&
+	    (rc = st_account_lock(st, wait_s, err, errlen)) == KP_OK &&
+	    (rc = st_journal_load_snapshot(st, err, errlen)) == KP_OK &&
+	    (rc = st_journal_load(st, err, errlen)) == KP_OK &&
 	    st->jsize > ST_COMPACT_AT)
 		rc = st_compact(st, NULL, 0, err, errlen);
-	if (rc != ST_OK) {
+	if (rc != KP_OK) {
 		st_close(st);
 		return rc;
 	}
 	*stp = st;
-	return ST_OK;
+	return KP_OK;
 }
 
 void
@@ -218,12 +218,12 @@ st_intent(struct st *st, const char *uidl, const struct dlv_where *w,
 	   gone (RFC 1939 s.7); what it lists under it now is new mail. */
 	if (st_check(st, uidl, ST_BIT(ST_UNKNOWN) | ST_BIT(ST_PENDING) |
 	    ST_BIT(ST_DELETED), "intent", err, errlen) == -1)
-		return ST_ERR;
+		return KP_TEMP;
 	if ((w->kind == DLV_MAILDIR || w->token[0] != '\0') &&
 	    !dlv_token_valid(w->token)) {
 		(void)util_snprintf(err, errlen,
 		    "intent %s: bad delivery token", uidl);
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	st_journal_rec(&r, 'I', uidl, w);
 	return st_journal_log(st, &r, 1, err, errlen);
@@ -238,9 +238,9 @@ st_delivered(struct st *st, const char *uidl, const struct dlv_where *w,
 
 	if ((s = st_check(st, uidl, ST_BIT(ST_PENDING) | ST_BIT(ST_DELIVERED),
 	    "delivered", err, errlen)) == -1)
-		return ST_ERR;
+		return KP_TEMP;
 	if (s == ST_DELIVERED)
-		return ST_OK;
+		return KP_OK;
 	st_journal_rec(&r, 'D', uidl, w);
 	return st_journal_log(st, &r, 1, err, errlen);
 }
@@ -253,9 +253,9 @@ st_kept(struct st *st, const char *uidl, char *err, size_t errlen)
 
 	if ((s = st_check(st, uidl, ST_BIT(ST_DELIVERED) | ST_BIT(ST_KEPT),
 	    "kept", err, errlen)) == -1)
-		return ST_ERR;
+		return KP_TEMP;
 	if (s == ST_KEPT)
-		return ST_OK;
+		return KP_OK;
 	st_journal_rec(&r, 'K', uidl, NULL);
 	return st_journal_log(st, &r, 1, err, errlen);
 }
@@ -270,19 +270,19 @@ st_deleted(struct st *st, const char *const *uidls, size_t n, char *err,
 
 	if ((r = calloc(n == 0 ? 1 : n, sizeof(*r))) == NULL) {
 		(void)util_snprintf(err, errlen, "out of memory");
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	for (i = 0; i < n; i++) {
 		if ((s = st_check(st, uidls[i], ST_BIT(ST_DELIVERED) |
 		    ST_BIT(ST_KEPT) | ST_BIT(ST_DELETED), "deleted", err,
 		    errlen)) == -1) {
 			free(r);
-			return ST_ERR;
+			return KP_TEMP;
 		}
 		if (s != ST_DELETED)
 			st_journal_rec(&r[k++], 'X', uidls[i], NULL);
 	}
-	rc = k == 0 ? ST_OK : st_journal_log(st, r, k, err, errlen);
+	rc = k == 0 ? KP_OK : st_journal_log(st, r, k, err, errlen);
 	free(r);
 	return rc;
 }
@@ -294,7 +294,7 @@ st_forget(struct st *st, const char *uidl, char *err, size_t errlen)
 
 	if (st_check(st, uidl, ST_BIT(ST_PENDING), "forget", err,
 	    errlen) == -1)
-		return ST_ERR;
+		return KP_TEMP;
 	st_journal_rec(&r, 'F', uidl, NULL);
 	return st_journal_log(st, &r, 1, err, errlen);
 }
@@ -337,7 +337,7 @@ st_recover_mbox(struct st *st, const char *uidl, struct dlv_where *w,
 	rc = dlv_mbox_check(w->arg, w->offset, w->len, w->sha256, err,
 	    errlen);
 	if (rc < 0)
-		return ST_ERR;
+		return KP_TEMP;
 	if (rc == DLV_PRESENT) {
 		st_say(nt, uidl, "mbox %s: the interrupted delivery is there "
 		    "(offset %llu): not delivering it again", w->arg,
@@ -347,9 +347,9 @@ st_recover_mbox(struct st *st, const char *uidl, struct dlv_where *w,
 	if (rc == DLV_PARTIAL) {
 		rc = dlv_mbox_unappend(w->arg, w->offset, w->len, lock_wait,
 		    err, errlen);
-		if (rc == DLV_TEMP)
-			return ST_ERR;
-		if (rc == DLV_PERM)
+		if (rc == KP_TEMP)
+			return KP_TEMP;
+		if (rc == KP_PERM)
 			st_say(nt, uidl, "%s", err);
 		else
 			st_say(nt, uidl, "mbox %s: removed the torn delivery "
@@ -368,14 +368,14 @@ st_recover_one(struct st *st, const char *uidl, const struct st_note *nt,
 	int rc;
 
 	if (st_get(st, uidl, &wp) != ST_PENDING || wp == NULL)
-		return ST_OK;
+		return KP_OK;
 	w = *wp;
 	switch (w.kind) {
 	case DLV_MAILDIR:
 		rc = dlv_maildir_find(w.arg, w.token, w.name, sizeof(w.name),
 		    err, errlen);
 		if (rc < 0)
-			return ST_ERR;
+			return KP_TEMP;
 		if (rc == 0)
 			return st_forget(st, uidl, err, errlen);
 		st_say(nt, uidl, "Maildir %s: the interrupted delivery is "
@@ -433,13 +433,13 @@ st_recover(struct st *st, void (*note)(void *, const char *, const char *),
 	char (*list)[POP3_UIDL_MAX + 1];
 	struct st_note nt = { note, arg };
 	size_t i, n;
-	int rc = ST_OK;
+	int rc = KP_OK;
 
 	if (st_pending(st, &list, &n) == -1) {
 		(void)util_snprintf(err, errlen, "out of memory");
-		return ST_ERR;
+		return KP_TEMP;
 	}
-	for (i = 0; i < n && rc == ST_OK; i++)
+	for (i = 0; i < n && rc == KP_OK; i++)
 		rc = st_recover_one(st, list[i], &nt, lock_wait, err, errlen);
 	free(list);
 	return rc;
@@ -524,12 +524,12 @@ st_compact(struct st *st, const char *const *uidls, size_t n, char *err,
 		(void)util_snprintf(err, errlen,
 		    "%s/journal: an earlier write failed "
 		    "and could not be undone", st->dir);
-		return ST_ERR;
+		return KP_TEMP;
 	}
 	if (uidls != NULL && !st_changed(st, uidls, n))
 		st_forget_gone(st);
-	if (st_journal_snapshot(st, st->gen + 1, err, errlen) != ST_OK)
-		return ST_ERR;
+	if (st_journal_snapshot(st, st->gen + 1, err, errlen) != KP_OK)
+		return KP_TEMP;
 	/*
 	 * The snapshot has it all now.  Should the journal not start over,
 	 * its old generation makes the next st_open drop it; but records

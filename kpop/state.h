@@ -48,6 +48,7 @@
 
 #include <stddef.h>
 
+#include "common/status.h"
 #include "common/util.h"
 #include "kpop/deliver.h"
 
@@ -87,9 +88,10 @@
 #define ST_LOCK_POLL_MS		100
 
 /* Returns of the calls below that can fail. */
-#define ST_OK		0
-#define ST_ERR		(-1)	/* see err */
-#define ST_BUSY		(-2)	/* st_open: another run has the account */
+/*
+ * Calls return an enum kp_status (common/status.h): KP_OK, KP_INUSE
+ * (st_open: another run has the account) or KP_TEMP (see err).
+ */
 
 enum st_status {
 	ST_UNKNOWN = 0,		/* not recorded: fetch it */
@@ -109,7 +111,7 @@ struct st;
  * component that is never "." or "..", so no account can reach another's
  * directory or leave the state directory.  An id longer than ST_ID_MAX is
  * cut and ends "~" and ST_ID_HASH_HEX hex digits of the SHA-256 of the
- * whole ('~' appears in no other id).  Returns ST_OK, or ST_ERR (port
+ * whole ('~' appears in no other id).  Returns KP_OK, or KP_TEMP (port
  * not 1-65535, user or host empty or longer than ST_NAME_IN_MAX, or out
  * smaller than ST_ID_MAX + 1).
  */
@@ -120,7 +122,7 @@ int	st_account_id(const char *user, const char *host, unsigned int port,
  * The directory that holds the accounts' state directories:
  * $XDG_STATE_HOME/kpop if that is an absolute path, else
  * $HOME/.local/state/kpop (the home directory from the password file
- * without $HOME).  Returns ST_OK, or ST_ERR with err set.
+ * without $HOME).  Returns KP_OK, or KP_TEMP with err set.
  */
 int	st_default_dir(char *out, size_t outlen, char *err, size_t errlen)
 	    KP_NONNULL(1, 3) KP_WUR;
@@ -129,9 +131,9 @@ int	st_default_dir(char *out, size_t outlen, char *err, size_t errlen)
  * Open the state of account id (as st_account_id makes; anything else is
  * refused) under base (NULL: st_default_dir): make base and base/id mode
  * 0700 as needed, take the account lock, waiting up to wait_s seconds,
- * and load the snapshot and journal.  Returns ST_OK and *stp, to free
- * with st_close(); ST_BUSY with "account ID is busy (pid N)" in err when
- * another process (or another st_open in this one) holds it; or ST_ERR.
+ * and load the snapshot and journal.  Returns KP_OK and *stp, to free
+ * with st_close(); KP_INUSE with "account ID is busy (pid N)" in err when
+ * another process (or another st_open in this one) holds it; or KP_TEMP.
  */
 int	st_open(const char *base, const char *id, unsigned int wait_s,
 	    struct st **stp, char *err, size_t errlen)
@@ -145,7 +147,7 @@ const char *st_dir(const struct st *) KP_NONNULL(1);
 
 /*
  * Make a fresh delivery token: ST_TOKEN_LEN hex digits of 128 bits from
- * OpenSSL's CSPRNG, in out of outlen > ST_TOKEN_LEN.  ST_OK or ST_ERR.
+ * OpenSSL's CSPRNG, in out of outlen > ST_TOKEN_LEN.  KP_OK or KP_TEMP.
  */
 int	st_token(char *out, size_t outlen) KP_NONNULL(1) KP_WUR;
 
@@ -171,7 +173,7 @@ int	st_each(const struct st *, int (*fn)(void *arg, const char *uidl,
 
 /*
  * The record calls: each appends its record(s) to the journal and
- * fsyncs it before it changes the state, and returns ST_OK, or ST_ERR
+ * fsyncs it before it changes the state, and returns KP_OK, or KP_TEMP
  * with err set and nothing changed (a record torn by a failed write is
  * cut off again; if that fails too the state refuses all further
  * records).  A UIDL that is not valid, or a change that does not follow
@@ -214,7 +216,7 @@ int	st_forget(struct st *, const char *uidl, char *err, size_t errlen)
  *		 let an MDA drop the duplicate), with a note.
  *	stdout   forget, with a note.
  * note (may be NULL) is told about each decision worth a log line.
- * Returns ST_OK, or ST_ERR when a check could not be made (the entry
+ * Returns KP_OK, or KP_TEMP when a check could not be made (the entry
  * stays pending: nothing may be fetched for it).
  */
 int	st_recover(struct st *, void (*note)(void *arg, const char *uidl,
@@ -243,7 +245,7 @@ int	st_changed(struct st *, const char *const *uidls, size_t n)
  * (a DELIVERED one that is gone was deleted by a QUIT whose +OK a crash
  * kept us from recording), so the state does not grow for ever; never
  * ST_PENDING ones (st_recover settles those), and nothing at all when
- * st_changed() says the list changed wholesale.  Returns ST_OK or ST_ERR
+ * st_changed() says the list changed wholesale.  Returns KP_OK or KP_TEMP
  * (the old snapshot and journal still hold the state).
  */
 int	st_compact(struct st *, const char *const *uidls, size_t n,

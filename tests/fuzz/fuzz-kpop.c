@@ -117,7 +117,7 @@ sink_begin(void *arg, size_t idx)
 	(void)util_snprintf(token, sizeof(token), "fz%u", f->seq++);
 	memset(&info, 0, sizeof(info));
 	info.token = token;
-	if (dlv_open(&target, &info, &f->h, err, sizeof(err)) != DLV_OK) {
+	if (dlv_open(&target, &info, &f->h, err, sizeof(err)) != KP_OK) {
 		fprintf(stderr, "fuzz-kpop: %s\n", err);
 		abort();
 	}
@@ -142,7 +142,7 @@ sink_data(void *arg, size_t idx, const void *buf, size_t len)
 	}
 	memcpy(g->buf + g->len, buf, len);
 	g->len += len;
-	return dlv_write(f->h, buf, len) == DLV_OK ? 0 : -1;
+	return dlv_write(f->h, buf, len) == KP_OK ? 0 : -1;
 }
 
 static int
@@ -155,7 +155,7 @@ sink_end(void *arg, size_t idx)
 	if (!f->open || idx != f->cur)
 		__builtin_trap();
 	f->open = 0;
-	if (dlv_commit(f->h, &w, err, sizeof(err)) != DLV_OK) {
+	if (dlv_commit(f->h, &w, err, sizeof(err)) != KP_OK) {
 		fprintf(stderr, "fuzz-kpop: %s\n", err);
 		abort();
 	}

@@ -209,15 +209,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	} else
 		put(flags & 2 ? "state" : "journal", data, len, flags & 1);
 
-	if (st_open(base, ID, 0, &st, err, sizeof(err)) != ST_OK)
+	if (st_open(base, ID, 0, &st, err, sizeof(err)) != KP_OK)
 		return 0;
 	view_of(st, &v1);
-	if ((rc = st_compact(st, NULL, 0, err, sizeof(err))) != ST_OK) {
+	if ((rc = st_compact(st, NULL, 0, err, sizeof(err))) != KP_OK) {
 		fprintf(stderr, "st_compact: %s\n", err);
 		__builtin_trap();
 	}
 	st_close(st);
-	if (st_open(base, ID, 0, &st, err, sizeof(err)) != ST_OK) {
+	if (st_open(base, ID, 0, &st, err, sizeof(err)) != KP_OK) {
 		fprintf(stderr, "st_open after st_compact: %s\n", err);
 		__builtin_trap();
 	}

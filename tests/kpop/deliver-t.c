@@ -182,12 +182,12 @@ deliver(const char *spec, const struct dlv_info *info, const char *msg,
 	int rc;
 
 	memset(w, 0, sizeof(*w));
-	if ((rc = dlv_parse(spec, &t, err, errlen)) != DLV_OK ||
-	    (rc = dlv_open(&t, info, &h, err, errlen)) != DLV_OK)
+	if ((rc = dlv_parse(spec, &t, err, errlen)) != KP_OK ||
+	    (rc = dlv_open(&t, info, &h, err, errlen)) != KP_OK)
 		return rc;
 	for (at = 0; at < len; at += k) {
 		k = step == 0 || len - at < step ? len - at : step;
-		if (dlv_write(h, msg + at, k) != DLV_OK)
+		if (dlv_write(h, msg + at, k) != KP_OK)
 			break;
 	}
 	return dlv_commit(h, w, err, errlen);
@@ -202,30 +202,30 @@ test_parse(void)
 	char err[DLV_ERR_MAX];
 
 	put_file(path2(scratch, "a-file"), S("x"));
-	ok(dlv_parse("maildir:/m", &t, err, sizeof(err)) == DLV_OK &&
+	ok(dlv_parse("maildir:/m", &t, err, sizeof(err)) == KP_OK &&
 	    t.kind == DLV_MAILDIR && strcmp(t.arg, "/m") == 0,
 	    "parse maildir:");
-	ok(dlv_parse("mbox:/var/mail/x", &t, err, sizeof(err)) == DLV_OK &&
+	ok(dlv_parse("mbox:/var/mail/x", &t, err, sizeof(err)) == KP_OK &&
 	    t.kind == DLV_MBOX && strcmp(t.arg, "/var/mail/x") == 0,
 	    "parse mbox:");
-	ok(dlv_parse("mda:procmail -d x", &t, err, sizeof(err)) == DLV_OK &&
+	ok(dlv_parse("mda:procmail -d x", &t, err, sizeof(err)) == KP_OK &&
 	    t.kind == DLV_MDA && strcmp(t.arg, "procmail -d x") == 0,
 	    "parse mda:");
-	ok(dlv_parse("-", &t, err, sizeof(err)) == DLV_OK &&
+	ok(dlv_parse("-", &t, err, sizeof(err)) == KP_OK &&
 	    t.kind == DLV_STDOUT, "parse -");
 	ok(dlv_parse("/nonexistent/Maildir/", &t, err, sizeof(err)) ==
-	    DLV_OK && t.kind == DLV_MAILDIR, "a path ending in / is a Maildir");
-	ok(dlv_parse(scratch, &t, err, sizeof(err)) == DLV_OK &&
+	    KP_OK && t.kind == DLV_MAILDIR, "a path ending in / is a Maildir");
+	ok(dlv_parse(scratch, &t, err, sizeof(err)) == KP_OK &&
 	    t.kind == DLV_MAILDIR, "an existing directory is a Maildir");
 	ok(dlv_parse(path2(scratch, "a-file"), &t, err, sizeof(err)) ==
-	    DLV_OK && t.kind == DLV_MBOX, "an existing file is an mbox");
+	    KP_OK && t.kind == DLV_MBOX, "an existing file is an mbox");
 	is_int(dlv_parse(path2(scratch, "nothing"), &t, err, sizeof(err)),
-	    DLV_PERM, "a path to nothing is refused");
+	    KP_PERM, "a path to nothing is refused");
 	ok(strstr(err, "maildir:") != NULL, "... saying how to be clear: %s",
 	    err);
-	is_int(dlv_parse("maildir:", &t, err, sizeof(err)), DLV_PERM,
+	is_int(dlv_parse("maildir:", &t, err, sizeof(err)), KP_PERM,
 	    "an empty maildir: is refused");
-	is_int(dlv_parse("", &t, err, sizeof(err)), DLV_PERM,
+	is_int(dlv_parse("", &t, err, sizeof(err)), KP_PERM,
 	    "an empty target is refused");
 	ok(dlv_token_valid("abc-DEF_09") && !dlv_token_valid("") &&
 	    !dlv_token_valid("a.b") && !dlv_token_valid("a/b") &&
@@ -250,18 +250,18 @@ test_maildir(void)
 	size_t len;
 
 	(void)util_strlcpy(md, path2(scratch, "Maildir"), sizeof(md));
-	if (!is_int(dlv_parse(path2(md, ""), &t, err, sizeof(err)), DLV_OK,
+	if (!is_int(dlv_parse(path2(md, ""), &t, err, sizeof(err)), KP_OK,
 	    "parse the Maildir") ||
-	    !is_int(dlv_open(&t, &info, &h, err, sizeof(err)), DLV_OK,
+	    !is_int(dlv_open(&t, &info, &h, err, sizeof(err)), KP_OK,
 	    "open a Maildir that does not exist yet"))
 		return;
 	ok(stat(path2(md, "cur"), &sb) == 0 && S_ISDIR(sb.st_mode) &&
 	    (sb.st_mode & 0777) == 0700, "cur/ made, mode 0700");
-	ok(dlv_write(h, msg1, 10) == DLV_OK &&
-	    dlv_write(h, msg1 + 10, sizeof(msg1) - 11) == DLV_OK,
+	ok(dlv_write(h, msg1, 10) == KP_OK &&
+	    dlv_write(h, msg1 + 10, sizeof(msg1) - 11) == KP_OK,
 	    "write in two pieces");
 	is_int(count_dir(path2(md, "tmp"), NULL, 0), 1, "the file is in tmp/");
-	is_int(dlv_prepare(h, &w, err, sizeof(err)), DLV_OK, "prepare");
+	is_int(dlv_prepare(h, &w, err, sizeof(err)), KP_OK, "prepare");
 	(void)util_snprintf(want, sizeof(want), "%d.Ktok1.", WHEN);
 	ok(strncmp(w.name, want, strlen(want)) == 0, "name starts with "
 	    "<time>.K<token>.: %s", w.name);
@@ -270,7 +270,7 @@ test_maildir(void)
 	    strlen(want), want) == 0, "name ends with ,S=<size>");
 	is_int(count_dir(path2(md, "new"), NULL, 0), 0,
 	    "prepared: nothing in new/ yet");
-	is_int(dlv_commit(h, &w, err, sizeof(err)), DLV_OK, "commit");
+	is_int(dlv_commit(h, &w, err, sizeof(err)), KP_OK, "commit");
 	is_int(count_dir(path2(md, "new"), name, sizeof(name)), 1,
 	    "one file in new/");
 	is_string(name, w.name, "... with the name reported");
@@ -292,7 +292,7 @@ test_maildir_find(void)
 
 	(void)util_strlcpy(md, path2(scratch, "Maildir"), sizeof(md));
 	if (!is_int(deliver(md, &info, S(msg1), 0, &w, err, sizeof(err)),
-	    DLV_OK, "deliver for find"))
+	    KP_OK, "deliver for find"))
 		return;
 	is_int(dlv_maildir_find(md, "find-me", name, sizeof(name), err,
 	    sizeof(err)), 1, "found by token in new/");
@@ -311,7 +311,7 @@ test_maildir_find(void)
 	is_int(dlv_maildir_find(path2(scratch, "no-maildir"), "find-me", NULL,
 	    0, err, sizeof(err)), 0, "a missing Maildir has nothing");
 	is_int(dlv_maildir_find(md, "../x", NULL, 0, err, sizeof(err)),
-	    DLV_PERM, "a bad token is refused");
+	    KP_PERM, "a bad token is refused");
 }
 
 static const char *fsync_fail_what;
@@ -339,7 +339,7 @@ test_maildir_fsync(void)
 	dlv_test_fsync = fsync_hook;
 	fsync_fail_what = "file";
 	fsync_fail_errno = EIO;
-	is_int(deliver(md, &info, S(msg1), 0, &w, err, sizeof(err)), DLV_TEMP,
+	is_int(deliver(md, &info, S(msg1), 0, &w, err, sizeof(err)), KP_TEMP,
 	    "fsync of the file fails: temporary");
 	ok(strstr(err, "fsync") != NULL && strstr(err, "/tmp/") != NULL,
 	    "... saying what and where: %s", err);
@@ -349,7 +349,7 @@ test_maildir_fsync(void)
 	fsync_fail_what = "dir";
 	fsync_fail_errno = ENOSPC;
 	info.token = "fs2";
-	is_int(deliver(md, &info, S(msg1), 0, &w, err, sizeof(err)), DLV_TEMP,
+	is_int(deliver(md, &info, S(msg1), 0, &w, err, sizeof(err)), KP_TEMP,
 	    "fsync of new/ fails (ENOSPC): temporary");
 	ok(strstr(err, "/new") != NULL, "... naming new/: %s", err);
 	is_int(count_dir(path2(md, "tmp"), NULL, 0), 0, "... tmp/ cleaned");
@@ -361,10 +361,10 @@ test_maildir_fsync(void)
 	dlv_test_fsync = NULL;
 
 	info.token = "ab1";
-	if (dlv_parse(md, &t, err, sizeof(err)) != DLV_OK ||
-	    dlv_open(&t, &info, &h, err, sizeof(err)) != DLV_OK)
+	if (dlv_parse(md, &t, err, sizeof(err)) != KP_OK ||
+	    dlv_open(&t, &info, &h, err, sizeof(err)) != KP_OK)
 		bail("open: %s", err);
-	if (dlv_write(h, S(msg1)) != DLV_OK)
+	if (dlv_write(h, S(msg1)) != KP_OK)
 		bail("write: %s", dlv_error(h));
 	dlv_abort(h);
 	is_int(count_dir(path2(md, "tmp"), NULL, 0), 0,
@@ -372,8 +372,8 @@ test_maildir_fsync(void)
 	is_int(count_dir(path2(md, "new"), NULL, 0), before,
 	    "... and delivers nothing");
 	info.token = NULL;
-	is_int(dlv_parse(md, &t, err, sizeof(err)) == DLV_OK ?
-	    dlv_open(&t, &info, &h, err, sizeof(err)) : -99, DLV_PERM,
+	is_int(dlv_parse(md, &t, err, sizeof(err)) == KP_OK ?
+	    dlv_open(&t, &info, &h, err, sizeof(err)) : -99, KP_PERM,
 	    "a Maildir delivery needs a token");
 }
 
@@ -423,7 +423,7 @@ test_mbox_quote(void)
 	(void)util_strlcpy(mb, path2(scratch, "mbox-q"), sizeof(mb));
 	(void)util_snprintf(spec, sizeof(spec), "mbox:%s", mb);
 	if (!is_int(deliver(spec, &info, S(quote_in), 0, &w, err, sizeof(err)),
-	    DLV_OK, "mbox delivery"))
+	    KP_OK, "mbox delivery"))
 		return;
 	(void)util_snprintf(want, sizeof(want), "From alice@example.org %s\n%s",
 	    WHEN_TEXT, quote_out);
@@ -440,7 +440,7 @@ test_mbox_quote(void)
 
 	info.sender = NULL;
 	if (!is_int(deliver(spec, &info, S(quote_in), 1, &w2, err,
-	    sizeof(err)), DLV_OK, "second delivery, fed one byte at a time"))
+	    sizeof(err)), KP_OK, "second delivery, fed one byte at a time"))
 		return;
 	b = slurp(mb, &len);
 	ok(w2.offset == first && w2.len == len - first, "appended after the "
@@ -465,7 +465,7 @@ test_mbox_ends(void)
 	info.sender = "<bob@example.org>";
 	(void)util_snprintf(spec, sizeof(spec), "mbox:%s", mb);
 	if (!is_int(deliver(spec, &info, S("a\n"), 0, &w, err, sizeof(err)),
-	    DLV_OK, "append to an mbox that ends mid-line"))
+	    KP_OK, "append to an mbox that ends mid-line"))
 		return;
 	b = slurp(mb, &len);
 	is_string(b, "From x Mon Nov 24 16:00:00 2025\nno newline\n\n"
@@ -475,7 +475,7 @@ test_mbox_ends(void)
 	free(b);
 	info.sender = "two words";
 	if (!is_int(deliver(spec, &info, S(""), 0, &w, err, sizeof(err)),
-	    DLV_OK, "an empty message"))
+	    KP_OK, "an empty message"))
 		return;
 	b = slurp(mb, &len);
 	ok(len > w.offset && strcmp(b + w.offset, "From MAILER-DAEMON "
@@ -559,7 +559,7 @@ test_mbox_locks(void)
 	pid = start_holder(hold_dotlock, mb, 600);
 	t0 = util_now_ms();
 	is_int(deliver(spec, &info, S("m1\n"), 0, &w, err, sizeof(err)),
-	    DLV_OK, "a dotlock held for 0.6 s: waits, then delivers");
+	    KP_OK, "a dotlock held for 0.6 s: waits, then delivers");
 	ok(util_now_ms() - t0 >= 400, "... after waiting (%lld ms)",
 	    util_now_ms() - t0);
 	is_int(wait_exit(pid), 0, "... the holder was fine");
@@ -570,7 +570,7 @@ test_mbox_locks(void)
 	info.lock_wait = 1;
 	t0 = util_now_ms();
 	is_int(deliver(spec, &info, S("m2\n"), 0, &w, err, sizeof(err)),
-	    DLV_TEMP, "an fcntl lock held past the timeout: temporary");
+	    KP_TEMP, "an fcntl lock held past the timeout: temporary");
 	ok(util_now_ms() - t0 >= 900 && util_now_ms() - t0 < 2900,
 	    "... after about the timeout (%lld ms)", util_now_ms() - t0);
 	ok(strstr(err, "locked") != NULL && strstr(err, mb) != NULL,
@@ -587,7 +587,7 @@ test_mbox_locks(void)
 		bail("utimensat: %s", strerror(errno));
 	t0 = util_now_ms();
 	is_int(deliver(spec, &info, S("m3\n"), 0, &w, err, sizeof(err)),
-	    DLV_OK, "a stale dotlock is broken");
+	    KP_OK, "a stale dotlock is broken");
 	ok(util_now_ms() - t0 < 900 && access(lock, F_OK) == -1,
 	    "... at once, and ours removed after");
 
@@ -606,7 +606,7 @@ test_mbox_locks(void)
 	}
 	t0 = util_now_ms();
 	is_int(deliver(spec, &info, S("m4\n"), 0, &w, err, sizeof(err)),
-	    DLV_OK, "a fresh dotlock of a kpop that is gone is broken");
+	    KP_OK, "a fresh dotlock of a kpop that is gone is broken");
 	ok(util_now_ms() - t0 < 900, "... at once");
 
 	/*
@@ -622,7 +622,7 @@ test_mbox_locks(void)
 	info.lock_wait = 1;
 	t0 = util_now_ms();
 	is_int(deliver(spec, &info, S("m5\n"), 0, &w, err, sizeof(err)),
-	    DLV_OK, "an empty dotlock left a minute ago by a killed kpop is "
+	    KP_OK, "an empty dotlock left a minute ago by a killed kpop is "
 	    "broken (%s)", err);
 	ok(util_now_ms() - t0 < 900 && access(lock, F_OK) == -1,
 	    "... at once, and ours removed after");
@@ -647,7 +647,7 @@ fsize_child(const char *spec, const char *mb)
 		return 10;
 	rc = deliver(spec, &info, msg, sizeof(msg), 1000, &w, err,
 	    sizeof(err));
-	if (rc != DLV_TEMP)
+	if (rc != KP_TEMP)
 		return 11;
 	if (strstr(err, "write") == NULL || strstr(err, mb) == NULL)
 		return 12;
@@ -689,9 +689,9 @@ test_mbox_check(void)
 
 	(void)util_strlcpy(mb, path2(scratch, "mbox-c"), sizeof(mb));
 	(void)util_snprintf(spec, sizeof(spec), "mbox:%s", mb);
-	if (deliver(spec, &info, S(msg1), 0, &w2, err, sizeof(err)) != DLV_OK ||
+	if (deliver(spec, &info, S(msg1), 0, &w2, err, sizeof(err)) != KP_OK ||
 	    deliver(spec, &info, S(quote_in), 0, &w, err, sizeof(err)) !=
-	    DLV_OK)
+	    KP_OK)
 		bail("deliver: %s", err);
 	end = file_size(mb);
 	is_int(dlv_mbox_check(mb, w.offset, w.len, w.sha256, err,
@@ -707,7 +707,7 @@ test_mbox_check(void)
 	is_int(dlv_mbox_check(path2(scratch, "no-mbox"), 0, 10, w.sha256,
 	    err, sizeof(err)), DLV_ABSENT, "check: no file: absent");
 	is_int(dlv_mbox_unappend(mb, w.offset, w.len, 1, err, sizeof(err)),
-	    DLV_PERM, "unappend of a whole message is refused");
+	    KP_PERM, "unappend of a whole message is refused");
 	is_int(file_size(mb), end, "... and the file left alone");
 
 	if (truncate(mb, (off_t)(w.offset + w.len - 10)) == -1)
@@ -715,24 +715,24 @@ test_mbox_check(void)
 	is_int(dlv_mbox_check(mb, w.offset, w.len, w.sha256, err,
 	    sizeof(err)), DLV_PARTIAL, "check: a torn append is partial");
 	is_int(dlv_mbox_unappend(mb, w.offset, w.len, 1, err, sizeof(err)),
-	    DLV_OK, "unappend removes it");
+	    KP_OK, "unappend removes it");
 	is_int(file_size(mb), (long long)w.offset, "... back to its offset");
 	is_int(dlv_mbox_check(mb, w2.offset, w2.len, w2.sha256, err,
 	    sizeof(err)), DLV_PRESENT, "... the message before it intact");
 	is_int(dlv_mbox_unappend(mb, w.offset, w.len, 1, err, sizeof(err)),
-	    DLV_OK, "unappend again: nothing there, fine");
-	if (deliver(spec, &info, S(msg1), 0, &w, err, sizeof(err)) != DLV_OK ||
+	    KP_OK, "unappend again: nothing there, fine");
+	if (deliver(spec, &info, S(msg1), 0, &w, err, sizeof(err)) != KP_OK ||
 	    truncate(mb, (off_t)(w.offset + 3)) == -1)
 		bail("deliver/truncate: %s", err);
 	is_int(dlv_mbox_check(mb, w.offset, w.len, w.sha256, err,
 	    sizeof(err)), DLV_PARTIAL, "check: torn after \"Fro\": partial");
 	ok(dlv_mbox_unappend(mb, w.offset, w.len, 1, err, sizeof(err)) ==
-	    DLV_OK && file_size(mb) == (long long)w.offset,
+	    KP_OK && file_size(mb) == (long long)w.offset,
 	    "... and removed");
 
 	/* A torn append with someone else's short message after it. */
 	if (deliver(spec, &info, S(quote_in), 0, &w, err, sizeof(err)) !=
-	    DLV_OK || truncate(mb, (off_t)(w.offset + 40)) == -1)
+	    KP_OK || truncate(mb, (off_t)(w.offset + 40)) == -1)
 		bail("deliver/truncate: %s", err);
 	{
 		int fd = open(mb, O_WRONLY | O_APPEND);
@@ -745,7 +745,7 @@ test_mbox_check(void)
 	ok(end < (long long)(w.offset + w.len), "(the file still ends inside "
 	    "the range)");
 	is_int(dlv_mbox_unappend(mb, w.offset, w.len, 1, err, sizeof(err)),
-	    DLV_PERM, "unappend with other mail after it: refused");
+	    KP_PERM, "unappend with other mail after it: refused");
 	ok(strstr(err, "other mail follows") != NULL, "... saying why: %s",
 	    err);
 	is_int(file_size(mb), end, "... and the file left alone");
@@ -773,7 +773,7 @@ test_mda(void)
 
 	(void)util_strlcpy(out, path2(scratch, "mda-out"), sizeof(out));
 	(void)util_snprintf(cmd, sizeof(cmd), "cat > '%s'", out);
-	is_int(deliver_mda(cmd, S(quote_in), err, sizeof(err)), DLV_OK,
+	is_int(deliver_mda(cmd, S(quote_in), err, sizeof(err)), KP_OK,
 	    "mda: cat > file delivers");
 	b = slurp(out, &len);
 	is_blob(b, len, quote_in, sizeof(quote_in) - 1,
@@ -782,7 +782,7 @@ test_mda(void)
 	(void)util_snprintf(cmd, sizeof(cmd), "cat >/dev/null; printf "
 	    "'%%s|%%s|%%s|%%s' \"$KPOP_UIDL\" \"$KPOP_TOKEN\" "
 	    "\"$KPOP_SENDER\" \"$KPOP_ACCOUNT\" > '%s'", out);
-	is_int(deliver_mda(cmd, S(msg1), err, sizeof(err)), DLV_OK,
+	is_int(deliver_mda(cmd, S(msg1), err, sizeof(err)), KP_OK,
 	    "mda: environment");
 	b = slurp(out, &len);
 	is_string(b, "uidl-1|mdatok|alice@example.org|"
@@ -790,15 +790,15 @@ test_mda(void)
 	    "KPOP_SENDER, KPOP_ACCOUNT");
 	free(b);
 	is_int(deliver_mda("cat >/dev/null; exit 75", S(msg1), err,
-	    sizeof(err)), DLV_TEMP, "mda: exit 75 is temporary");
+	    sizeof(err)), KP_TEMP, "mda: exit 75 is temporary");
 	ok(strstr(err, "75") != NULL, "... %s", err);
 	is_int(deliver_mda("cat >/dev/null; exit 1", S(msg1), err,
-	    sizeof(err)), DLV_PERM, "mda: exit 1 is permanent");
-	is_int(deliver_mda("kill -9 $$", S(msg1), err, sizeof(err)), DLV_TEMP,
+	    sizeof(err)), KP_PERM, "mda: exit 1 is permanent");
+	is_int(deliver_mda("kill -9 $$", S(msg1), err, sizeof(err)), KP_TEMP,
 	    "mda: killed by a signal is temporary");
 	ok(strstr(err, "signal 9") != NULL, "... reported: %s", err);
 	is_int(deliver_mda("/nonexistent/mda 2>/dev/null", S(msg1), err,
-	    sizeof(err)), DLV_PERM, "mda: not found is permanent");
+	    sizeof(err)), KP_PERM, "mda: not found is permanent");
 	ok(strstr(err, "127") != NULL, "... %s", err);
 
 	if ((big = malloc(bigl)) == NULL)
@@ -806,12 +806,12 @@ test_mda(void)
 	memset(big, 'z', bigl);
 	big[bigl - 1] = '\n';
 	is_int(deliver_mda("wc -c > /dev/null", big, bigl, err, sizeof(err)),
-	    DLV_OK, "mda: a 1 MiB message through the pipe");
+	    KP_OK, "mda: a 1 MiB message through the pipe");
 	is_int(deliver_mda("head -c 10 > /dev/null", big, bigl, err,
-	    sizeof(err)), DLV_TEMP, "mda: exit 0 without reading it all is "
+	    sizeof(err)), KP_TEMP, "mda: exit 0 without reading it all is "
 	    "temporary, and SIGPIPE did not kill us");
 	ok(strstr(err, "without reading") != NULL, "... %s", err);
-	is_int(deliver_mda("exit 1", big, bigl, err, sizeof(err)), DLV_PERM,
+	is_int(deliver_mda("exit 1", big, bigl, err, sizeof(err)), KP_PERM,
 	    "mda: exit 1 before reading is still permanent");
 	free(big);
 }
@@ -827,10 +827,10 @@ test_mda_abort(void)
 	(void)util_strlcpy(done, path2(scratch, "mda-done"), sizeof(done));
 	(void)util_snprintf(spec, sizeof(spec), "mda:cat > /dev/null; "
 	    "touch '%s'", done);
-	if (dlv_parse(spec, &t, err, sizeof(err)) != DLV_OK ||
-	    dlv_open(&t, &info, &h, err, sizeof(err)) != DLV_OK)
+	if (dlv_parse(spec, &t, err, sizeof(err)) != KP_OK ||
+	    dlv_open(&t, &info, &h, err, sizeof(err)) != KP_OK)
 		bail("mda open: %s", err);
-	if (dlv_write(h, S(msg1)) != DLV_OK)
+	if (dlv_write(h, S(msg1)) != KP_OK)
 		bail("mda write: %s", dlv_error(h));
 	util_sleep_ms(100);
 	dlv_abort(h);
@@ -853,7 +853,7 @@ stdout_child(const char *path)
 	    dup2(fd, STDOUT_FILENO) == -1)
 		return 10;
 	return deliver("-", &info, S(quote_in), 5, &w, err, sizeof(err)) ==
-	    DLV_OK ? 0 : 11;
+	    KP_OK ? 0 : 11;
 }
 
 static void

@@ -141,7 +141,7 @@ open_ok(const char *id)
 	char err[DLV_ERR_MAX];
 	struct st *st;
 
-	if (st_open(base, id, 0, &st, err, sizeof(err)) != ST_OK)
+	if (st_open(base, id, 0, &st, err, sizeof(err)) != KP_OK)
 		bail("st_open %s: %s", id, err);
 	return st;
 }
@@ -183,8 +183,8 @@ put_delivered(struct st *st, const char *uidl)
 	struct dlv_where w = where_maildir("/m", "t");
 	char err[DLV_ERR_MAX];
 
-	if (st_intent(st, uidl, &w, err, sizeof(err)) != ST_OK ||
-	    st_delivered(st, uidl, &w, err, sizeof(err)) != ST_OK)
+	if (st_intent(st, uidl, &w, err, sizeof(err)) != KP_OK ||
+	    st_delivered(st, uidl, &w, err, sizeof(err)) != KP_OK)
 		bail("put_delivered %s: %s", uidl, err);
 }
 
@@ -194,7 +194,7 @@ put_kept(struct st *st, const char *uidl)
 	char err[DLV_ERR_MAX];
 
 	put_delivered(st, uidl);
-	if (st_kept(st, uidl, err, sizeof(err)) != ST_OK)
+	if (st_kept(st, uidl, err, sizeof(err)) != KP_OK)
 		bail("put_kept %s: %s", uidl, err);
 }
 
@@ -204,7 +204,7 @@ put_deleted(struct st *st, const char *uidl)
 	char err[DLV_ERR_MAX];
 
 	put_delivered(st, uidl);
-	if (st_deleted(st, &uidl, 1, err, sizeof(err)) != ST_OK)
+	if (st_deleted(st, &uidl, 1, err, sizeof(err)) != KP_OK)
 		bail("put_deleted %s: %s", uidl, err);
 }
 
@@ -285,49 +285,49 @@ test_ids(void)
 	struct st *st;
 
 	ok(st_account_id("alice", "POP.Example.ORG", 110, id, sizeof(id)) ==
-	    ST_OK && strcmp(id, "alice@pop.example.org:110") == 0,
+	    KP_OK && strcmp(id, "alice@pop.example.org:110") == 0,
 	    "id: user@host:port, host in lower case");
-	if (st_account_id("../x", "h", 1, id, sizeof(id)) != ST_OK)
+	if (st_account_id("../x", "h", 1, id, sizeof(id)) != KP_OK)
 		id[0] = '\0';
 	is_string(id, "%2E.%2Fx@h:1", "id: ../x, with no / and no leading .");
-	if (st_account_id("a@b", "c", 2, id, sizeof(id)) != ST_OK ||
-	    st_account_id("a", "b@c", 2, id2, sizeof(id2)) != ST_OK)
+	if (st_account_id("a@b", "c", 2, id, sizeof(id)) != KP_OK ||
+	    st_account_id("a", "b@c", 2, id2, sizeof(id2)) != KP_OK)
 		id[0] = id2[0] = '\0';
 	ok(id[0] != '\0' && strcmp(id, id2) != 0, "id: a@b at c is not a at "
 	    "b@c (%s, %s)", id, id2);
-	if (st_account_id("u", "::1", 995, id, sizeof(id)) != ST_OK)
+	if (st_account_id("u", "::1", 995, id, sizeof(id)) != KP_OK)
 		id[0] = '\0';
 	is_string(id, "u@%3A%3A1:995", "id: an IPv6 host");
-	ok(st_account_id("u", "h", 0, id, sizeof(id)) == ST_ERR &&
-	    st_account_id("u", "h", 65536, id, sizeof(id)) == ST_ERR &&
-	    st_account_id("", "h", 1, id, sizeof(id)) == ST_ERR &&
-	    st_account_id("u", "", 1, id, sizeof(id)) == ST_ERR,
+	ok(st_account_id("u", "h", 0, id, sizeof(id)) == KP_TEMP &&
+	    st_account_id("u", "h", 65536, id, sizeof(id)) == KP_TEMP &&
+	    st_account_id("", "h", 1, id, sizeof(id)) == KP_TEMP &&
+	    st_account_id("u", "", 1, id, sizeof(id)) == KP_TEMP,
 	    "id: bad port, empty user or host refused");
 	memset(user, 'a', ST_NAME_IN_MAX);
 	user[ST_NAME_IN_MAX] = '\0';
-	if (st_account_id(user, "h", 1, id, sizeof(id)) != ST_OK)
+	if (st_account_id(user, "h", 1, id, sizeof(id)) != KP_OK)
 		id[0] = '\0';
 	ok(strlen(id) > 100 && strlen(id) <= ST_ID_MAX &&
 	    strchr(id, '~') != NULL, "id: a long one is cut and hashed (%zu)",
 	    strlen(id));
 	user[ST_NAME_IN_MAX - 1] = 'b';
-	ok(st_account_id(user, "h", 1, id2, sizeof(id2)) == ST_OK &&
+	ok(st_account_id(user, "h", 1, id2, sizeof(id2)) == KP_OK &&
 	    strcmp(id, id2) != 0, "id: ... and still tells accounts apart");
 	memset(user, '/', ST_NAME_IN_MAX);
-	ok(st_account_id(user, "h", 1, id, sizeof(id)) == ST_OK &&
+	ok(st_account_id(user, "h", 1, id, sizeof(id)) == KP_OK &&
 	    strchr(id, '/') == NULL && strlen(id) <= ST_ID_MAX,
 	    "id: cutting does not leave half a %%XX or a slash");
 
-	is_int(st_open(base, "../x", 0, &st, err, sizeof(err)), ST_ERR,
+	is_int(st_open(base, "../x", 0, &st, err, sizeof(err)), KP_TEMP,
 	    "st_open refuses ../x as an id");
-	is_int(st_open(base, "..", 0, &st, err, sizeof(err)), ST_ERR,
+	is_int(st_open(base, "..", 0, &st, err, sizeof(err)), KP_TEMP,
 	    "... and ..");
-	is_int(st_open(base, "a/b", 0, &st, err, sizeof(err)), ST_ERR,
+	is_int(st_open(base, "a/b", 0, &st, err, sizeof(err)), KP_TEMP,
 	    "... and a/b");
-	is_int(st_open(base, "", 0, &st, err, sizeof(err)), ST_ERR,
+	is_int(st_open(base, "", 0, &st, err, sizeof(err)), KP_TEMP,
 	    "... and the empty id");
-	if (st_account_id("../x", "h", 1, id, sizeof(id)) != ST_OK ||
-	    !is_int(st_open(base, id, 0, &st, err, sizeof(err)), ST_OK,
+	if (st_account_id("../x", "h", 1, id, sizeof(id)) != KP_OK ||
+	    !is_int(st_open(base, id, 0, &st, err, sizeof(err)), KP_OK,
 	    "st_open of the id made from ../x"))
 		return;
 	is_string(st_dir(st), path2(base, id), "... is a directory inside "
@@ -351,13 +351,13 @@ test_default_dir(void)
 	if (setenv("XDG_STATE_HOME", "/x/state", 1) == -1 ||
 	    setenv("HOME", "/h", 1) == -1)
 		bail("setenv");
-	ok(st_default_dir(dir, sizeof(dir), err, sizeof(err)) == ST_OK &&
+	ok(st_default_dir(dir, sizeof(dir), err, sizeof(err)) == KP_OK &&
 	    strcmp(dir, "/x/state/kpop") == 0,
 	    "state dir: $XDG_STATE_HOME/kpop");
 	if (setenv("XDG_STATE_HOME", "relative", 1) == -1)
 		bail("setenv");
 	(void)util_strlcpy(want, "/h/.local/state/kpop", sizeof(want));
-	ok(st_default_dir(dir, sizeof(dir), err, sizeof(err)) == ST_OK &&
+	ok(st_default_dir(dir, sizeof(dir), err, sizeof(err)) == KP_OK &&
 	    strcmp(dir, want) == 0, "state dir: a relative XDG_STATE_HOME is "
 	    "ignored: $HOME/.local/state/kpop");
 	if (save_home != NULL)
@@ -404,23 +404,23 @@ test_replay(void)
 	wp.kind = DLV_MDA;
 	(void)util_strlcpy(wp.arg, "-", sizeof(wp.arg));
 	st = open_ok("replay@h:1");
-	ok(st_intent(st, "u1", &wm, err, sizeof(err)) == ST_OK &&
+	ok(st_intent(st, "u1", &wm, err, sizeof(err)) == KP_OK &&
 	    st_get(st, "u1", &w) == ST_PENDING && w != NULL &&
 	    strcmp(w->token, "tok-1") == 0, "intent: pending");
-	ok(st_delivered(st, "u1", &wm, err, sizeof(err)) == ST_OK &&
-	    st_kept(st, "u1", err, sizeof(err)) == ST_OK &&
+	ok(st_delivered(st, "u1", &wm, err, sizeof(err)) == KP_OK &&
+	    st_kept(st, "u1", err, sizeof(err)) == KP_OK &&
 	    st_get(st, "u1", NULL) == ST_KEPT, "delivered, kept");
-	ok(st_intent(st, "u2", &wm, err, sizeof(err)) == ST_OK &&
-	    st_intent(st, "u2", &wb, err, sizeof(err)) == ST_OK,
+	ok(st_intent(st, "u2", &wm, err, sizeof(err)) == KP_OK &&
+	    st_intent(st, "u2", &wb, err, sizeof(err)) == KP_OK,
 	    "intent, refined with an mbox place");
-	ok(st_intent(st, u3, &wm, err, sizeof(err)) == ST_OK &&
-	    st_delivered(st, u3, NULL, err, sizeof(err)) == ST_OK &&
-	    st_deleted(st, &u3, 1, err, sizeof(err)) == ST_OK &&
+	ok(st_intent(st, u3, &wm, err, sizeof(err)) == KP_OK &&
+	    st_delivered(st, u3, NULL, err, sizeof(err)) == KP_OK &&
+	    st_deleted(st, &u3, 1, err, sizeof(err)) == KP_OK &&
 	    st_get(st, u3, NULL) == ST_DELETED, "delivered, deleted");
-	ok(st_intent(st, "u4", &wp, err, sizeof(err)) == ST_OK &&
-	    st_forget(st, "u4", err, sizeof(err)) == ST_OK &&
+	ok(st_intent(st, "u4", &wp, err, sizeof(err)) == KP_OK &&
+	    st_forget(st, "u4", err, sizeof(err)) == KP_OK &&
 	    st_get(st, "u4", NULL) == ST_UNKNOWN, "intent, forgotten");
-	ok(st_intent(st, "u5", &wp, err, sizeof(err)) == ST_OK,
+	ok(st_intent(st, "u5", &wp, err, sizeof(err)) == KP_OK,
 	    "intent with an MDA whose command is \"-\"");
 	v1 = view(st);
 	st_close(st);
@@ -451,39 +451,39 @@ test_transitions(void)
 	memset(u71, 'u', 71);
 	u71[71] = '\0';
 	st = open_ok("trans@h:1");
-	is_int(st_delivered(st, "x1", &wm, err, sizeof(err)), ST_ERR,
+	is_int(st_delivered(st, "x1", &wm, err, sizeof(err)), KP_TEMP,
 	    "delivered without an intent: refused");
 	put_delivered(st, "ok1");
-	is_int(st_intent(st, "ok1", &wm, err, sizeof(err)), ST_ERR,
+	is_int(st_intent(st, "ok1", &wm, err, sizeof(err)), KP_TEMP,
 	    "intent for a delivered message: refused");
 	ok(strstr(err, "ok1") != NULL, "... %s", err);
-	is_int(st_forget(st, "ok1", err, sizeof(err)), ST_ERR,
+	is_int(st_forget(st, "ok1", err, sizeof(err)), KP_TEMP,
 	    "forget a delivered message: refused");
 	put_deleted(st, "r1");
-	ok(st_intent(st, "r1", &wm, err, sizeof(err)) == ST_OK &&
+	ok(st_intent(st, "r1", &wm, err, sizeof(err)) == KP_OK &&
 	    st_get(st, "r1", NULL) == ST_PENDING,
 	    "intent for a deleted message (a UIDL the server reused): "
 	    "allowed");
-	if (st_delivered(st, "r1", &wm, err, sizeof(err)) != ST_OK)
+	if (st_delivered(st, "r1", &wm, err, sizeof(err)) != KP_OK)
 		bail("delivered r1: %s", err);
-	if (st_intent(st, "p1", &wm, err, sizeof(err)) != ST_OK)
+	if (st_intent(st, "p1", &wm, err, sizeof(err)) != KP_OK)
 		bail("intent: %s", err);
 	is_int(st_deleted(st, (const char *[]){ "p1" }, 1, err, sizeof(err)),
-	    ST_ERR, "deleted while pending: refused");
-	is_int(st_kept(st, "p1", err, sizeof(err)), ST_ERR,
+	    KP_TEMP, "deleted while pending: refused");
+	is_int(st_kept(st, "p1", err, sizeof(err)), KP_TEMP,
 	    "kept while pending: refused");
-	is_int(st_intent(st, "bad uidl", &wm, err, sizeof(err)), ST_ERR,
+	is_int(st_intent(st, "bad uidl", &wm, err, sizeof(err)), KP_TEMP,
 	    "a UIDL with a space: refused");
 	ok(strstr(err, "UIDL") != NULL, "... %s", err);
-	is_int(st_intent(st, u71, &wm, err, sizeof(err)), ST_ERR,
+	is_int(st_intent(st, u71, &wm, err, sizeof(err)), KP_TEMP,
 	    "a UIDL of 71 characters: refused");
-	is_int(st_deleted(st, bad, 2, err, sizeof(err)), ST_ERR,
+	is_int(st_deleted(st, bad, 2, err, sizeof(err)), KP_TEMP,
 	    "deleted with one bad UIDL in the batch: refused");
 	is_int(st_get(st, "ok1", NULL), ST_DELIVERED, "... and none applied");
 	wm.token[0] = '\0';
-	is_int(st_intent(st, "m1", &wm, err, sizeof(err)), ST_ERR,
+	is_int(st_intent(st, "m1", &wm, err, sizeof(err)), KP_TEMP,
 	    "a Maildir intent without a token: refused");
-	is_int(st_delivered(st, "ok1", NULL, err, sizeof(err)), ST_OK,
+	is_int(st_delivered(st, "ok1", NULL, err, sizeof(err)), KP_OK,
 	    "delivered again: nothing to do");
 	st_close(st);
 }
@@ -499,18 +499,18 @@ test_torn(void)
 
 	st = open_ok("torn@h:1");
 	put_delivered(st, "a1");
-	if (st_intent(st, "a2", &wm, err, sizeof(err)) != ST_OK)
+	if (st_intent(st, "a2", &wm, err, sizeof(err)) != KP_OK)
 		bail("intent: %s", err);
 	(void)util_strlcpy(jpath, path2(st_dir(st), "journal"), sizeof(jpath));
 	st_close(st);
 	size = file_size(jpath);
 	append_file(jpath, S("D a2 m t1 0 - - - /m - 1234"));
 	if (!is_int(st_open(base, "torn@h:1", 0, &st, err, sizeof(err)),
-	    ST_OK, "a torn last record (no LF): the open works"))
+	    KP_OK, "a torn last record (no LF): the open works"))
 		return;
 	is_int(st_get(st, "a2", NULL), ST_PENDING, "... the record is ignored");
 	is_int(file_size(jpath), size, "... and cut off the journal");
-	ok(st_delivered(st, "a2", &wm, err, sizeof(err)) == ST_OK,
+	ok(st_delivered(st, "a2", &wm, err, sizeof(err)) == KP_OK,
 	    "a record after it");
 	st_close(st);
 	st = open_ok("torn@h:1");
@@ -520,7 +520,7 @@ test_torn(void)
 	size = file_size(jpath);
 	append_file(jpath, S("X a2 00000000\n"));
 	if (!is_int(st_open(base, "torn@h:1", 0, &st, err, sizeof(err)),
-	    ST_OK, "a last record with a bad CRC: the open works"))
+	    KP_OK, "a last record with a bad CRC: the open works"))
 		return;
 	is_int(st_get(st, "a2", NULL), ST_DELIVERED, "... it is ignored");
 	is_int(file_size(jpath), size, "... and cut off");
@@ -533,7 +533,7 @@ test_torn(void)
 		last--;
 	append_file(jpath, S("X a2 00000000\n"));
 	append_file(jpath, last, (size_t)(j + len - last));
-	is_int(st_open(base, "torn@h:1", 0, &st, err, sizeof(err)), ST_ERR,
+	is_int(st_open(base, "torn@h:1", 0, &st, err, sizeof(err)), KP_TEMP,
 	    "a bad record in the middle: corrupt, refused");
 	ok(strstr(err, "corrupt") != NULL, "... %s", err);
 	put_file(jpath, j, len);
@@ -552,7 +552,7 @@ test_torn_header(void)
 	st = open_ok("torn-head@h:1");
 	put_kept(st, "h1");
 	if (st_compact(st, NULL, 0, (char[DLV_ERR_MAX]){ 0 }, DLV_ERR_MAX) !=
-	    ST_OK)
+	    KP_OK)
 		bail("compact");
 	(void)util_strlcpy(jpath, path2(st_dir(st), "journal"), sizeof(jpath));
 	st_close(st);
@@ -592,13 +592,13 @@ fsize_child(void)
 	lim.rlim_cur = (rlim_t)size + 10;
 	if (setrlimit(RLIMIT_FSIZE, &lim) == -1)
 		return 11;
-	if (st_intent(st, "f2", &w, err, sizeof(err)) != ST_ERR ||
+	if (st_intent(st, "f2", &w, err, sizeof(err)) != KP_TEMP ||
 	    strstr(err, "journal") == NULL)
 		return 12;
 	if (st_get(st, "f2", NULL) != ST_UNKNOWN || file_size(jpath) != size)
 		return 13;
 	if (st_deleted(st, (const char *[]){ "f1" }, 1, err, sizeof(err)) !=
-	    ST_ERR || st_get(st, "f1", NULL) != ST_DELIVERED)
+	    KP_TEMP || st_get(st, "f1", NULL) != ST_DELIVERED)
 		return 14;
 	if (setrlimit(RLIMIT_FSIZE, &rl) == -1)
 		return 15;
@@ -640,11 +640,11 @@ test_compact(void)
 	put_kept(st, "k1");
 	put_deleted(st, "d1");
 	put_delivered(st, "v1");
-	if (st_intent(st, "p1", &wb, err, sizeof(err)) != ST_OK)
+	if (st_intent(st, "p1", &wb, err, sizeof(err)) != KP_OK)
 		bail("intent: %s", err);
 	v1 = view(st);
 	oldj = slurp(jpath, &len);
-	is_int(st_compact(st, NULL, 0, err, sizeof(err)), ST_OK, "compact");
+	is_int(st_compact(st, NULL, 0, err, sizeof(err)), KP_OK, "compact");
 	v2 = view(st);
 	is_string(v2, v1, "the view is the same after");
 	ok(file_size(jpath) < 20, "the journal is just its header (%lld)",
@@ -718,9 +718,9 @@ test_forget_gone(void)
 	put_kept(st, "k1");
 	put_delivered(st, "v1");
 	put_kept(st, "k2");
-	if (st_intent(st, "p1", &wm, err, sizeof(err)) != ST_OK)
+	if (st_intent(st, "p1", &wm, err, sizeof(err)) != KP_OK)
 		bail("intent: %s", err);
-	is_int(st_compact(st, server, 2, err, sizeof(err)), ST_OK,
+	is_int(st_compact(st, server, 2, err, sizeof(err)), KP_OK,
 	    "compact with the server's list");
 	ok(st_get(st, "d1", NULL) == ST_UNKNOWN &&
 	    st_get(st, "k1", NULL) == ST_UNKNOWN &&
@@ -762,7 +762,7 @@ test_changed(void)
 		put_kept(st, u);
 	}
 	is_int(st_changed(st, one, 2), 1, "20 kept, 1 listed (5%%): changed");
-	is_int(st_compact(st, none, 3, err, sizeof(err)), ST_OK,
+	is_int(st_compact(st, none, 3, err, sizeof(err)), KP_OK,
 	    "compact with the changed list");
 	is_int((long long)st_count(st), 20, "... forgets nothing");
 	st_close(st);
@@ -794,13 +794,13 @@ lock_child(const char *id, unsigned int wait_s, pid_t holder)
 	int rc;
 
 	rc = st_open(base, id, wait_s, &st, err, sizeof(err));
-	if (rc == ST_OK) {
+	if (rc == KP_OK) {
 		st_close(st);
 		return 0;
 	}
 	(void)util_snprintf(want, sizeof(want), "busy (pid %ld)",
 	    (long)holder);
-	return rc == ST_BUSY && strstr(err, want) != NULL ? 1 : 2;
+	return rc == KP_INUSE && strstr(err, want) != NULL ? 1 : 2;
 }
 
 static void
@@ -826,7 +826,7 @@ test_lock(void)
 	if ((pid = fork()) == 0)
 		_exit(lock_child("other@h:1", 0, getppid()));
 	is_int(wait_exit(pid), 0, "another account opens meanwhile");
-	is_int(st_open(base, "lock@h:1", 0, &st2, err, sizeof(err)), ST_BUSY,
+	is_int(st_open(base, "lock@h:1", 0, &st2, err, sizeof(err)), KP_INUSE,
 	    "a second open in the same process is busy too");
 	ok(strstr(err, "busy") != NULL, "... %s", err);
 	if ((pid = fork()) == 0)
@@ -861,10 +861,10 @@ deliver_as(struct dlv_where *w, const char *spec, const char *msg)
 
 	memset(&info, 0, sizeof(info));
 	info.token = w->token[0] != '\0' ? w->token : NULL;
-	if (dlv_parse(spec, &t, err, sizeof(err)) != DLV_OK ||
-	    dlv_open(&t, &info, &h, err, sizeof(err)) != DLV_OK ||
-	    dlv_write(h, msg, strlen(msg)) != DLV_OK ||
-	    dlv_commit(h, w, err, sizeof(err)) != DLV_OK)
+	if (dlv_parse(spec, &t, err, sizeof(err)) != KP_OK ||
+	    dlv_open(&t, &info, &h, err, sizeof(err)) != KP_OK ||
+	    dlv_write(h, msg, strlen(msg)) != KP_OK ||
+	    dlv_commit(h, w, err, sizeof(err)) != KP_OK)
 		bail("deliver %s: %s", spec, err);
 }
 
@@ -879,40 +879,40 @@ test_recover(void)
 
 	(void)util_strlcpy(md, path2(scratch, "Maildir"), sizeof(md));
 	(void)util_strlcpy(mb, path2(scratch, "mbox"), sizeof(mb));
-	if (st_token(tok, sizeof(tok)) != ST_OK ||
-	    st_token(tok2, sizeof(tok2)) != ST_OK)
+	if (st_token(tok, sizeof(tok)) != KP_OK ||
+	    st_token(tok2, sizeof(tok2)) != KP_OK)
 		bail("st_token");
 	ok(strlen(tok) == ST_TOKEN_LEN && dlv_token_valid(tok) &&
 	    strcmp(tok, tok2) != 0, "st_token: %s", tok);
 	st = open_ok("recover@h:1");
 	/* m1: delivered but not recorded; m2: never delivered. */
 	w = where_maildir(md, tok);
-	if (st_intent(st, "m1", &w, err, sizeof(err)) != ST_OK)
+	if (st_intent(st, "m1", &w, err, sizeof(err)) != KP_OK)
 		bail("intent: %s", err);
 	(void)util_snprintf(spec, sizeof(spec), "maildir:%s", md);
 	deliver_as(&w, spec, "m1 body\n");
 	w2 = where_maildir(md, tok2);
-	if (st_intent(st, "m2", &w2, err, sizeof(err)) != ST_OK)
+	if (st_intent(st, "m2", &w2, err, sizeof(err)) != KP_OK)
 		bail("intent: %s", err);
 	/* b1: appended, not recorded; b2: torn; b3: never placed. */
 	(void)util_snprintf(spec, sizeof(spec), "mbox:%s", mb);
 	memset(&w, 0, sizeof(w));
 	deliver_as(&w, spec, "b1 body\n");
-	if (st_intent(st, "b1", &w, err, sizeof(err)) != ST_OK)
+	if (st_intent(st, "b1", &w, err, sizeof(err)) != KP_OK)
 		bail("intent: %s", err);
 	memset(&w, 0, sizeof(w));
 	deliver_as(&w, spec, "b2 body, longer than what survives\n");
-	if (st_intent(st, "b2", &w, err, sizeof(err)) != ST_OK ||
+	if (st_intent(st, "b2", &w, err, sizeof(err)) != KP_OK ||
 	    truncate(mb, (off_t)(w.offset + 12)) == -1)
 		bail("intent/truncate: %s", err);
 	w2 = w;
 	w.placed = 0;
-	if (st_intent(st, "b3", &w, err, sizeof(err)) != ST_OK)
+	if (st_intent(st, "b3", &w, err, sizeof(err)) != KP_OK)
 		bail("intent: %s", err);
 	memset(&w, 0, sizeof(w));
 	w.kind = DLV_MDA;
 	(void)util_strlcpy(w.arg, "procmail", sizeof(w.arg));
-	if (st_intent(st, "p1", &w, err, sizeof(err)) != ST_OK)
+	if (st_intent(st, "p1", &w, err, sizeof(err)) != KP_OK)
 		bail("intent: %s", err);
 	st_close(st);
 
@@ -920,7 +920,7 @@ test_recover(void)
 	notes = 0;
 	err[0] = '\0';
 	rc = st_recover(st, note, NULL, 1, err, sizeof(err));
-	is_int(rc, ST_OK, "recover %s", err);
+	is_int(rc, KP_OK, "recover %s", err);
 	is_int(st_get(st, "m1", NULL), ST_DELIVERED, "Maildir: the message "
 	    "that landed is recorded delivered");
 	is_int(st_get(st, "m2", NULL), ST_UNKNOWN, "Maildir: the one that "
@@ -954,28 +954,28 @@ crash_writer(int fd, int round)
 	struct st *st;
 	int i;
 
-	if (st_open(base, "crash@h:1", 5, &st, err, sizeof(err)) != ST_OK)
+	if (st_open(base, "crash@h:1", 5, &st, err, sizeof(err)) != KP_OK)
 		_exit(2);
 	for (i = 0; ; i++) {
 		(void)util_snprintf(u, sizeof(u), "c%d.%d", round, i);
-		if (st_intent(st, u, &w, err, sizeof(err)) != ST_OK)
+		if (st_intent(st, u, &w, err, sizeof(err)) != KP_OK)
 			_exit(3);
 		(void)util_snprintf(rep, sizeof(rep), "I %s\n", u);
 		if (write(fd, rep, strlen(rep)) == -1)
 			_exit(4);
-		if (st_delivered(st, u, &w, err, sizeof(err)) != ST_OK)
+		if (st_delivered(st, u, &w, err, sizeof(err)) != KP_OK)
 			_exit(3);
 		rep[0] = 'D';
 		if (write(fd, rep, strlen(rep)) == -1)
 			_exit(4);
 		if (i % 3 == 0 && st_deleted(st, &up, 1, err, sizeof(err)) ==
-		    ST_OK) {
+		    KP_OK) {
 			rep[0] = 'X';
 			if (write(fd, rep, strlen(rep)) == -1)
 				_exit(4);
 		}
 		if (i % 7 == 6 && st_compact(st, NULL, 0, err, sizeof(err)) !=
-		    ST_OK)
+		    KP_OK)
 			_exit(5);
 	}
 }
@@ -989,7 +989,7 @@ crash_check(char *rep, size_t *checked)
 	struct st *st;
 	int bad = 0;
 
-	if (st_open(base, "crash@h:1", 5, &st, err, sizeof(err)) != ST_OK) {
+	if (st_open(base, "crash@h:1", 5, &st, err, sizeof(err)) != KP_OK) {
 		diag("reopen after a crash: %s", err);
 		return 1;
 	}
