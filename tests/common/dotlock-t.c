@@ -34,50 +34,23 @@
 #include "common/limits.h"
 #include "common/util.h"
 #include "tap/basic.h"
+#include "tap/files.h"
 
 /* Processes and rounds of the contention tests. */
 #define KIDS		4
 #define ROUNDS		40
 #define BREAK_ROUNDS	20
 
-static char scratch[PATH_MAX];
+static const char *scratch;
 static char host[256];
 
 /* ---- helpers ---- */
 
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+/* name in the scratch directory. */
+static const char *
+in_scratch(const char *name)
 {
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	(void)remove(path);
-	return 0;
-}
-
-static char *
-path_in(const char *name)
-{
-	static char buf[4][PATH_MAX];
-	static int k;
-
-	k = (k + 1) % 4;
-	if (util_snprintf(buf[k], sizeof(buf[k]), "%s/%s", scratch,
-	    name) == -1)
-		bail("path too long");
-	return buf[k];
-}
-
-/* The exit status of pid, or 1000 + the signal that killed it. */
-static int
-wait_exit(pid_t pid)
-{
-	int ws;
-
-	while (waitpid(pid, &ws, 0) == -1)
-		if (errno != EINTR)
-			bail("waitpid: %s", strerror(errno));
-	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 1000 + WTERMSIG(ws);
+	return t_path(scratch, name);
 }
 
 static void
@@ -156,7 +129,7 @@ dead_pid(void)
 		bail("fork: %s", strerror(errno));
 	if (pid == 0)
 		_exit(0);
-	(void)wait_exit(pid);
+	(void)t_wait_exit(pid);
 	return pid;
 }
 
@@ -265,7 +238,7 @@ static void
 worker(const char *file, int go, int rounds)
 {
 	char err[256], buf[32];
-	const char *mark = path_in("inside"), *count = path_in("count");
+	const char *mark = in_scratch("inside"), *count = in_scratch("count");
 	struct dotlock dl;
 	unsigned long long n;
 	ssize_t r;
@@ -298,25 +271,13 @@ worker(const char *file, int go, int rounds)
 	_exit(0);
 }
 
-/* The lowest free descriptor: the same after the tests if none leaked. */
-static int
-lowest_fd(void)
-{
-	int fd;
-
-	if ((fd = dup(0)) == -1)
-		bail("dup: %s", strerror(errno));
-	(void)close(fd);
-	return fd;
-}
-
 /* ---- tests ---- */
 
 static void
 test_basic(void)
 {
 	char err[256], want[DOTLOCK_TEXT_MAX];
-	const char *mb = path_in("mbox"), *lock = path_in("mbox.lock");
+	const char *mb = in_scratch("mbox"), *lock = in_scratch("mbox.lock");
 	struct dotlock dl;
 	long long t0;
 
@@ -336,7 +297,7 @@ test_basic(void)
 		bail("chdir: %s", strerror(errno));
 	is_int(take(&dl, "rel", 0, err, sizeof(err)), DOTLOCK_OK,
 	    "a relative path (%s)", err);
-	ok(exists(path_in("rel.lock")) && tmp_left() == 0,
+	ok(exists(in_scratch("rel.lock")) && tmp_left() == 0,
 	    "... locks rel.lock in the same directory");
 	is_int(dotlock_release(&dl), 0, "... and releases it");
 	if (chdir("/") == -1)
@@ -366,17 +327,17 @@ test_statuses(void)
 	struct dotlock dl;
 	pid_t pid;
 
-	is_int(take(&dl, path_in("nodir/mbox"), 0, err, sizeof(err)),
+	is_int(take(&dl, in_scratch("nodir/mbox"), 0, err, sizeof(err)),
 	    DOTLOCK_NOENT, "a missing directory: DOTLOCK_NOENT (%s)", err);
 	is_int(dl.errnum, ENOENT, "... errnum ENOENT");
-	put_file(path_in("plain"), "");
-	is_int(take(&dl, path_in("plain/mbox"), 0, err, sizeof(err)),
+	put_file(in_scratch("plain"), "");
+	is_int(take(&dl, in_scratch("plain/mbox"), 0, err, sizeof(err)),
 	    DOTLOCK_NOENT, "a file for a directory: DOTLOCK_NOENT (%s)",
 	    err);
 	is_int(dl.errnum, ENOTDIR, "... errnum ENOTDIR");
 
 	/* A directory we may not write: as nobody when we are root. */
-	(void)util_strlcpy(ro, path_in("ro"), sizeof(ro));
+	(void)util_strlcpy(ro, in_scratch("ro"), sizeof(ro));
 	if (mkdir(ro, 0755) == -1 || chmod(scratch, 0755) == -1)
 		bail("mkdir %s: %s", ro, strerror(errno));
 	if ((pid = fork()) == -1)
@@ -393,29 +354,29 @@ test_statuses(void)
 				_exit(10);
 		} else if (chmod(ro, 0555) == -1)
 			_exit(11);
-		rc = take(&dl, path_in("ro/mbox"), 0, err, sizeof(err));
+		rc = take(&dl, in_scratch("ro/mbox"), 0, err, sizeof(err));
 		if (rc != DOTLOCK_DENIED)
 			_exit(20 - rc);
 		_exit(dl.errnum == EACCES ? 0 : 30);
 	}
-	is_int(wait_exit(pid), 0, "an unwritable directory: DOTLOCK_DENIED, "
+	is_int(t_wait_exit(pid), 0, "an unwritable directory: DOTLOCK_DENIED, "
 	    "errnum EACCES");
-	ok(!exists(path_in("ro/mbox.lock")), "... and no lock there");
+	ok(!exists(in_scratch("ro/mbox.lock")), "... and no lock there");
 
 	/* A lock taken: BUSY, distinct from the others. */
-	pid = start(holder, path_in("busy"));
-	is_int(take(&dl, path_in("busy"), 100, err, sizeof(err)),
+	pid = start(holder, in_scratch("busy"));
+	is_int(take(&dl, in_scratch("busy"), 100, err, sizeof(err)),
 	    DOTLOCK_BUSY, "a held lock: DOTLOCK_BUSY (%s)", err);
 	is_int(dl.errnum, EEXIST, "... errnum EEXIST");
 	(void)kill(pid, SIGKILL);
-	(void)wait_exit(pid);
+	(void)t_wait_exit(pid);
 }
 
 static void
 test_live_holder(void)
 {
 	char err[256];
-	const char *mb = path_in("live"), *lock = path_in("live.lock");
+	const char *mb = in_scratch("live"), *lock = in_scratch("live.lock");
 	struct dotlock dl;
 	long long t0, took;
 	pid_t pid;
@@ -431,7 +392,7 @@ test_live_holder(void)
 	is_int(tmp_left(), 0, "... and no temporary file of ours");
 
 	(void)kill(pid, SIGKILL);
-	(void)wait_exit(pid);
+	(void)t_wait_exit(pid);
 	(void)unlink(lock);
 
 	/* Released while we wait: we get it then. */
@@ -441,14 +402,14 @@ test_live_holder(void)
 	    "the holder lets go while we wait: taken (%s)", err);
 	took = util_now_ms() - t0;
 	ok(took >= 250 && took < 2000, "... soon after (%lld ms)", took);
-	is_int(wait_exit(pid), 0, "... the holder released its own");
+	is_int(t_wait_exit(pid), 0, "... the holder released its own");
 	is_int(dotlock_release(&dl), 0, "release");
 }
 
 static void
 test_contention(void)
 {
-	const char *mb = path_in("shared");
+	const char *mb = in_scratch("shared");
 	pid_t kids[KIDS];
 	char buf[32];
 	unsigned long long n = 0;
@@ -462,7 +423,7 @@ test_contention(void)
 			worker(mb, -1, ROUNDS);
 	}
 	for (i = 0; i < KIDS; i++) {
-		int rc = wait_exit(kids[i]);
+		int rc = t_wait_exit(kids[i]);
 
 		if (rc != 0) {
 			diag("worker %d: exit %d", i, rc);
@@ -471,23 +432,23 @@ test_contention(void)
 	}
 	is_int(bad, 0, "%d processes x %d rounds: never two inside at once",
 	    KIDS, ROUNDS);
-	if ((fd = open(path_in("count"), O_RDONLY)) != -1) {
+	if ((fd = open(in_scratch("count"), O_RDONLY)) != -1) {
 		r = util_pread_full(fd, buf, sizeof(buf), 0);
 		(void)close(fd);
 	}
 	if (r > 0 && util_parse_uint(buf, (size_t)r, 1000000, &n) == -1)
 		n = 0;
 	is_int((long long)n, KIDS * ROUNDS, "no increment lost");
-	ok(!exists(path_in("shared.lock")) && tmp_left() == 0,
+	ok(!exists(in_scratch("shared.lock")) && tmp_left() == 0,
 	    "no lock and no temporary file left");
-	(void)unlink(path_in("count"));
+	(void)unlink(in_scratch("count"));
 }
 
 static void
 test_dead(void)
 {
 	char err[256], text[DOTLOCK_TEXT_MAX];
-	const char *mb = path_in("dead"), *lock = path_in("dead.lock");
+	const char *mb = in_scratch("dead"), *lock = in_scratch("dead.lock");
 	struct dotlock dl;
 	long long t0;
 	pid_t pid;
@@ -495,7 +456,7 @@ test_dead(void)
 	/* A real holder, killed. */
 	pid = start(holder, mb);
 	(void)kill(pid, SIGKILL);
-	(void)wait_exit(pid);
+	(void)t_wait_exit(pid);
 	ok(exists(lock), "a holder killed with SIGKILL leaves its lock");
 	t0 = util_now_ms();
 	is_int(take(&dl, mb, 5000, err, sizeof(err)), DOTLOCK_OK,
@@ -555,7 +516,7 @@ static void
 test_empty(void)
 {
 	char err[256];
-	const char *mb = path_in("empty"), *lock = path_in("empty.lock");
+	const char *mb = in_scratch("empty"), *lock = in_scratch("empty.lock");
 	struct dotlock dl;
 	struct stat st;
 	long long t0;
@@ -565,7 +526,7 @@ test_empty(void)
 	pid = fork();
 	if (pid == 0)
 		old_kpop(mb);
-	is_int(wait_exit(pid), 1000 + SIGKILL, "an old kpop is killed "
+	is_int(t_wait_exit(pid), 1000 + SIGKILL, "an old kpop is killed "
 	    "holding its lock");
 	ok(lstat(lock, &st) == 0 && st.st_size == 0, "... which is empty");
 	is_int(take(&dl, mb, 200, err, sizeof(err)), DOTLOCK_BUSY,
@@ -587,7 +548,7 @@ test_empty(void)
 	    "an old empty lock while the mbox is fcntl-locked: left alone");
 	ok(exists(lock), "... untouched");
 	(void)kill(pid, SIGKILL);
-	(void)wait_exit(pid);
+	(void)t_wait_exit(pid);
 	is_int(take(&dl, mb, 200, err, sizeof(err)), DOTLOCK_OK,
 	    "... broken once the fcntl lock went (%s)", err);
 	is_int(dotlock_release(&dl), 0, "release");
@@ -597,7 +558,7 @@ static void
 test_breakers(void)
 {
 	char text[DOTLOCK_TEXT_MAX];
-	const char *mb = path_in("race"), *lock = path_in("race.lock");
+	const char *mb = in_scratch("race"), *lock = in_scratch("race.lock");
 	pid_t kids[KIDS];
 	int round, i, bad = 0, go[2];
 
@@ -619,7 +580,7 @@ test_breakers(void)
 		/* All start at once: EOF on the pipe. */
 		(void)close(go[1]);
 		for (i = 0; i < KIDS; i++) {
-			int rc = wait_exit(kids[i]);
+			int rc = t_wait_exit(kids[i]);
 
 			if (rc != 0) {
 				diag("round %d, breaker %d: exit %d", round,
@@ -632,14 +593,14 @@ test_breakers(void)
 	    "at once: one at a time inside", BREAK_ROUNDS, KIDS);
 	ok(!exists(lock) && tmp_left() == 0, "no lock and no temporary file "
 	    "left");
-	(void)unlink(path_in("count"));
+	(void)unlink(in_scratch("count"));
 }
 
 static void
 test_ours(void)
 {
 	char err[256], text[DOTLOCK_TEXT_MAX];
-	const char *mb = path_in("ours"), *lock = path_in("ours.lock");
+	const char *mb = in_scratch("ours"), *lock = in_scratch("ours.lock");
 	struct dotlock dl;
 	struct stat st;
 
@@ -676,18 +637,11 @@ test_ours(void)
 int
 main(void)
 {
-	const char *base = getenv("KPOP_TEST_TMP");
 	int fd0;
 
 	plan_lazy();
-	fd0 = lowest_fd();
-	if (base == NULL || *base == '\0')
-		base = getenv("TMPDIR");
-	if (base == NULL || *base == '\0')
-		base = "/tmp";
-	if (util_snprintf(scratch, sizeof(scratch), "%s/dotlock-t.XXXXXX",
-	    base) == -1 || mkdtemp(scratch) == NULL)
-		bail("mkdtemp in %s: %s", base, strerror(errno));
+	fd0 = t_lowest_fd();
+	scratch = t_scratch("dotlock-t");
 	if (gethostname(host, sizeof(host)) == -1)
 		bail("gethostname: %s", strerror(errno));
 	host[sizeof(host) - 1] = '\0';
@@ -699,7 +653,7 @@ main(void)
 	test_empty();
 	test_breakers();
 	test_ours();
-	is_int(lowest_fd(), fd0, "no descriptor leaked");
-	(void)nftw(scratch, rm_one, 32, FTW_DEPTH | FTW_PHYS);
+	is_int(t_lowest_fd(), fd0, "no descriptor leaked");
+	t_scratch_done();
 	return 0;
 }

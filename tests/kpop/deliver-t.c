@@ -37,6 +37,7 @@
 #include "common/util.h"
 #include "kpop/deliver.h"
 #include "tap/basic.h"
+#include "tap/files.h"
 
 /* A string literal as its bytes and length, without the NUL. */
 #define S(x)	x, sizeof(x) - 1
@@ -45,71 +46,9 @@
 #define WHEN		1764000000
 #define WHEN_TEXT	"Mon Nov 24 16:00:00 2025"
 
-static char scratch[PATH_MAX];
+static const char *scratch;
 
 /* ---- helpers ---- */
-
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	(void)remove(path);
-	return 0;
-}
-
-static char *
-path2(const char *a, const char *b)
-{
-	static char buf[4][PATH_MAX];
-	static int k;
-
-	k = (k + 1) % 4;
-	if (util_snprintf(buf[k], sizeof(buf[k]), "%s/%s", a, b) == -1)
-		bail("path too long");
-	return buf[k];
-}
-
-static void
-put_file(const char *path, const void *data, size_t len)
-{
-	int fd;
-
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1 ||
-	    write(fd, data, len) != (ssize_t)len || close(fd) == -1)
-		bail("write %s: %s", path, strerror(errno));
-}
-
-/* The whole file, NUL-terminated, or NULL; the caller frees it. */
-static char *
-slurp(const char *path, size_t *lenp)
-{
-	struct stat sb;
-	char *buf;
-	int fd;
-
-	*lenp = 0;
-	if ((fd = open(path, O_RDONLY)) == -1)
-		return NULL;
-	if (fstat(fd, &sb) == -1 || (buf = malloc((size_t)sb.st_size + 1)) ==
-	    NULL)
-		bail("slurp %s", path);
-	if (read(fd, buf, (size_t)sb.st_size) != sb.st_size)
-		bail("read %s", path);
-	(void)close(fd);
-	buf[sb.st_size] = '\0';
-	*lenp = (size_t)sb.st_size;
-	return buf;
-}
-
-static long long
-file_size(const char *path)
-{
-	struct stat sb;
-
-	return stat(path, &sb) == -1 ? -1 : (long long)sb.st_size;
-}
 
 /* Entries of dir not starting with '.'; the last one's name in name. */
 static int
@@ -129,18 +68,6 @@ count_dir(const char *dir, char *name, size_t namelen)
 		}
 	(void)closedir(d);
 	return n;
-}
-
-/* The exit status of pid, or 1000 + the signal that killed it. */
-static int
-wait_exit(pid_t pid)
-{
-	int ws;
-
-	while (waitpid(pid, &ws, 0) == -1)
-		if (errno != EINTR)
-			bail("waitpid: %s", strerror(errno));
-	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 1000 + WTERMSIG(ws);
 }
 
 static void
@@ -201,7 +128,7 @@ test_parse(void)
 	struct dlv_target t;
 	char err[DLV_ERR_MAX];
 
-	put_file(path2(scratch, "a-file"), S("x"));
+	t_put_file(t_path(scratch, "a-file"), S("x"));
 	ok(dlv_parse("maildir:/m", &t, err, sizeof(err)) == KP_OK &&
 	    t.kind == DLV_MAILDIR && strcmp(t.arg, "/m") == 0,
 	    "parse maildir:");
@@ -217,9 +144,9 @@ test_parse(void)
 	    KP_OK && t.kind == DLV_MAILDIR, "a path ending in / is a Maildir");
 	ok(dlv_parse(scratch, &t, err, sizeof(err)) == KP_OK &&
 	    t.kind == DLV_MAILDIR, "an existing directory is a Maildir");
-	ok(dlv_parse(path2(scratch, "a-file"), &t, err, sizeof(err)) ==
+	ok(dlv_parse(t_path(scratch, "a-file"), &t, err, sizeof(err)) ==
 	    KP_OK && t.kind == DLV_MBOX, "an existing file is an mbox");
-	is_int(dlv_parse(path2(scratch, "nothing"), &t, err, sizeof(err)),
+	is_int(dlv_parse(t_path(scratch, "nothing"), &t, err, sizeof(err)),
 	    KP_PERM, "a path to nothing is refused");
 	ok(strstr(err, "maildir:") != NULL, "... saying how to be clear: %s",
 	    err);
@@ -249,18 +176,18 @@ test_maildir(void)
 	char *b;
 	size_t len;
 
-	(void)util_strlcpy(md, path2(scratch, "Maildir"), sizeof(md));
-	if (!is_int(dlv_parse(path2(md, ""), &t, err, sizeof(err)), KP_OK,
+	(void)util_strlcpy(md, t_path(scratch, "Maildir"), sizeof(md));
+	if (!is_int(dlv_parse(t_path(md, ""), &t, err, sizeof(err)), KP_OK,
 	    "parse the Maildir") ||
 	    !is_int(dlv_open(&t, &info, &h, err, sizeof(err)), KP_OK,
 	    "open a Maildir that does not exist yet"))
 		return;
-	ok(stat(path2(md, "cur"), &sb) == 0 && S_ISDIR(sb.st_mode) &&
+	ok(stat(t_path(md, "cur"), &sb) == 0 && S_ISDIR(sb.st_mode) &&
 	    (sb.st_mode & 0777) == 0700, "cur/ made, mode 0700");
 	ok(dlv_write(h, msg1, 10) == KP_OK &&
 	    dlv_write(h, msg1 + 10, sizeof(msg1) - 11) == KP_OK,
 	    "write in two pieces");
-	is_int(count_dir(path2(md, "tmp"), NULL, 0), 1, "the file is in tmp/");
+	is_int(count_dir(t_path(md, "tmp"), NULL, 0), 1, "the file is in tmp/");
 	is_int(dlv_prepare(h, &w, err, sizeof(err)), KP_OK, "prepare");
 	(void)util_snprintf(want, sizeof(want), "%d.Ktok1.", WHEN);
 	ok(strncmp(w.name, want, strlen(want)) == 0, "name starts with "
@@ -268,19 +195,19 @@ test_maildir(void)
 	(void)util_snprintf(want, sizeof(want), ",S=%zu", sizeof(msg1) - 1);
 	ok(strlen(w.name) > strlen(want) && strcmp(w.name + strlen(w.name) -
 	    strlen(want), want) == 0, "name ends with ,S=<size>");
-	is_int(count_dir(path2(md, "new"), NULL, 0), 0,
+	is_int(count_dir(t_path(md, "new"), NULL, 0), 0,
 	    "prepared: nothing in new/ yet");
 	is_int(dlv_commit(h, &w, err, sizeof(err)), KP_OK, "commit");
-	is_int(count_dir(path2(md, "new"), name, sizeof(name)), 1,
+	is_int(count_dir(t_path(md, "new"), name, sizeof(name)), 1,
 	    "one file in new/");
 	is_string(name, w.name, "... with the name reported");
-	is_int(count_dir(path2(md, "tmp"), NULL, 0), 0, "tmp/ is empty");
-	b = slurp(path2(path2(md, "new"), w.name), &len);
+	is_int(count_dir(t_path(md, "tmp"), NULL, 0), 0, "tmp/ is empty");
+	b = t_slurp(t_path(t_path(md, "new"), w.name), &len);
 	is_blob(b, len, msg1, sizeof(msg1) - 1, "the bytes as fed");
 	free(b);
 	is_int((long long)w.size, (long long)sizeof(msg1) - 1, "w.size");
 	is_string(w.token, "tok1", "w.token");
-	is_string(w.arg, path2(md, ""), "w.arg");
+	is_string(w.arg, t_path(md, ""), "w.arg");
 }
 
 static void
@@ -290,7 +217,7 @@ test_maildir_find(void)
 	struct dlv_info info = info_for("find-me", 0);
 	struct dlv_where w;
 
-	(void)util_strlcpy(md, path2(scratch, "Maildir"), sizeof(md));
+	(void)util_strlcpy(md, t_path(scratch, "Maildir"), sizeof(md));
 	if (!is_int(deliver(md, &info, S(msg1), 0, &w, err, sizeof(err)),
 	    KP_OK, "deliver for find"))
 		return;
@@ -302,13 +229,13 @@ test_maildir_find(void)
 	is_int(dlv_maildir_find(md, "find-me-not", NULL, 0, err,
 	    sizeof(err)), 0, "a longer token is not it");
 	(void)util_snprintf(cur, sizeof(cur), "%s/cur/%s:2,S", md, w.name);
-	if (rename(path2(path2(md, "new"), w.name), cur) == -1)
+	if (rename(t_path(t_path(md, "new"), w.name), cur) == -1)
 		bail("rename: %s", strerror(errno));
 	is_int(dlv_maildir_find(md, "find-me", name, sizeof(name), err,
 	    sizeof(err)), 1, "found in cur/ with :2,S");
 	ok(strstr(name, ":2,S") != NULL, "... under the reader's name: %s",
 	    name);
-	is_int(dlv_maildir_find(path2(scratch, "no-maildir"), "find-me", NULL,
+	is_int(dlv_maildir_find(t_path(scratch, "no-maildir"), "find-me", NULL,
 	    0, err, sizeof(err)), 0, "a missing Maildir has nothing");
 	is_int(dlv_maildir_find(md, "../x", NULL, 0, err, sizeof(err)),
 	    KP_PERM, "a bad token is refused");
@@ -334,8 +261,8 @@ test_maildir_fsync(void)
 	struct dlv *h;
 	int before;
 
-	(void)util_strlcpy(md, path2(scratch, "Maildir"), sizeof(md));
-	before = count_dir(path2(md, "new"), NULL, 0);
+	(void)util_strlcpy(md, t_path(scratch, "Maildir"), sizeof(md));
+	before = count_dir(t_path(md, "new"), NULL, 0);
 	dlv_test_fsync = fsync_hook;
 	fsync_fail_what = "file";
 	fsync_fail_errno = EIO;
@@ -343,8 +270,8 @@ test_maildir_fsync(void)
 	    "fsync of the file fails: temporary");
 	ok(strstr(err, "fsync") != NULL && strstr(err, "/tmp/") != NULL,
 	    "... saying what and where: %s", err);
-	is_int(count_dir(path2(md, "tmp"), NULL, 0), 0, "... tmp/ cleaned");
-	is_int(count_dir(path2(md, "new"), NULL, 0), before,
+	is_int(count_dir(t_path(md, "tmp"), NULL, 0), 0, "... tmp/ cleaned");
+	is_int(count_dir(t_path(md, "new"), NULL, 0), before,
 	    "... nothing in new/");
 	fsync_fail_what = "dir";
 	fsync_fail_errno = ENOSPC;
@@ -352,8 +279,8 @@ test_maildir_fsync(void)
 	is_int(deliver(md, &info, S(msg1), 0, &w, err, sizeof(err)), KP_TEMP,
 	    "fsync of new/ fails (ENOSPC): temporary");
 	ok(strstr(err, "/new") != NULL, "... naming new/: %s", err);
-	is_int(count_dir(path2(md, "tmp"), NULL, 0), 0, "... tmp/ cleaned");
-	is_int(count_dir(path2(md, "new"), NULL, 0), before,
+	is_int(count_dir(t_path(md, "tmp"), NULL, 0), 0, "... tmp/ cleaned");
+	is_int(count_dir(t_path(md, "new"), NULL, 0), before,
 	    "... and the file taken out of new/ again");
 	is_int(dlv_maildir_find(md, "fs2", NULL, 0, err, sizeof(err)), 0,
 	    "... so the token finds nothing");
@@ -367,9 +294,9 @@ test_maildir_fsync(void)
 	if (dlv_write(h, S(msg1)) != KP_OK)
 		bail("write: %s", dlv_error(h));
 	dlv_abort(h);
-	is_int(count_dir(path2(md, "tmp"), NULL, 0), 0,
+	is_int(count_dir(t_path(md, "tmp"), NULL, 0), 0,
 	    "abort removes the tmp/ file");
-	is_int(count_dir(path2(md, "new"), NULL, 0), before,
+	is_int(count_dir(t_path(md, "new"), NULL, 0), before,
 	    "... and delivers nothing");
 	info.token = NULL;
 	is_int(dlv_parse(md, &t, err, sizeof(err)) == KP_OK ?
@@ -420,14 +347,14 @@ test_mbox_quote(void)
 	struct dlv_where w, w2;
 	size_t len, first;
 
-	(void)util_strlcpy(mb, path2(scratch, "mbox-q"), sizeof(mb));
+	(void)util_strlcpy(mb, t_path(scratch, "mbox-q"), sizeof(mb));
 	(void)util_snprintf(spec, sizeof(spec), "mbox:%s", mb);
 	if (!is_int(deliver(spec, &info, S(quote_in), 0, &w, err, sizeof(err)),
 	    KP_OK, "mbox delivery"))
 		return;
 	(void)util_snprintf(want, sizeof(want), "From alice@example.org %s\n%s",
 	    WHEN_TEXT, quote_out);
-	b = slurp(mb, &len);
+	b = t_slurp(mb, &len);
 	is_string(b, want, "From_ line, mboxrd quoting, newline and blank "
 	    "line added");
 	ok(w.placed && w.offset == 0 && w.len == len, "placed at 0, length "
@@ -442,7 +369,7 @@ test_mbox_quote(void)
 	if (!is_int(deliver(spec, &info, S(quote_in), 1, &w2, err,
 	    sizeof(err)), KP_OK, "second delivery, fed one byte at a time"))
 		return;
-	b = slurp(mb, &len);
+	b = t_slurp(mb, &len);
 	ok(w2.offset == first && w2.len == len - first, "appended after the "
 	    "first (offset %llu)", w2.offset);
 	(void)util_snprintf(want, sizeof(want), "From MAILER-DAEMON %s\n%s",
@@ -460,14 +387,14 @@ test_mbox_ends(void)
 	struct dlv_where w;
 	size_t len;
 
-	(void)util_strlcpy(mb, path2(scratch, "mbox-e"), sizeof(mb));
-	put_file(mb, S("From x Mon Nov 24 16:00:00 2025\nno newline"));
+	(void)util_strlcpy(mb, t_path(scratch, "mbox-e"), sizeof(mb));
+	t_put_file(mb, S("From x Mon Nov 24 16:00:00 2025\nno newline"));
 	info.sender = "<bob@example.org>";
 	(void)util_snprintf(spec, sizeof(spec), "mbox:%s", mb);
 	if (!is_int(deliver(spec, &info, S("a\n"), 0, &w, err, sizeof(err)),
 	    KP_OK, "append to an mbox that ends mid-line"))
 		return;
-	b = slurp(mb, &len);
+	b = t_slurp(mb, &len);
 	is_string(b, "From x Mon Nov 24 16:00:00 2025\nno newline\n\n"
 	    "From bob@example.org " WHEN_TEXT "\na\n\n",
 	    "a blank line is made before our From_ line; <> dropped");
@@ -477,7 +404,7 @@ test_mbox_ends(void)
 	if (!is_int(deliver(spec, &info, S(""), 0, &w, err, sizeof(err)),
 	    KP_OK, "an empty message"))
 		return;
-	b = slurp(mb, &len);
+	b = t_slurp(mb, &len);
 	ok(len > w.offset && strcmp(b + w.offset, "From MAILER-DAEMON "
 	    WHEN_TEXT "\n\n") == 0, "... is a From_ line and a blank line; "
 	    "a sender with a blank is MAILER-DAEMON");
@@ -553,7 +480,7 @@ test_mbox_locks(void)
 	long long t0, size;
 	pid_t pid;
 
-	(void)util_strlcpy(mb, path2(scratch, "mbox-l"), sizeof(mb));
+	(void)util_strlcpy(mb, t_path(scratch, "mbox-l"), sizeof(mb));
 	(void)util_snprintf(spec, sizeof(spec), "mbox:%s", mb);
 	(void)util_snprintf(lock, sizeof(lock), "%s.lock", mb);
 	pid = start_holder(hold_dotlock, mb, 600);
@@ -562,10 +489,10 @@ test_mbox_locks(void)
 	    KP_OK, "a dotlock held for 0.6 s: waits, then delivers");
 	ok(util_now_ms() - t0 >= 400, "... after waiting (%lld ms)",
 	    util_now_ms() - t0);
-	is_int(wait_exit(pid), 0, "... the holder was fine");
+	is_int(t_wait_exit(pid), 0, "... the holder was fine");
 	ok(access(lock, F_OK) == -1, "... our dotlock is gone");
 
-	size = file_size(mb);
+	size = t_file_size(mb);
 	pid = start_holder(hold_fcntl, mb, 3000);
 	info.lock_wait = 1;
 	t0 = util_now_ms();
@@ -576,11 +503,11 @@ test_mbox_locks(void)
 	ok(strstr(err, "locked") != NULL && strstr(err, mb) != NULL,
 	    "... a clear message: %s", err);
 	ok(access(lock, F_OK) == -1, "... no dotlock left behind");
-	is_int(file_size(mb), size, "... and the mbox unchanged");
+	is_int(t_file_size(mb), size, "... and the mbox unchanged");
 	(void)kill(pid, SIGKILL);
-	(void)wait_exit(pid);
+	(void)t_wait_exit(pid);
 
-	put_file(lock, S("12345\n"));
+	t_put_file(lock, S("12345\n"));
 	old[0].tv_sec = old[1].tv_sec = time(NULL) - DOTLOCK_STALE - 60;
 	old[0].tv_nsec = old[1].tv_nsec = 0;
 	if (utimensat(AT_FDCWD, lock, old, 0) == -1)
@@ -593,7 +520,7 @@ test_mbox_locks(void)
 
 	if ((pid = fork()) == 0)
 		_exit(0);
-	(void)wait_exit(pid);
+	(void)t_wait_exit(pid);
 	if (gethostname(text, sizeof(text)) == -1)
 		bail("gethostname");
 	text[sizeof(text) - 1] = '\0';
@@ -602,7 +529,7 @@ test_mbox_locks(void)
 
 		(void)util_snprintf(dl, sizeof(dl), "%ld kpop %s\n",
 		    (long)pid, text);
-		put_file(lock, dl, strlen(dl));
+		t_put_file(lock, dl, strlen(dl));
 	}
 	t0 = util_now_ms();
 	is_int(deliver(spec, &info, S("m4\n"), 0, &w, err, sizeof(err)),
@@ -615,7 +542,7 @@ test_mbox_locks(void)
 	 * the mbox's fcntl lock, it no longer blocks delivery (it used to
 	 * for DOTLOCK_STALE, 5 minutes).
 	 */
-	put_file(lock, S(""));
+	t_put_file(lock, S(""));
 	old[0].tv_sec = old[1].tv_sec = time(NULL) - 60;
 	if (utimensat(AT_FDCWD, lock, old, 0) == -1)
 		bail("utimensat: %s", strerror(errno));
@@ -636,7 +563,7 @@ fsize_child(const char *spec, const char *mb)
 	struct dlv_info info = info_for(NULL, 0);
 	struct dlv_where w;
 	struct rlimit rl;
-	long long size = file_size(mb);
+	long long size = t_file_size(mb);
 	int rc;
 
 	memset(msg, 'x', sizeof(msg));
@@ -651,7 +578,7 @@ fsize_child(const char *spec, const char *mb)
 		return 11;
 	if (strstr(err, "write") == NULL || strstr(err, mb) == NULL)
 		return 12;
-	return file_size(mb) == size ? 0 : 13;
+	return t_file_size(mb) == size ? 0 : 13;
 }
 
 static void
@@ -661,18 +588,18 @@ test_mbox_truncate(void)
 	size_t blen, alen;
 	pid_t pid;
 
-	(void)util_strlcpy(mb, path2(scratch, "mbox-t"), sizeof(mb));
+	(void)util_strlcpy(mb, t_path(scratch, "mbox-t"), sizeof(mb));
 	(void)util_snprintf(spec, sizeof(spec), "mbox:%s", mb);
 	memset(big, 'y', sizeof(big));
 	memcpy(big, "From z " WHEN_TEXT "\n", 32);
 	big[sizeof(big) - 2] = big[sizeof(big) - 1] = '\n';
-	put_file(mb, big, sizeof(big));
-	before = slurp(mb, &blen);
+	t_put_file(mb, big, sizeof(big));
+	before = t_slurp(mb, &blen);
 	if ((pid = fork()) == 0)
 		_exit(fsize_child(spec, mb));
-	is_int(wait_exit(pid), 0, "an append cut short by RLIMIT_FSIZE: "
+	is_int(t_wait_exit(pid), 0, "an append cut short by RLIMIT_FSIZE: "
 	    "temporary, and the mbox truncated back (child's view)");
-	after = slurp(mb, &alen);
+	after = t_slurp(mb, &alen);
 	is_blob(after, alen, before, blen, "the mbox is as it was");
 	free(before);
 	free(after);
@@ -687,13 +614,13 @@ test_mbox_check(void)
 	struct dlv_where w, w2;
 	long long end;
 
-	(void)util_strlcpy(mb, path2(scratch, "mbox-c"), sizeof(mb));
+	(void)util_strlcpy(mb, t_path(scratch, "mbox-c"), sizeof(mb));
 	(void)util_snprintf(spec, sizeof(spec), "mbox:%s", mb);
 	if (deliver(spec, &info, S(msg1), 0, &w2, err, sizeof(err)) != KP_OK ||
 	    deliver(spec, &info, S(quote_in), 0, &w, err, sizeof(err)) !=
 	    KP_OK)
 		bail("deliver: %s", err);
-	end = file_size(mb);
+	end = t_file_size(mb);
 	is_int(dlv_mbox_check(mb, w.offset, w.len, w.sha256, err,
 	    sizeof(err)), DLV_PRESENT, "check: present");
 	is_int(dlv_mbox_check(mb, w2.offset, w2.len, w2.sha256, err,
@@ -704,11 +631,11 @@ test_mbox_check(void)
 	    DLV_ABSENT, "check: another digest is absent");
 	is_int(dlv_mbox_check(mb, (unsigned long long)end, 50, w.sha256, err,
 	    sizeof(err)), DLV_ABSENT, "check: at the end of the file: absent");
-	is_int(dlv_mbox_check(path2(scratch, "no-mbox"), 0, 10, w.sha256,
+	is_int(dlv_mbox_check(t_path(scratch, "no-mbox"), 0, 10, w.sha256,
 	    err, sizeof(err)), DLV_ABSENT, "check: no file: absent");
 	is_int(dlv_mbox_unappend(mb, w.offset, w.len, 1, err, sizeof(err)),
 	    KP_PERM, "unappend of a whole message is refused");
-	is_int(file_size(mb), end, "... and the file left alone");
+	is_int(t_file_size(mb), end, "... and the file left alone");
 
 	if (truncate(mb, (off_t)(w.offset + w.len - 10)) == -1)
 		bail("truncate: %s", strerror(errno));
@@ -716,7 +643,7 @@ test_mbox_check(void)
 	    sizeof(err)), DLV_PARTIAL, "check: a torn append is partial");
 	is_int(dlv_mbox_unappend(mb, w.offset, w.len, 1, err, sizeof(err)),
 	    KP_OK, "unappend removes it");
-	is_int(file_size(mb), (long long)w.offset, "... back to its offset");
+	is_int(t_file_size(mb), (long long)w.offset, "... back to its offset");
 	is_int(dlv_mbox_check(mb, w2.offset, w2.len, w2.sha256, err,
 	    sizeof(err)), DLV_PRESENT, "... the message before it intact");
 	is_int(dlv_mbox_unappend(mb, w.offset, w.len, 1, err, sizeof(err)),
@@ -727,7 +654,7 @@ test_mbox_check(void)
 	is_int(dlv_mbox_check(mb, w.offset, w.len, w.sha256, err,
 	    sizeof(err)), DLV_PARTIAL, "check: torn after \"Fro\": partial");
 	ok(dlv_mbox_unappend(mb, w.offset, w.len, 1, err, sizeof(err)) ==
-	    KP_OK && file_size(mb) == (long long)w.offset,
+	    KP_OK && t_file_size(mb) == (long long)w.offset,
 	    "... and removed");
 
 	/* A torn append with someone else's short message after it. */
@@ -741,14 +668,14 @@ test_mbox_check(void)
 			bail("append: %s", strerror(errno));
 		(void)close(fd);
 	}
-	end = file_size(mb);
+	end = t_file_size(mb);
 	ok(end < (long long)(w.offset + w.len), "(the file still ends inside "
 	    "the range)");
 	is_int(dlv_mbox_unappend(mb, w.offset, w.len, 1, err, sizeof(err)),
 	    KP_PERM, "unappend with other mail after it: refused");
 	ok(strstr(err, "other mail follows") != NULL, "... saying why: %s",
 	    err);
-	is_int(file_size(mb), end, "... and the file left alone");
+	is_int(t_file_size(mb), end, "... and the file left alone");
 }
 
 /* ---- MDA ---- */
@@ -771,11 +698,11 @@ test_mda(void)
 	char cmd[PATH_MAX * 2], out[PATH_MAX], err[DLV_ERR_MAX], *b, *big;
 	size_t len, bigl = 1024 * 1024;
 
-	(void)util_strlcpy(out, path2(scratch, "mda-out"), sizeof(out));
+	(void)util_strlcpy(out, t_path(scratch, "mda-out"), sizeof(out));
 	(void)util_snprintf(cmd, sizeof(cmd), "cat > '%s'", out);
 	is_int(deliver_mda(cmd, S(quote_in), err, sizeof(err)), KP_OK,
 	    "mda: cat > file delivers");
-	b = slurp(out, &len);
+	b = t_slurp(out, &len);
 	is_blob(b, len, quote_in, sizeof(quote_in) - 1,
 	    "... the bytes as fed, unquoted");
 	free(b);
@@ -784,7 +711,7 @@ test_mda(void)
 	    "\"$KPOP_SENDER\" \"$KPOP_ACCOUNT\" > '%s'", out);
 	is_int(deliver_mda(cmd, S(msg1), err, sizeof(err)), KP_OK,
 	    "mda: environment");
-	b = slurp(out, &len);
+	b = t_slurp(out, &len);
 	is_string(b, "uidl-1|mdatok|alice@example.org|"
 	    "alice@pop.example.org:110", "... KPOP_UIDL, KPOP_TOKEN, "
 	    "KPOP_SENDER, KPOP_ACCOUNT");
@@ -824,7 +751,7 @@ test_mda_abort(void)
 	struct dlv_target t;
 	struct dlv *h;
 
-	(void)util_strlcpy(done, path2(scratch, "mda-done"), sizeof(done));
+	(void)util_strlcpy(done, t_path(scratch, "mda-done"), sizeof(done));
 	(void)util_snprintf(spec, sizeof(spec), "mda:cat > /dev/null; "
 	    "touch '%s'", done);
 	if (dlv_parse(spec, &t, err, sizeof(err)) != KP_OK ||
@@ -863,51 +790,27 @@ test_stdout(void)
 	size_t len;
 	pid_t pid;
 
-	(void)util_strlcpy(out, path2(scratch, "stdout"), sizeof(out));
+	(void)util_strlcpy(out, t_path(scratch, "stdout"), sizeof(out));
 	fflush(stdout);
 	if ((pid = fork()) == 0)
 		_exit(stdout_child(out));
-	is_int(wait_exit(pid), 0, "stdout: delivered");
-	b = slurp(out, &len);
+	is_int(t_wait_exit(pid), 0, "stdout: delivered");
+	b = t_slurp(out, &len);
 	is_blob(b, len, quote_in, sizeof(quote_in) - 1, "... as is");
 	free(b);
-}
-
-/* Open descriptors of this process, or -1 without /proc. */
-static int
-count_fds(void)
-{
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	(void)closedir(d);
-	return n;
 }
 
 int
 main(void)
 {
-	const char *base = getenv("KPOP_TEST_TMP");
 	int fds;
 
 	plan_lazy();
-	fds = count_fds();
+	fds = t_count_fds();
 	if (setenv("TZ", "UTC", 1) == -1)
 		bail("setenv");
 	tzset();
-	if (base == NULL || *base == '\0')
-		base = getenv("TMPDIR");
-	if (base == NULL || *base == '\0')
-		base = "/tmp";
-	if (util_snprintf(scratch, sizeof(scratch), "%s/deliver-t.XXXXXX",
-	    base) == -1 || mkdtemp(scratch) == NULL)
-		bail("mkdtemp in %s: %s", base, strerror(errno));
+	scratch = t_scratch("deliver-t");
 	test_parse();
 	test_maildir();
 	test_maildir_find();
@@ -923,7 +826,7 @@ main(void)
 	if (fds == -1)
 		skip("no /proc/self/fd: descriptor leak check");
 	else
-		is_int(count_fds(), fds, "no descriptor leaked");
-	(void)nftw(scratch, rm_one, 32, FTW_DEPTH | FTW_PHYS);
+		is_int(t_count_fds(), fds, "no descriptor leaked");
+	t_scratch_done();
 	return 0;
 }

@@ -35,6 +35,7 @@
 #include "kpop/deliver.h"
 #include "kpop/state.h"
 #include "tap/basic.h"
+#include "tap/files.h"
 
 /* A string literal as its bytes and length, without the NUL. */
 #define S(x)	x, sizeof(x) - 1
@@ -49,90 +50,10 @@ uidl_ok(const char *uidl)
 	return pop3_uidl_ok(uidl, strlen(uidl));
 }
 
-static char scratch[PATH_MAX];
+static const char *scratch;
 static char base[PATH_MAX];	/* the state directory for most tests */
 
 /* ---- helpers ---- */
-
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	(void)remove(path);
-	return 0;
-}
-
-static char *
-path2(const char *a, const char *b)
-{
-	static char buf[4][PATH_MAX];
-	static int k;
-
-	k = (k + 1) % 4;
-	if (util_snprintf(buf[k], sizeof(buf[k]), "%s/%s", a, b) == -1)
-		bail("path too long");
-	return buf[k];
-}
-
-static void
-append_file(const char *path, const void *data, size_t len)
-{
-	int fd;
-
-	if ((fd = open(path, O_WRONLY | O_APPEND)) == -1 ||
-	    write(fd, data, len) != (ssize_t)len || close(fd) == -1)
-		bail("append %s: %s", path, strerror(errno));
-}
-
-static void
-put_file(const char *path, const void *data, size_t len)
-{
-	int fd;
-
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1 ||
-	    write(fd, data, len) != (ssize_t)len || close(fd) == -1)
-		bail("write %s: %s", path, strerror(errno));
-}
-
-static char *
-slurp(const char *path, size_t *lenp)
-{
-	struct stat sb;
-	char *buf;
-	int fd;
-
-	*lenp = 0;
-	if ((fd = open(path, O_RDONLY)) == -1)
-		return NULL;
-	if (fstat(fd, &sb) == -1 || (buf = malloc((size_t)sb.st_size + 1)) ==
-	    NULL || read(fd, buf, (size_t)sb.st_size) != sb.st_size)
-		bail("slurp %s", path);
-	(void)close(fd);
-	buf[sb.st_size] = '\0';
-	*lenp = (size_t)sb.st_size;
-	return buf;
-}
-
-static long long
-file_size(const char *path)
-{
-	struct stat sb;
-
-	return stat(path, &sb) == -1 ? -1 : (long long)sb.st_size;
-}
-
-static int
-wait_exit(pid_t pid)
-{
-	int ws;
-
-	while (waitpid(pid, &ws, 0) == -1)
-		if (errno != EINTR)
-			bail("waitpid: %s", strerror(errno));
-	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 1000 + WTERMSIG(ws);
-}
 
 /* Open account id under base, bailing out on failure. */
 static struct st *
@@ -330,11 +251,11 @@ test_ids(void)
 	    !is_int(st_open(base, id, 0, &st, err, sizeof(err)), KP_OK,
 	    "st_open of the id made from ../x"))
 		return;
-	is_string(st_dir(st), path2(base, id), "... is a directory inside "
+	is_string(st_dir(st), t_path(base, id), "... is a directory inside "
 	    "the state directory");
 	ok(stat(st_dir(st), &sb) == 0 && S_ISDIR(sb.st_mode) &&
 	    (sb.st_mode & 0777) == 0700, "... mode 0700");
-	ok(access(path2(scratch, "x"), F_OK) == -1, "... and nothing "
+	ok(access(t_path(scratch, "x"), F_OK) == -1, "... and nothing "
 	    "outside it");
 	st_close(st);
 }
@@ -501,15 +422,15 @@ test_torn(void)
 	put_delivered(st, "a1");
 	if (st_intent(st, "a2", &wm, err, sizeof(err)) != KP_OK)
 		bail("intent: %s", err);
-	(void)util_strlcpy(jpath, path2(st_dir(st), "journal"), sizeof(jpath));
+	(void)util_strlcpy(jpath, t_path(st_dir(st), "journal"), sizeof(jpath));
 	st_close(st);
-	size = file_size(jpath);
-	append_file(jpath, S("D a2 m t1 0 - - - /m - 1234"));
+	size = t_file_size(jpath);
+	t_append_file(jpath, S("D a2 m t1 0 - - - /m - 1234"));
 	if (!is_int(st_open(base, "torn@h:1", 0, &st, err, sizeof(err)),
 	    KP_OK, "a torn last record (no LF): the open works"))
 		return;
 	is_int(st_get(st, "a2", NULL), ST_PENDING, "... the record is ignored");
-	is_int(file_size(jpath), size, "... and cut off the journal");
+	is_int(t_file_size(jpath), size, "... and cut off the journal");
 	ok(st_delivered(st, "a2", &wm, err, sizeof(err)) == KP_OK,
 	    "a record after it");
 	st_close(st);
@@ -517,26 +438,26 @@ test_torn(void)
 	is_int(st_get(st, "a2", NULL), ST_DELIVERED, "... survives a reopen");
 	st_close(st);
 
-	size = file_size(jpath);
-	append_file(jpath, S("X a2 00000000\n"));
+	size = t_file_size(jpath);
+	t_append_file(jpath, S("X a2 00000000\n"));
 	if (!is_int(st_open(base, "torn@h:1", 0, &st, err, sizeof(err)),
 	    KP_OK, "a last record with a bad CRC: the open works"))
 		return;
 	is_int(st_get(st, "a2", NULL), ST_DELIVERED, "... it is ignored");
-	is_int(file_size(jpath), size, "... and cut off");
+	is_int(t_file_size(jpath), size, "... and cut off");
 	st_close(st);
 
 	/* A bad record with a good one after it is not a torn write. */
-	j = slurp(jpath, &len);
+	j = t_slurp(jpath, &len);
 	last = j + len - 1;
 	while (last > j && last[-1] != '\n')
 		last--;
-	append_file(jpath, S("X a2 00000000\n"));
-	append_file(jpath, last, (size_t)(j + len - last));
+	t_append_file(jpath, S("X a2 00000000\n"));
+	t_append_file(jpath, last, (size_t)(j + len - last));
 	is_int(st_open(base, "torn@h:1", 0, &st, err, sizeof(err)), KP_TEMP,
 	    "a bad record in the middle: corrupt, refused");
 	ok(strstr(err, "corrupt") != NULL, "... %s", err);
-	put_file(jpath, j, len);
+	t_put_file(jpath, j, len);
 	free(j);
 	st = open_ok("torn@h:1");
 	st_close(st);
@@ -554,7 +475,7 @@ test_torn_header(void)
 	if (st_compact(st, NULL, 0, (char[DLV_ERR_MAX]){ 0 }, DLV_ERR_MAX) !=
 	    KP_OK)
 		bail("compact");
-	(void)util_strlcpy(jpath, path2(st_dir(st), "journal"), sizeof(jpath));
+	(void)util_strlcpy(jpath, t_path(st_dir(st), "journal"), sizeof(jpath));
 	st_close(st);
 	if (truncate(jpath, 2) == -1)
 		bail("truncate: %s", strerror(errno));
@@ -584,8 +505,8 @@ fsize_child(void)
 	(void)signal(SIGXFSZ, SIG_IGN);
 	st = open_ok("fsize@h:1");
 	put_delivered(st, "f1");
-	(void)util_strlcpy(jpath, path2(st_dir(st), "journal"), sizeof(jpath));
-	size = file_size(jpath);
+	(void)util_strlcpy(jpath, t_path(st_dir(st), "journal"), sizeof(jpath));
+	size = t_file_size(jpath);
 	if (getrlimit(RLIMIT_FSIZE, &rl) == -1)
 		return 10;
 	lim = rl;
@@ -595,7 +516,7 @@ fsize_child(void)
 	if (st_intent(st, "f2", &w, err, sizeof(err)) != KP_TEMP ||
 	    strstr(err, "journal") == NULL)
 		return 12;
-	if (st_get(st, "f2", NULL) != ST_UNKNOWN || file_size(jpath) != size)
+	if (st_get(st, "f2", NULL) != ST_UNKNOWN || t_file_size(jpath) != size)
 		return 13;
 	if (st_deleted(st, (const char *[]){ "f1" }, 1, err, sizeof(err)) !=
 	    KP_TEMP || st_get(st, "f1", NULL) != ST_DELIVERED)
@@ -621,7 +542,7 @@ test_write_fails(void)
 	fflush(stdout);
 	if ((pid = fork()) == 0)
 		_exit(fsize_child());
-	is_int(wait_exit(pid), 0, "a journal write that fails (file size "
+	is_int(t_wait_exit(pid), 0, "a journal write that fails (file size "
 	    "limit) changes nothing, is cut off, and later records work");
 }
 
@@ -636,21 +557,21 @@ test_compact(void)
 	struct st *st;
 
 	st = open_ok("compact@h:1");
-	(void)util_strlcpy(jpath, path2(st_dir(st), "journal"), sizeof(jpath));
+	(void)util_strlcpy(jpath, t_path(st_dir(st), "journal"), sizeof(jpath));
 	put_kept(st, "k1");
 	put_deleted(st, "d1");
 	put_delivered(st, "v1");
 	if (st_intent(st, "p1", &wb, err, sizeof(err)) != KP_OK)
 		bail("intent: %s", err);
 	v1 = view(st);
-	oldj = slurp(jpath, &len);
+	oldj = t_slurp(jpath, &len);
 	is_int(st_compact(st, NULL, 0, err, sizeof(err)), KP_OK, "compact");
 	v2 = view(st);
 	is_string(v2, v1, "the view is the same after");
-	ok(file_size(jpath) < 20, "the journal is just its header (%lld)",
-	    file_size(jpath));
-	ok(file_size(path2(st_dir(st), "state")) > 0, "the snapshot is there");
-	ok(access(path2(st_dir(st), "state.tmp"), F_OK) == -1,
+	ok(t_file_size(jpath) < 20, "the journal is just its header (%lld)",
+	    t_file_size(jpath));
+	ok(t_file_size(t_path(st_dir(st), "state")) > 0, "the snapshot is there");
+	ok(access(t_path(st_dir(st), "state.tmp"), F_OK) == -1,
 	    "no state.tmp left");
 	st_close(st);
 	st = open_ok("compact@h:1");
@@ -660,11 +581,11 @@ test_compact(void)
 	st_close(st);
 
 	/* A crash after the rename: the old journal is still there. */
-	put_file(jpath, oldj, len);
+	t_put_file(jpath, oldj, len);
 	st = open_ok("compact@h:1");
 	v3 = view(st);
 	is_string(v3, v1, "a journal older than the snapshot is dropped");
-	ok(file_size(jpath) < 20, "... and started over");
+	ok(t_file_size(jpath) < 20, "... and started over");
 	free(v1);
 	free(v2);
 	free(v3);
@@ -682,10 +603,10 @@ test_compact_big(void)
 
 	st = open_ok("big@h:1");
 	put_deleted(st, "b1");
-	(void)util_strlcpy(jpath, path2(st_dir(st), "journal"), sizeof(jpath));
+	(void)util_strlcpy(jpath, t_path(st_dir(st), "journal"), sizeof(jpath));
 	st_close(st);
 	/* Repeat the last record (X b1) past ST_COMPACT_AT. */
-	j = slurp(jpath, &len);
+	j = t_slurp(jpath, &len);
 	rec = j + len - 1;
 	while (rec > j && rec[-1] != '\n')
 		rec--;
@@ -698,8 +619,8 @@ test_compact_big(void)
 	(void)close(fd);
 	free(j);
 	st = open_ok("big@h:1");
-	ok(file_size(jpath) < 100, "a journal past ST_COMPACT_AT is folded "
-	    "at open (%lld bytes now)", file_size(jpath));
+	ok(t_file_size(jpath) < 100, "a journal past ST_COMPACT_AT is folded "
+	    "at open (%lld bytes now)", t_file_size(jpath));
 	is_int(st_get(st, "b1", NULL), ST_DELETED, "... keeping the state");
 	is_int((long long)st_count(st), 1, "... of one entry");
 	st_close(st);
@@ -815,17 +736,17 @@ test_lock(void)
 	fflush(stdout);
 	if ((pid = fork()) == 0)
 		_exit(lock_child("lock@h:1", 0, getppid()));
-	is_int(wait_exit(pid), 1, "a second run is refused at once, "
+	is_int(t_wait_exit(pid), 1, "a second run is refused at once, "
 	    "\"busy (pid N)\"");
 	t0 = util_now_ms();
 	if ((pid = fork()) == 0)
 		_exit(lock_child("lock@h:1", 1, getppid()));
-	is_int(wait_exit(pid), 1, "... or after a bounded wait");
+	is_int(t_wait_exit(pid), 1, "... or after a bounded wait");
 	ok(util_now_ms() - t0 >= 900, "... of about a second (%lld ms)",
 	    util_now_ms() - t0);
 	if ((pid = fork()) == 0)
 		_exit(lock_child("other@h:1", 0, getppid()));
-	is_int(wait_exit(pid), 0, "another account opens meanwhile");
+	is_int(t_wait_exit(pid), 0, "another account opens meanwhile");
 	is_int(st_open(base, "lock@h:1", 0, &st2, err, sizeof(err)), KP_INUSE,
 	    "a second open in the same process is busy too");
 	ok(strstr(err, "busy") != NULL, "... %s", err);
@@ -833,7 +754,7 @@ test_lock(void)
 		_exit(lock_child("lock@h:1", 5, getppid()));
 	util_sleep_ms(300);
 	st_close(st);
-	is_int(wait_exit(pid), 0, "a waiting run gets it once released");
+	is_int(t_wait_exit(pid), 0, "a waiting run gets it once released");
 	st = open_ok("lock@h:1");
 	st_close(st);
 }
@@ -877,8 +798,8 @@ test_recover(void)
 	struct st *st;
 	int rc;
 
-	(void)util_strlcpy(md, path2(scratch, "Maildir"), sizeof(md));
-	(void)util_strlcpy(mb, path2(scratch, "mbox"), sizeof(mb));
+	(void)util_strlcpy(md, t_path(scratch, "Maildir"), sizeof(md));
+	(void)util_strlcpy(mb, t_path(scratch, "mbox"), sizeof(mb));
 	if (st_token(tok, sizeof(tok)) != KP_OK ||
 	    st_token(tok2, sizeof(tok2)) != KP_OK)
 		bail("st_token");
@@ -929,7 +850,7 @@ test_recover(void)
 	    "is recorded delivered");
 	is_int(st_get(st, "b2", NULL), ST_UNKNOWN, "mbox: a torn one is "
 	    "forgotten");
-	is_int(file_size(mb), (long long)w2.offset, "... and cut off");
+	is_int(t_file_size(mb), (long long)w2.offset, "... and cut off");
 	is_int(st_get(st, "b3", NULL), ST_UNKNOWN, "mbox: never placed: "
 	    "forgotten");
 	is_int(st_get(st, "p1", NULL), ST_UNKNOWN, "MDA: forgotten");
@@ -1031,7 +952,7 @@ test_crash(void)
 		(void)close(p[1]);
 		util_sleep_ms((unsigned int)(random() % (CRASH_MAX_MS + 1)));
 		(void)kill(pid, SIGKILL);
-		if ((ws = wait_exit(pid)) != 1000 + SIGKILL && ws != 0)
+		if ((ws = t_wait_exit(pid)) != 1000 + SIGKILL && ws != 0)
 			diag("writer exited %d", ws);
 		len = 0;
 		do {
@@ -1052,40 +973,16 @@ test_crash(void)
 	ok(util_now_ms() - t0 < 10000, "... in %lld ms", util_now_ms() - t0);
 }
 
-/* Open descriptors of this process, or -1 without /proc. */
-static int
-count_fds(void)
-{
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	(void)closedir(d);
-	return n;
-}
-
 int
 main(void)
 {
-	const char *tmp = getenv("KPOP_TEST_TMP");
 	int fds;
 
 	plan_lazy();
-	fds = count_fds();
-	if (tmp == NULL || *tmp == '\0')
-		tmp = getenv("TMPDIR");
-	if (tmp == NULL || *tmp == '\0')
-		tmp = "/tmp";
-	if (util_snprintf(scratch, sizeof(scratch), "%s/state-t.XXXXXX",
-	    tmp) == -1 || mkdtemp(scratch) == NULL)
-		bail("mkdtemp in %s: %s", tmp, strerror(errno));
+	fds = t_count_fds();
+	scratch = t_scratch("state-t");
 	/* A state directory that does not exist yet, two levels down. */
-	(void)util_strlcpy(base, path2(path2(scratch, "state"), "kpop"),
+	(void)util_strlcpy(base, t_path(t_path(scratch, "state"), "kpop"),
 	    sizeof(base));
 	test_ids();
 	test_default_dir();
@@ -1105,7 +1002,7 @@ main(void)
 	if (fds == -1)
 		skip("no /proc/self/fd: descriptor leak check");
 	else
-		is_int(count_fds(), fds, "no descriptor leaked");
-	(void)nftw(scratch, rm_one, 32, FTW_DEPTH | FTW_PHYS);
+		is_int(t_count_fds(), fds, "no descriptor leaked");
+	t_scratch_done();
 	return 0;
 }
