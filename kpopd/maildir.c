@@ -284,7 +284,7 @@ mdir_from_cache(struct mdir *m, char *err, size_t errlen)
 	size_t i;
 
 	if ((m->ents = calloc(m->ncache + 1, sizeof(*m->ents))) == NULL) {
-		md_seterr(err, errlen, "out of memory");
+		md_err(err, errlen, "out of memory");
 		return MD_TEMP;
 	}
 	for (i = 0; i < m->ncache; i++) {
@@ -352,7 +352,7 @@ mdir_scan(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 		m->stamp[which].valid = 0;
 	if ((d = mdir_dirstream(m, which)) == NULL) {
 		e_no = errno;
-		md_seterr(err, errlen, "%s/%s: %s", m->path, mdir_sub[which],
+		md_err(err, errlen, "%s/%s: %s", m->path, mdir_sub[which],
 		    strerror(e_no));
 		return MD_TEMP;
 	}
@@ -361,7 +361,7 @@ mdir_scan(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 		if ((de = readdir(d)) == NULL) {
 			if (errno != 0) {
 				e_no = errno;
-				md_seterr(err, errlen, "%s/%s: %s", m->path,
+				md_err(err, errlen, "%s/%s: %s", m->path,
 				    mdir_sub[which], strerror(e_no));
 				rc = MD_TEMP;
 			}
@@ -384,7 +384,7 @@ mdir_scan(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 		if (fstatat(m->dfd[which], de->d_name, &st,
 		    AT_SYMLINK_NOFOLLOW) == -1)
 			continue;	/* gone meanwhile */
-		if ((why = md_msg_unfit(&st)) != NULL) {
+		if ((why = md_path_unfit(&st)) != NULL) {
 			mdir_note(m, which, de->d_name, why);
 			/*
 			 * Not recorded as a whole listing: should the file
@@ -400,7 +400,7 @@ mdir_scan(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 			*cap = *cap == 0 ? 256 : *cap * 2;
 			if ((ne = reallocarray(m->ents, *cap,
 			    sizeof(*ne))) == NULL) {
-				md_seterr(err, errlen, "out of memory");
+				md_err(err, errlen, "out of memory");
 				rc = MD_TEMP;
 				break;
 			}
@@ -409,7 +409,7 @@ mdir_scan(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 		e = &m->ents[m->n];
 		memset(e, 0, sizeof(*e));
 		if ((e->name = strdup(de->d_name)) == NULL) {
-			md_seterr(err, errlen, "out of memory");
+			md_err(err, errlen, "out of memory");
 			rc = MD_TEMP;
 			break;
 		}
@@ -715,10 +715,10 @@ mdir_cache_check(struct mdir *m, int fd, const struct md_opts *o,
 	    &st, AT_SYMLINK_NOFOLLOW) == -1)
 		return MD_OK;	/* none: nothing to trust */
 	if (S_ISLNK(st.st_mode)) {
-		md_seterr(err, errlen, "%s: a symbolic link; refused", shown);
+		md_err(err, errlen, "%s: a symbolic link; refused", shown);
 		return MD_PERM;
 	}
-	return md_check(&st, MD_K_FILE, o, shown, err, errlen);
+	return md_path_check(&st, MD_K_FILE, o, shown, err, errlen);
 }
 
 /*
@@ -735,13 +735,13 @@ mdir_cache_load(struct mdir *m, const struct md_opts *o, char *err,
 	size_t len;
 	int fd, rc;
 
-	fd = md_openat(m->rootfd, MDIR_CACHE, O_RDONLY | O_NONBLOCK, 0);
+	fd = md_path_openat(m->rootfd, MDIR_CACHE, O_RDONLY | O_NONBLOCK, 0);
 	if (fd == -1) {
 		if (errno == ENOENT)
 			return MD_OK;
 		rc = errno;
 		(void)util_snprintf(err, errlen, "%s/%s", m->path, MDIR_CACHE);
-		return md_open_failed(m->rootfd, MDIR_CACHE, err, rc, err,
+		return md_path_failed(m->rootfd, MDIR_CACHE, err, rc, err,
 		    errlen);
 	}
 	if ((rc = mdir_cache_check(m, fd, o, err, errlen)) != MD_OK) {
@@ -894,7 +894,7 @@ mdir_cache_write(struct mdir *m)
 	/* A new file, never one left (or planted) there. */
 	if (unlinkat(m->rootfd, MDIR_CACHE_TMP, 0) == -1 && errno != ENOENT)
 		goto out;
-	w->fd = md_openat(m->rootfd, MDIR_CACHE_TMP, O_WRONLY | O_CREAT |
+	w->fd = md_path_openat(m->rootfd, MDIR_CACHE_TMP, O_WRONLY | O_CREAT |
 	    O_EXCL, 0600);
 	if (w->fd == -1)
 		goto out;
@@ -964,7 +964,7 @@ mdir_open_msg(struct mdir *m, struct mdir_ent *e, int *fdp, struct stat *st,
 	int fd, e_no, tries;
 
 	for (tries = 0;; tries++) {
-		fd = md_openat(m->dfd[e->dir], e->name, O_RDONLY |
+		fd = md_path_openat(m->dfd[e->dir], e->name, O_RDONLY |
 		    O_NONBLOCK, 0);
 		if (fd != -1)
 			break;
@@ -973,29 +973,29 @@ mdir_open_msg(struct mdir *m, struct mdir_ent *e, int *fdp, struct stat *st,
 			/* Moved or reflagged by another program? */
 			if (mdir_refresh(m) == -1) {
 				e_no = errno;
-				md_seterr(err, errlen, "%s: %s", m->path,
+				md_err(err, errlen, "%s: %s", m->path,
 				    strerror(e_no));
 				return MD_TEMP;
 			}
 			continue;
 		}
 		if (e_no == ENOENT) {
-			md_seterr(err, errlen, "message deleted");
+			md_err(err, errlen, "message deleted");
 			return MD_GONE;
 		}
 		if (e_no == ELOOP) {
-			md_seterr(err, errlen, "%s/%s/%s: not a message file "
+			md_err(err, errlen, "%s/%s/%s: not a message file "
 			    "(a symbolic link)", m->path, mdir_sub[e->dir],
 			    e->name);
 			return MD_GONE;
 		}
-		md_seterr(err, errlen, "%s/%s/%s: %s", m->path,
+		md_err(err, errlen, "%s/%s/%s: %s", m->path,
 		    mdir_sub[e->dir], e->name, strerror(e_no));
-		return md_errno_status(e_no);
+		return md_err_status(e_no);
 	}
-	if (fstat(fd, st) == -1 || (why = md_msg_unfit(st)) != NULL) {
+	if (fstat(fd, st) == -1 || (why = md_path_unfit(st)) != NULL) {
 		(void)close(fd);
-		md_seterr(err, errlen, "%s/%s/%s: not a message file (%s)",
+		md_err(err, errlen, "%s/%s/%s: not a message file (%s)",
 		    m->path, mdir_sub[e->dir], e->name, why != NULL ? why :
 		    strerror(errno));
 		return MD_GONE;
@@ -1030,7 +1030,7 @@ mdir_measure(struct mdir *m, struct mdir_ent *e, unsigned char *buf,
 			if (errno == EINTR)
 				continue;
 			e_no = errno;
-			md_seterr(err, errlen, "%s/%s/%s: %s", m->path,
+			md_err(err, errlen, "%s/%s/%s: %s", m->path,
 			    mdir_sub[e->dir], e->name, strerror(e_no));
 			rc = MD_TEMP;
 			goto out;
@@ -1088,7 +1088,7 @@ mdir_sizes(struct mdir *m, int *dirty, char *err, size_t errlen)
 		}
 		/* Not in the cache, or it disagrees: measure the file. */
 		if (buf == NULL && (buf = malloc(MD_BUF_SIZE)) == NULL) {
-			md_seterr(err, errlen, "out of memory");
+			md_err(err, errlen, "out of memory");
 			rc = MD_TEMP;
 			goto out;
 		}
@@ -1116,7 +1116,7 @@ out:
 
 /*
  * Unlink entry e, unless the name now holds something that is not a
- * message file of ours (md_msg_unfit): then it is left, and 0 returned
+ * message file of ours (md_path_unfit): then it is left, and 0 returned
  * as for a message already gone.  Returns 0, or -1 (errno).
  */
 static int
@@ -1127,7 +1127,7 @@ mdir_unlink(struct mdir *m, const struct mdir_ent *e)
 
 	if (fstatat(m->dfd[e->dir], e->name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 		return -1;
-	if ((why = md_msg_unfit(&st)) != NULL) {
+	if ((why = md_path_unfit(&st)) != NULL) {
 		mdir_note(m, e->dir, e->name, why);
 		return 0;
 	}
@@ -1149,26 +1149,26 @@ mdir_opendir(struct mdir *m, const char *sub, const struct md_opts *o,
 	int e_no, rc;
 
 	(void)util_snprintf(shown, sizeof(shown), "%s/%s", m->path, sub);
-	*fdp = md_openat(m->rootfd, sub, O_RDONLY | O_DIRECTORY, 0);
+	*fdp = md_path_openat(m->rootfd, sub, O_RDONLY | O_DIRECTORY, 0);
 	if (*fdp == -1) {
 		if (errno == ENOENT)
 			return MD_OK;
-		return md_open_failed(m->rootfd, sub, shown, errno, err,
+		return md_path_failed(m->rootfd, sub, shown, errno, err,
 		    errlen);
 	}
 	if (fstat(*fdp, &st) == -1) {
 		e_no = errno;
-		md_seterr(err, errlen, "%s: %s", shown, strerror(e_no));
+		md_err(err, errlen, "%s: %s", shown, strerror(e_no));
 		return MD_TEMP;
 	}
-	if ((rc = md_check(&st, MD_K_DIR, o, shown, err, errlen)) != MD_OK)
+	if ((rc = md_path_check(&st, MD_K_DIR, o, shown, err, errlen)) != MD_OK)
 		return rc;
 	return MD_OK;
 }
 
 /*
  * Open the Maildir itself: every component below the trusted prefix
- * without following a symlink (md_resolve), created if missing and
+ * without following a symlink (md_path_resolve), created if missing and
  * allowed, checked to be the mail user's.  Returns MD_OK, or a status
  * with err set; nothing is created unless the path up to it passed.
  */
@@ -1180,34 +1180,36 @@ mdir_openroot(struct mdir *m, const struct md_opts *o, char *err,
 	const char *name;
 	int pfd, e_no, rc;
 
-	if ((rc = md_resolve(m->path, o, &pfd, &name, err, errlen)) != MD_OK)
+	if ((rc = md_path_resolve(m->path, o, &pfd, &name, err, errlen)) !=
+	    MD_OK)
 		return rc;
-	m->rootfd = md_openat(pfd, name, O_RDONLY | O_DIRECTORY, 0);
+	m->rootfd = md_path_openat(pfd, name, O_RDONLY | O_DIRECTORY, 0);
 	if (m->rootfd == -1 && errno == ENOENT && o->create) {
 		if (mkdirat(pfd, name, 0700) == -1 && errno != EEXIST) {
 			e_no = errno;
 			(void)close(pfd);
-			md_seterr(err, errlen, "%s: %s", m->path,
+			md_err(err, errlen, "%s: %s", m->path,
 			    strerror(e_no));
-			return md_errno_status(e_no);
+			return md_err_status(e_no);
 		}
-		m->rootfd = md_openat(pfd, name, O_RDONLY | O_DIRECTORY, 0);
+		m->rootfd = md_path_openat(pfd, name, O_RDONLY | O_DIRECTORY,
+		    0);
 	}
 	if (m->rootfd == -1) {
-		rc = md_open_failed(pfd, name, m->path, errno, err, errlen);
+		rc = md_path_failed(pfd, name, m->path, errno, err, errlen);
 		(void)close(pfd);
 		return rc;
 	}
 	(void)close(pfd);
 	if (fstat(m->rootfd, &st) == -1) {
 		e_no = errno;
-		md_seterr(err, errlen, "%s: %s", m->path, strerror(e_no));
+		md_err(err, errlen, "%s: %s", m->path, strerror(e_no));
 		return MD_TEMP;
 	}
-	return md_check(&st, MD_K_DIR, o, m->path, err, errlen);
+	return md_path_check(&st, MD_K_DIR, o, m->path, err, errlen);
 }
 
-int
+static int
 maildir_open(struct maildrop *md, const char *path,
     const struct md_opts *opts, char *err, size_t errlen)
 {
@@ -1219,14 +1221,14 @@ maildir_open(struct maildrop *md, const char *path,
 	int rc, e_no, fds[3] = { -1, -1, -1 }, dirty = 0;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL) {
-		md_seterr(err, errlen, "out of memory");
+		md_err(err, errlen, "out of memory");
 		return MD_TEMP;
 	}
 	md->be = m;
 	m->rootfd = m->dfd[0] = m->dfd[1] = -1;
 	m->note = opts->note;
 	if ((m->path = strdup(path)) == NULL) {
-		md_seterr(err, errlen, "out of memory");
+		md_err(err, errlen, "out of memory");
 		return MD_TEMP;
 	}
 	if ((rc = mdir_openroot(m, opts, err, errlen)) != MD_OK)
@@ -1242,7 +1244,7 @@ maildir_open(struct maildrop *md, const char *path,
 		if (fds[i] != -1)
 			continue;
 		if (!opts->create) {
-			md_seterr(err, errlen, "%s: not a Maildir (no %s/)",
+			md_err(err, errlen, "%s: not a Maildir (no %s/)",
 			    path, subs[i]);
 			rc = MD_PERM;
 			goto subdirs;
@@ -1250,16 +1252,16 @@ maildir_open(struct maildrop *md, const char *path,
 		if (mkdirat(m->rootfd, subs[i], 0700) == -1 &&
 		    errno != EEXIST) {
 			e_no = errno;
-			md_seterr(err, errlen, "%s/%s: %s", path, subs[i],
+			md_err(err, errlen, "%s/%s: %s", path, subs[i],
 			    strerror(e_no));
-			rc = md_errno_status(e_no);
+			rc = md_err_status(e_no);
 			goto subdirs;
 		}
 		if ((rc = mdir_opendir(m, subs[i], opts, &fds[i], err,
 		    errlen)) != MD_OK)
 			goto subdirs;
 		if (fds[i] == -1) {
-			md_seterr(err, errlen, "%s/%s: vanished", path,
+			md_err(err, errlen, "%s/%s: vanished", path,
 			    subs[i]);
 			rc = MD_TEMP;
 			goto subdirs;
@@ -1343,7 +1345,7 @@ subdirs:
 	}
 
 	if ((md->msgs = calloc(m->n + 1, sizeof(*md->msgs))) == NULL) {
-		md_seterr(err, errlen, "out of memory");
+		md_err(err, errlen, "out of memory");
 		return MD_TEMP;
 	}
 	for (i = 0; i < m->n; i++) {
@@ -1355,7 +1357,7 @@ subdirs:
 	return MD_OK;
 }
 
-int
+static int
 maildir_msg_fd(struct maildrop *md, size_t i, int *fdp, off_t *offp,
     off_t *lenp, char *err, size_t errlen)
 {
@@ -1374,7 +1376,7 @@ maildir_msg_fd(struct maildrop *md, size_t i, int *fdp, off_t *offp,
 	return MD_OK;
 }
 
-int
+static int
 maildir_commit(struct maildrop *md, const unsigned char *del, char *err,
     size_t errlen)
 {
@@ -1410,14 +1412,14 @@ maildir_commit(struct maildrop *md, const unsigned char *del, char *err,
 			first_errno = e_no;
 	}
 	if (failed > 0) {
-		md_seterr(err, errlen, "%s: %zu of %zu deletions failed: %s",
+		md_err(err, errlen, "%s: %zu of %zu deletions failed: %s",
 		    m->path, failed, total, strerror(first_errno));
 		return MD_TEMP;
 	}
 	return MD_OK;
 }
 
-void
+static void
 maildir_free(struct maildrop *md)
 {
 	struct mdir *m = md->be;
@@ -1443,3 +1445,11 @@ maildir_free(struct maildrop *md)
 	free(m);
 	md->be = NULL;
 }
+
+const struct md_backend md_maildir = {
+	"Maildir",
+	maildir_open,
+	maildir_msg_fd,
+	maildir_commit,
+	maildir_free
+};

@@ -1,7 +1,7 @@
 /*
  * kpopd/mbox.c: the mbox backend of maildrop.h.
  *
- * Locking.  kpopd holds its own session lock (maildrop.c) for the whole
+ * Locking.  kpopd holds its own session lock (md-lock.c) for the whole
  * session, but the locks mail delivery agents honour only while it reads
  * the snapshot and while md_commit() rewrites the file, so procmail,
  * Postfix local and Dovecot LDA deliver during a session.  Those are, as
@@ -94,7 +94,7 @@ struct mbox_msg {
 
 /*
  * Files are named relative to the mbox's directory, dirfd, opened
- * without following a symlink the user planted (md_resolve): *at calls
+ * without following a symlink the user planted (md_path_resolve): *at calls
  * on dirfd, and the path calls (the dotlock's, the journal's) in between
  * mbox_enter() and mbox_leave(), with dirfd as the working directory.
  */
@@ -106,7 +106,7 @@ struct mbox {
 	char		*jpath;		/* .<name>.kpopd-journal */
 	char		*jtmp;		/* ... .tmp */
 	unsigned int	 lock_timeout;
-	struct md_spool	 spool;		/* for writes in dir (md_spool) */
+	struct md_spool	 spool;		/* for writes in dir (mbox_spool) */
 	int		 exists;	/* the mbox was there at open */
 	dev_t		 dev;
 	ino_t		 ino;
@@ -120,6 +120,25 @@ struct mbox {
 /* ---- MDA locks ---- */
 
 /*
+ * Make the spool group the effective gid (on 1), or the real gid again
+ * (on 0), if sp->ok.  Around the steps that create or remove files in an
+ * mbox's directory only.  Entering may fail (the step then fails with
+ * EACCES as it would have); leaving cannot, and aborts if it does.
+ */
+static void
+mbox_spool(const struct md_spool *sp, int on)
+{
+	if (!sp->ok)
+		return;
+	if (on) {
+		/* A failure shows as EACCES in the step that needed it. */
+		if (setegid(sp->gid) == -1)
+			return;
+	} else if (setegid(getgid()) == -1)
+		abort();	/* the real gid is always allowed */
+}
+
+/*
  * One of the MDA locks is taken by another program: wait a poll interval
  * and return MD_OK to try again, or, once the deadline (lock_timeout from
  * the first try) has passed, MD_TEMP with err set.  what names the lock.
@@ -129,7 +148,7 @@ mbox_lock_wait(struct mbox *mb, long long deadline, const char *what,
     char *err, size_t errlen)
 {
 	if (util_now_ms() >= deadline) {
-		md_seterr(err, errlen, "%s is locked by another program (%s)",
+		md_err(err, errlen, "%s is locked by another program (%s)",
 		    mb->path, what);
 		return MD_TEMP;
 	}
@@ -151,34 +170,34 @@ mbox_lock(struct mbox *mb, int *fdp, char *err, size_t errlen)
 
 	*fdp = -1;
 	deadline = util_now_ms() + (long long)mb->lock_timeout * 1000;
-	md_spool(&mb->spool, 1);
+	mbox_spool(&mb->spool, 1);
 	rc = dotlock_take(&mb->dl, mb->name, "kpopd", deadline, err, errlen);
-	md_spool(&mb->spool, 0);
+	mbox_spool(&mb->spool, 0);
 	if (rc != DOTLOCK_OK)
 		return rc == DOTLOCK_BUSY ? MD_TEMP :
-		    md_errno_status(mb->dl.errnum);
-	if ((fd = md_openat(mb->dirfd, mb->name, O_RDWR | O_NONBLOCK, 0)) ==
-	    -1) {
+		    md_err_status(mb->dl.errnum);
+	if ((fd = md_path_openat(mb->dirfd, mb->name, O_RDWR | O_NONBLOCK,
+	    0)) == -1) {
 		e = errno;
 		if (e == ENOENT)
 			return MD_OK;
-		rc = md_open_failed(mb->dirfd, mb->name, mb->path, e, err,
+		rc = md_path_failed(mb->dirfd, mb->name, mb->path, e, err,
 		    errlen);
 		goto fail;
 	}
 	if (fstat(fd, &st) == -1) {
 		e = errno;
-		md_seterr(err, errlen, "%s: %s", mb->path, strerror(e));
+		md_err(err, errlen, "%s: %s", mb->path, strerror(e));
 		rc = MD_TEMP;
 		goto fail;
 	}
-	if ((rc = md_check(&st, MD_K_FILE, &mb->opts, mb->path, err,
+	if ((rc = md_path_check(&st, MD_K_FILE, &mb->opts, mb->path, err,
 	    errlen)) != MD_OK)
 		goto fail;
 	while ((busy = util_trylock(fd)) != 0) {
 		if (busy == -1) {
 			e = errno;
-			md_seterr(err, errlen, "lock %s: %s", mb->path,
+			md_err(err, errlen, "lock %s: %s", mb->path,
 			    strerror(e));
 			rc = MD_TEMP;
 			goto fail;
@@ -192,9 +211,9 @@ mbox_lock(struct mbox *mb, int *fdp, char *err, size_t errlen)
 fail:
 	if (fd != -1)
 		(void)close(fd);
-	md_spool(&mb->spool, 1);
+	mbox_spool(&mb->spool, 1);
 	(void)dotlock_release(&mb->dl);
-	md_spool(&mb->spool, 0);
+	mbox_spool(&mb->spool, 0);
 	return rc;
 }
 
@@ -206,9 +225,9 @@ mbox_unlock(struct mbox *mb, int *fdp)
 		(void)close(*fdp);
 		*fdp = -1;
 	}
-	md_spool(&mb->spool, 1);
+	mbox_spool(&mb->spool, 1);
 	(void)dotlock_release(&mb->dl);
-	md_spool(&mb->spool, 0);
+	mbox_spool(&mb->spool, 0);
 }
 
 /* ---- small file helpers ---- */
@@ -367,7 +386,7 @@ mbox_start(struct mbox_parse *ps, off_t off)
 	memset(&ps->mb->msgs[ps->mb->n], 0, sizeof(*nm));
 	memset(&ps->md->msgs[ps->mb->n], 0, sizeof(*nmm));
 	ps->mb->msgs[ps->mb->n].from_off = off;
-	ps->mb->msgs[ps->mb->n].from_hash = MD_FNV_INIT;
+	ps->mb->msgs[ps->mb->n].from_hash = MD_HASH_FNV_INIT;
 	ps->in_msg = 1;
 	ps->in_from = 1;
 	ps->in_hdr = 0;
@@ -447,11 +466,11 @@ mbox_parse(struct mbox *mb, struct maildrop *md, int fd, off_t size,
 	ps.md = md;
 	mb->snap_end = size;
 	if (md_lr_init(&lr, fd, 0, size) == -1) {
-		md_seterr(err, errlen, "out of memory");
+		md_err(err, errlen, "out of memory");
 		return MD_TEMP;
 	}
 	if (md_hash_init(&ps.h) == -1) {
-		md_seterr(err, errlen, "out of memory");
+		md_err(err, errlen, "out of memory");
 		goto out;
 	}
 	while ((r = md_lr_next(&lr, &pc)) == 1) {
@@ -472,7 +491,7 @@ mbox_parse(struct mbox *mb, struct maildrop *md, int fd, off_t size,
 				if (mbox_start(&ps, pc.off) == -1)
 					goto nomem;
 			} else if (pc.off == 0) {
-				md_seterr(err, errlen, "%s: not an mbox (no "
+				md_err(err, errlen, "%s: not an mbox (no "
 				    "From_ line at the start)", mb->path);
 				rc = MD_PERM;
 				goto out;
@@ -500,7 +519,7 @@ mbox_parse(struct mbox *mb, struct maildrop *md, int fd, off_t size,
 		if (ps.in_from) {
 			struct mbox_msg *m = &mb->msgs[mb->n];
 
-			m->from_hash = md_fnv(m->from_hash, pc.p, pc.n);
+			m->from_hash = md_hash_fnv(m->from_hash, pc.p, pc.n);
 			md_hash_update(&ps.h, pc.p, pc.n);
 			m->msg_off = pc.off + (off_t)pc.n;
 			ps.fed_end = m->msg_off;
@@ -517,11 +536,11 @@ mbox_parse(struct mbox *mb, struct maildrop *md, int fd, off_t size,
 	}
 	if (r == -1) {
 		e = errno;
-		md_seterr(err, errlen, "read %s: %s", mb->path, strerror(e));
+		md_err(err, errlen, "read %s: %s", mb->path, strerror(e));
 		goto out;
 	}
 	if (lr.shortread) {
-		md_seterr(err, errlen, "%s shrank while locked", mb->path);
+		md_err(err, errlen, "%s shrank while locked", mb->path);
 		goto out;
 	}
 	if (mbox_finish(&ps, mb->snap_end) == -1)
@@ -530,7 +549,7 @@ mbox_parse(struct mbox *mb, struct maildrop *md, int fd, off_t size,
 	rc = MD_OK;
 	goto out;
 nomem:
-	md_seterr(err, errlen, "out of memory");
+	md_err(err, errlen, "out of memory");
 out:
 	md_hash_free(&ps.h);
 	md_lr_free(&lr);
@@ -562,7 +581,7 @@ mbox_journal_done(struct mbox *mb, int step, char *err, size_t errlen)
 
 	if (unlink(mb->jpath) == -1) {
 		e = errno;
-		md_seterr(err, errlen, "%s: %s", mb->jpath, strerror(e));
+		md_err(err, errlen, "%s: %s", mb->jpath, strerror(e));
 		return MD_TEMP;
 	}
 	(void)MBOX_STEP(step);
@@ -591,25 +610,25 @@ mbox_recover(struct mbox *mb, int fd, char *err, size_t errlen)
 	/* A journal that never got its name never described anything. */
 	if (unlink(mb->jtmp) == -1 && errno != ENOENT) {
 		e = errno;
-		md_seterr(err, errlen, "%s: %s", mb->jtmp, strerror(e));
-		return md_errno_status(e);
+		md_err(err, errlen, "%s: %s", mb->jtmp, strerror(e));
+		return md_err_status(e);
 	}
-	if ((jfd = md_openat(mb->dirfd, mb->jpath, O_RDONLY | O_NONBLOCK,
+	if ((jfd = md_path_openat(mb->dirfd, mb->jpath, O_RDONLY | O_NONBLOCK,
 	    0)) == -1) {
 		if (errno == ENOENT)
 			return MD_OK;
 		e = errno;
 		if (e == ELOOP) {
 			mbox_shown(mb, mb->jpath, orphan, sizeof(orphan));
-			return md_open_failed(mb->dirfd, mb->jpath, orphan, e,
+			return md_path_failed(mb->dirfd, mb->jpath, orphan, e,
 			    err, errlen);
 		}
-		md_seterr(err, errlen, "%s: %s", mb->jpath, strerror(e));
+		md_err(err, errlen, "%s: %s", mb->jpath, strerror(e));
 		return MD_TEMP;
 	}
 	if (md_hash_init(&h) == -1) {
 		(void)close(jfd);
-		md_seterr(err, errlen, "out of memory");
+		md_err(err, errlen, "out of memory");
 		return MD_TEMP;
 	}
 	hashok = 1;
@@ -617,7 +636,7 @@ mbox_recover(struct mbox *mb, int fd, char *err, size_t errlen)
 	if (fstat(jfd, &jst) == -1)
 		goto rfail;
 	mbox_shown(mb, mb->jpath, orphan, sizeof(orphan));
-	if (md_check(&jst, MD_K_FILE, &mb->opts, orphan, err, errlen) !=
+	if (md_path_check(&jst, MD_K_FILE, &mb->opts, orphan, err, errlen) !=
 	    MD_OK) {
 		/* Not one kpopd wrote: apply nothing, remove nothing. */
 		rc = MD_PERM;
@@ -646,7 +665,7 @@ mbox_recover(struct mbox *mb, int fd, char *err, size_t errlen)
 		md_hash_update(&h, mb->buf, want);
 	}
 	if (md_hash_final(&h, dig) == -1) {
-		md_seterr(err, errlen, "%s: hashing failed", mb->jpath);
+		md_err(err, errlen, "%s: hashing failed", mb->jpath);
 		goto out;
 	}
 	if (memcmp(dig, hdr + MBOX_J_SUMOFF, MD_HASH_LEN) != 0)
@@ -658,7 +677,7 @@ checked:
 		jfd = -1;
 		if (unlink(mb->jpath) == -1 && errno != ENOENT) {
 			e = errno;
-			md_seterr(err, errlen, "%s: %s", mb->jpath,
+			md_err(err, errlen, "%s: %s", mb->jpath,
 			    strerror(e));
 			goto out;
 		}
@@ -673,7 +692,7 @@ checked:
 		    mb->jpath, (long long)time(NULL)) == -1 ||
 		    rename(mb->jpath, orphan) == -1) {
 			e = errno;
-			md_seterr(err, errlen, "%s: cannot set aside: %s",
+			md_err(err, errlen, "%s: cannot set aside: %s",
 			    mb->jpath, strerror(e));
 			goto out;
 		}
@@ -685,7 +704,7 @@ checked:
 	truncated = (uint64_t)st.st_size < w + l;
 	if (!truncated) {
 		if ((b2 = malloc(MD_BUF_SIZE)) == NULL) {
-			md_seterr(err, errlen, "out of memory");
+			md_err(err, errlen, "out of memory");
 			goto out;
 		}
 		for (left = (off_t)(l - n), pos = 0; left > 0 && !truncated;
@@ -696,7 +715,7 @@ checked:
 			    util_pread_full(fd, b2, want, (off_t)(w + n) + pos) !=
 			    (ssize_t)want) {
 				e = errno;
-				md_seterr(err, errlen, "%s: read: %s",
+				md_err(err, errlen, "%s: read: %s",
 				    mb->path, strerror(e));
 				goto out;
 			}
@@ -724,11 +743,11 @@ checked:
 	goto out;
 rfail:
 	e = errno;
-	md_seterr(err, errlen, "read %s: %s", mb->jpath, strerror(e));
+	md_err(err, errlen, "read %s: %s", mb->jpath, strerror(e));
 	goto out;
 wfail:
 	e = errno;
-	md_seterr(err, errlen, "%s: recovering from %s: %s", mb->path,
+	md_err(err, errlen, "%s: recovering from %s: %s", mb->path,
 	    mb->jpath, strerror(e));
 out:
 	free(b2);
@@ -829,7 +848,7 @@ mbox_enter(struct mbox *mb, char *err, size_t errlen)
 		e = errno;
 		if (old != -1)
 			(void)close(old);
-		md_seterr(err, errlen, "%s: cannot enter its directory: %s",
+		md_err(err, errlen, "%s: cannot enter its directory: %s",
 		    mb->path, strerror(e));
 		return -2;
 	}
@@ -849,7 +868,7 @@ mbox_leave(int old)
 		(void)close(old);
 }
 
-int
+static int
 mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
     char *err, size_t errlen)
 {
@@ -860,7 +879,7 @@ mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
 	int fd = -1, cwd, rc, e;
 
 	if ((mb = calloc(1, sizeof(*mb))) == NULL) {
-		md_seterr(err, errlen, "out of memory");
+		md_err(err, errlen, "out of memory");
 		return MD_TEMP;
 	}
 	md->be = mb;
@@ -869,8 +888,8 @@ mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
 	mb->lock_timeout = opts->lock_timeout;
 	mb->spool = opts->spool;
 	mb->opts = *opts;
-	if ((rc = md_resolve(path, opts, &mb->dirfd, &name, err, errlen)) !=
-	    MD_OK)
+	if ((rc = md_path_resolve(path, opts, &mb->dirfd, &name, err,
+	    errlen)) != MD_OK)
 		return rc;
 	if ((mb->path = strdup(path)) == NULL ||
 	    (mb->name = strdup(name)) == NULL ||
@@ -888,26 +907,26 @@ mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
 	/* A planted mbox is refused before any lock file is made. */
 	if (fstatat(mb->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISLNK(st.st_mode)) {
-			md_seterr(err, errlen, "%s: a symbolic link; refused",
+			md_err(err, errlen, "%s: a symbolic link; refused",
 			    path);
 			return MD_PERM;
 		}
-		if ((rc = md_check(&st, MD_K_FILE, opts, path, err,
+		if ((rc = md_path_check(&st, MD_K_FILE, opts, path, err,
 		    errlen)) != MD_OK)
 			return rc;
 	}
-	md_spool(&mb->spool, 1);
+	mbox_spool(&mb->spool, 1);
 	rc = md_lock_session(md, mb->dirfd, buf, shown, opts, err, errlen);
-	md_spool(&mb->spool, 0);
+	mbox_spool(&mb->spool, 0);
 	if (rc != MD_OK)
 		return rc;
 	if ((cwd = mbox_enter(mb, err, errlen)) == -2)
 		return MD_TEMP;
 	if ((rc = mbox_lock(mb, &fd, err, errlen)) != MD_OK)
 		goto leave;
-	md_spool(&mb->spool, 1);
+	mbox_spool(&mb->spool, 1);
 	rc = mbox_recover(mb, fd, err, errlen);
-	md_spool(&mb->spool, 0);
+	mbox_spool(&mb->spool, 0);
 	if (rc != MD_OK)
 		goto out;
 	if (fd == -1) {
@@ -917,7 +936,7 @@ mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
 	}
 	if (fstat(fd, &st) == -1) {
 		e = errno;
-		md_seterr(err, errlen, "%s: %s", path, strerror(e));
+		md_err(err, errlen, "%s: %s", path, strerror(e));
 		rc = MD_TEMP;
 		goto out;
 	}
@@ -931,11 +950,11 @@ leave:
 	mbox_leave(cwd);
 	return rc;
 nomem:
-	md_seterr(err, errlen, "out of memory (or path too long)");
+	md_err(err, errlen, "out of memory (or path too long)");
 	return MD_TEMP;
 }
 
-int
+static int
 mbox_msg_fd(struct maildrop *md, size_t i, int *fdp, off_t *offp,
     off_t *lenp, char *err, size_t errlen)
 {
@@ -944,16 +963,16 @@ mbox_msg_fd(struct maildrop *md, size_t i, int *fdp, off_t *offp,
 	struct stat st;
 	int fd, e;
 
-	if ((fd = md_openat(mb->dirfd, mb->name, O_RDONLY | O_NONBLOCK, 0)) ==
-	    -1) {
+	if ((fd = md_path_openat(mb->dirfd, mb->name, O_RDONLY | O_NONBLOCK,
+	    0)) == -1) {
 		e = errno;
-		md_seterr(err, errlen, "%s: %s", mb->path, strerror(e));
+		md_err(err, errlen, "%s: %s", mb->path, strerror(e));
 		return e == ENOENT ? MD_GONE : MD_TEMP;
 	}
 	if (fstat(fd, &st) == -1 || st.st_dev != mb->dev ||
 	    st.st_ino != mb->ino || st.st_size < m->msg_off + m->msg_len) {
 		(void)close(fd);
-		md_seterr(err, errlen, "%s was replaced or truncated by "
+		md_err(err, errlen, "%s was replaced or truncated by "
 		    "another program", mb->path);
 		return MD_GONE;
 	}
@@ -980,29 +999,29 @@ mbox_verify(struct mbox *mb, int fd, off_t *sizep, char *err,
 
 	if (fstat(fd, &st) == -1) {
 		e = errno;
-		md_seterr(err, errlen, "%s: %s", mb->path, strerror(e));
+		md_err(err, errlen, "%s: %s", mb->path, strerror(e));
 		return MD_TEMP;
 	}
 	if (st.st_dev != mb->dev || st.st_ino != mb->ino ||
 	    st.st_size < mb->snap_end) {
-		md_seterr(err, errlen, "%s was replaced or truncated by "
+		md_err(err, errlen, "%s was replaced or truncated by "
 		    "another program during the session; nothing deleted",
 		    mb->path);
 		return MD_TEMP;
 	}
 	for (i = 0; i < mb->n; i++) {
 		m = &mb->msgs[i];
-		h = MD_FNV_INIT;
+		h = MD_HASH_FNV_INIT;
 		for (pos = m->from_off, left = m->msg_off - m->from_off;
 		    left > 0; left -= (off_t)want, pos += (off_t)want) {
 			want = left > MD_BUF_SIZE ? MD_BUF_SIZE : (size_t)left;
 			if (util_pread_full(fd, mb->buf, want, pos) !=
 			    (ssize_t)want)
 				break;
-			h = md_fnv(h, mb->buf, want);
+			h = md_hash_fnv(h, mb->buf, want);
 		}
 		if (left > 0 || h != m->from_hash) {
-			md_seterr(err, errlen, "%s was rewritten by another "
+			md_err(err, errlen, "%s was rewritten by another "
 			    "program during the session; nothing deleted",
 			    mb->path);
 			return MD_TEMP;
@@ -1028,7 +1047,7 @@ mbox_commit_in(struct maildrop *md, const unsigned char *del, char *err,
 	if (mbox_lock(mb, &fd, err, errlen) != MD_OK)
 		return MD_TEMP;
 	if (fd == -1) {
-		md_seterr(err, errlen, "%s was removed during the session; "
+		md_err(err, errlen, "%s was removed during the session; "
 		    "nothing deleted", mb->path);
 		rc = MD_TEMP;
 		goto out;
@@ -1037,7 +1056,7 @@ mbox_commit_in(struct maildrop *md, const unsigned char *del, char *err,
 		goto out;
 	rc = MD_TEMP;
 	if (lstat(mb->jpath, &st) == 0) {
-		md_seterr(err, errlen, "%s: a journal is pending; nothing "
+		md_err(err, errlen, "%s: a journal is pending; nothing "
 		    "deleted", mb->jpath);
 		goto out;
 	}
@@ -1060,9 +1079,9 @@ mbox_commit_in(struct maildrop *md, const unsigned char *del, char *err,
 		rc = MD_OK;
 		goto out;
 	}
-	md_spool(&mb->spool, 1);
+	mbox_spool(&mb->spool, 1);
 	jfd = mbox_journal(mb, fd, w, l, n);
-	md_spool(&mb->spool, 0);
+	mbox_spool(&mb->spool, 0);
 	if (jfd == -1)
 		goto fail_before;
 
@@ -1094,34 +1113,34 @@ mbox_commit_in(struct maildrop *md, const unsigned char *del, char *err,
 	if (fsync(fd) == -1) {
 		/* Done but maybe not durable: the journal decides later. */
 		e = errno;
-		md_seterr(err, errlen, "fsync %s: %s; the next session "
+		md_err(err, errlen, "fsync %s: %s; the next session "
 		    "completes the deletions", mb->path, strerror(e));
 		goto out;
 	}
 	/* Step 3. */
-	md_spool(&mb->spool, 1);
+	mbox_spool(&mb->spool, 1);
 	rc = mbox_journal_done(mb, 8, err, errlen);
-	md_spool(&mb->spool, 0);
+	mbox_spool(&mb->spool, 0);
 	goto out;
 
 fail_write:
 	/* Put the old bytes back now rather than at the next md_open. */
 	e = errno;
-	md_spool(&mb->spool, 1);
+	mbox_spool(&mb->spool, 1);
 	if (mbox_copy(mb, jfd, MBOX_J_HDR, fd, w, l, NULL) == 0 &&
 	    fsync(fd) == 0 && unlink(mb->jpath) == 0) {
 		(void)fsync(mb->dirfd);
-		md_seterr(err, errlen, "rewriting %s: %s; nothing deleted",
+		md_err(err, errlen, "rewriting %s: %s; nothing deleted",
 		    mb->path, strerror(e));
 	} else {
-		md_seterr(err, errlen, "rewriting %s: %s; the next session "
+		md_err(err, errlen, "rewriting %s: %s; the next session "
 		    "restores it from %s", mb->path, strerror(e), mb->jpath);
 	}
-	md_spool(&mb->spool, 0);
+	mbox_spool(&mb->spool, 0);
 	goto out;
 fail_before:
 	e = errno;
-	md_seterr(err, errlen, "%s: %s; nothing deleted", mb->path,
+	md_err(err, errlen, "%s: %s; nothing deleted", mb->path,
 	    strerror(e));
 out:
 	if (jfd != -1)
@@ -1131,7 +1150,7 @@ out:
 }
 
 /* The commit, in the mbox's directory (mbox_enter). */
-int
+static int
 mbox_commit(struct maildrop *md, const unsigned char *del, char *err,
     size_t errlen)
 {
@@ -1147,7 +1166,7 @@ mbox_commit(struct maildrop *md, const unsigned char *del, char *err,
 	return rc;
 }
 
-void
+static void
 mbox_free(struct maildrop *md)
 {
 	struct mbox *mb = md->be;
@@ -1159,9 +1178,9 @@ mbox_free(struct maildrop *md)
 	if (mb->dl.fd != -1) {
 		/* Relative to the mbox's directory; only ours is removed. */
 		cwd = mbox_enter(mb, err, sizeof(err));
-		md_spool(&mb->spool, 1);
+		mbox_spool(&mb->spool, 1);
 		(void)dotlock_release(&mb->dl);
-		md_spool(&mb->spool, 0);
+		mbox_spool(&mb->spool, 0);
 		mbox_leave(cwd);
 	}
 	if (mb->dirfd != -1)
@@ -1175,3 +1194,11 @@ mbox_free(struct maildrop *md)
 	free(mb);
 	md->be = NULL;
 }
+
+const struct md_backend md_mbox = {
+	"mbox",
+	mbox_open,
+	mbox_msg_fd,
+	mbox_commit,
+	mbox_free
+};

@@ -1,6 +1,7 @@
 /*
  * tests/kpopd/maildir-t.c: tests for the Maildir backend of
- * kpopd/maildrop.h (kpopd/maildir.c, with the shared kpopd/maildrop.c):
+ * kpopd/maildrop.h (kpopd/maildir.c, with the shared kpopd/maildrop.c and
+ * md-*.c):
  * snapshot, order, sizes against the encoder, byte ranges, UIDLs, the
  * session lock across processes and its takeover, delivery during a
  * session, deletion, messages moved by other programs, the size cache
@@ -317,7 +318,7 @@ test_hostile(int fallback)
 	unsigned char del[2] = { 1, 1 };	/* two listed */
 	size_t i, len;
 
-	md_no_openat2 = fallback;
+	md_path_no_openat2 = fallback;
 	o.create = 1;
 	o.note = count_note;
 	(void)util_snprintf(victim, sizeof(victim), "%s/victim%d", scratch,
@@ -452,7 +453,7 @@ test_hostile(int fallback)
 	    len == strlen("From x\n\nsomeone else's secret\n"),
 	    "%s: the victim file is the same inode, same bytes", how);
 	free(t);
-	md_no_openat2 = 0;
+	md_path_no_openat2 = 0;
 }
 
 /* ---- locks ---- */
