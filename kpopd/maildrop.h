@@ -73,7 +73,8 @@ struct md_msg {
 /*
  * The spool group: the saved set-group-ID of an mbox session, made the
  * effective gid only while files are created or removed in the mbox's
- * directory (see mbox_spool in mbox.c).  ok 0: none, nothing switched.
+ * directory (see mbox_lock_spool in mbox-lock.c).  ok 0: none, nothing
+ * switched.
  */
 struct md_spool {
 	int		ok;

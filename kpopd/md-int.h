@@ -235,16 +235,4 @@ void	md_err(char *err, size_t errlen, const char *fmt, ...)
 /* MD_PERM for errno values that retrying will not fix, else MD_TEMP. */
 int	md_err_status(int e);
 
-#ifdef KPOP_TEST_HOOKS
-/*
- * Tests only (never in kpopd): called at each numbered step of an mbox
- * commit or journal recovery (see mbox.c).  It may kill the process
- * there, or return an errno value to make that step fail; 0 goes on.
- */
-extern int (*mbox_test_step)(int step);
-#define MBOX_STEP(n)	(mbox_test_step != NULL ? mbox_test_step(n) : 0)
-#else
-#define MBOX_STEP(n)	((void)(n), 0)
-#endif
-
 #endif

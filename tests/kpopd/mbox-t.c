@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "kpopd/maildrop.h"
-#include "kpopd/md-int.h"
+#include "kpopd/mbox-int.h"
 #include "tap/basic.h"
 #include "md-test.h"
 
