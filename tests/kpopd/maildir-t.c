@@ -1,13 +1,13 @@
 /*
  * tests/kpopd/maildir-t.c: tests for the Maildir backend of
- * kpopd/maildrop.h (kpopd/maildir.c, with the shared kpopd/maildrop.c and
- * md-*.c):
- * snapshot, order, sizes against the encoder, byte ranges, UIDLs, the
- * session lock across processes and its takeover, delivery during a
- * session, deletion, messages moved by other programs, the size cache
- * (a warm open opens no message file; corrupt and disagreeing caches are
- * rebuilt), a commit killed at random instants, and the time to open
- * 100,000 messages (KPOP_TEST_BIG sets the count, 0 skips it).
+ * kpopd/maildrop.h (kpopd/maildir.c and mdir-*.c, with the shared
+ * kpopd/maildrop.c and md-*.c): snapshot, order, sizes against the
+ * encoder, byte ranges, UIDLs, the session lock across processes and its
+ * takeover, delivery during a session, deletion, messages moved by other
+ * programs, the size cache (a warm open opens no message file; corrupt
+ * and disagreeing caches are rebuilt), a commit killed at random
+ * instants, and the time to open 100,000 messages (KPOP_TEST_BIG sets
+ * the count, 0 skips it).
  */
 #include "config.h"
 

@@ -1,6 +1,6 @@
 /*
  * tests/kpopd/mbox-t.c: tests for the mbox backend of kpopd/maildrop.h
- * (kpopd/mbox.c, with the shared kpopd/maildrop.c and md-*.c): parsing
+ * (kpopd/mbox*.c, with the shared kpopd/maildrop.c and md-*.c): parsing
  * (LF and CRLF, dot lines, ">From ", "From " inside a paragraph, an empty
  * message, a last line without newline), sizes against the encoder, byte
  * ranges, UIDLs (X-UIDL, hashes that survive rewrites and flag changes,
