@@ -34,9 +34,9 @@
  *   md_msg_fd() are plain read-only descriptors; close them when done.
  * - Trust: md_open() follows symlinks only in the first opts->trusted
  *   bytes of the path; every name below is opened without following
- *   one and must belong to the euid (md-int.h, md_check).  What fails
- *   that is MD_PERM, before anything is created; message files that
- *   fail it are left out (opts->note says which).
+ *   one and must belong to the euid (md-path.c, md_path_check).  What
+ *   fails that is MD_PERM, before anything is created; message files
+ *   that fail it are left out (opts->note says which).
  * - Permissions: run as the mail user.  Maildir: write access to the
  *   Maildir (kpopd.lock, kpopd.cache, kpopd.cache.tmp), new/ and cur/.
  *   mbox: read-write access to the mbox and write access to its
@@ -73,7 +73,8 @@ struct md_msg {
 /*
  * The spool group: the saved set-group-ID of an mbox session, made the
  * effective gid only while files are created or removed in the mbox's
- * directory (see md_spool in md-int.h).  ok 0: none, nothing switched.
+ * directory (see mbox_lock_spool in mbox-lock.c).  ok 0: none, nothing
+ * switched.
  */
 struct md_spool {
 	int		ok;
@@ -103,8 +104,8 @@ struct md_opts {
 	 * home directory from passwd, a spool directory that does not
 	 * depend on the user): symbolic links there are followed.  Every
 	 * component after it is opened without following one, checked
-	 * (md-int.h, md_check) and used through its descriptor.  0: the
-	 * directory part of path (all before its last '/').
+	 * (md-path.c, md_path_check) and used through its descriptor.  0:
+	 * the directory part of path (all before its last '/').
 	 */
 	size_t		trusted;
 	/*

@@ -1,10 +1,12 @@
 /*
- * kpopd/md-int.h: what the maildrop backends (maildir.c, mbox.c) share
- * with maildrop.c, private to kpopd/: the maildrop object, the backend
- * entry points, the kpopd session lock and the fcntl try-lock it shares
- * with mbox.c's MDA lock, the UIDL rules, SHA-256, a line reader over a
- * descriptor, and small file helpers.  maildrop.h is the public
- * interface.
+ * kpopd/md-int.h: the maildrop code's private interface, inside kpopd/
+ * (maildrop.h is the public one): the maildrop object and the backend
+ * operations table that maildrop.c dispatches through, and the helpers
+ * the backends share, each in its own file: the kpopd session lock
+ * (md-lock.c), paths a mail user cannot redirect (md-path.c), the UIDL
+ * rules (md-uidl.c), hashing (md-hash.c), a line reader over a
+ * descriptor (md-lr.c) and error reporting (md-err.c).  The helpers call
+ * neither maildrop.c nor a backend.
  */
 #ifndef KPOPD_MD_INT_H
 #define KPOPD_MD_INT_H
@@ -12,7 +14,6 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -21,8 +22,10 @@
 #include "common/util.h"
 #include "kpopd/maildrop.h"
 
+struct md_backend;
+
 struct maildrop {
-	enum md_format		 fmt;
+	const struct md_backend	*backend;	/* of its format */
 	struct md_msg		*msgs;		/* count entries */
 	size_t			 count;
 	unsigned long long	 total;
@@ -30,31 +33,36 @@ struct maildrop {
 	dev_t			 lock_dev;
 	ino_t			 lock_ino;
 	struct timespec		 touched;	/* CLOCK_MONOTONIC */
-	struct maildrop		*held_next;	/* md_held list */
+	struct maildrop		*held_next;	/* md-lock.c's list */
 	void			*be;		/* the backend's state */
 };
 
 /*
- * The backends.  *_open fills md->msgs/count (UIDLs as the format gives
- * them; maildrop.c then makes them unique) and md->be, taking the session
- * lock with md_lock_session() first.  On failure they may leave md->be
- * set: *_free is always called.
+ * A maildrop format, as a table of operations (the shape of Postfix's
+ * XSASL_SERVER_IMPL): maildrop.c picks one from the format in md_open()
+ * and calls the backend only through it.  open fills md->msgs/count
+ * (UIDLs as the format gives them; maildrop.c then makes them unique)
+ * and md->be, taking the session lock with md_lock_session() first; on
+ * failure it may leave md->be set: free is always called.  msg_fd and
+ * commit are md_msg_fd() and md_commit() of maildrop.h, for a message
+ * that exists and a commit that deletes something.
  */
-int	maildir_open(struct maildrop *, const char *, const struct md_opts *,
-	    char *, size_t) KP_NONNULL(1, 2, 3, 4) KP_WUR;
-int	maildir_msg_fd(struct maildrop *, size_t, int *, off_t *, off_t *,
-	    char *, size_t) KP_NONNULL(1, 3, 4, 5, 6) KP_WUR;
-int	maildir_commit(struct maildrop *, const unsigned char *, char *,
-	    size_t) KP_NONNULL(1, 2, 3) KP_WUR;
-void	maildir_free(struct maildrop *) KP_NONNULL(1);
+struct md_backend {
+	const char	*name;
+	int		(*open)(struct maildrop *, const char *path,
+			    const struct md_opts *, char *err, size_t errlen);
+	int		(*msg_fd)(struct maildrop *, size_t i, int *fdp,
+			    off_t *offp, off_t *lenp, char *err,
+			    size_t errlen);
+	int		(*commit)(struct maildrop *, const unsigned char *del,
+			    char *err, size_t errlen);
+	void		(*free)(struct maildrop *);
+};
 
-int	mbox_open(struct maildrop *, const char *, const struct md_opts *,
-	    char *, size_t) KP_NONNULL(1, 2, 3, 4) KP_WUR;
-int	mbox_msg_fd(struct maildrop *, size_t, int *, off_t *, off_t *,
-	    char *, size_t) KP_NONNULL(1, 3, 4, 5, 6) KP_WUR;
-int	mbox_commit(struct maildrop *, const unsigned char *, char *,
-	    size_t) KP_NONNULL(1, 2, 3) KP_WUR;
-void	mbox_free(struct maildrop *) KP_NONNULL(1);
+extern const struct md_backend md_maildir;	/* maildir.c */
+extern const struct md_backend md_mbox;		/* mbox.c */
+
+/* ---- md-lock.c: the session lock ---- */
 
 /*
  * Take the kpopd session lock: an fcntl write lock on the file name in
@@ -68,7 +76,13 @@ int	md_lock_session(struct maildrop *, int dfd, const char *name,
 	    const char *shown, const struct md_opts *, char *err,
 	    size_t errlen) KP_NONNULL(1, 3, 4, 5, 6) KP_WUR;
 
-/* ---- paths a mail user cannot redirect ---- */
+/* md_touch(): refresh the lock file's mtime, at most once a second. */
+void	md_lock_touch(struct maildrop *) KP_NONNULL(1);
+
+/* Release the session lock, if md holds it (the file stays). */
+void	md_lock_release(struct maildrop *) KP_NONNULL(1);
+
+/* ---- md-path.c: paths a mail user cannot redirect ---- */
 
 /*
  * Open name, one path component, in directory dfd without following a
@@ -76,18 +90,17 @@ int	md_lock_session(struct maildrop *, int dfd, const char *name,
  * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS where the kernel has it,
  * else openat() with O_NOFOLLOW (the same for one component).
  * O_CLOEXEC, O_NOFOLLOW and (but with O_PATH) O_NOCTTY are added to
- * flags.  Returns a
- * descriptor, or -1 with errno (ELOOP for a symlink; EINVAL for a name
- * with '/', "." or "..").
+ * flags.  Returns a descriptor, or -1 with errno (ELOOP for a symlink;
+ * EINVAL for a name with '/', "." or "..").
  */
-int	md_openat(int dfd, const char *name, int flags, mode_t mode)
+int	md_path_openat(int dfd, const char *name, int flags, mode_t mode)
 	    KP_NONNULL(2) KP_WUR;
 
 /* Set by tests to use the O_NOFOLLOW path; set on ENOSYS. */
-extern int md_no_openat2;
+extern int md_path_no_openat2;
 
 /*
- * What md_check() demands of a file it is shown:
+ * What md_path_check() demands of a file it is shown:
  *   MD_K_DIR     the maildrop's own directories (a Maildir, new/, cur/,
  *                tmp/): a directory of the process's euid, writable by
  *                no other account (group write only for opts->own_gid);
@@ -104,7 +117,7 @@ enum md_kind { MD_K_DIR, MD_K_PARENT, MD_K_FILE };
  * Whether st (of the file shown) is what kind demands.  Returns MD_OK,
  * or MD_PERM with the reason in err.
  */
-int	md_check(const struct stat *st, enum md_kind kind,
+int	md_path_check(const struct stat *st, enum md_kind kind,
 	    const struct md_opts *, const char *shown, char *err,
 	    size_t errlen) KP_NONNULL(1, 3, 4, 5) KP_WUR;
 
@@ -116,29 +129,30 @@ int	md_check(const struct stat *st, enum md_kind kind,
  * so) holds nothing the user could not read anyway, and unlinking it
  * removes only this name.
  */
-const char *md_msg_unfit(const struct stat *st) KP_NONNULL(1);
+const char *md_path_unfit(const struct stat *st) KP_NONNULL(1);
 
 /*
- * The status and message (in err) for md_openat(dfd, name) having failed
- * with errno e: a symlink or a name that is no directory is refused
- * (MD_PERM, saying so), others go through md_errno_status().
+ * The status and message (in err) for md_path_openat(dfd, name) having
+ * failed with errno e: a symlink or a name that is no directory is refused
+ * (MD_PERM, saying so), others go through md_err_status().
  */
-int	md_open_failed(int dfd, const char *name, const char *shown, int e,
+int	md_path_failed(int dfd, const char *name, const char *shown, int e,
 	    char *err, size_t errlen) KP_NONNULL(2, 3, 5);
 
 /*
  * Open the directory that holds path's last component: the trusted
  * prefix (opts->trusted) with symlinks followed, then each further
- * component with md_openat() and md_check(MD_K_PARENT), with O_PATH, so
- * that search permission is enough on the way.  Returns MD_OK with *dfdp
+ * component with md_path_openat() and md_path_check(MD_K_PARENT), with
+ * O_PATH, so that search permission is enough on the way.  Returns MD_OK with *dfdp
  * (read-only if the process may read it, else O_PATH; the caller closes
  * it) and *namep (into path: the last component), or MD_PERM/MD_TEMP
  * with err set.
  */
-int	md_resolve(const char *path, const struct md_opts *, int *dfdp,
+int	md_path_resolve(const char *path, const struct md_opts *, int *dfdp,
 	    const char **namep, char *err, size_t errlen)
 	    KP_NONNULL(1, 2, 3, 4, 5) KP_WUR;
 
+/* ---- md-uidl.c: UIDLs ---- */
 
 /*
  * Make a UIDL (NUL-terminated, in out of POP3_UIDL_MAX + 1 bytes) from
@@ -152,11 +166,13 @@ void	md_uidl_from(const char *s, size_t len, char *out) KP_NONNULL(1, 3);
  * with a UIDL keeps it, a later one gets the first of "-2", "-3", ...
  * not taken by an earlier message (the UIDL cut to leave room).  The
  * same input always gives the same result; time is linear in count
- * whatever the UIDLs are (maildrop.c says how).  Returns MD_OK, or
+ * whatever the UIDLs are (md-uidl.c says how).  Returns MD_OK, or
  * MD_TEMP (no memory) with a message in err.
  */
 int	md_uidl_dedup(struct md_msg *msgs, size_t count, char *err,
 	    size_t errlen) KP_NONNULL(3) KP_WUR;
+
+/* ---- md-hash.c: hashing ---- */
 
 /* SHA-256 over pieces.  A failure inside OpenSSL sticks until final. */
 #define MD_HASH_LEN	32
@@ -174,10 +190,11 @@ int	md_hash_final(struct md_hash *, unsigned char *out) KP_NONNULL(1, 2)
 	    KP_WUR;
 void	md_hash_free(struct md_hash *) KP_NONNULL(1);
 
+/* 64-bit FNV-1a, to be chained: start with MD_HASH_FNV_INIT. */
+#define MD_HASH_FNV_INIT	0xcbf29ce484222325ULL
+uint64_t md_hash_fnv(uint64_t h, const void *p, size_t n);
 
-/* 64-bit FNV-1a, to be chained: start with MD_FNV_INIT. */
-#define MD_FNV_INIT	0xcbf29ce484222325ULL
-uint64_t md_fnv(uint64_t h, const void *p, size_t n);
+/* ---- md-lr.c: the line reader ---- */
 
 /*
  * Line reader: hands out the bytes of [start, end) of a descriptor as
@@ -209,34 +226,13 @@ int	md_lr_init(struct md_lr *, int fd, off_t start, off_t end)
 int	md_lr_next(struct md_lr *, struct md_piece *) KP_NONNULL(1, 2) KP_WUR;
 void	md_lr_free(struct md_lr *) KP_NONNULL(1);
 
+/* ---- md-err.c: errors ---- */
+
 /* Put a message in err (always NUL-terminated if errlen > 0). */
-void	md_seterr(char *err, size_t errlen, const char *fmt, ...)
+void	md_err(char *err, size_t errlen, const char *fmt, ...)
 	    KP_PRINTF(3, 4) KP_NONNULL(1, 3);
-void	md_vseterr(char *err, size_t errlen, const char *fmt, va_list)
-	    KP_PRINTF(3, 0) KP_NONNULL(1, 3);
 
 /* MD_PERM for errno values that retrying will not fix, else MD_TEMP. */
-int	md_errno_status(int e);
-
-
-/*
- * Make the spool group the effective gid (on 1), or the real gid again
- * (on 0), if sp->ok.  Around the steps that create or remove files in an
- * mbox's directory only.  Entering may fail (the step then fails with
- * EACCES as it would have); leaving cannot, and aborts if it does.
- */
-void	md_spool(const struct md_spool *sp, int on) KP_NONNULL(1);
-
-#ifdef KPOP_TEST_HOOKS
-/*
- * Tests only (never in kpopd): called at each numbered step of an mbox
- * commit or journal recovery (see mbox.c).  It may kill the process
- * there, or return an errno value to make that step fail; 0 goes on.
- */
-extern int (*mbox_test_step)(int step);
-#define MBOX_STEP(n)	(mbox_test_step != NULL ? mbox_test_step(n) : 0)
-#else
-#define MBOX_STEP(n)	((void)(n), 0)
-#endif
+int	md_err_status(int e);
 
 #endif

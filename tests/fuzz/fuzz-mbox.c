@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static char dir[PATH_MAX], mbox[PATH_MAX + 16], journal[PATH_MAX + 32];
 
-/* The journal header (mbox.c): magic, W, L, N, dev, ino, SHA-256. */
+/* The journal header (mbox-commit.c): magic, W, L, N, dev, ino, SHA-256. */
 #define J_HDR		128
 #define J_SUMOFF	48
 

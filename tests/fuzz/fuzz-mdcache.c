@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/fuzz-mdcache.c: libFuzzer entry for kpopd's Maildir cache
- * reader (maildir.c: kpopd.cache, formats 1 and 2), through the real
+ * reader (mdir-cache.c: kpopd.cache, formats 1 and 2), through the real
  * md_open() of a Maildir whose kpopd.cache is the input.
  *
  * The cache is checksummed, which a fuzzer would never get right, so the

@@ -1,12 +1,13 @@
 /*
  * tests/kpopd/maildir-t.c: tests for the Maildir backend of
- * kpopd/maildrop.h (kpopd/maildir.c, with the shared kpopd/maildrop.c):
- * snapshot, order, sizes against the encoder, byte ranges, UIDLs, the
- * session lock across processes and its takeover, delivery during a
- * session, deletion, messages moved by other programs, the size cache
- * (a warm open opens no message file; corrupt and disagreeing caches are
- * rebuilt), a commit killed at random instants, and the time to open
- * 100,000 messages (KPOP_TEST_BIG sets the count, 0 skips it).
+ * kpopd/maildrop.h (kpopd/maildir.c and mdir-*.c, with the shared
+ * kpopd/maildrop.c and md-*.c): snapshot, order, sizes against the
+ * encoder, byte ranges, UIDLs, the session lock across processes and its
+ * takeover, delivery during a session, deletion, messages moved by other
+ * programs, the size cache (a warm open opens no message file; corrupt
+ * and disagreeing caches are rebuilt), a commit killed at random
+ * instants, and the time to open 100,000 messages (KPOP_TEST_BIG sets
+ * the count, 0 skips it).
  */
 #include "config.h"
 
@@ -317,7 +318,7 @@ test_hostile(int fallback)
 	unsigned char del[2] = { 1, 1 };	/* two listed */
 	size_t i, len;
 
-	md_no_openat2 = fallback;
+	md_path_no_openat2 = fallback;
 	o.create = 1;
 	o.note = count_note;
 	(void)util_snprintf(victim, sizeof(victim), "%s/victim%d", scratch,
@@ -452,7 +453,7 @@ test_hostile(int fallback)
 	    len == strlen("From x\n\nsomeone else's secret\n"),
 	    "%s: the victim file is the same inode, same bytes", how);
 	free(t);
-	md_no_openat2 = 0;
+	md_path_no_openat2 = 0;
 }
 
 /* ---- locks ---- */

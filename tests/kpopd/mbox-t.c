@@ -1,15 +1,16 @@
 /*
  * tests/kpopd/mbox-t.c: tests for the mbox backend of kpopd/maildrop.h
- * (kpopd/mbox.c, with the shared kpopd/maildrop.c): parsing (LF and CRLF,
- * dot lines, ">From ", "From " inside a paragraph, an empty message, a
- * last line without newline), sizes against the encoder, byte ranges,
- * UIDLs (X-UIDL, hashes that survive rewrites and flag changes, unique),
- * the session lock, MDA locks held only while needed, delivery during a
- * session, commits refused when another program changed the file, a
- * disk full while journalling, journals left by crashes (made by hand),
- * and commits killed at random instants and, built with KPOP_TEST_HOOKS,
- * at every step: the mbox afterwards holds exactly the old messages or
- * exactly the new ones, plus all mail delivered meanwhile.
+ * (kpopd/mbox*.c, with the shared kpopd/maildrop.c and md-*.c): parsing
+ * (LF and CRLF, dot lines, ">From ", "From " inside a paragraph, an empty
+ * message, a last line without newline), sizes against the encoder, byte
+ * ranges, UIDLs (X-UIDL, hashes that survive rewrites and flag changes,
+ * unique), the session lock, MDA locks held only while needed, delivery
+ * during a session, commits refused when another program changed the
+ * file, a disk full while journalling, journals left by crashes (made by
+ * hand), and commits killed at random instants and, built with
+ * KPOP_TEST_HOOKS, at every step: the mbox afterwards holds exactly the
+ * old messages or exactly the new ones, plus all mail delivered
+ * meanwhile.
  */
 #include "config.h"
 
@@ -27,7 +28,7 @@
 #include <unistd.h>
 
 #include "kpopd/maildrop.h"
-#include "kpopd/md-int.h"
+#include "kpopd/mbox-int.h"
 #include "tap/basic.h"
 #include "md-test.h"
 
@@ -695,7 +696,7 @@ test_hostile(int fallback)
 	    "Subject: someone else's\n\nsecret\n";
 	size_t len;
 
-	md_no_openat2 = fallback;
+	md_path_no_openat2 = fallback;
 	(void)util_snprintf(victim, sizeof(victim), "%s/victim%d", scratch,
 	    fallback);
 	put_file(victim, text, strlen(text));
@@ -754,7 +755,7 @@ test_hostile(int fallback)
 	    len == strlen(text) && memcmp(t, text, len) == 0,
 	    "%s: the victim file is the same inode, same bytes", how);
 	free(t);
-	md_no_openat2 = 0;
+	md_path_no_openat2 = 0;
 }
 
 /* ---- journals made by hand ---- */

@@ -1,5 +1,5 @@
 /*
- * tests/kpopd/uidl-t.c: tests for md_uidl_dedup (kpopd/maildrop.c), the
+ * tests/kpopd/uidl-t.c: tests for md_uidl_dedup (kpopd/md-uidl.c), the
  * pass that makes a snapshot's UIDLs unique: the result is that of the
  * plain rule (first keeps U, then the first free U-2, U-3, ...), checked
  * against a straightforward copy of it on mixed inputs; the same input

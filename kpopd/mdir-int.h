@@ -1,0 +1,176 @@
+/*
+ * kpopd/mdir-int.h: what the files of the Maildir backend share, private
+ * to them: the backend's state (struct mdir) and its snapshot entries,
+ * and the calls between its files.  maildir.c is the backend (md_maildir)
+ * and calls the others; mdir-scan.c reads new/ and cur/, mdir-cache.c
+ * reads and writes kpopd.cache, mdir-name.c orders base names; none of
+ * these calls maildir.c.
+ */
+#ifndef KPOPD_MDIR_INT_H
+#define KPOPD_MDIR_INT_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+
+#include "kpopd/md-int.h"
+
+#define MDIR_NEW	0
+#define MDIR_CUR	1
+/* The name of new/ or cur/ (MDIR_NEW or MDIR_CUR). */
+#define MDIR_SUB(which)	((which) == MDIR_NEW ? "new" : "cur")
+
+#define MDIR_NONE	(~0ULL)
+
+struct mdir_ent {
+	char			*name;		/* in its directory */
+	size_t			 baselen;	/* bytes before ':' */
+	unsigned long long	 secs;		/* leading seconds, or 0 */
+	unsigned long long	 s;		/* ,S= or MDIR_NONE */
+	unsigned long long	 w;		/* ,W= or MDIR_NONE */
+	unsigned long long	 phys;		/* from stat, or MDIR_NONE */
+	unsigned long long	 size;		/* POP3 octets */
+	unsigned char		 dir;		/* MDIR_NEW or MDIR_CUR */
+	unsigned char		 gone;
+	unsigned char		 borrowed;	/* name is in m->ctext */
+	unsigned char		 nocache;	/* not in kpopd.cache */
+};
+
+struct mdir_centry {
+	const char		*name;		/* into the cache text */
+	size_t			 namelen;	/* the base name's */
+	size_t			 fulllen;	/* with the info part */
+	unsigned long long	 phys;		/* or MDIR_NONE */
+	unsigned long long	 size;
+	unsigned char		 dir;		/* format 2 */
+	int			 used;
+};
+
+/* What identifies a directory's contents; valid 0 for "not recorded". */
+struct mdir_stamp {
+	int			 valid;
+	unsigned long long	 dev, ino, csec, cnsec, msec, mnsec;
+};
+
+struct mdir {
+	char			*path;
+	void			(*note)(const char *);
+	size_t			 notes;		/* files left out */
+	int			 rootfd;
+	int			 dfd[2];	/* new/, cur/ */
+	struct mdir_ent		*ents;		/* snapshot order */
+	size_t			 n;
+	size_t			*byname;	/* ents sorted by base */
+	/* The cache as read. */
+	char			*ctext;
+	struct mdir_centry	*cache;		/* in file order */
+	size_t			 ncache;
+	size_t			*csorted;	/* cache by base, for lookups */
+	int			 cache_bad;	/* present but unusable */
+	int			 cache_v1;
+	struct mdir_stamp	 cstamp[2];	/* as the cache recorded them */
+	struct mdir_stamp	 stamp[2];	/* new/, cur/ as read now */
+	int			 listed;	/* the snapshot is the cache's */
+	int			 truncated;	/* past MD_MSGS_MAX */
+};
+
+/* ---- mdir-name.c: base names (the name before its ":" info) ---- */
+
+/* Compare two base names as memcmp, the shorter first on a tie. */
+int	mdir_name_cmp(const char *a, size_t alen, const char *b, size_t blen);
+
+/* Item i of a collection set: its base name in *namep, *lenp. */
+typedef void mdir_name_fn(const void *set, size_t i, const char **namep,
+	    size_t *lenp);
+
+/*
+ * An index of the n items of set (positions 0 .. n-1) sorted by base
+ * name with key, or left in order if sorted says they are already.
+ * Returns it (n + 1 entries; the caller frees it), or NULL (no memory).
+ */
+size_t	*mdir_name_index(const void *set, size_t n, mdir_name_fn *key,
+	    int sorted) KP_NONNULL(3) KP_WUR;
+
+/*
+ * In idx (from mdir_name_index, n entries), the first position whose
+ * item's base name is not below (name, len): n if none.  The items with
+ * that base name, if any, follow from there.
+ */
+size_t	mdir_name_find(const size_t *idx, size_t n, const void *set,
+	    mdir_name_fn *key, const char *name, size_t len)
+	    KP_NONNULL(4, 5);
+
+/* ---- mdir-scan.c: reading new/ and cur/ ---- */
+
+/*
+ * Add the regular files of new/ or cur/ (which) to m->ents, growing it
+ * by *cap, and record the directory's stamp (m->stamp) if it may be.
+ * Returns MD_OK, or a status with err set.
+ */
+int	mdir_scan_dir(struct mdir *m, int which, size_t *cap, char *err,
+	    size_t errlen) KP_NONNULL(1, 3, 4) KP_WUR;
+
+/* Sort m->ents into snapshot order: leading seconds, base name, dir. */
+void	mdir_scan_sort(struct mdir *m) KP_NONNULL(1);
+
+/*
+ * Point every snapshot entry whose base name is in new/ or cur/ now at
+ * its current name (another program moved or reflagged it).  Returns 0,
+ * or -1 (errno).
+ */
+int	mdir_scan_refresh(struct mdir *m) KP_NONNULL(1) KP_WUR;
+
+/* Say (through md_opts.note) that a file was left out, and why. */
+void	mdir_scan_note(struct mdir *m, int which, const char *name,
+	    const char *why) KP_NONNULL(1, 3, 4);
+
+/* The stamp of directory descriptor fd.  0, or -1 (errno). */
+int	mdir_scan_stamp(int fd, struct mdir_stamp *st) KP_NONNULL(2);
+
+/* Whether two stamps are both valid and the same. */
+int	mdir_scan_same(const struct mdir_stamp *a, const struct mdir_stamp *b)
+	    KP_NONNULL(1, 2);
+
+/* ---- mdir-cache.c: kpopd.cache ---- */
+
+/*
+ * Whether kpopd.cache is absent or a file kpopd could have written: a
+ * symlink, another account's file, one with more links is refused.
+ * fd >= 0: the open cache; else it is looked at by name.  Returns MD_OK
+ * or MD_PERM with err set.
+ */
+int	mdir_cache_check(struct mdir *m, int fd, const struct md_opts *o,
+	    char *err, size_t errlen) KP_NONNULL(1, 3, 4) KP_WUR;
+
+/*
+ * Read the cache into m (ctext, cache, ncache, cache_v1, cstamp).  A
+ * missing one is empty; a bad one is ignored (cache_bad); one kpopd did
+ * not write (mdir_cache_check) refuses the maildrop.  Returns MD_OK, or a
+ * status with err set.
+ */
+int	mdir_cache_load(struct mdir *m, const struct md_opts *o, char *err,
+	    size_t errlen) KP_NONNULL(1, 2, 3) KP_WUR;
+
+/*
+ * The listing in the cache, taken as the snapshot: entries in its order,
+ * with its sizes.  Returns MD_OK, or MD_TEMP (no memory) with err set.
+ */
+int	mdir_cache_listing(struct mdir *m, char *err, size_t errlen)
+	    KP_NONNULL(1, 2) KP_WUR;
+
+/*
+ * The cache entry for base name (name, len), or NULL (none, or no
+ * memory for the index).
+ */
+struct mdir_centry *mdir_cache_find(struct mdir *m, const char *name,
+	    size_t len) KP_NONNULL(1, 2);
+
+/*
+ * Write the cache for the snapshot: every message, in snapshot order, and
+ * the directories' stamps when the listing is whole.  Best effort: the
+ * cache only saves work, so a failure (disk full, read-only) leaves the
+ * old one and costs nothing but time.
+ */
+void	mdir_cache_write(struct mdir *m) KP_NONNULL(1);
+
+#endif
