@@ -36,9 +36,9 @@ static void
 mkmaildir(const char *path)
 {
 	if (mkdir(path, 0700) == -1 ||
-	    mkdir(path2(path, "new"), 0700) == -1 ||
-	    mkdir(path2(path, "cur"), 0700) == -1 ||
-	    mkdir(path2(path, "tmp"), 0700) == -1)
+	    mkdir(t_path(path, "new"), 0700) == -1 ||
+	    mkdir(t_path(path, "cur"), 0700) == -1 ||
+	    mkdir(t_path(path, "tmp"), 0700) == -1)
 		bail("mkdir %s: %s", path, strerror(errno));
 }
 
@@ -83,18 +83,18 @@ make_corpus(const char *md)
 	mkmaildir(md);
 	for (i = 0; i < KP_NELEM(corpus); i++) {
 		k = corpus_order[i];
-		put_file(path2(path2(md, corpus[k].dir), corpus[k].name),
+		put_file(t_path(t_path(md, corpus[k].dir), corpus[k].name),
 		    corpus[k].data, corpus[k].len);
 	}
 	/* Things that are not messages. */
-	put_file(path2(path2(md, "new"), ".hidden"), S("x\n"));
-	put_file(path2(path2(md, "tmp"), "1764000004.M9P100.host"),
+	put_file(t_path(t_path(md, "new"), ".hidden"), S("x\n"));
+	put_file(t_path(t_path(md, "tmp"), "1764000004.M9P100.host"),
 	    S("in tmp\n"));
-	if (mkdir(path2(path2(md, "cur"), "1764000004.subdir"), 0700) == -1 ||
+	if (mkdir(t_path(t_path(md, "cur"), "1764000004.subdir"), 0700) == -1 ||
 	    symlink("1764000002.M0P100.host",
-	    path2(path2(md, "new"), "1764000004.link")) == -1)
+	    t_path(t_path(md, "new"), "1764000004.link")) == -1)
 		bail("mkdir/symlink: %s", strerror(errno));
-	if ((fd = mkfifo(path2(path2(md, "new"), "1764000004.fifo"),
+	if ((fd = mkfifo(t_path(t_path(md, "new"), "1764000004.fifo"),
 	    0600)) == -1)
 		bail("mkfifo: %s", strerror(errno));
 }
@@ -108,7 +108,7 @@ test_corpus(void)
 	unsigned long long total = 0;
 	int st, good;
 
-	(void)util_strlcpy(dir, path2(scratch, "corpus"), sizeof(dir));
+	(void)util_strlcpy(dir, t_path(scratch, "corpus"), sizeof(dir));
 	make_corpus(dir);
 	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
 	    "open a Maildir"))
@@ -172,20 +172,20 @@ test_odd_names(void)
 	size_t i;
 	int good;
 
-	(void)util_strlcpy(dir, path2(scratch, "odd"), sizeof(dir));
+	(void)util_strlcpy(dir, t_path(scratch, "odd"), sizeof(dir));
 	mkmaildir(dir);
 	/* One message twice, in new/ and cur/ (another program's copy). */
-	put_file(path2(path2(dir, "new"), "1764000006.dup.host"), S("a\n"));
-	put_file(path2(path2(dir, "cur"), "1764000006.dup.host:2,S"),
+	put_file(t_path(t_path(dir, "new"), "1764000006.dup.host"), S("a\n"));
+	put_file(t_path(t_path(dir, "cur"), "1764000006.dup.host:2,S"),
 	    S("a\n"));
-	put_file(path2(path2(dir, "new"), "1764000006.dup.host-2"), S("b\n"));
-	put_file(path2(path2(dir, "new"), "1764000007.sp ace\x01.host"),
+	put_file(t_path(t_path(dir, "new"), "1764000006.dup.host-2"), S("b\n"));
+	put_file(t_path(t_path(dir, "new"), "1764000007.sp ace\x01.host"),
 	    S("c\n"));
 	memset(longname, 'x', sizeof(longname));
 	memcpy(longname, "1764000008.", 11);
 	longname[150] = '\0';
-	put_file(path2(path2(dir, "new"), longname), S("d\n"));
-	put_file(path2(path2(dir, "cur"), "nodigits.host:2,"), S("e\n"));
+	put_file(t_path(t_path(dir, "new"), longname), S("d\n"));
+	put_file(t_path(t_path(dir, "cur"), "nodigits.host:2,"), S("e\n"));
 
 	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
 	    "open odd names"))
@@ -240,7 +240,7 @@ test_paths(void)
 	struct maildrop *md;
 	struct md_opts o = opts0;
 	char err[256];
-	char *p = path2(scratch, "notyet");
+	const char *p = t_path(scratch, "notyet");
 
 	is_int(md_open(MD_MAILDIR, p, &o, &md, err, sizeof(err)), MD_PERM,
 	    "a missing Maildir is MD_PERM (%s)", err);
@@ -249,14 +249,14 @@ test_paths(void)
 	is_int(md_open(MD_MAILDIR, p, &o, &md, err, sizeof(err)), MD_PERM,
 	    "a directory without new/cur/tmp is MD_PERM (%s)", err);
 	o.create = 1;
-	if (is_int(md_open(MD_MAILDIR, path2(scratch, "fresh"), &o, &md, err,
+	if (is_int(md_open(MD_MAILDIR, t_path(scratch, "fresh"), &o, &md, err,
 	    sizeof(err)), MD_OK, "create makes a Maildir")) {
 		is_int((long long)md_count(md), 0, "empty");
 		is_int((long long)md_total(md), 0, "total 0");
 		md_close(md);
 	}
-	ok(access(path2(path2(scratch, "fresh"), "tmp"), F_OK) == 0 &&
-	    access(path2(path2(scratch, "fresh"), "kpopd.lock"), F_OK) == 0,
+	ok(access(t_path(t_path(scratch, "fresh"), "tmp"), F_OK) == 0 &&
+	    access(t_path(t_path(scratch, "fresh"), "kpopd.lock"), F_OK) == 0,
 	    "with tmp/ and the session lock file");
 }
 
@@ -292,7 +292,7 @@ hostile_dir(int fallback, const char *what)
 	(void)util_snprintf(dir, sizeof(dir), "%s/h%d-%s", scratch, fallback,
 	    what);
 	mkmaildir(dir);
-	put_file(path2(path2(dir, "new"), "1764000000.ours.host"),
+	put_file(t_path(t_path(dir, "new"), "1764000000.ours.host"),
 	    S("Subject: ours\n\nmine\n"));
 	return dir;
 }
@@ -301,8 +301,8 @@ hostile_dir(int fallback, const char *what)
 static int
 untouched(const char *dir)
 {
-	return access(path2(dir, "kpopd.lock"), F_OK) == -1 &&
-	    access(path2(dir, "kpopd.cache"), F_OK) == -1;
+	return access(t_path(dir, "kpopd.lock"), F_OK) == -1 &&
+	    access(t_path(dir, "kpopd.cache"), F_OK) == -1;
 }
 
 static void
@@ -338,32 +338,32 @@ test_hostile(int fallback)
 		bail("symlink");
 	is_int(try_open(lnk, &o, err, sizeof(err)), MD_PERM,
 	    "%s: a symlinked Maildir is refused (%s)", how, err);
-	ok(access(path2(other, "new"), F_OK) == -1,
+	ok(access(t_path(other, "new"), F_OK) == -1,
 	    "%s: and nothing is created through it", how);
 
 	for (i = 0; i < KP_NELEM(subs); i++) {
 		dir = hostile_dir(fallback, subs[i]);
-		rm_rf(path2(dir, subs[i]));
-		if (symlink(other, path2(dir, subs[i])) == -1)
+		t_rm_tree(t_path(dir, subs[i]));
+		if (symlink(other, t_path(dir, subs[i])) == -1)
 			bail("symlink %s", subs[i]);
 		is_int(try_open(dir, &o, err, sizeof(err)), MD_PERM,
 		    "%s: a symlinked %s/ is refused (%s)", how, subs[i], err);
 		ok(untouched(dir), "%s: and nothing is created", how);
 	}
 	dir = hostile_dir(fallback, "cache");
-	if (symlink(victim, path2(dir, "kpopd.cache")) == -1)
+	if (symlink(victim, t_path(dir, "kpopd.cache")) == -1)
 		bail("symlink");
 	is_int(try_open(dir, &o, err, sizeof(err)), MD_PERM,
 	    "%s: a symlinked kpopd.cache is refused (%s)", how, err);
-	ok(access(path2(dir, "kpopd.lock"), F_OK) == -1,
+	ok(access(t_path(dir, "kpopd.lock"), F_OK) == -1,
 	    "%s: and no lock file is made", how);
 	dir = hostile_dir(fallback, "lock");
-	if (symlink(victim, path2(dir, "kpopd.lock")) == -1)
+	if (symlink(victim, t_path(dir, "kpopd.lock")) == -1)
 		bail("symlink");
 	is_int(try_open(dir, &o, err, sizeof(err)), MD_PERM,
 	    "%s: a symlinked kpopd.lock is refused (%s)", how, err);
 	dir = hostile_dir(fallback, "ctmp");
-	if (symlink(victim, path2(dir, "kpopd.cache.tmp")) == -1)
+	if (symlink(victim, t_path(dir, "kpopd.cache.tmp")) == -1)
 		bail("symlink");
 	is_int(try_open(dir, &o, err, sizeof(err)), MD_OK,
 	    "%s: a symlink as kpopd.cache.tmp is replaced, not followed",
@@ -377,20 +377,20 @@ test_hostile(int fallback)
 	(void)util_snprintf(lnk, sizeof(lnk), "%s/h%d-up", scratch, fallback);
 	if (symlink(real, lnk) == -1)
 		bail("symlink");
-	is_int(try_open(path2(lnk, "md"), &o, err, sizeof(err)), MD_OK,
+	is_int(try_open(t_path(lnk, "md"), &o, err, sizeof(err)), MD_OK,
 	    "%s: a symlink in the trusted prefix is followed", how);
 	o.trusted = strlen(scratch);
-	is_int(try_open(path2(lnk, "md"), &o, err, sizeof(err)), MD_PERM,
+	is_int(try_open(t_path(lnk, "md"), &o, err, sizeof(err)), MD_PERM,
 	    "%s: below it, it is refused (%s)", how, err);
 	o.trusted = 0;
 
 	/* Writable by others. */
 	dir = hostile_dir(fallback, "mode");
-	if (chmod(path2(dir, "cur"), 0777) == -1)
+	if (chmod(t_path(dir, "cur"), 0777) == -1)
 		bail("chmod");
 	is_int(try_open(dir, &o, err, sizeof(err)), MD_PERM,
 	    "%s: a world-writable cur/ is refused (%s)", how, err);
-	if (chmod(path2(dir, "cur"), 0770) == -1)
+	if (chmod(t_path(dir, "cur"), 0770) == -1)
 		bail("chmod");
 	is_int(try_open(dir, &o, err, sizeof(err)), MD_PERM,
 	    "%s: a group-writable cur/ is refused (%s)", how, err);
@@ -406,16 +406,16 @@ test_hostile(int fallback)
 	 * link of another account's file, left out.
 	 */
 	dir = hostile_dir(fallback, "entries");
-	if (mkfifo(path2(path2(dir, "cur"), "1764000001.fifo:2,"), 0600) ==
-	    -1 || symlink(victim, path2(path2(dir, "cur"),
-	    "1764000002.sym:2,")) == -1 || link(victim, path2(path2(dir,
+	if (mkfifo(t_path(t_path(dir, "cur"), "1764000001.fifo:2,"), 0600) ==
+	    -1 || symlink(victim, t_path(t_path(dir, "cur"),
+	    "1764000002.sym:2,")) == -1 || link(victim, t_path(t_path(dir,
 	    "cur"), "1764000003.ownlink:2,")) == -1)
 		bail("mkfifo/symlink/link: %s", strerror(errno));
 	(void)util_snprintf(other, sizeof(other), "%s/foreign%d", scratch,
 	    fallback);
 	put_file(other, S("Subject: not yours\n\nsecret\n"));
 	if (geteuid() == 0 && (chown(other, NOBODY, NOBODY) == -1 ||
-	    link(other, path2(path2(dir, "cur"), "1764000004.hard:2,")) == -1))
+	    link(other, t_path(t_path(dir, "cur"), "1764000004.hard:2,")) == -1))
 		bail("chown/link: %s", strerror(errno));
 	notes = 0;
 	if (is_int(md_open(MD_MAILDIR, dir, &o, &md, err, sizeof(err)), MD_OK,
@@ -428,7 +428,7 @@ test_hostile(int fallback)
 		    "%s: deleting everything listed", how);
 		md_close(md);
 	}
-	ok(geteuid() != 0 || access(path2(path2(dir, "cur"),
+	ok(geteuid() != 0 || access(t_path(t_path(dir, "cur"),
 	    "1764000004.hard:2,"), F_OK) == 0,
 	    "%s: leaves the other account's file alone", how);
 	/* Next time too: nothing of those is ever listed. */
@@ -440,7 +440,7 @@ test_hostile(int fallback)
 	if (geteuid() == 0) {
 		/* Another account's directory. */
 		dir = hostile_dir(fallback, "owner");
-		if (chown(path2(dir, "new"), NOBODY, NOBODY) == -1)
+		if (chown(t_path(dir, "new"), NOBODY, NOBODY) == -1)
 			bail("chown");
 		is_int(try_open(dir, &o, err, sizeof(err)), MD_PERM,
 		    "%s: a new/ of another account is refused (%s)", how, err);
@@ -448,7 +448,7 @@ test_hostile(int fallback)
 	} else
 		skip("not root: no file of another account");
 
-	t = slurp(victim, &len);
+	t = t_slurp(victim, &len);
 	ok(stat(victim, &v1) == 0 && v1.st_ino == v0.st_ino && t != NULL &&
 	    len == strlen("From x\n\nsomeone else's secret\n"),
 	    "%s: the victim file is the same inode, same bytes", how);
@@ -502,18 +502,18 @@ test_locks(void)
 	long long t0;
 	pid_t pid;
 
-	(void)util_strlcpy(dir, path2(scratch, "locks"), sizeof(dir));
+	(void)util_strlcpy(dir, t_path(scratch, "locks"), sizeof(dir));
 	mkmaildir(dir);
-	put_file(path2(path2(dir, "new"), "1764000000.a.host"), S("x\n"));
+	put_file(t_path(t_path(dir, "new"), "1764000000.a.host"), S("x\n"));
 	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
 	    "parent holds"))
 		return;
 	memset(&a, 0, sizeof(a));
 	a.dir = dir;
-	is_int(wait_exit(spawn(lock_child, &a)), 0,
+	is_int(t_wait_exit(spawn(lock_child, &a)), 0,
 	    "a second session (another process) gets MD_INUSE");
 	a.takeover = 1;
-	is_int(wait_exit(spawn(lock_child, &a)), 0,
+	is_int(t_wait_exit(spawn(lock_child, &a)), 0,
 	    "even with takeover, the holder is not idle");
 	md_close(md);
 
@@ -532,7 +532,7 @@ test_locks(void)
 	if (is_int(open_md(MD_MAILDIR, dir, &o, &md), MD_OK,
 	    "idle for 2 s, takeover_idle 1: taken over"))
 		md_close(md);
-	status = wait_exit(pid);
+	status = t_wait_exit(pid);
 	is_int(status, 1000 + SIGTERM, "the idle holder got SIGTERM");
 	ok(util_now_ms() - t0 < (MD_TAKEOVER_WAIT + 1) * 1000LL,
 	    "within the takeover wait (%lld ms)", util_now_ms() - t0);
@@ -548,7 +548,7 @@ test_locks(void)
 	    MD_INUSE, "a holder that calls md_touch is not idle: MD_INUSE");
 	ok(kill(pid, 0) == 0, "and it was not signalled");
 	(void)kill(pid, SIGKILL);
-	is_int(wait_exit(pid), 1000 + SIGKILL, "holder killed -9");
+	is_int(t_wait_exit(pid), 1000 + SIGKILL, "holder killed -9");
 	if (is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
 	    "a killed holder leaves no stale lock"))
 		md_close(md);
@@ -561,7 +561,7 @@ test_locks(void)
 static int
 exists(const char *dir, const char *sub, const char *name)
 {
-	return access(path2(path2(dir, sub), name), F_OK) == 0;
+	return access(t_path(t_path(dir, sub), name), F_OK) == 0;
 }
 
 static void
@@ -573,22 +573,22 @@ test_commit(void)
 	size_t len, n;
 	int st;
 
-	(void)util_strlcpy(dir, path2(scratch, "commit"), sizeof(dir));
+	(void)util_strlcpy(dir, t_path(scratch, "commit"), sizeof(dir));
 	mkmaildir(dir);
-	put_file(path2(path2(dir, "new"), "1764000000.a.host"), S("a\n"));
-	put_file(path2(path2(dir, "new"), "1764000001.b.host"), S("b\n"));
-	put_file(path2(path2(dir, "cur"), "1764000002.c.host:2,S"), S("c\n"));
-	put_file(path2(path2(dir, "new"), "1764000003.d.host"), S("d\n"));
+	put_file(t_path(t_path(dir, "new"), "1764000000.a.host"), S("a\n"));
+	put_file(t_path(t_path(dir, "new"), "1764000001.b.host"), S("b\n"));
+	put_file(t_path(t_path(dir, "cur"), "1764000002.c.host:2,S"), S("c\n"));
+	put_file(t_path(t_path(dir, "new"), "1764000003.d.host"), S("d\n"));
 	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
 	    "open for commit"))
 		return;
 	/* Delivered during the session. */
-	put_file(path2(path2(dir, "new"), "1764000004.e.host"), S("e\n"));
+	put_file(t_path(t_path(dir, "new"), "1764000004.e.host"), S("e\n"));
 	/* Another program moves b and flags d. */
-	if (rename(path2(path2(dir, "new"), "1764000001.b.host"),
-	    path2(path2(dir, "cur"), "1764000001.b.host:2,S")) == -1 ||
-	    rename(path2(path2(dir, "new"), "1764000003.d.host"),
-	    path2(path2(dir, "cur"), "1764000003.d.host:2,RS")) == -1)
+	if (rename(t_path(t_path(dir, "new"), "1764000001.b.host"),
+	    t_path(t_path(dir, "cur"), "1764000001.b.host:2,S")) == -1 ||
+	    rename(t_path(t_path(dir, "new"), "1764000003.d.host"),
+	    t_path(t_path(dir, "cur"), "1764000003.d.host:2,RS")) == -1)
 		bail("rename");
 	is_int((long long)md_count(md), 4, "new mail is not in the snapshot");
 	b = msg_bytes(md, 1, &len, &st);
@@ -600,14 +600,14 @@ test_commit(void)
 	    "and one whose flags changed");
 	free(b);
 	/* c: deleted behind our back, then also marked. */
-	if (unlink(path2(path2(dir, "cur"), "1764000002.c.host:2,S")) == -1)
+	if (unlink(t_path(t_path(dir, "cur"), "1764000002.c.host:2,S")) == -1)
 		bail("unlink");
 	b = msg_bytes(md, 2, &len, &st);
 	is_int(st, MD_GONE, "a message deleted by another program: MD_GONE");
 	free(b);
 	/* a moved too, before commit deletes it. */
-	if (rename(path2(path2(dir, "new"), "1764000000.a.host"),
-	    path2(path2(dir, "cur"), "1764000000.a.host:2,S")) == -1)
+	if (rename(t_path(t_path(dir, "new"), "1764000000.a.host"),
+	    t_path(t_path(dir, "cur"), "1764000000.a.host:2,S")) == -1)
 		bail("rename");
 	is_int(md_commit(md, del, err, sizeof(err)), MD_OK,
 	    "commit (one moved, one already gone) %s", err);
@@ -683,10 +683,10 @@ chmod_msgs(const char *dir, mode_t mode)
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		if ((d = opendir(path2(dir, subs[i]))) == NULL)
+		if ((d = opendir(t_path(dir, subs[i]))) == NULL)
 			bail("opendir");
 		while ((de = readdir(d)) != NULL)
-			if (de->d_name[0] != '.' && chmod(path2(path2(dir,
+			if (de->d_name[0] != '.' && chmod(t_path(t_path(dir,
 			    subs[i]), de->d_name), mode) == -1)
 				bail("chmod: %s", strerror(errno));
 		closedir(d);
@@ -700,7 +700,7 @@ cache_lines(const char *dir)
 	size_t len;
 	int n = 0;
 
-	if ((t = slurp(path2(dir, "kpopd.cache"), &len)) == NULL)
+	if ((t = t_slurp(t_path(dir, "kpopd.cache"), &len)) == NULL)
 		return -1;
 	if (strncmp(t, "kpopd-cache 2\ndirs ", 19) != 0)
 		n = -2;
@@ -750,7 +750,7 @@ forge_cache2(const char *dir, const char *dirs, const char *body,
 	util_hex(dig, MD_HASH_LEN, hex);
 	(void)util_snprintf(all + strlen(all), len - strlen(all),
 	    "/end %zu %s\n", count, hex);
-	put_file(path2(dir, "kpopd.cache"), all, strlen(all));
+	put_file(t_path(dir, "kpopd.cache"), all, strlen(all));
 	free(all);
 }
 
@@ -776,7 +776,7 @@ forge_cache(const char *dir, const char *body, size_t count)
 		bail("malloc");
 	(void)util_snprintf(all, len, "kpopd-cache 1\n%s/end %zu %s\n", body,
 	    count, hex);
-	put_file(path2(dir, "kpopd.cache"), all, strlen(all));
+	put_file(t_path(dir, "kpopd.cache"), all, strlen(all));
 	free(all);
 }
 
@@ -804,7 +804,7 @@ cache_data(char *buf, size_t len, size_t i)
 static void
 put_cache(const char *dir, const char *data, size_t len)
 {
-	put_file(path2(dir, "kpopd.cache"), data, len);
+	put_file(t_path(dir, "kpopd.cache"), data, len);
 	chown_nobody(dir);
 }
 
@@ -818,60 +818,60 @@ test_cache(void)
 	size_t i, len, len0, k;
 	int rc;
 
-	(void)util_strlcpy(dir, path2(scratch, "cache"), sizeof(dir));
+	(void)util_strlcpy(dir, t_path(scratch, "cache"), sizeof(dir));
 	mkmaildir(dir);
 	memset(&a, 0, sizeof(a));
 	a.dir = dir;
 	for (i = 0; i < CACHE_N; i++) {
 		len = cache_data(data, sizeof(data), i);
 		cache_name(name, sizeof(name), i, len);
-		put_file(path2(path2(dir, i % 4 == 1 ? "cur" : "new"), name),
+		put_file(t_path(t_path(dir, i % 4 == 1 ? "cur" : "new"), name),
 		    data, len);
 		a.sizes[i] = enc_octets(data, len);
 	}
 	a.n = CACHE_N;
 	chown_nobody(dir);
 
-	is_int(wait_exit(spawn(cache_child, &a)), 0,
+	is_int(t_wait_exit(spawn(cache_child, &a)), 0,
 	    "first open (as uid %d): sizes right", NOBODY);
 	is_int(cache_lines(dir), CACHE_N, "the cache has a line per message");
 	chmod_msgs(dir, 0);
-	is_int(wait_exit(spawn(cache_child, &a)), 0,
+	is_int(t_wait_exit(spawn(cache_child, &a)), 0,
 	    "second open with every message file unreadable: it reads "
 	    "only the directories and the cache");
 
 	/* Prove the method: a file the cache does not know is read. */
-	put_file(path2(path2(dir, "new"), "1764000100.unknown.host"),
+	put_file(t_path(t_path(dir, "new"), "1764000100.unknown.host"),
 	    S("x\n"));
 	chown_nobody(dir);
 	chmod_msgs(dir, 0);
-	rc = wait_exit(spawn(cache_child, &a));
+	rc = t_wait_exit(spawn(cache_child, &a));
 	is_int(rc, 10 + (-MD_PERM),
 	    "control: an unreadable file not in the cache fails the open");
-	if (unlink(path2(path2(dir, "new"), "1764000100.unknown.host")) == -1)
+	if (unlink(t_path(t_path(dir, "new"), "1764000100.unknown.host")) == -1)
 		bail("unlink");
 	chmod_msgs(dir, 0600);
 
 	/* Corrupt caches are thrown away and rebuilt. */
 	put_cache(dir, S("kpopd-cache 1\ngarbage\n"));
-	is_int(wait_exit(spawn(cache_child, &a)), 0, "garbage cache: sizes "
+	is_int(t_wait_exit(spawn(cache_child, &a)), 0, "garbage cache: sizes "
 	    "right");
 	is_int(cache_lines(dir), CACHE_N, "and the cache is rebuilt");
-	t = slurp(path2(dir, "kpopd.cache"), &len);
+	t = t_slurp(t_path(dir, "kpopd.cache"), &len);
 	/* One size digit changed: the checksum no longer holds. */
 	for (k = 14; k < len && t[k] != ' '; k++)
 		;
 	t[k + 1] = t[k + 1] == '9' ? '1' : '9';
 	put_cache(dir, t, len);
 	free(t);
-	is_int(wait_exit(spawn(cache_child, &a)), 0,
+	is_int(t_wait_exit(spawn(cache_child, &a)), 0,
 	    "a cache with a bad checksum: sizes right");
 	put_cache(dir, S("kpopd-cache 1\n"));
-	is_int(wait_exit(spawn(cache_child, &a)), 0,
+	is_int(t_wait_exit(spawn(cache_child, &a)), 0,
 	    "a truncated cache: sizes right");
 	chown_nobody(dir);
 	chmod_msgs(dir, 0);
-	is_int(wait_exit(spawn(cache_child, &a)), 0,
+	is_int(t_wait_exit(spawn(cache_child, &a)), 0,
 	    "the rebuilt cache is trusted again");
 	chmod_msgs(dir, 0600);
 
@@ -887,9 +887,9 @@ test_cache(void)
 	    name, name1);
 	forge_cache(dir, body, 2);
 	chown_nobody(dir);
-	is_int(wait_exit(spawn(cache_child, &a)), 0,
+	is_int(t_wait_exit(spawn(cache_child, &a)), 0,
 	    "entries that disagree with S= or stat are recomputed");
-	t = slurp(path2(dir, "kpopd.cache"), &len);
+	t = t_slurp(t_path(dir, "kpopd.cache"), &len);
 	ok(t != NULL && strstr(t, " 999 ") == NULL && strstr(t, " 998 ") ==
 	    NULL && cache_lines(dir) == CACHE_N, "and rewritten");
 	free(t);
@@ -919,7 +919,7 @@ test_cache(void)
 	/* A message vanishes: its entry goes. */
 	len = cache_data(data, sizeof(data), 2);
 	cache_name(name, sizeof(name), 2, len);
-	if (unlink(path2(path2(dir, "new"), name)) == -1)
+	if (unlink(t_path(t_path(dir, "new"), name)) == -1)
 		bail("unlink %s: %s", name, strerror(errno));
 	if (is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
 	    "open after a removal"))
@@ -968,10 +968,10 @@ test_listing(void)
 	struct cachearg a;
 	size_t len;
 
-	(void)util_strlcpy(dir, path2(scratch, "listing"), sizeof(dir));
+	(void)util_strlcpy(dir, t_path(scratch, "listing"), sizeof(dir));
 	mkmaildir(dir);
-	put_file(path2(path2(dir, "new"), "1764000001.a.host"), S("a\n"));
-	put_file(path2(path2(dir, "cur"), "1764000002.b.host:2,S"),
+	put_file(t_path(t_path(dir, "new"), "1764000001.a.host"), S("a\n"));
+	put_file(t_path(t_path(dir, "cur"), "1764000002.b.host:2,S"),
 	    S("bb\n"));
 	chown_nobody(dir);
 	memset(&a, 0, sizeof(a));
@@ -982,17 +982,17 @@ test_listing(void)
 	 * kernel's clock when it is read (a change in the same clock tick
 	 * would not show): at the latest a tick after it was made.
 	 */
-	is_int(wait_exit(spawn(listing_child, &a)), 2 * 16 + 3,
+	is_int(t_wait_exit(spawn(listing_child, &a)), 2 * 16 + 3,
 	    "fresh maildir: 2 messages, the first of 3 octets");
 	usleep(100 * 1000);
-	is_int(wait_exit(spawn(listing_child, &a)), 2 * 16 + 3,
+	is_int(t_wait_exit(spawn(listing_child, &a)), 2 * 16 + 3,
 	    "a tick later: the same");
-	dir_stamp(path2(dir, "new"), sn, sizeof(sn));
-	dir_stamp(path2(dir, "cur"), sc, sizeof(sc));
+	dir_stamp(t_path(dir, "new"), sn, sizeof(sn));
+	dir_stamp(t_path(dir, "cur"), sc, sizeof(sc));
 	(void)util_snprintf(want, sizeof(want), "kpopd-cache 2\ndirs %s %s\n"
 	    "n 2 3 1764000001.a.host\nc 3 4 1764000002.b.host:2,S\n", sn,
 	    sc);
-	t = slurp(path2(dir, "kpopd.cache"), &len);
+	t = t_slurp(t_path(dir, "kpopd.cache"), &len);
 	ok(t != NULL && strncmp(t, want, strlen(want)) == 0,
 	    "the directories are recorded with the listing");
 	free(t);
@@ -1006,28 +1006,28 @@ test_listing(void)
 	    "n 2 5 1764000001.a.host\nn - 9 1764000001.x.host,W=9\n"
 	    "c 3 4 1764000002.b.host:2,S\n");
 	forge_cache2(dir, dirs, body, 3);
-	chown_file(path2(dir, "kpopd.cache"));
-	is_int(wait_exit(spawn(listing_child, &a)), 3 * 16 + 5,
+	chown_file(t_path(dir, "kpopd.cache"));
+	is_int(t_wait_exit(spawn(listing_child, &a)), 3 * 16 + 5,
 	    "matching stamps: the listing is served as it is");
 
 	/* One stamp wrong: the directories are read. */
 	(void)util_snprintf(dirs, sizeof(dirs), "%s 1.2.3.4.5.6", sn);
 	forge_cache2(dir, dirs, body, 3);
-	chown_file(path2(dir, "kpopd.cache"));
-	is_int(wait_exit(spawn(listing_child, &a)), 2 * 16 + 5,
+	chown_file(t_path(dir, "kpopd.cache"));
+	is_int(t_wait_exit(spawn(listing_child, &a)), 2 * 16 + 5,
 	    "cur/'s stamp differs: the directories are read (sizes still "
 	    "from the cache)");
 
 	/* A message arrives in new/: its ctime moves, the listing is old. */
 	(void)util_snprintf(dirs, sizeof(dirs), "%s %s", sn, sc);
 	forge_cache2(dir, dirs, body, 3);
-	put_file(path2(path2(dir, "new"), "1764000003.c.host"), S("ccc\n"));
+	put_file(t_path(t_path(dir, "new"), "1764000003.c.host"), S("ccc\n"));
 	chown_nobody(dir);
-	is_int(wait_exit(spawn(listing_child, &a)), 3 * 16 + 5,
+	is_int(t_wait_exit(spawn(listing_child, &a)), 3 * 16 + 5,
 	    "after a delivery: the 3 real messages");
-	if (unlink(path2(path2(dir, "new"), "1764000003.c.host")) == -1)
+	if (unlink(t_path(t_path(dir, "new"), "1764000003.c.host")) == -1)
 		bail("unlink");
-	is_int(wait_exit(spawn(listing_child, &a)), 2 * 16 + 5,
+	is_int(t_wait_exit(spawn(listing_child, &a)), 2 * 16 + 5,
 	    "after a removal: 2 again");
 }
 
@@ -1091,7 +1091,7 @@ test_kill_loop(void)
 	pid_t pid;
 	char c;
 
-	(void)util_strlcpy(dir, path2(scratch, "kill"), sizeof(dir));
+	(void)util_strlcpy(dir, t_path(scratch, "kill"), sizeof(dir));
 	memset(&a, 0, sizeof(a));
 	a.dir = dir;
 	if (pipe(a.ready) == -1 || pipe(a.go) == -1)
@@ -1101,27 +1101,27 @@ test_kill_loop(void)
 	/* At least KILL_ITER, more until 3 kills landed mid-commit. */
 	for (iter = 0; iter <= KILL_ITER || (inside < 3 && iter < 200);
 	    iter++) {
-		rm_rf(dir);
+		t_rm_tree(dir);
 		mkmaildir(dir);
 		for (i = 0; i < KILL_N; i++) {
 			kill_name(name, sizeof(name), i);
 			kill_data(data, i);
-			put_file(path2(path2(dir, "new"), name), data, 20 + i);
+			put_file(t_path(t_path(dir, "new"), name), data, 20 + i);
 			a.del[i] = (unsigned char)(random() % 2);
 		}
 		pid = spawn(kill_child, &a);
 		if (read(a.ready[0], &c, 1) != 1 || c != 'o') {
-			(void)wait_exit(pid);
+			(void)t_wait_exit(pid);
 			bail("kill child could not open");
 		}
-		put_file(path2(path2(dir, "new"), "1764009999.late.host"),
+		put_file(t_path(t_path(dir, "new"), "1764009999.late.host"),
 		    S("late\n"));
 		t0 = now_us();
 		if (write(a.go[1], "g", 1) != 1)
 			bail("write");
 		if (iter == 0) {
 			/* Measure one whole commit. */
-			if (wait_exit(pid) != 0)
+			if (t_wait_exit(pid) != 0)
 				bail("commit child failed");
 			span = now_us() - t0;
 		} else {
@@ -1132,7 +1132,7 @@ test_kill_loop(void)
 			ts.tv_nsec = (us % 1000000) * 1000;
 			nanosleep(&ts, NULL);
 			(void)kill(pid, SIGKILL);
-			(void)wait_exit(pid);
+			(void)t_wait_exit(pid);
 		}
 		/* Check: the unmarked intact, marked intact or gone. */
 		if (md_open(MD_MAILDIR, dir, &opts0, &md, name,
@@ -1154,7 +1154,7 @@ test_kill_loop(void)
 			there = exists(dir, "new", name);
 			if (there) {
 				kill_data(data, i);
-				b = slurp(path2(path2(dir, "new"), name), &len);
+				b = t_slurp(t_path(t_path(dir, "new"), name), &len);
 				if (b == NULL || len != 20 + i ||
 				    memcmp(b, data, len) != 0)
 					bad++;
@@ -1210,7 +1210,7 @@ bench(const char *label, size_t n, int with_s)
 	size_t i, len;
 	int fd;
 
-	(void)util_strlcpy(dir, path2(scratch, label), sizeof(dir));
+	(void)util_strlcpy(dir, t_path(scratch, label), sizeof(dir));
 	mkmaildir(dir);
 	for (i = 0; i < n; i++) {
 		(void)util_snprintf(data, sizeof(data), "Subject: message %zu"
@@ -1222,7 +1222,7 @@ bench(const char *label, size_t n, int with_s)
 		else
 			(void)util_snprintf(name, sizeof(name),
 			    "1764000000.M%zuP4242.host", i);
-		fd = open(path2(path2(dir, "new"), name), O_WRONLY | O_CREAT |
+		fd = open(t_path(t_path(dir, "new"), name), O_WRONLY | O_CREAT |
 		    O_EXCL, 0600);
 		if (fd == -1 || util_write_all(fd, data, len, -1) == -1 ||
 		    close(fd) == -1)
@@ -1254,9 +1254,9 @@ bench(const char *label, size_t n, int with_s)
 		else
 			(void)util_snprintf(name, sizeof(name),
 			    "1764000000.M%zuP4242.host", i);
-		(void)unlink(path2(path2(dir, "new"), name));
+		(void)unlink(t_path(t_path(dir, "new"), name));
 	}
-	rm_rf(dir);
+	t_rm_tree(dir);
 }
 
 int

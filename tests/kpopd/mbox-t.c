@@ -163,7 +163,7 @@ test_corpus(void)
 	int st, good;
 	unsigned char del[KP_NELEM(corpus)];
 
-	(void)util_strlcpy(mbox, path2(scratch, "corpus"), sizeof(mbox));
+	(void)util_strlcpy(mbox, t_path(scratch, "corpus"), sizeof(mbox));
 	corpus_file(&f, NULL);
 	put_file(mbox, f.p, f.len);
 	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open an mbox"))
@@ -203,8 +203,8 @@ test_corpus(void)
 	ok(good, "UIDLs valid and unique");
 	is_int(md_open(MD_MBOX, mbox, &opts0, &md2, (char[64]){ 0 }, 64),
 	    MD_INUSE, "a second open in the same process is MD_INUSE");
-	ok(exists(path2(scratch, ".corpus.kpopd.lock")) &&
-	    !exists(path2(scratch, "corpus.lock")),
+	ok(exists(t_path(scratch, ".corpus.kpopd.lock")) &&
+	    !exists(t_path(scratch, "corpus.lock")),
 	    "the session lock is .NAME.kpopd.lock; no dotlock held");
 	md_close(md);
 
@@ -253,9 +253,10 @@ static void
 test_paths(void)
 {
 	struct maildrop *md;
-	char err[256], *p;
+	char err[256];
+	const char *p;
 
-	p = path2(scratch, "missing");
+	p = t_path(scratch, "missing");
 	if (is_int(md_open(MD_MBOX, p, &opts0, &md, err, sizeof(err)), MD_OK,
 	    "a missing mbox opens (%s)", err)) {
 		is_int((long long)md_count(md), 0, "empty");
@@ -264,23 +265,23 @@ test_paths(void)
 		md_close(md);
 	}
 	ok(!exists(p), "and is not created");
-	p = path2(scratch, "empty");
+	p = t_path(scratch, "empty");
 	put_file(p, "", 0);
 	if (is_int(md_open(MD_MBOX, p, &opts0, &md, err, sizeof(err)), MD_OK,
 	    "an empty mbox opens")) {
 		is_int((long long)md_count(md), 0, "no messages");
 		md_close(md);
 	}
-	p = path2(scratch, "notmbox");
+	p = t_path(scratch, "notmbox");
 	put_file(p, S("Subject: hi\n\nFrom x\n"));
 	is_int(md_open(MD_MBOX, p, &opts0, &md, err, sizeof(err)), MD_PERM,
 	    "a file not starting with From_ is MD_PERM (%s)", err);
-	p = path2(scratch, "adir");
+	p = t_path(scratch, "adir");
 	if (mkdir(p, 0700) == -1)
 		bail("mkdir");
 	is_int(md_open(MD_MBOX, p, &opts0, &md, err, sizeof(err)), MD_PERM,
 	    "a directory is MD_PERM (%s)", err);
-	is_int(md_open(MD_MBOX, path2(path2(scratch, "nodir"), "x"), &opts0,
+	is_int(md_open(MD_MBOX, t_path(t_path(scratch, "nodir"), "x"), &opts0,
 	    &md, err, sizeof(err)), MD_PERM,
 	    "a missing directory is MD_PERM (%s)", err);
 	is_int(md_open(MD_MBOX, "/", &opts0, &md, err, sizeof(err)), MD_PERM,
@@ -430,7 +431,7 @@ test_session(void)
 	pid_t pid;
 	int st;
 
-	(void)util_strlcpy(mbox, path2(scratch, "session"), sizeof(mbox));
+	(void)util_strlcpy(mbox, t_path(scratch, "session"), sizeof(mbox));
 	(void)util_snprintf(lock, sizeof(lock), "%s.lock", mbox);
 	gen_mbox(&g, 8, 1);
 	put_file(mbox, g.file.p, g.file.len);
@@ -438,9 +439,9 @@ test_session(void)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.mbox = mbox;
-	is_int(wait_exit(spawn(inuse_child, &a)), 0,
+	is_int(t_wait_exit(spawn(inuse_child, &a)), 0,
 	    "another process: MD_INUSE (no takeover of a fresh session)");
-	is_int(wait_exit(spawn(mda_child, &a)), 0,
+	is_int(t_wait_exit(spawn(mda_child, &a)), 0,
 	    "an MDA gets the dotlock and the fcntl lock during a session");
 	mda_append(mbox, S(late));
 	free(msg_bytes(md, 7, &len, &st));
@@ -448,11 +449,11 @@ test_session(void)
 	is_int(md_commit(md, del, err, sizeof(err)), MD_OK, "commit %s", err);
 	md_close(md);
 	gen_expect(&g, del, S(late), &want);
-	t = slurp(mbox, &len);
+	t = t_slurp(mbox, &len);
 	is_blob(t, len, want.p, want.len, "the marked ones are gone, the rest "
 	    "and the new mail are there, byte for byte");
 	free(t);
-	ok(!exists(lock) && !exists(path2(scratch, ".session.kpopd-journal")),
+	ok(!exists(lock) && !exists(t_path(scratch, ".session.kpopd-journal")),
 	    "no dotlock or journal left");
 	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open again")) {
 		is_int((long long)md_count(md), 6, "5 kept + 1 new");
@@ -468,7 +469,7 @@ test_session(void)
 	is_int(md_commit(md, del, err, sizeof(err)), MD_OK,
 	    "commit deleting the last two %s", err);
 	md_close(md);
-	t = slurp(mbox, &len);
+	t = t_slurp(mbox, &len);
 	is_blob(t, len, g.file.p, g.off[6], "the file is cut after message 5");
 	free(t);
 	memcpy(del, (const unsigned char[8]){ 1, 0, 1, 0, 0, 1, 0, 0 }, 8);
@@ -484,7 +485,7 @@ test_session(void)
 	is_int(md_commit(md, del, err, sizeof(err)), MD_TEMP,
 	    "a fresh foreign dotlock: MD_TEMP (%s)", err);
 	ok(util_now_ms() - t0 >= 900, "after waiting the lock timeout");
-	t = slurp(mbox, &len);
+	t = t_slurp(mbox, &len);
 	is_blob(t, len, g.file.p, g.file.len, "nothing deleted");
 	free(t);
 	ok(exists(lock), "the foreign dotlock is left alone");
@@ -504,7 +505,7 @@ test_session(void)
 	    err);
 	ok(!exists(lock), "the stale dotlock went, ours is released");
 	(void)kill(pid, SIGKILL);
-	(void)wait_exit(pid);
+	(void)t_wait_exit(pid);
 	/*
 	 * An empty dotlock a minute old: a locker killed between creating
 	 * it and writing its pid.  Nobody holds the fcntl lock: it goes.
@@ -538,7 +539,7 @@ test_changed(void)
 	size_t len;
 	int st;
 
-	(void)util_strlcpy(mbox, path2(scratch, "changed"), sizeof(mbox));
+	(void)util_strlcpy(mbox, t_path(scratch, "changed"), sizeof(mbox));
 	gen_mbox(&g, 6, 2);
 
 	/* A byte inserted into message 0 moves every later From_ line. */
@@ -551,7 +552,7 @@ test_changed(void)
 	rewrite_file(mbox, s.p, s.len);
 	is_int(md_commit(md, del, err, sizeof(err)), MD_TEMP,
 	    "rewritten by another program: MD_TEMP (%s)", err);
-	t = slurp(mbox, &len);
+	t = t_slurp(mbox, &len);
 	is_blob(t, len, s.p, s.len, "and nothing deleted");
 	free(t);
 	md_close(md);
@@ -576,7 +577,7 @@ test_changed(void)
 	is_int(st, MD_GONE, "md_msg_fd after the mbox was replaced: MD_GONE");
 	is_int(md_commit(md, del, err, sizeof(err)), MD_TEMP,
 	    "replaced: MD_TEMP (%s)", err);
-	t = slurp(mbox, &len);
+	t = t_slurp(mbox, &len);
 	is_blob(t, len, g.file.p, g.file.len, "and nothing deleted");
 	free(t);
 	md_close(md);
@@ -650,7 +651,7 @@ test_full(void)
 	char mbox[PATH_MAX], *t;
 	size_t len;
 
-	(void)util_strlcpy(mbox, path2(scratch, "full"), sizeof(mbox));
+	(void)util_strlcpy(mbox, t_path(scratch, "full"), sizeof(mbox));
 	gen_mbox(&g, 8, 3);
 	if (g.file.len < 3 * 4096)
 		bail("mbox too small for the test");
@@ -658,9 +659,9 @@ test_full(void)
 	memset(&a, 0, sizeof(a));
 	a.mbox = mbox;
 	a.del[0] = a.del[4] = 1;
-	is_int(wait_exit(spawn(full_child, &a)), 0,
+	is_int(t_wait_exit(spawn(full_child, &a)), 0,
 	    "the journal cannot be written (file size limit): MD_TEMP");
-	t = slurp(mbox, &len);
+	t = t_slurp(mbox, &len);
 	is_blob(t, len, g.file.p, g.file.len, "the mbox is untouched");
 	free(t);
 	ok(!journals_left("full"), "no journal left");
@@ -671,11 +672,11 @@ test_full(void)
 	 * dotlock, tried first, fails whoever owns it.
 	 */
 	a.mode = 1;
-	is_int(wait_exit(spawn(full_child, &a)), 0,
+	is_int(t_wait_exit(spawn(full_child, &a)), 0,
 	    "a read-only mail directory: MD_TEMP");
 	if (chmod(scratch, 0755) == -1)
 		bail("chmod");
-	t = slurp(mbox, &len);
+	t = t_slurp(mbox, &len);
 	is_blob(t, len, g.file.p, g.file.len, "the mbox is untouched");
 	free(t);
 	free(g.file.p);
@@ -710,8 +711,8 @@ test_hostile(int fallback)
 		bail("symlink");
 	is_int(md_open(MD_MBOX, box, &o, &md, err, sizeof(err)), MD_PERM,
 	    "%s: a symlinked mbox is refused (%s)", how, err);
-	ok(!exists(lock) && !exists(path2(scratch, "victim0.lock")) &&
-	    !exists(path2(scratch, "victim1.lock")),
+	ok(!exists(lock) && !exists(t_path(scratch, "victim0.lock")) &&
+	    !exists(t_path(scratch, "victim1.lock")),
 	    "%s: no lock file made, here or at the target", how);
 	if (unlink(box) == -1 || link(victim, box) == -1)
 		bail("link");
@@ -739,18 +740,18 @@ test_hostile(int fallback)
 	(void)util_snprintf(lnk, sizeof(lnk), "%s/hup%d", scratch, fallback);
 	if (mkdir(real, 0755) == -1 || symlink(real, lnk) == -1)
 		bail("mkdir/symlink");
-	put_file(path2(real, "box"), text, strlen(text));
-	if (is_int(md_open(MD_MBOX, path2(lnk, "box"), &o, &md, err,
+	put_file(t_path(real, "box"), text, strlen(text));
+	if (is_int(md_open(MD_MBOX, t_path(lnk, "box"), &o, &md, err,
 	    sizeof(err)), MD_OK, "%s: a symlink in the trusted prefix is "
 	    "followed", how)) {
 		is_int((long long)md_count(md), 1, "%s: one message", how);
 		md_close(md);
 	}
 	o.trusted = strlen(scratch);
-	is_int(md_open(MD_MBOX, path2(lnk, "box"), &o, &md, err, sizeof(err)),
+	is_int(md_open(MD_MBOX, t_path(lnk, "box"), &o, &md, err, sizeof(err)),
 	    MD_PERM, "%s: below it, it is refused (%s)", how, err);
 
-	t = slurp(victim, &len);
+	t = t_slurp(victim, &len);
 	ok(stat(victim, &v1) == 0 && v1.st_ino == v0.st_ino && t != NULL &&
 	    len == strlen(text) && memcmp(t, text, len) == 0,
 	    "%s: the victim file is the same inode, same bytes", how);
@@ -810,7 +811,7 @@ test_journal(void)
 	size_t len, w, l, n;
 	int fd;
 
-	(void)util_strlcpy(mbox, path2(scratch, "jrn"), sizeof(mbox));
+	(void)util_strlcpy(mbox, t_path(scratch, "jrn"), sizeof(mbox));
 	(void)util_snprintf(jpath, sizeof(jpath), "%s/.jrn.kpopd-journal",
 	    scratch);
 	(void)util_snprintf(jtmp, sizeof(jtmp), "%s.tmp", jpath);
@@ -836,7 +837,7 @@ test_journal(void)
 		md_close(md);
 	}
 	ok(!exists(jtmp) && !exists(jpath), "both removed");
-	t = slurp(mbox, &len);
+	t = t_slurp(mbox, &len);
 	is_blob(t, len, g.file.p, g.file.len, "the mbox untouched");
 	free(t);
 
@@ -858,7 +859,7 @@ test_journal(void)
 		is_int((long long)md_count(md), 7, "all messages and the new");
 		md_close(md);
 	}
-	t = slurp(mbox, &len);
+	t = t_slurp(mbox, &len);
 	s.len = 0;
 	str_add(&s, g.file.p, g.file.len);
 	str_adds(&s, later);
@@ -878,7 +879,7 @@ test_journal(void)
 		is_int((long long)md_count(md), 5, "the new set and the new");
 		md_close(md);
 	}
-	t = slurp(mbox, &len);
+	t = t_slurp(mbox, &len);
 	s.len = 0;
 	str_add(&s, nw.p, nw.len);
 	str_adds(&s, later);
@@ -899,7 +900,7 @@ test_journal(void)
 	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK,
 	    "open after the truncation and much later mail"))
 		md_close(md);
-	t = slurp(mbox, &len);
+	t = t_slurp(mbox, &len);
 	ok(len == nw.len + s.len && memcmp(t, nw.p, nw.len) == 0 &&
 	    memcmp(t + nw.len, s.p, s.len) == 0,
 	    "still recognised as complete, all later mail kept");
@@ -916,7 +917,7 @@ test_journal(void)
 		is_int((long long)md_count(md), 6, "nothing applied");
 		md_close(md);
 	}
-	t = slurp(mbox, &len);
+	t = t_slurp(mbox, &len);
 	is_blob(t, len, g.file.p, g.file.len, "the mbox untouched");
 	free(t);
 	ok(!exists(jpath), "the journal is set aside");
@@ -1031,7 +1032,7 @@ kill_check(const struct gen *g, const struct killarg *a, const char *extra)
 		goto out;
 	}
 	md_close(md);
-	t = slurp(a->mbox, &len);
+	t = t_slurp(a->mbox, &len);
 	if (len == old.len && memcmp(t, old.p, len) == 0)
 		out = OUT_OLD;
 	else if (len == nw.len && memcmp(t, nw.p, len) == 0)
@@ -1062,7 +1063,7 @@ kill_once(const struct gen *g, struct killarg *a, long delay_us)
 	pid = spawn(kill_child, a);
 	if (read(a->ready[0], &c, 1) != 1 || c != 'o') {
 		diag("kill child could not open");
-		return wait_exit(pid);
+		return t_wait_exit(pid);
 	}
 	mda_append(a->mbox, S(late));
 	if (write(a->go[1], "g", 1) != 1)
@@ -1073,7 +1074,7 @@ kill_once(const struct gen *g, struct killarg *a, long delay_us)
 		nanosleep(&ts, NULL);
 		(void)kill(pid, SIGKILL);
 	}
-	return wait_exit(pid);
+	return t_wait_exit(pid);
 }
 
 static void
@@ -1091,7 +1092,7 @@ test_kill(void)
 	iters = 200;
 	if (env != NULL && util_parse_uint(env, strlen(env), 100000, &v) == 0)
 		iters = (int)v;
-	(void)util_strlcpy(mbox, path2(scratch, "kill"), sizeof(mbox));
+	(void)util_strlcpy(mbox, t_path(scratch, "kill"), sizeof(mbox));
 	memset(&a, 0, sizeof(a));
 	a.mbox = mbox;
 	if (pipe(a.ready) == -1 || pipe(a.go) == -1)
@@ -1162,7 +1163,7 @@ test_kill(void)
 			if (kill_once(&g, &a, -1) != 1000 + SIGKILL)
 				bad++;
 			/* An MDA breaks the dead dotlock and delivers. */
-			(void)unlink(path2(scratch, "kill.lock"));
+			(void)unlink(t_path(scratch, "kill.lock"));
 			{
 				int fd = open(mbox, O_WRONLY | O_APPEND);
 
@@ -1173,7 +1174,7 @@ test_kill(void)
 			}
 			/* And the first recovery is killed too. */
 			pid = spawn(recover_child, &a);
-			(void)wait_exit(pid);
+			(void)t_wait_exit(pid);
 			out = kill_check(&g, &a, later);
 			if (out == OUT_BAD) {
 				diag("step call %d: wrong result", k);

@@ -25,7 +25,7 @@
 #include "tap/basic.h"
 #include "md-test.h"
 
-char scratch[PATH_MAX];
+const char *scratch;
 const struct md_opts opts0 = { .lock_timeout = 5 };
 
 /* Descriptors open at md_test_start(), or -1 without /proc. */
@@ -33,39 +33,16 @@ static int start_fds;
 
 /* ---- the test program ---- */
 
-/* Open descriptors of this process, or -1 where /proc is missing. */
-static int
-count_fds(void)
-{
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 void
 md_test_start(const char *name)
 {
-	const char *base = getenv("KPOP_TEST_TMP");
-
 	plan_lazy();
 	signal(SIGPIPE, SIG_IGN);
-	if (base == NULL || *base == '\0')
-		base = "/tmp";
-	if (util_snprintf(scratch, sizeof(scratch), "%s/%s.XXXXXX", base,
-	    name) == -1 || mkdtemp(scratch) == NULL)
-		bail("mkdtemp in %s: %s", base, strerror(errno));
+	scratch = t_scratch(name);
 	/* Children running as uid 65534 must get through it. */
 	if (chmod(scratch, 0755) == -1)
 		bail("chmod %s: %s", scratch, strerror(errno));
-	start_fds = count_fds();
+	start_fds = t_count_fds();
 }
 
 void
@@ -74,29 +51,11 @@ md_test_end(void)
 	if (start_fds == -1)
 		skip("no /proc/self/fd: descriptor leak check");
 	else
-		is_int(count_fds(), start_fds, "no descriptor leaked");
-	rm_rf(scratch);
+		is_int(t_count_fds(), start_fds, "no descriptor leaked");
+	t_scratch_done();
 }
 
 /* ---- files and users ---- */
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	(void)chmod(path, 0700);
-	if (remove(path) == -1)
-		diag("remove %s: %s", path, strerror(errno));
-	return 0;
-}
-
-void
-rm_rf(const char *path)
-{
-	(void)nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS);
-}
 
 static uid_t chown_uid;		/* for chown_one */
 static gid_t chown_gid;
@@ -141,18 +100,6 @@ become_nobody(void)
 	return 0;
 }
 
-char *
-path2(const char *a, const char *b)
-{
-	static char buf[4][PATH_MAX];
-	static int k;
-
-	k = (k + 1) % 4;
-	if (util_snprintf(buf[k], sizeof(buf[k]), "%s/%s", a, b) == -1)
-		bail("path too long");
-	return buf[k];
-}
-
 void
 put_file(const char *path, const void *data, size_t len)
 {
@@ -181,27 +128,6 @@ rewrite_file(const char *path, const void *data, size_t len)
 	close(fd);
 }
 
-char *
-slurp(const char *path, size_t *lenp)
-{
-	struct stat st;
-	char *buf;
-	int fd;
-
-	*lenp = 0;
-	if ((fd = open(path, O_RDONLY)) == -1)
-		return NULL;
-	if (fstat(fd, &st) == -1 ||
-	    (buf = malloc((size_t)st.st_size + 1)) == NULL)
-		bail("slurp %s", path);
-	if (util_pread_full(fd, buf, (size_t)st.st_size, 0) != st.st_size)
-		bail("read %s", path);
-	buf[st.st_size] = '\0';
-	*lenp = (size_t)st.st_size;
-	close(fd);
-	return buf;
-}
-
 /* ---- children ---- */
 
 pid_t
@@ -216,18 +142,6 @@ spawn(int (*fn)(void *), void *arg)
 	if (pid == 0)
 		_exit(fn(arg));
 	return pid;
-}
-
-int
-wait_exit(pid_t pid)
-{
-	int st;
-
-	if (waitpid(pid, &st, 0) == -1)
-		bail("waitpid: %s", strerror(errno));
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	return 1000 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
 long long

@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "kpopd/maildrop.h"
+#include "tap/files.h"
 
 /* uid and gid 65534: what parts of the tests run as when we are root. */
 #define NOBODY	65534
@@ -23,7 +24,7 @@
 #define S(x)	x, sizeof(x) - 1
 
 /* The scratch directory of this test program, made by md_test_start(). */
-extern char scratch[PATH_MAX];
+extern const char *scratch;
 
 /* Options for most opens: lock_timeout 5 s, no takeover, no create. */
 extern const struct md_opts opts0;
@@ -37,9 +38,6 @@ void	md_test_start(const char *name);
 
 /* End it: no descriptor leaked since md_test_start(); scratch removed. */
 void	md_test_end(void);
-
-/* Remove path and everything below it, whatever the modes. */
-void	rm_rf(const char *path);
 
 /* Give path and everything below it to uid 65534, if we are root. */
 void	chown_nobody(const char *path);
@@ -56,26 +54,14 @@ void	chown_self(const char *path);
  */
 int	become_nobody(void);
 
-/* "a/b" in one of four rotating static buffers (so path2(path2()) works). */
-char	*path2(const char *a, const char *b);
-
 /* A new file at path (a new inode: written aside, renamed over). */
 void	put_file(const char *path, const void *data, size_t len);
 
 /* Overwrite the file at path in place (the same inode). */
 void	rewrite_file(const char *path, const void *data, size_t len);
 
-/*
- * The whole file at path, NUL-terminated, its length in *lenp; NULL (and
- * 0) if it cannot be opened.  The caller frees it.
- */
-char	*slurp(const char *path, size_t *lenp);
-
 /* Fork; the child runs fn(arg) and exits with its value. */
 pid_t	spawn(int (*fn)(void *), void *arg);
-
-/* The exit value of child pid, or 1000 + the signal that killed it. */
-int	wait_exit(pid_t pid);
 
 /* Microseconds on CLOCK_MONOTONIC. */
 long long now_us(void);

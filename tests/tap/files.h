@@ -19,7 +19,10 @@
 const char *t_scratch(const char *name);
 void	t_scratch_done(void);
 
-/* Remove path and everything below it, not following symlinks. */
+/*
+ * Remove path and everything below it, whatever the modes, not following
+ * symlinks.
+ */
 void	t_rm_tree(const char *path);
 
 /* "dir/name" in one of four rotating static buffers. */
