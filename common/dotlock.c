@@ -31,12 +31,12 @@ dotlock_fail(struct dotlock *dl, int e, const char *what, char *err,
 	case EACCES:
 	case EPERM:
 	case EROFS:
-		return DOTLOCK_DENIED;
+		return KP_PERM;
 	case ENOENT:
 	case ENOTDIR:
-		return DOTLOCK_NOENT;
+		return KP_GONE;
 	default:
-		return DOTLOCK_ERROR;
+		return KP_TEMP;
 	}
 }
 
@@ -246,7 +246,7 @@ dotlock_take(struct dotlock *dl, const char *file, const char *prog,
 			dl->errnum = EEXIST;
 			(void)util_snprintf(err, errlen, "%s is locked by "
 			    "another program (dotlock %s)", file, dl->path);
-			rc = DOTLOCK_BUSY;
+			rc = KP_INUSE;
 			goto fail;
 		}
 		util_sleep_ms(DOTLOCK_POLL_MS);
@@ -256,7 +256,7 @@ dotlock_take(struct dotlock *dl, const char *file, const char *prog,
 	dl->fd = fd;
 	dl->touched = util_now_ms();
 	dl->errnum = 0;
-	return DOTLOCK_OK;
+	return KP_OK;
 fail:
 	(void)close(fd);
 	(void)unlink(dl->tmp);

@@ -30,18 +30,17 @@
 
 #include <limits.h>
 
+#include "common/status.h"
 #include "common/util.h"
 
-/* What dotlock_take() returns. */
-enum dotlock_status {
-	DOTLOCK_OK = 0,
-	DOTLOCK_BUSY = -1,	/* held by another past the deadline (EEXIST) */
-	DOTLOCK_DENIED = -2,	/* no right to write the directory (EACCES,
-				   EPERM, EROFS) */
-	DOTLOCK_NOENT = -3,	/* the directory is missing (ENOENT,
-				   ENOTDIR) */
-	DOTLOCK_ERROR = -4	/* anything else: errnum says what */
-};
+/*
+ * dotlock_take() returns an enum kp_status (common/status.h):
+ *   KP_OK     held
+ *   KP_INUSE  held by another past the deadline (EEXIST)
+ *   KP_PERM   no right to write the directory (EACCES, EPERM, EROFS)
+ *   KP_GONE   the directory is missing (ENOENT, ENOTDIR)
+ *   KP_TEMP   anything else: errnum says what
+ */
 
 /* One dotlock.  The caller owns it; dotlock_init() before any other use. */
 struct dotlock {
@@ -62,8 +61,8 @@ void	dotlock_init(struct dotlock *dl) KP_NONNULL(1);
  * (CLOCK_MONOTONIC, in milliseconds; at least one try is made).  Take it
  * before any fcntl lock of file: judging an empty lock opens file, and
  * closing that descriptor would drop this process's fcntl locks on it.
- * Returns DOTLOCK_OK (held: release it with dotlock_release), or another
- * enum dotlock_status with dl->errnum and a message in err.
+ * Returns KP_OK (held: release it with dotlock_release), or another
+ * status above with dl->errnum and a message in err.
  */
 int	dotlock_take(struct dotlock *dl, const char *file, const char *prog,
 	    long long deadline, char *err, size_t errlen)

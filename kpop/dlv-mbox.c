@@ -147,13 +147,13 @@ dlv_lock(struct dlv_lock *lk, const char *path, unsigned int wait_s,
 	deadline = util_now_ms() + (long long)(wait_s == 0 ? DLV_LOCK_WAIT :
 	    wait_s) * 1000;
 	if ((rc = dotlock_take(&lk->dl, path, "kpop", deadline, err,
-	    errlen)) != DOTLOCK_OK) {
+	    errlen)) != KP_OK) {
 		n = strlen(err);
-		if (rc == DOTLOCK_DENIED && n < errlen)
+		if (rc == KP_PERM && n < errlen)
 			(void)util_snprintf(err + n, errlen - n,
 			    " (no write access to the mbox's directory: "
 			    "deliver through an MDA instead)");
-		return rc == DOTLOCK_BUSY ? KP_TEMP :
+		return rc == KP_INUSE ? KP_TEMP :
 		    dlv_io_status(lk->dl.errnum);
 	}
 	if ((lk->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY,

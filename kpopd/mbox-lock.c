@@ -78,8 +78,8 @@ mbox_lock_take(struct mbox *mb, int *fdp, char *err, size_t errlen)
 	mbox_lock_spool(&mb->spool, 1);
 	rc = dotlock_take(&mb->dl, mb->name, "kpopd", deadline, err, errlen);
 	mbox_lock_spool(&mb->spool, 0);
-	if (rc != DOTLOCK_OK)
-		return rc == DOTLOCK_BUSY ? MD_TEMP :
+	if (rc != KP_OK)
+		return rc == KP_INUSE ? MD_TEMP :
 		    md_err_status(mb->dl.errnum);
 	if ((fd = md_path_openat(mb->dirfd, mb->name, O_RDWR | O_NONBLOCK,
 	    0)) == -1) {

@@ -171,7 +171,7 @@ holder(const char *file, int ready)
 	struct dotlock dl;
 	char err[256];
 
-	if (take(&dl, file, 1000, err, sizeof(err)) != DOTLOCK_OK)
+	if (take(&dl, file, 1000, err, sizeof(err)) != KP_OK)
 		_exit(2);
 	if (write(ready, "x", 1) != 1)
 		_exit(3);
@@ -186,7 +186,7 @@ brief_holder(const char *file, int ready)
 	struct dotlock dl;
 	char err[256];
 
-	if (take(&dl, file, 1000, err, sizeof(err)) != DOTLOCK_OK)
+	if (take(&dl, file, 1000, err, sizeof(err)) != KP_OK)
 		_exit(2);
 	if (write(ready, "x", 1) != 1)
 		_exit(3);
@@ -249,7 +249,7 @@ worker(const char *file, int go, int rounds)
 	if (go != -1 && read(go, &c, 1) == -1)
 		_exit(9);
 	for (i = 0; i < rounds; i++) {
-		if (take(&dl, file, 20000, err, sizeof(err)) != DOTLOCK_OK)
+		if (take(&dl, file, 20000, err, sizeof(err)) != KP_OK)
 			_exit(2);
 		if ((fd = open(mark, O_WRONLY | O_CREAT | O_EXCL, 0644)) == -1)
 			_exit(3);	/* someone else is inside */
@@ -281,7 +281,7 @@ test_basic(void)
 	struct dotlock dl;
 	long long t0;
 
-	is_int(take(&dl, mb, 0, err, sizeof(err)), DOTLOCK_OK,
+	is_int(take(&dl, mb, 0, err, sizeof(err)), KP_OK,
 	    "a free lock is taken on the first try (%s)", err);
 	(void)util_snprintf(want, sizeof(want), "%ld test %s\n",
 	    (long)getpid(), host);
@@ -295,7 +295,7 @@ test_basic(void)
 	/* A relative path: the temporary file goes to the same directory. */
 	if (chdir(scratch) == -1)
 		bail("chdir: %s", strerror(errno));
-	is_int(take(&dl, "rel", 0, err, sizeof(err)), DOTLOCK_OK,
+	is_int(take(&dl, "rel", 0, err, sizeof(err)), KP_OK,
 	    "a relative path (%s)", err);
 	ok(exists(in_scratch("rel.lock")) && tmp_left() == 0,
 	    "... locks rel.lock in the same directory");
@@ -304,12 +304,12 @@ test_basic(void)
 		bail("chdir /");
 
 	/* Already past the deadline: one try, then BUSY. */
-	is_int(take(&dl, mb, 0, err, sizeof(err)), DOTLOCK_OK, "take again");
+	is_int(take(&dl, mb, 0, err, sizeof(err)), KP_OK, "take again");
 	{
 		struct dotlock two;
 
 		t0 = util_now_ms();
-		is_int(take(&two, mb, -1000, err, sizeof(err)), DOTLOCK_BUSY,
+		is_int(take(&two, mb, -1000, err, sizeof(err)), KP_INUSE,
 		    "our own live lock, deadline passed: BUSY at once");
 		ok(util_now_ms() - t0 < 500, "... without waiting");
 		ok(strstr(err, "locked") != NULL && strstr(err, mb) != NULL,
@@ -328,11 +328,11 @@ test_statuses(void)
 	pid_t pid;
 
 	is_int(take(&dl, in_scratch("nodir/mbox"), 0, err, sizeof(err)),
-	    DOTLOCK_NOENT, "a missing directory: DOTLOCK_NOENT (%s)", err);
+	    KP_GONE, "a missing directory: KP_GONE (%s)", err);
 	is_int(dl.errnum, ENOENT, "... errnum ENOENT");
 	put_file(in_scratch("plain"), "");
 	is_int(take(&dl, in_scratch("plain/mbox"), 0, err, sizeof(err)),
-	    DOTLOCK_NOENT, "a file for a directory: DOTLOCK_NOENT (%s)",
+	    KP_GONE, "a file for a directory: KP_GONE (%s)",
 	    err);
 	is_int(dl.errnum, ENOTDIR, "... errnum ENOTDIR");
 
@@ -355,18 +355,18 @@ test_statuses(void)
 		} else if (chmod(ro, 0555) == -1)
 			_exit(11);
 		rc = take(&dl, in_scratch("ro/mbox"), 0, err, sizeof(err));
-		if (rc != DOTLOCK_DENIED)
+		if (rc != KP_PERM)
 			_exit(20 - rc);
 		_exit(dl.errnum == EACCES ? 0 : 30);
 	}
-	is_int(t_wait_exit(pid), 0, "an unwritable directory: DOTLOCK_DENIED, "
+	is_int(t_wait_exit(pid), 0, "an unwritable directory: KP_PERM, "
 	    "errnum EACCES");
 	ok(!exists(in_scratch("ro/mbox.lock")), "... and no lock there");
 
 	/* A lock taken: BUSY, distinct from the others. */
 	pid = start(holder, in_scratch("busy"));
 	is_int(take(&dl, in_scratch("busy"), 100, err, sizeof(err)),
-	    DOTLOCK_BUSY, "a held lock: DOTLOCK_BUSY (%s)", err);
+	    KP_INUSE, "a held lock: KP_INUSE (%s)", err);
 	is_int(dl.errnum, EEXIST, "... errnum EEXIST");
 	(void)kill(pid, SIGKILL);
 	(void)t_wait_exit(pid);
@@ -383,7 +383,7 @@ test_live_holder(void)
 
 	pid = start(holder, mb);
 	t0 = util_now_ms();
-	is_int(take(&dl, mb, 700, err, sizeof(err)), DOTLOCK_BUSY,
+	is_int(take(&dl, mb, 700, err, sizeof(err)), KP_INUSE,
 	    "a live holder on this host: BUSY");
 	took = util_now_ms() - t0;
 	ok(took >= 700 && took < 700 + 500,
@@ -398,7 +398,7 @@ test_live_holder(void)
 	/* Released while we wait: we get it then. */
 	pid = start(brief_holder, mb);
 	t0 = util_now_ms();
-	is_int(take(&dl, mb, 5000, err, sizeof(err)), DOTLOCK_OK,
+	is_int(take(&dl, mb, 5000, err, sizeof(err)), KP_OK,
 	    "the holder lets go while we wait: taken (%s)", err);
 	took = util_now_ms() - t0;
 	ok(took >= 250 && took < 2000, "... soon after (%lld ms)", took);
@@ -459,7 +459,7 @@ test_dead(void)
 	(void)t_wait_exit(pid);
 	ok(exists(lock), "a holder killed with SIGKILL leaves its lock");
 	t0 = util_now_ms();
-	is_int(take(&dl, mb, 5000, err, sizeof(err)), DOTLOCK_OK,
+	is_int(take(&dl, mb, 5000, err, sizeof(err)), KP_OK,
 	    "its lock is broken (%s)", err);
 	ok(util_now_ms() - t0 < 500, "... at once");
 	is_int(dotlock_release(&dl), 0, "release");
@@ -469,7 +469,7 @@ test_dead(void)
 	    host);
 	put_file(lock, text);
 	t0 = util_now_ms();
-	is_int(take(&dl, mb, 5000, err, sizeof(err)), DOTLOCK_OK,
+	is_int(take(&dl, mb, 5000, err, sizeof(err)), KP_OK,
 	    "a dead \"<pid>:<host>\" lock is broken (%s)", err);
 	ok(util_now_ms() - t0 < 500, "... at once");
 	is_int(dotlock_release(&dl), 0, "release");
@@ -478,24 +478,24 @@ test_dead(void)
 	(void)util_snprintf(text, sizeof(text), "%ld kpop elsewhere.invalid\n",
 	    (long)dead_pid());
 	put_file(lock, text);
-	is_int(take(&dl, mb, 200, err, sizeof(err)), DOTLOCK_BUSY,
+	is_int(take(&dl, mb, 200, err, sizeof(err)), KP_INUSE,
 	    "a fresh lock of another host is left alone");
 	ok(has_text(lock, text), "... untouched");
 	age(lock, DOTLOCK_STALE + 10);
-	is_int(take(&dl, mb, 200, err, sizeof(err)), DOTLOCK_OK,
+	is_int(take(&dl, mb, 200, err, sizeof(err)), KP_OK,
 	    "... until it is older than DOTLOCK_STALE (%s)", err);
 	is_int(dotlock_release(&dl), 0, "release");
 
 	/* A bare pid: from some host. */
 	(void)util_snprintf(text, sizeof(text), "%ld\n", (long)dead_pid());
 	put_file(lock, text);
-	is_int(take(&dl, mb, 200, err, sizeof(err)), DOTLOCK_BUSY,
+	is_int(take(&dl, mb, 200, err, sizeof(err)), KP_INUSE,
 	    "a fresh bare-pid lock is left alone");
 	age(lock, DOTLOCK_STALE - 10);
-	is_int(take(&dl, mb, 200, err, sizeof(err)), DOTLOCK_BUSY,
+	is_int(take(&dl, mb, 200, err, sizeof(err)), KP_INUSE,
 	    "... still at DOTLOCK_STALE - 10 s");
 	age(lock, DOTLOCK_STALE + 10);
-	is_int(take(&dl, mb, 200, err, sizeof(err)), DOTLOCK_OK,
+	is_int(take(&dl, mb, 200, err, sizeof(err)), KP_OK,
 	    "... broken past DOTLOCK_STALE (%s)", err);
 	is_int(dotlock_release(&dl), 0, "release");
 
@@ -503,10 +503,10 @@ test_dead(void)
 	(void)util_snprintf(text, sizeof(text), "%ld kpop %s\n",
 	    (long)getppid(), host);
 	put_file(lock, text);
-	is_int(take(&dl, mb, 200, err, sizeof(err)), DOTLOCK_BUSY,
+	is_int(take(&dl, mb, 200, err, sizeof(err)), KP_INUSE,
 	    "a live process's fresh lock is left alone");
 	age(lock, DOTLOCK_STALE + 10);
-	is_int(take(&dl, mb, 200, err, sizeof(err)), DOTLOCK_OK,
+	is_int(take(&dl, mb, 200, err, sizeof(err)), KP_OK,
 	    "... but not once it is older than DOTLOCK_STALE (%s)", err);
 	is_int(dotlock_release(&dl), 0, "release");
 	is_int(tmp_left(), 0, "no temporary file left");
@@ -529,11 +529,11 @@ test_empty(void)
 	is_int(t_wait_exit(pid), 1000 + SIGKILL, "an old kpop is killed "
 	    "holding its lock");
 	ok(lstat(lock, &st) == 0 && st.st_size == 0, "... which is empty");
-	is_int(take(&dl, mb, 200, err, sizeof(err)), DOTLOCK_BUSY,
+	is_int(take(&dl, mb, 200, err, sizeof(err)), KP_INUSE,
 	    "a fresh empty lock is left alone (its locker may be writing)");
 	age(lock, DOTLOCK_EMPTY_STALE + 2);
 	t0 = util_now_ms();
-	is_int(take(&dl, mb, 5000, err, sizeof(err)), DOTLOCK_OK,
+	is_int(take(&dl, mb, 5000, err, sizeof(err)), KP_OK,
 	    "empty for DOTLOCK_EMPTY_STALE (%d s), not DOTLOCK_STALE "
 	    "(%d s): broken (%s)", DOTLOCK_EMPTY_STALE, DOTLOCK_STALE, err);
 	ok(util_now_ms() - t0 < 500, "... at once");
@@ -544,12 +544,12 @@ test_empty(void)
 	pid = start(fcntl_holder, mb);
 	put_file(lock, "");
 	age(lock, DOTLOCK_EMPTY_STALE + 2);
-	is_int(take(&dl, mb, 200, err, sizeof(err)), DOTLOCK_BUSY,
+	is_int(take(&dl, mb, 200, err, sizeof(err)), KP_INUSE,
 	    "an old empty lock while the mbox is fcntl-locked: left alone");
 	ok(exists(lock), "... untouched");
 	(void)kill(pid, SIGKILL);
 	(void)t_wait_exit(pid);
-	is_int(take(&dl, mb, 200, err, sizeof(err)), DOTLOCK_OK,
+	is_int(take(&dl, mb, 200, err, sizeof(err)), KP_OK,
 	    "... broken once the fcntl lock went (%s)", err);
 	is_int(dotlock_release(&dl), 0, "release");
 }
@@ -605,7 +605,7 @@ test_ours(void)
 	struct stat st;
 
 	/* A refresh renews the mtime of a lock that is getting old. */
-	is_int(take(&dl, mb, 0, err, sizeof(err)), DOTLOCK_OK, "take");
+	is_int(take(&dl, mb, 0, err, sizeof(err)), KP_OK, "take");
 	age(lock, DOTLOCK_STALE - 20);
 	is_int(dotlock_refresh(&dl), 0, "refresh within DOTLOCK_REFRESH");
 	ok(lstat(lock, &st) == 0 && time(NULL) - st.st_mtime > 60,
@@ -628,7 +628,7 @@ test_ours(void)
 	(void)unlink(lock);
 
 	/* Removed under us. */
-	is_int(take(&dl, mb, 0, err, sizeof(err)), DOTLOCK_OK, "take");
+	is_int(take(&dl, mb, 0, err, sizeof(err)), KP_OK, "take");
 	(void)unlink(lock);
 	is_int(dotlock_release(&dl), -1, "release of a removed lock: -1");
 	ok(!exists(lock), "... nothing made");
