@@ -150,6 +150,12 @@
  * flood from a directory of them; the rest are counted in one line.
  */
 #define MD_NOTES_MAX		10
+/*
+ * On a filesystem with whole-second times: seconds a Maildir directory
+ * must have been unchanged for kpopd.cache to record it (two, for FAT's
+ * two-second times).
+ */
+#define MDIR_SETTLE		2
 /* A kpopd.cache line: a file name (NAME_MAX 255) and two numbers. */
 #define MD_CACHE_LINE_MAX	320
 /*
@@ -186,5 +192,28 @@
  * AddressSanitizer, whose shadow memory alone reserves terabytes.
  */
 #define NET_AS_MAX		(256ULL * 1024 * 1024)
+
+/* ---- the kpop client (kpop/) ---- */
+/* A KPOP AP-REP or KRB-ERROR from the server. */
+#define POP_KRB_REPLY_MAX	(16 * 1024)
+/*
+ * Room for the host part of a Maildir name kpop delivers, escaped: a
+ * 255-byte name must still hold the time, the token and ",S=<size>".
+ */
+#define DLV_HOST_PART_MAX	100
+/* UIDLs listed more than once that get a log line each; the rest a count. */
+#define DUP_WARN_MAX		5
+/* A DNS answer (RFC 1035 s.4.2.1 allows more over TCP; SRV sets fit). */
+#define LOCATE_ANSWER_MAX	4096
+/* default: seconds to wait for an account another kpop is fetching. */
+#define LOCK_WAIT_S		0
+/* Bytes of a message's header kept for --list (From, Subject). */
+#define LIST_HEAD_MAX		4096
+/*
+ * A header that TOP may send for --list: far past any real one (RFC 5322
+ * has no bound; a few hundred KiB is a lot), so that one never ending
+ * stops.
+ */
+#define LIST_TOP_MAX		(1024ULL * 1024)
 
 #endif

@@ -22,9 +22,6 @@
 #include "kpop/client.h"
 #include "kpop/client-int.h"
 
-/* A KPOP AP-REP or KRB-ERROR from the server. */
-#define POP_KRB_REPLY_MAX	(16 * 1024)
-
 /* ---- KPOP ---- */
 
 /* A Kerberos failure with the likely cause, naming the principal. */

@@ -20,15 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/limits.h"
 #include "common/util.h"
 #include "kpop/deliver.h"
 #include "kpop/dlv-int.h"
-
-/*
- * Room for the host part of a Maildir name, escaped: a 255-byte name
- * must still hold the time, the token and ",S=<size>".
- */
-#define DLV_HOST_PART_MAX	100
 
 /* mkdir path mode 0700 if missing; *made says it was.  0 or -1. */
 static int

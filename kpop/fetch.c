@@ -21,9 +21,6 @@
 #include "kpop/kpop.h"
 #include "kpop/state.h"
 
-/* UIDLs listed more than once that get a line each; the rest a count. */
-#define DUP_WARN_MAX	5
-
 struct fetch {
 	const struct account	*a;
 	struct st		*st;

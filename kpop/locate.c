@@ -14,10 +14,8 @@
 #include <hesiod.h>
 #endif
 
+#include "common/limits.h"
 #include "kpop/locate.h"
-
-/* A DNS answer (RFC 1035 s.4.2.1 allows more over TCP; SRV sets fit). */
-#define LOCATE_ANSWER_MAX	4096
 
 #ifdef HAVE_HESIOD
 /*

@@ -23,9 +23,6 @@
 #include "kpop/kpop.h"
 #include "kpop/state.h"
 
-/* Seconds to wait for an account another kpop is fetching. */
-#define LOCK_WAIT_S	0
-
 enum mode { M_FETCH, M_LIST, M_STAT, M_CHECK, M_SERVERINFO };
 
 /* The options; quiet, verbose and json are out.c's (out_opts). */

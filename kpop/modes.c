@@ -19,13 +19,8 @@
 #include "kpop/kpop.h"
 #include "kpop/state.h"
 
-/* Bytes of a message's header kept for --list (From, Subject). */
-#define LIST_HEAD_MAX	4096
 /* Lines of TOP asked for by --list: the header only. */
 #define LIST_TOP_LINES	0
-/* A header that TOP may send: far past any real one (RFC 5322 has no
-   bound; a few hundred KiB is a lot), so that one never ending stops. */
-#define LIST_TOP_MAX	(1024ULL * 1024)
 
 /* --stat: the server's STAT answer. */
 int

@@ -24,10 +24,6 @@
 #include "common/util.h"
 #include "kpopd/mdir-int.h"
 
-/* On a filesystem with whole-second times: seconds a directory must have
-   been unchanged to be recorded (two, for FAT's two-second times). */
-#define MDIR_SETTLE	2
-
 /* ---- names ---- */
 
 /* Fill in what the name tells: base length, seconds, ,S= and ,W=. */
