@@ -12,9 +12,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <pwd.h>
-#include <grp.h>
-#include <sys/stat.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -27,6 +24,7 @@
 #include "common/pop3.h"
 #include "common/sendauth.h"
 #include "common/tls.h"
+#include "kpopd/drop.h"
 #include "kpopd/kpopd.h"
 #include "kpopd/monwrap.h"
 #include "kpopd/net-int.h"
@@ -134,51 +132,6 @@ kpop_handshake(struct net *n)
 	return 0;
 }
 
-/* Give up root: an empty chroot, then the unprivileged user. */
-static void
-net_drop(const struct net *n)
-{
-	const struct kpopd_conf *c = n->c;
-	struct passwd *pw;
-	struct stat st;
-
-	if (!n->s->privsep)
-		return;
-	if ((pw = getpwnam(c->unpriv_user)) == NULL) {
-		log_err("unpriv_user '%s' does not exist; create it with: "
-		    "useradd --system --no-create-home --home-dir /nonexistent "
-		    "--shell /usr/sbin/nologin %s", c->unpriv_user,
-		    c->unpriv_user);
-		_exit(78);
-	}
-	if (pw->pw_uid == 0) {
-		log_err("unpriv_user '%s' is root", c->unpriv_user);
-		_exit(78);
-	}
-	if (stat(c->chroot_dir, &st) == -1 && errno == ENOENT) {
-		char parent[KPOPD_PATH_MAX];
-		char *slash;
-
-		util_strlcpy(parent, c->chroot_dir, sizeof(parent));
-		if ((slash = strrchr(parent, '/')) != NULL && slash != parent) {
-			*slash = '\0';
-			(void)mkdir(parent, 0755);
-		}
-		(void)mkdir(c->chroot_dir, 0755);
-	}
-	if (chroot(c->chroot_dir) == -1 || chdir("/") == -1) {
-		log_err("cannot chroot to %s: %s", c->chroot_dir,
-		    strerror(errno));
-		_exit(71);
-	}
-	if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 ||
-	    setuid(pw->pw_uid) == -1 || setuid(0) != -1) {
-		log_err("cannot become %s: %s", c->unpriv_user,
-		    strerror(errno));
-		_exit(71);
-	}
-}
-
 /*
  * Close gently: with the last reply sent, stop sending and read what the
  * client still had in flight, for a moment.  Closing with unread input
@@ -253,7 +206,7 @@ net_main(const struct session_start *s, int mon)
 	n->state = NS_AUTH;
 	n->start = time(NULL);
 	signal(SIGTERM, SIG_DFL);
-	net_drop(n);
+	drop_net(s);
 	if ((n->io = io_new(s->fd)) == NULL) {
 		log_err("%s: out of memory", s->peer);
 		_exit(71);
