@@ -100,8 +100,6 @@ mon_auth_pass(struct mon *m)
 	    ipc_get_str(&m->in, pass, sizeof(pass)) == -1 ||
 	    ipc_end(&m->in) == -1)
 		return -1;
-	if (!mon_auth_attempt(m))
-		return -1;
 	if (!user_name_ok(m->user)) {
 		r = PW_BAD;
 		util_strlcpy(err, "unacceptable user name", sizeof(err));
@@ -245,8 +243,7 @@ mon_auth_kpop_apreq(struct mon *m)
 
 	memset(&rep, 0, sizeof(rep));
 	memset(&errpkt, 0, sizeof(errpkt));
-	if (m->principal[0] != '\0' ||
-	    ipc_get_bytes(&m->in, &req, &reqlen) == -1 ||
+	if (ipc_get_bytes(&m->in, &req, &reqlen) == -1 ||
 	    ipc_end(&m->in) == -1)
 		return -1;
 	if ((ret = krb5_init_context(&ctx)) != 0) {
@@ -326,11 +323,8 @@ mon_auth_kpop_user(struct mon *m)
 	char why[KPOPD_USER_MAX * 2 + 64];
 	int allowed;
 
-	if (m->principal[0] == '\0' ||
-	    ipc_get_str(&m->in, m->user, sizeof(m->user)) == -1 ||
+	if (ipc_get_str(&m->in, m->user, sizeof(m->user)) == -1 ||
 	    ipc_end(&m->in) == -1)
-		return -1;
-	if (!mon_auth_attempt(m))
 		return -1;
 	util_strlcpy(m->mech, "GSSAPI", sizeof(m->mech));
 	allowed = user_name_ok(m->user) &&
@@ -353,8 +347,8 @@ mon_auth_apop_challenge(struct mon *m)
 	char hex[17];
 	size_t i;
 
-	if (!m->c->apop || m->apop_challenge[0] != '\0' ||
-	    ipc_end(&m->in) == -1 || RAND_bytes(rnd, sizeof(rnd)) != 1)
+	if (!m->c->apop || ipc_end(&m->in) == -1 ||
+	    RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return -1;
 	for (i = 0; i < sizeof(rnd); i++)
 		(void)snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
@@ -373,12 +367,9 @@ mon_auth_apop(struct mon *m)
 	char digest[64], err[300];
 	int r;
 
-	if (m->apop_challenge[0] == '\0' ||
-	    ipc_get_str(&m->in, m->user, sizeof(m->user)) == -1 ||
+	if (ipc_get_str(&m->in, m->user, sizeof(m->user)) == -1 ||
 	    ipc_get_str(&m->in, digest, sizeof(digest)) == -1 ||
 	    ipc_end(&m->in) == -1)
-		return -1;
-	if (!mon_auth_attempt(m))
 		return -1;
 	if (!user_name_ok(m->user))
 		return mon_auth_refused(m, m->user, "unacceptable user name");

@@ -190,8 +190,6 @@ mon_sasl_start(struct mon *m)
 	for (i = 0; m->mech[i] != '\0'; i++)
 		if (m->mech[i] >= 'a' && m->mech[i] <= 'z')
 			m->mech[i] = (char)(m->mech[i] - 'a' + 'A');
-	if (!mon_auth_attempt(m))
-		return -1;
 	if (!mech_allowed(m->c, m->mech))
 		return mon_auth_refused(m, "(SASL)", "mechanism not allowed");
 	mon_auth_sasl_opts(m, &o);
@@ -227,7 +225,7 @@ mon_sasl_step(struct mon *m)
 	size_t inlen, outlen = 0;
 	int r;
 
-	if (m->sasl == NULL || ipc_get_bytes(&m->in, &in, &inlen) == -1 ||
+	if (ipc_get_bytes(&m->in, &in, &inlen) == -1 ||
 	    ipc_end(&m->in) == -1)
 		return -1;
 	if (m->sasl_final) {

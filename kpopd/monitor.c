@@ -44,9 +44,25 @@
 /* Snapshot entries per M_SNAP_PART: each at most 8 + 4 + 70 bytes. */
 #define MON_SNAP_BATCH	700
 
+/*
+ * What a request may need beyond its phase (struct mon_cmd.need), read
+ * from what the session holds (mon_now), so the table and the session
+ * cannot disagree.
+ */
+#define MS_SASL		0x08	/* a SASL exchange runs (m->sasl) */
+#define MS_TICKET	0x10	/* a KPOP AP-REQ proved m->principal */
+#define MS_CHALLENGE	0x20	/* the APOP timestamp is made */
+#define MS_LAYER	0x40	/* a SASL security layer runs (m->layer) */
+
+/* How a request is limited (struct mon_cmd.flags). */
+#define MC_ONCE		0x01	/* at most once a session */
+#define MC_ATTEMPT	0x02	/* a login attempt: counted and capped */
+
 struct mon_cmd {
 	uint32_t	 type;
-	int		 states;
+	int		 states;	/* the phases it is permitted in */
+	int		 need;		/* MS_* bits that must all hold */
+	int		 flags;		/* MC_* */
 	mon_handler	*fn;
 };
 
@@ -352,7 +368,7 @@ do_layer(struct mon *m, int encode)
 	size_t inlen, outlen;
 	int r;
 
-	if (m->layer == NULL || ipc_get_bytes(&m->in, &in, &inlen) == -1 ||
+	if (ipc_get_bytes(&m->in, &in, &inlen) == -1 ||
 	    ipc_end(&m->in) == -1)
 		return -1;
 	r = encode ? xsasl_server_encode(m->layer, in, inlen, &out, &outlen) :
@@ -379,22 +395,50 @@ do_layer_decode(struct mon *m)
 	return do_layer(m, 0);
 }
 
-/* What the net process may ask, and when. */
+/*
+ * What the net process may ask, and when: the phases, what must hold,
+ * and how often.  Nothing else is checked before a handler runs, and a
+ * handler checks no order of its own.
+ */
 static const struct mon_cmd mon_cmds[] = {
-	{ M_AUTH_PASS, MS_PREAUTH, mon_auth_pass },
-	{ M_SASL_START, MS_PREAUTH, mon_sasl_start },
-	{ M_SASL_STEP, MS_PREAUTH, mon_sasl_step },
-	{ M_SASL_ABORT, MS_PREAUTH, mon_sasl_abort },
-	{ M_KPOP_APREQ, MS_PREAUTH, mon_auth_kpop_apreq },
-	{ M_KPOP_USER, MS_PREAUTH, mon_auth_kpop_user },
-	{ M_APOP_CHALLENGE, MS_PREAUTH, mon_auth_apop_challenge },
-	{ M_AUTH_APOP, MS_PREAUTH, mon_auth_apop },
-	{ M_GET_MSG, MS_AUTHED, do_get_msg },
-	{ M_TOUCH, MS_AUTHED, do_touch },
-	{ M_QUIT, MS_AUTHED, do_quit },
-	{ M_LAYER_ENCODE, MS_AUTHED | MS_DONE, do_layer_encode },
-	{ M_LAYER_DECODE, MS_AUTHED | MS_DONE, do_layer_decode },
+	{ M_AUTH_PASS, MS_PREAUTH, 0, MC_ATTEMPT, mon_auth_pass },
+	{ M_SASL_START, MS_PREAUTH, 0, MC_ATTEMPT, mon_sasl_start },
+	{ M_SASL_STEP, MS_PREAUTH, MS_SASL, 0, mon_sasl_step },
+	{ M_SASL_ABORT, MS_PREAUTH, 0, 0, mon_sasl_abort },
+	{ M_KPOP_APREQ, MS_PREAUTH, 0, MC_ONCE, mon_auth_kpop_apreq },
+	{ M_KPOP_USER, MS_PREAUTH, MS_TICKET, MC_ATTEMPT, mon_auth_kpop_user },
+	{ M_APOP_CHALLENGE, MS_PREAUTH, 0, MC_ONCE, mon_auth_apop_challenge },
+	{ M_AUTH_APOP, MS_PREAUTH, MS_CHALLENGE, MC_ATTEMPT, mon_auth_apop },
+	{ M_GET_MSG, MS_AUTHED, 0, 0, do_get_msg },
+	{ M_TOUCH, MS_AUTHED, 0, 0, do_touch },
+	{ M_QUIT, MS_AUTHED, 0, MC_ONCE, do_quit },
+	{ M_LAYER_ENCODE, MS_AUTHED | MS_DONE, MS_LAYER, 0, do_layer_encode },
+	{ M_LAYER_DECODE, MS_AUTHED | MS_DONE, MS_LAYER, 0, do_layer_decode },
 };
+
+_Static_assert(KP_NELEM(mon_cmds) <= 32, "mon.used: a bit per request");
+
+/* The session's state as mon_cmds[] reads it: the phase and MS_* bits. */
+static int
+mon_now(const struct mon *m)
+{
+	return (int)m->state | (m->sasl != NULL ? MS_SASL : 0) |
+	    (m->principal[0] != '\0' ? MS_TICKET : 0) |
+	    (m->apop_challenge[0] != '\0' ? MS_CHALLENGE : 0) |
+	    (m->layer != NULL ? MS_LAYER : 0);
+}
+
+/* The index of type in mon_cmds[], or -1. */
+static int
+mon_cmd_find(uint32_t type)
+{
+	size_t i;
+
+	for (i = 0; i < KP_NELEM(mon_cmds); i++)
+		if (mon_cmds[i].type == type)
+			return (int)i;
+	return -1;
+}
 
 /*
  * Answer one request of the net process, its body in m->in: if the table
@@ -404,19 +448,22 @@ static const struct mon_cmd mon_cmds[] = {
 static int
 mon_request(struct mon *m, uint32_t type)
 {
-	size_t i;
-	int r;
+	const struct mon_cmd *c;
+	int i, now = mon_now(m), r;
 
-	for (i = 0; i < KP_NELEM(mon_cmds); i++)
-		if (mon_cmds[i].type == type)
-			break;
-	if (i == KP_NELEM(mon_cmds) ||
-	    (mon_cmds[i].states & (int)m->state) == 0) {
-		log_err("%s: request %u not permitted in state %d; "
-		    "ending the session", m->s->peer, type, m->state);
+	if ((i = mon_cmd_find(type)) == -1 ||
+	    ((c = &mon_cmds[i])->states & now) == 0 ||
+	    (c->need & now) != c->need ||
+	    ((c->flags & MC_ONCE) && (m->used & (1U << i)))) {
+		log_err("%s: request %u not permitted in state %#x; "
+		    "ending the session", m->s->peer, type, (unsigned int)now);
 		return -1;
 	}
-	if ((r = mon_cmds[i].fn(m)) == MON_LOGIN)
+	if (c->flags & MC_ONCE)
+		m->used |= 1U << i;
+	if ((c->flags & MC_ATTEMPT) && !mon_auth_attempt(m))
+		return -1;
+	if ((r = c->fn(m)) == MON_LOGIN)
 		r = finish_login(m, m->method);
 	if (r == -1) {
 		if (m->in.bad)
@@ -440,8 +487,11 @@ mon_fuzz_new(const struct session_start *s, int sock, const char *principal)
 	m->c = s->conf;
 	m->state = MS_PREAUTH;
 	m->sock = sock;
-	if (principal != NULL)
+	if (principal != NULL) {
+		/* As a good M_KPOP_APREQ leaves it. */
 		util_strlcpy(m->principal, principal, sizeof(m->principal));
+		m->used |= 1U << mon_cmd_find(M_KPOP_APREQ);
+	}
 	return m;
 }
 
