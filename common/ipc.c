@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/ipc.h"
+#include "common/status.h"
 
 /* The wire: type (4 bytes, host order: both ends are one machine). */
 #define IPC_HDR	4
@@ -228,6 +229,13 @@ ipc_put_u32(struct ipc_buf *b, uint32_t v)
 }
 
 void
+ipc_put_status(struct ipc_buf *b, int st)
+{
+	ipc_put_u32(b, st <= 0 && st >= KP_STATUS_MIN ? (uint32_t)-st :
+	    (uint32_t)-KP_TEMP);
+}
+
+void
 ipc_put_u64(struct ipc_buf *b, uint64_t v)
 {
 	ipc_put_raw(b, &v, sizeof(v));
@@ -237,6 +245,17 @@ int
 ipc_get_u32(struct ipc_buf *b, uint32_t *v)
 {
 	return ipc_get_raw(b, v, sizeof(*v));
+}
+
+int
+ipc_get_status(struct ipc_buf *b, int *st)
+{
+	uint32_t v;
+
+	if (ipc_get_u32(b, &v) == -1)
+		return -1;
+	*st = v <= (uint32_t)-KP_STATUS_MIN ? -(int)v : KP_TEMP;
+	return 0;
 }
 
 int

@@ -67,6 +67,8 @@ void	ipc_put_u32(struct ipc_buf *, uint32_t) KP_NONNULL(1);
 void	ipc_put_u64(struct ipc_buf *, uint64_t) KP_NONNULL(1);
 void	ipc_put_bytes(struct ipc_buf *, const void *, size_t) KP_NONNULL(1);
 void	ipc_put_str(struct ipc_buf *, const char *) KP_NONNULL(1, 2);
+/* An enum kp_status, as the u32 of its negation (KP_MORE is not sent). */
+void	ipc_put_status(struct ipc_buf *, int) KP_NONNULL(1);
 
 /* Room left in b for more fields. */
 size_t	ipc_room(const struct ipc_buf *) KP_NONNULL(1);
@@ -83,5 +85,10 @@ int	ipc_get_str(struct ipc_buf *, char *out, size_t max) KP_NONNULL(1, 2);
 int	ipc_get_bytes(struct ipc_buf *, const void **, size_t *)
 	    KP_NONNULL(1, 2, 3);
 int	ipc_end(struct ipc_buf *) KP_NONNULL(1);
+/*
+ * An enum kp_status sent with ipc_put_status; a value outside the enum
+ * reads as KP_TEMP (the peer is not trusted to name a status).
+ */
+int	ipc_get_status(struct ipc_buf *, int *) KP_NONNULL(1, 2);
 
 #endif

@@ -270,9 +270,9 @@ xsasl_outcome(struct xsasl_server *s, int rc, const char *out,
 	*outlenp = out != NULL ? outlen : 0;
 	switch (rc) {
 	case SASL_OK:
-		return XSASL_DONE;
+		return KP_OK;
 	case SASL_CONTINUE:
-		return XSASL_MORE;
+		return KP_MORE;
 	case SASL_BADAUTH:
 	case SASL_NOUSER:
 	case SASL_NOAUTHZ:
@@ -290,12 +290,12 @@ xsasl_outcome(struct xsasl_server *s, int rc, const char *out,
 		util_snprintf(s->err, sizeof(s->err), "%s%s%s",
 		    sasl_errstring(rc, NULL, NULL), s->logged[0] ? ": " : "",
 		    s->logged);
-		return XSASL_FAIL;
+		return KP_AUTH;
 	default:
 		util_snprintf(s->err, sizeof(s->err), "%s: %s",
 		    sasl_errstring(rc, NULL, NULL), s->logged[0] ? s->logged :
 		    sasl_errdetail(s->conn));
-		return XSASL_TEMP;
+		return KP_TEMP;
 	}
 }
 
@@ -310,7 +310,7 @@ xsasl_server_start(struct xsasl_server *s, const char *mech, const void *in,
 	if (inlen > SASL_TOKEN_MAX) {
 		util_snprintf(s->err, sizeof(s->err), "initial response too "
 		    "long");
-		return XSASL_FAIL;
+		return KP_AUTH;
 	}
 	rc = sasl_server_start(s->conn, mech, has_in ? in : NULL,
 	    (unsigned int)inlen, &o, &olen);
@@ -327,7 +327,7 @@ xsasl_server_step(struct xsasl_server *s, const void *in, size_t inlen,
 
 	if (inlen > SASL_TOKEN_MAX) {
 		util_snprintf(s->err, sizeof(s->err), "response too long");
-		return XSASL_FAIL;
+		return KP_AUTH;
 	}
 	rc = sasl_server_step(s->conn, in, (unsigned int)inlen, &o, &olen);
 	return xsasl_outcome(s, rc, o, olen, out, outlen);
@@ -451,14 +451,14 @@ xsasl_checkapop(const struct xsasl_server_opts *o, const char *challenge,
 
 	if (util_snprintf(resp, sizeof(resp), "%s %s", user, digest) == -1) {
 		util_snprintf(err, errlen, "APOP response too long");
-		return XSASL_FAIL;
+		return KP_AUTH;
 	}
 	if ((s = xsasl_server_new(o, err, errlen)) == NULL)
-		return XSASL_TEMP;
+		return KP_TEMP;
 	rc = sasl_checkapop(s->conn, challenge, (unsigned int)strlen(challenge),
 	    resp, (unsigned int)strlen(resp));
 	r = xsasl_outcome(s, rc, NULL, 0, &unused, &unused_len);
-	util_strlcpy(err, r == XSASL_DONE ? "APOP digest verified" :
+	util_strlcpy(err, r == KP_OK ? "APOP digest verified" :
 	    xsasl_server_error(s), errlen);
 	xsasl_server_free(s);
 	return r;
@@ -614,9 +614,9 @@ xsasl_client_outcome(struct xsasl_client *c, int rc)
 {
 	switch (rc) {
 	case SASL_OK:
-		return XSASL_DONE;
+		return KP_OK;
 	case SASL_CONTINUE:
-		return XSASL_MORE;
+		return KP_MORE;
 	case SASL_NOMECH:
 	case SASL_BADAUTH:
 	case SASL_BADPROT:
@@ -624,11 +624,11 @@ xsasl_client_outcome(struct xsasl_client *c, int rc)
 	case SASL_TOOWEAK:
 		util_snprintf(c->err, sizeof(c->err), "%s",
 		    sasl_errdetail(c->conn));
-		return XSASL_FAIL;
+		return KP_AUTH;
 	default:
 		util_snprintf(c->err, sizeof(c->err), "%s",
 		    sasl_errdetail(c->conn));
-		return XSASL_TEMP;
+		return KP_TEMP;
 	}
 }
 
@@ -658,7 +658,7 @@ xsasl_client_step(struct xsasl_client *c, const void *in, size_t inlen,
 
 	if (inlen > SASL_TOKEN_MAX) {
 		util_snprintf(c->err, sizeof(c->err), "challenge too long");
-		return XSASL_FAIL;
+		return KP_AUTH;
 	}
 	/*
 	 * The server picks SCRAM's iteration count, and Cyrus SASL takes
@@ -674,7 +674,7 @@ xsasl_client_step(struct xsasl_client *c, const void *in, size_t inlen,
 			    "for %llu SCRAM iterations, fewer than %d (RFC "
 			    "7677 s.4): no proof of the password is sent",
 			    i, SASL_SCRAM_ITER_MIN);
-			return XSASL_FAIL;
+			return KP_AUTH;
 		}
 	}
 	rc = sasl_client_step(c->conn, in, (unsigned int)inlen, NULL, &o,

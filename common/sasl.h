@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 
+#include "common/status.h"
 #include "common/util.h"
 
 /* The buffer size base64 of n bytes needs, with its NUL. */
@@ -34,14 +35,6 @@ int	xsasl_b64_encode(const void *in, size_t inlen, char *out,
  */
 int	xsasl_b64_decode(const char *in, size_t inlen, void *out,
 	    size_t outsize, size_t *outlen) KP_NONNULL(3, 5) KP_WUR;
-
-enum xsasl_result {
-	XSASL_DONE = 0,		/* authenticated */
-	XSASL_MORE = 1,		/* send the output as a challenge */
-	XSASL_FAIL = -1,	/* refused: bad credentials, unknown user,
-				   a malformed response, a policy refusal */
-	XSASL_TEMP = -2		/* the check could not be made */
-};
 
 /* A channel binding's type name and data (tls-unique: a Finished). */
 #define XSASL_CB_NAME_MAX	32
@@ -97,8 +90,10 @@ struct xsasl_server *xsasl_server_new(const struct xsasl_server_opts *,
 
 /*
  * Start mechanism mech with the client's initial response (in, inlen;
- * has_in 0 when the client sent none).  Returns an xsasl_result; on
- * XSASL_MORE (and on XSASL_DONE, where a mechanism may have final data)
+ * has_in 0 when the client sent none).  Returns KP_OK (authenticated),
+ * KP_MORE (send the output as a challenge), KP_AUTH (refused: bad
+ * credentials, an unknown user, a malformed response, a policy refusal)
+ * or KP_TEMP (the check could not be made); on KP_MORE (and on KP_OK, where a mechanism may have final data)
  * *out and *outlen hold the server's data, valid until the next call.
  */
 int	xsasl_server_start(struct xsasl_server *, const char *mech,
@@ -109,15 +104,15 @@ int	xsasl_server_start(struct xsasl_server *, const char *mech,
 int	xsasl_server_step(struct xsasl_server *, const void *in, size_t inlen,
 	    const void **out, size_t *outlen) KP_NONNULL(1, 4, 5) KP_WUR;
 
-/* After XSASL_DONE: the authenticated identity and the one it acts as. */
+/* After KP_OK: the authenticated identity and the one it acts as. */
 const char *xsasl_server_authid(struct xsasl_server *) KP_NONNULL(1);
 const char *xsasl_server_user(struct xsasl_server *) KP_NONNULL(1);
 
-/* After XSASL_DONE: the security strength factor (0: no layer). */
+/* After KP_OK: the security strength factor (0: no layer). */
 unsigned int xsasl_server_ssf(struct xsasl_server *) KP_NONNULL(1);
 
 /*
- * After XSASL_DONE with a layer (ssf > 0): the most plaintext one
+ * After KP_OK with a layer (ssf > 0): the most plaintext one
  * xsasl_server_encode() takes, and the codec itself.  Each returns 0 and
  * output valid until the next call, or -1 with xsasl_server_error() set.
  * Decoding takes any slice of the stream and may return nothing yet.
@@ -139,8 +134,8 @@ void	xsasl_server_free(struct xsasl_server *);
  * Check an APOP (RFC 1939 s.7) response through Cyrus SASL's own APOP
  * support (sasl_checkapop), against the secret in the sasldb o->sasldb:
  * challenge is the greeting's timestamp, digest the client's hex MD5.
- * Returns XSASL_DONE, XSASL_FAIL (wrong digest, unknown user) or
- * XSASL_TEMP, with a message for the log in err.
+ * Returns KP_OK, KP_AUTH (wrong digest, unknown user) or
+ * KP_TEMP, with a message for the log in err.
  */
 int	xsasl_checkapop(const struct xsasl_server_opts *o,
 	    const char *challenge, const char *user, const char *digest,

@@ -288,7 +288,7 @@ pop_auth_sasl(struct pop *p, const struct pop_login *l)
 	if ((c = xsasl_client_new(&o, p->err, sizeof(p->err))) == NULL)
 		return POP_LOCAL;
 	x = xsasl_client_start(c, mechs, &mech, &out, &outlen, &has_out);
-	if (x != XSASL_DONE && x != XSASL_MORE) {
+	if (x != KP_OK && x != KP_MORE) {
 		/* The usual cause: a Kerberos mechanism with no ticket. */
 		st = pop_fail(p, strstr(mech != NULL ? mech : mechs,
 		    "GSSAPI") != NULL || strstr(mech != NULL ? mech : mechs,
@@ -318,7 +318,7 @@ pop_auth_sasl(struct pop *p, const struct pop_login *l)
 			 * SCRAM's v=) comes as a "+ " we have answered.  An
 			 * early +OK skips the server's proof of itself.
 			 */
-			if (x != XSASL_DONE || has_out) {
+			if (x != KP_OK || has_out) {
 				st = pop_fail(p, POP_PROTO, "%s answered +OK "
 				    "before SASL %s had finished: the server "
 				    "did not prove who it is", p->host, mech);
@@ -341,7 +341,7 @@ pop_auth_sasl(struct pop *p, const struct pop_login *l)
 			if (r.textlen == 0)
 				len = 0;
 			x = xsasl_client_step(c, tok, len, &out, &outlen);
-			if (x != XSASL_DONE && x != XSASL_MORE) {
+			if (x != KP_OK && x != KP_MORE) {
 				(void)pop_send_line(p, 0, "*");
 				(void)pop_read_resp(p, &r);
 				st = pop_fail(p, POP_AUTH, "SASL %s: %s", mech,

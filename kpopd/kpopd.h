@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 
 #include "common/limits.h"
+#include "common/status.h"
 #include "common/util.h"
 
 /* What a listener speaks first. */
@@ -160,9 +161,9 @@ void	net_main(const struct session_start *, int mon)
 enum {
 	/* N->M: user str, password str.  M->N: M_AUTH_RESULT. */
 	M_AUTH_PASS = 1,
-	/* M->N: result u32 (enum auth_result), user str, text str, layer
+	/* M->N: result (ipc_put_status), user str, text str, layer
 	   u32 (the most plaintext per packet when a SASL security layer
-	   starts after the +OK, else 0); on AUTH_OK followed by M_SNAP_HEAD
+	   starts after the +OK, else 0); on KP_OK followed by M_SNAP_HEAD
 	   and M_SNAP_PART messages. */
 	M_AUTH_RESULT,
 	/* M->N: count u64, total octets u64. */
@@ -172,20 +173,20 @@ enum {
 	/* N->M: n u32 (1 to IPC_FDS_MAX), then n indexes u32: the message
 	   wanted now and those net.c expects next.  M->N: M_MSG. */
 	M_GET_MSG,
-	/* M->N: n u32, then for each index asked: result u32 (enum
-	   md_status), offset u64, length u64, text str; with one descriptor
-	   for each MD_OK, in the same order. */
+	/* M->N: n u32, then for each index asked: result (ipc_put_status),
+	   offset u64, length u64, text str; with one descriptor for each
+	   KP_OK, in the same order. */
 	M_MSG,
 	/* N->M: nothing.  Activity, so an idle takeover spares us. */
 	M_TOUCH,
 	/* N->M: count u32, then a byte string: a bitmap of the messages
 	   to delete (bit i%8 of byte i/8).  M->N: M_QUIT_RESULT. */
 	M_QUIT,
-	/* M->N: result u32 (0 ok, else enum md_status), text str. */
+	/* M->N: result (ipc_put_status), text str. */
 	M_QUIT_RESULT,
 	/* N->M: mech str, has_initial u32, initial bytes, TLS SSF u32 (0
 	   outside TLS), channel binding type str ("" outside TLS) and data.
-	   M->N: M_SASL_CONT or M_AUTH_RESULT (then, on AUTH_OK, the
+	   M->N: M_SASL_CONT or M_AUTH_RESULT (then, on KP_OK, the
 	   snapshot). */
 	M_SASL_START,
 	/* M->N: challenge bytes (decoded). */
@@ -212,15 +213,6 @@ enum {
 	M_LAYER_ENCODE,
 	M_LAYER_DECODE,
 	M_LAYER_DATA
-};
-
-enum auth_result {
-	AUTH_OK = 0,
-	AUTH_BAD,		/* -ERR [AUTH] */
-	AUTH_TEMP,		/* -ERR [SYS/TEMP] */
-	AUTH_PERM,		/* -ERR [SYS/PERM] */
-	AUTH_INUSE,		/* -ERR [IN-USE] */
-	AUTH_LOGIN_DELAY	/* -ERR [LOGIN-DELAY] */
 };
 
 /* A KPOP AP-REQ: a ticket and authenticator; a large PAC stays under. */

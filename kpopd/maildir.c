@@ -52,7 +52,7 @@ mdir_stamp_changed(const struct mdir_stamp *now, const struct mdir_stamp *was)
 /*
  * Open the file of entry e for reading, at its name in the snapshot or,
  * if another program moved or reflagged it since, at its current one.
- * Returns MD_OK with *fdp and *st, or with err set MD_GONE (no such file
+ * Returns KP_OK with *fdp and *st, or with err set KP_GONE (no such file
  * any more, or not a regular file) or the status of the error.
  */
 static int
@@ -72,41 +72,41 @@ mdir_open_msg(struct mdir *m, struct mdir_ent *e, int *fdp, struct stat *st,
 			/* Moved or reflagged by another program? */
 			if (mdir_scan_refresh(m) == -1) {
 				e_no = errno;
-				md_err(err, errlen, "%s: %s", m->path,
+				util_snprintf(err, errlen, "%s: %s", m->path,
 				    strerror(e_no));
-				return MD_TEMP;
+				return KP_TEMP;
 			}
 			continue;
 		}
 		if (e_no == ENOENT) {
-			md_err(err, errlen, "message deleted");
-			return MD_GONE;
+			util_snprintf(err, errlen, "message deleted");
+			return KP_GONE;
 		}
 		if (e_no == ELOOP) {
-			md_err(err, errlen, "%s/%s/%s: not a message file "
+			util_snprintf(err, errlen, "%s/%s/%s: not a message file "
 			    "(a symbolic link)", m->path, MDIR_SUB(e->dir),
 			    e->name);
-			return MD_GONE;
+			return KP_GONE;
 		}
-		md_err(err, errlen, "%s/%s/%s: %s", m->path,
+		util_snprintf(err, errlen, "%s/%s/%s: %s", m->path,
 		    MDIR_SUB(e->dir), e->name, strerror(e_no));
-		return md_err_status(e_no);
+		return kp_status_errno(e_no);
 	}
 	if (fstat(fd, st) == -1 || (why = md_path_unfit(st)) != NULL) {
 		(void)close(fd);
-		md_err(err, errlen, "%s/%s/%s: not a message file (%s)",
+		util_snprintf(err, errlen, "%s/%s/%s: not a message file (%s)",
 		    m->path, MDIR_SUB(e->dir), e->name, why != NULL ? why :
 		    strerror(errno));
-		return MD_GONE;
+		return KP_GONE;
 	}
 	*fdp = fd;
-	return MD_OK;
+	return KP_OK;
 }
 
 /* ---- sizes ---- */
 
 /*
- * Read message e and measure it.  Returns MD_OK, MD_GONE (no such file
+ * Read message e and measure it.  Returns KP_OK, KP_GONE (no such file
  * any more, even after looking for its base name again), or a status,
  * with err set.
  */
@@ -120,7 +120,7 @@ mdir_measure(struct mdir *m, struct mdir_ent *e, unsigned char *buf,
 	ssize_t r;
 	int fd, e_no, rc;
 
-	if ((rc = mdir_open_msg(m, e, &fd, &st, err, errlen)) != MD_OK)
+	if ((rc = mdir_open_msg(m, e, &fd, &st, err, errlen)) != KP_OK)
 		return rc;
 	pop3_size_init(&enc);
 	for (;;) {
@@ -129,9 +129,9 @@ mdir_measure(struct mdir *m, struct mdir_ent *e, unsigned char *buf,
 			if (errno == EINTR)
 				continue;
 			e_no = errno;
-			md_err(err, errlen, "%s/%s/%s: %s", m->path,
+			util_snprintf(err, errlen, "%s/%s/%s: %s", m->path,
 			    MDIR_SUB(e->dir), e->name, strerror(e_no));
-			rc = MD_TEMP;
+			rc = KP_TEMP;
 			goto out;
 		}
 		if (r == 0)
@@ -158,7 +158,7 @@ mdir_sizes(struct mdir *m, int *dirty, char *err, size_t errlen)
 	struct stat st;
 	unsigned char *buf = NULL;
 	size_t i, used = 0;
-	int rc = MD_OK;
+	int rc = KP_OK;
 
 	*dirty = m->cache_bad;
 	for (i = 0; i < m->n; i++) {
@@ -187,18 +187,18 @@ mdir_sizes(struct mdir *m, int *dirty, char *err, size_t errlen)
 		}
 		/* Not in the cache, or it disagrees: measure the file. */
 		if (buf == NULL && (buf = malloc(MD_BUF_SIZE)) == NULL) {
-			md_err(err, errlen, "out of memory");
-			rc = MD_TEMP;
+			util_snprintf(err, errlen, "out of memory");
+			rc = KP_TEMP;
 			goto out;
 		}
 		rc = mdir_measure(m, e, buf, err, errlen);
-		if (rc == MD_GONE) {
+		if (rc == KP_GONE) {
 			/* Gone while we looked: no error, no message. */
 			e->gone = 1;
-			rc = MD_OK;
+			rc = KP_OK;
 			if (errlen > 0)
 				err[0] = '\0';
-		} else if (rc != MD_OK)
+		} else if (rc != KP_OK)
 			goto out;
 		*dirty = 1;
 	}
@@ -237,7 +237,7 @@ mdir_unlink(struct mdir *m, const struct mdir_ent *e)
 
 /*
  * Open the Maildir's subdirectory sub into *fdp (-1 if it is missing) and
- * check it is the mail user's.  Returns MD_OK, or a status with err set.
+ * check it is the mail user's.  Returns KP_OK, or a status with err set.
  */
 static int
 mdir_opendir(struct mdir *m, const char *sub, const struct md_opts *o,
@@ -251,24 +251,24 @@ mdir_opendir(struct mdir *m, const char *sub, const struct md_opts *o,
 	*fdp = md_path_openat(m->rootfd, sub, O_RDONLY | O_DIRECTORY, 0);
 	if (*fdp == -1) {
 		if (errno == ENOENT)
-			return MD_OK;
+			return KP_OK;
 		return md_path_failed(m->rootfd, sub, shown, errno, err,
 		    errlen);
 	}
 	if (fstat(*fdp, &st) == -1) {
 		e_no = errno;
-		md_err(err, errlen, "%s: %s", shown, strerror(e_no));
-		return MD_TEMP;
+		util_snprintf(err, errlen, "%s: %s", shown, strerror(e_no));
+		return KP_TEMP;
 	}
-	if ((rc = md_path_check(&st, MD_K_DIR, o, shown, err, errlen)) != MD_OK)
+	if ((rc = md_path_check(&st, MD_K_DIR, o, shown, err, errlen)) != KP_OK)
 		return rc;
-	return MD_OK;
+	return KP_OK;
 }
 
 /*
  * Open the Maildir itself: every component below the trusted prefix
  * without following a symlink (md_path_resolve), created if missing and
- * allowed, checked to be the mail user's.  Returns MD_OK, or a status
+ * allowed, checked to be the mail user's.  Returns KP_OK, or a status
  * with err set; nothing is created unless the path up to it passed.
  */
 static int
@@ -280,16 +280,16 @@ mdir_openroot(struct mdir *m, const struct md_opts *o, char *err,
 	int pfd, e_no, rc;
 
 	if ((rc = md_path_resolve(m->path, o, &pfd, &name, err, errlen)) !=
-	    MD_OK)
+	    KP_OK)
 		return rc;
 	m->rootfd = md_path_openat(pfd, name, O_RDONLY | O_DIRECTORY, 0);
 	if (m->rootfd == -1 && errno == ENOENT && o->create) {
 		if (mkdirat(pfd, name, 0700) == -1 && errno != EEXIST) {
 			e_no = errno;
 			(void)close(pfd);
-			md_err(err, errlen, "%s: %s", m->path,
+			util_snprintf(err, errlen, "%s: %s", m->path,
 			    strerror(e_no));
-			return md_err_status(e_no);
+			return kp_status_errno(e_no);
 		}
 		m->rootfd = md_path_openat(pfd, name, O_RDONLY | O_DIRECTORY,
 		    0);
@@ -302,8 +302,8 @@ mdir_openroot(struct mdir *m, const struct md_opts *o, char *err,
 	(void)close(pfd);
 	if (fstat(m->rootfd, &st) == -1) {
 		e_no = errno;
-		md_err(err, errlen, "%s: %s", m->path, strerror(e_no));
-		return MD_TEMP;
+		util_snprintf(err, errlen, "%s: %s", m->path, strerror(e_no));
+		return KP_TEMP;
 	}
 	return md_path_check(&st, MD_K_DIR, o, m->path, err, errlen);
 }
@@ -320,49 +320,49 @@ maildir_open(struct maildrop *md, const char *path,
 	int rc, e_no, fds[3] = { -1, -1, -1 }, dirty = 0;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL) {
-		md_err(err, errlen, "out of memory");
-		return MD_TEMP;
+		util_snprintf(err, errlen, "out of memory");
+		return KP_TEMP;
 	}
 	md->be = m;
 	m->rootfd = m->dfd[0] = m->dfd[1] = -1;
 	m->note = opts->note;
 	if ((m->path = strdup(path)) == NULL) {
-		md_err(err, errlen, "out of memory");
-		return MD_TEMP;
+		util_snprintf(err, errlen, "out of memory");
+		return KP_TEMP;
 	}
-	if ((rc = mdir_openroot(m, opts, err, errlen)) != MD_OK)
+	if ((rc = mdir_openroot(m, opts, err, errlen)) != KP_OK)
 		return rc;
 	/* Look at all of it before creating anything. */
 	for (i = 0; i < 3; i++)
 		if ((rc = mdir_opendir(m, subs[i], opts, &fds[i], err,
-		    errlen)) != MD_OK)
+		    errlen)) != KP_OK)
 			goto subdirs;
-	if ((rc = mdir_cache_check(m, -1, opts, err, errlen)) != MD_OK)
+	if ((rc = mdir_cache_check(m, -1, opts, err, errlen)) != KP_OK)
 		goto subdirs;
 	for (i = 0; i < 3; i++) {
 		if (fds[i] != -1)
 			continue;
 		if (!opts->create) {
-			md_err(err, errlen, "%s: not a Maildir (no %s/)",
+			util_snprintf(err, errlen, "%s: not a Maildir (no %s/)",
 			    path, subs[i]);
-			rc = MD_PERM;
+			rc = KP_PERM;
 			goto subdirs;
 		}
 		if (mkdirat(m->rootfd, subs[i], 0700) == -1 &&
 		    errno != EEXIST) {
 			e_no = errno;
-			md_err(err, errlen, "%s/%s: %s", path, subs[i],
+			util_snprintf(err, errlen, "%s/%s: %s", path, subs[i],
 			    strerror(e_no));
-			rc = md_err_status(e_no);
+			rc = kp_status_errno(e_no);
 			goto subdirs;
 		}
 		if ((rc = mdir_opendir(m, subs[i], opts, &fds[i], err,
-		    errlen)) != MD_OK)
+		    errlen)) != KP_OK)
 			goto subdirs;
 		if (fds[i] == -1) {
-			md_err(err, errlen, "%s/%s: vanished", path,
+			util_snprintf(err, errlen, "%s/%s: vanished", path,
 			    subs[i]);
-			rc = MD_TEMP;
+			rc = KP_TEMP;
 			goto subdirs;
 		}
 	}
@@ -371,16 +371,16 @@ subdirs:
 		(void)close(fds[0]);
 	m->dfd[MDIR_NEW] = fds[1];
 	m->dfd[MDIR_CUR] = fds[2];
-	if (rc != MD_OK)
+	if (rc != KP_OK)
 		return rc;
 
 	(void)util_snprintf(lockpath, sizeof(lockpath), "%s/%s", path,
 	    MDIR_LOCK);
 	if ((rc = md_lock_session(md, m->rootfd, MDIR_LOCK, lockpath, opts,
-	    err, errlen)) != MD_OK)
+	    err, errlen)) != KP_OK)
 		return rc;
 
-	if ((rc = mdir_cache_load(m, opts, err, errlen)) != MD_OK)
+	if ((rc = mdir_cache_load(m, opts, err, errlen)) != KP_OK)
 		return rc;
 	if (!m->cache_bad && !m->cache_v1 &&
 	    mdir_scan_stamp(m->dfd[MDIR_NEW], &now[MDIR_NEW]) == 0 &&
@@ -388,13 +388,13 @@ subdirs:
 	    mdir_scan_same(&now[MDIR_NEW], &m->cstamp[MDIR_NEW]) &&
 	    mdir_scan_same(&now[MDIR_CUR], &m->cstamp[MDIR_CUR])) {
 		/* Neither directory changed since the listing was made. */
-		if ((rc = mdir_cache_listing(m, err, errlen)) != MD_OK)
+		if ((rc = mdir_cache_listing(m, err, errlen)) != KP_OK)
 			return rc;
 	} else {
 		if ((rc = mdir_scan_dir(m, MDIR_NEW, &cap, err, errlen)) !=
-		    MD_OK ||
+		    KP_OK ||
 		    (rc = mdir_scan_dir(m, MDIR_CUR, &cap, err, errlen)) !=
-		    MD_OK)
+		    KP_OK)
 			return rc;
 		mdir_scan_sort(m);
 		/* Past the limit, serve the oldest. */
@@ -402,7 +402,7 @@ subdirs:
 			free(m->ents[--m->n].name);	/* not borrowed */
 			m->truncated = 1;
 		}
-		if ((rc = mdir_sizes(m, &dirty, err, errlen)) != MD_OK)
+		if ((rc = mdir_sizes(m, &dirty, err, errlen)) != KP_OK)
 			return rc;
 		/* Sizes, or the listing, or the format changed. */
 		if (dirty || m->cache_v1 || m->n != m->ncache ||
@@ -444,8 +444,8 @@ subdirs:
 	}
 
 	if ((md->msgs = calloc(m->n + 1, sizeof(*md->msgs))) == NULL) {
-		md_err(err, errlen, "out of memory");
-		return MD_TEMP;
+		util_snprintf(err, errlen, "out of memory");
+		return KP_TEMP;
 	}
 	for (i = 0; i < m->n; i++) {
 		md->msgs[i].size = m->ents[i].size;
@@ -453,7 +453,7 @@ subdirs:
 		    md->msgs[i].uidl);
 	}
 	md->count = m->n;
-	return MD_OK;
+	return KP_OK;
 }
 
 static int
@@ -465,14 +465,14 @@ maildir_msg_fd(struct maildrop *md, size_t i, int *fdp, off_t *offp,
 	int fd, rc;
 
 	rc = mdir_open_msg(m, &m->ents[i], &fd, &st, err, errlen);
-	if (rc == MD_GONE)
-		return MD_GONE;
-	if (rc != MD_OK)
-		return MD_TEMP;	/* md_msg_fd() fails only so */
+	if (rc == KP_GONE)
+		return KP_GONE;
+	if (rc != KP_OK)
+		return KP_TEMP;	/* md_msg_fd() fails only so */
 	*fdp = fd;
 	*offp = 0;
 	*lenp = st.st_size;
-	return MD_OK;
+	return KP_OK;
 }
 
 static int
@@ -511,11 +511,11 @@ maildir_commit(struct maildrop *md, const unsigned char *del, char *err,
 			first_errno = e_no;
 	}
 	if (failed > 0) {
-		md_err(err, errlen, "%s: %zu of %zu deletions failed: %s",
+		util_snprintf(err, errlen, "%s: %zu of %zu deletions failed: %s",
 		    m->path, failed, total, strerror(first_errno));
-		return MD_TEMP;
+		return KP_TEMP;
 	}
-	return MD_OK;
+	return KP_OK;
 }
 
 static void

@@ -30,28 +30,28 @@ md_open(enum md_format fmt, const char *path, const struct md_opts *opts,
 	if (errlen > 0)
 		err[0] = '\0';
 	if ((md = calloc(1, sizeof(*md))) == NULL) {
-		md_err(err, errlen, "out of memory");
-		return MD_TEMP;
+		util_snprintf(err, errlen, "out of memory");
+		return KP_TEMP;
 	}
 	md->lock_fd = -1;
 	if ((unsigned int)fmt >= KP_NELEM(md_backends) ||
 	    md_backends[fmt] == NULL) {
-		md_err(err, errlen, "unknown maildrop format");
-		rc = MD_PERM;
+		util_snprintf(err, errlen, "unknown maildrop format");
+		rc = KP_PERM;
 	} else {
 		md->backend = md_backends[fmt];
 		rc = md->backend->open(md, path, opts, err, errlen);
 	}
-	if (rc == MD_OK)
+	if (rc == KP_OK)
 		rc = md_uidl_dedup(md->msgs, md->count, err, errlen);
-	if (rc != MD_OK) {
+	if (rc != KP_OK) {
 		md_close(md);
 		return rc;
 	}
 	for (i = 0; i < md->count; i++)
 		md->total += md->msgs[i].size;
 	*mdp = md;
-	return MD_OK;
+	return KP_OK;
 }
 
 size_t
@@ -78,8 +78,8 @@ md_msg_fd(struct maildrop *md, size_t i, int *fdp, off_t *offp,
 {
 	*fdp = -1;
 	if (i >= md->count) {
-		md_err(err, errlen, "no such message");
-		return MD_GONE;
+		util_snprintf(err, errlen, "no such message");
+		return KP_GONE;
 	}
 	return md->backend->msg_fd(md, i, fdp, offp, lenp, err, errlen);
 }
@@ -102,7 +102,7 @@ md_commit(struct maildrop *md, const unsigned char *del, char *err,
 		if (del[i])
 			break;
 	if (i == md->count)
-		return MD_OK;
+		return KP_OK;
 	return md->backend->commit(md, del, err, errlen);
 }
 

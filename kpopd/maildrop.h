@@ -4,7 +4,7 @@
  *
  * A session opens its maildrop once, after login, as the mail user:
  * md_open() takes the session lock (exclusive among kpopd sessions; a
- * second one gets MD_INUSE), reads a snapshot of the messages there now,
+ * second one gets KP_INUSE), reads a snapshot of the messages there now,
  * and returns it.  The snapshot never changes during the session: mail
  * delivered meanwhile is left alone and shows up next session.  Each
  * message has its size as POP3 sends it (CRLF line ends, no stuffing,
@@ -22,7 +22,7 @@
  *   it.  So open one maildrop per process, in the process that keeps
  *   it (the session monitor), and do not fork between md_open() and the
  *   end of the session expecting the child to hold it.  A second
- *   md_open() of the same maildrop in one process is MD_INUSE.
+ *   md_open() of the same maildrop in one process is KP_INUSE.
  * - Takeover (md_opts.takeover_idle) sends the holder SIGTERM.  The
  *   holder must treat SIGTERM as a dropped connection: end the session
  *   without md_commit() (a commit already running may finish; it is
@@ -35,7 +35,7 @@
  * - Trust: md_open() follows symlinks only in the first opts->trusted
  *   bytes of the path; every name below is opened without following
  *   one and must belong to the euid (md-path.c, md_path_check).  What
- *   fails that is MD_PERM, before anything is created; message files
+ *   fails that is KP_PERM, before anything is created; message files
  *   that fail it are left out (opts->note says which).
  * - Permissions: run as the mail user.  Maildir: write access to the
  *   Maildir (kpopd.lock, kpopd.cache, kpopd.cache.tmp), new/ and cur/.
@@ -52,18 +52,10 @@
 #include <sys/types.h>
 
 #include "common/limits.h"
+#include "common/status.h"
 #include "common/util.h"
 
 enum md_format { MD_MAILDIR, MD_MBOX };
-
-enum md_status {
-	MD_OK = 0,
-	MD_INUSE = -1,		/* another session holds it: [IN-USE] */
-	MD_TEMP = -2,		/* a transient failure: [SYS/TEMP] */
-	MD_PERM = -3,		/* a permanent one (bad path, not a
-				   maildrop, no permission): [SYS/PERM] */
-	MD_GONE = -4		/* md_msg_fd: the message vanished */
-};
 
 struct md_msg {
 	unsigned long long	size;		/* POP3 octets */
@@ -84,19 +76,19 @@ struct md_spool {
 struct md_opts {
 	/*
 	 * Seconds to wait for an MDA's lock (dotlock, fcntl) on an mbox
-	 * before giving up with MD_TEMP.
+	 * before giving up with KP_TEMP.
 	 */
 	unsigned int	lock_timeout;
 	/*
 	 * When the maildrop is held by another kpopd session that has been
 	 * idle (no md_touch()) for longer than this many seconds, take it
 	 * over: the holder is sent SIGTERM and the open waits for its lock
-	 * (up to MD_TAKEOVER_WAIT seconds, then MD_INUSE).  0 never takes
+	 * (up to MD_TAKEOVER_WAIT seconds, then KP_INUSE).  0 never takes
 	 * over.  Idleness is the age of the lock file's mtime, which
 	 * md_touch() refreshes at most once a second.
 	 */
 	unsigned int	takeover_idle;
-	/* Create a missing Maildir (new, cur, tmp) instead of MD_PERM. */
+	/* Create a missing Maildir (new, cur, tmp) instead of KP_PERM. */
 	int		create;
 	struct md_spool	spool;
 	/*
@@ -123,8 +115,8 @@ struct maildrop;
 
 /*
  * Open the maildrop of the given format at path (already expanded: no
- * %u left) and take its snapshot.  Returns MD_OK with *mdp set (free with
- * md_close()), or MD_INUSE, MD_TEMP, MD_PERM with a message in err.
+ * %u left) and take its snapshot.  Returns KP_OK with *mdp set (free with
+ * md_close()), or KP_INUSE, KP_TEMP, KP_PERM with a message in err.
  */
 int	md_open(enum md_format, const char *path, const struct md_opts *,
 	    struct maildrop **mdp, char *err, size_t errlen)
@@ -148,8 +140,8 @@ unsigned long long md_total(const struct maildrop *) KP_NONNULL(1);
  * exactly md_msg(i)->size octets (for a Maildir name with ",W=", the size
  * is that field, trusted as Dovecot writes it).  A Maildir message moved
  * or reflagged by another program is found by its base name.  Returns
- * MD_OK, MD_GONE (deleted, or the mbox replaced or truncated, behind our
- * back), or MD_TEMP with a message in err.
+ * KP_OK, KP_GONE (deleted, or the mbox replaced or truncated, behind our
+ * back), or KP_TEMP with a message in err.
  */
 int	md_msg_fd(struct maildrop *, size_t i, int *fdp, off_t *offp,
 	    off_t *lenp, char *err, size_t errlen) KP_NONNULL(1, 3, 4, 5, 6)
@@ -167,10 +159,10 @@ void	md_touch(struct maildrop *) KP_NONNULL(1);
  * message not deleted intact, and the mbox never half-written (the next
  * md_open undoes an interrupted rewrite, or completes one that had
  * written everything and only lacked its cleanup).  Mail delivered
- * during the session is kept.  Returns MD_OK or MD_TEMP (nothing deleted,
+ * during the session is kept.  Returns KP_OK or KP_TEMP (nothing deleted,
  * e.g. disk full, or the mbox was changed by another program in a way
  * that makes the snapshot wrong) with a message in err.  For Maildir,
- * where each deletion is one unlink, MD_TEMP means some deletions failed
+ * where each deletion is one unlink, KP_TEMP means some deletions failed
  * (the others are done; no message is ever damaged); a message already
  * gone is not an error.
  */

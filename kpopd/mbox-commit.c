@@ -127,7 +127,7 @@ mbox_shown(const struct mbox *mb, const char *name, char *buf, size_t len)
 /*
  * Remove the journal, its job done or undone (step 3 of a commit, the end
  * of a recovery), and make that durable; step numbers the test hook in
- * between.  Returns MD_OK, or MD_TEMP with err set (the journal stays
+ * between.  Returns KP_OK, or KP_TEMP with err set (the journal stays
  * for the next md_open()).
  */
 static int
@@ -137,17 +137,17 @@ mbox_journal_done(struct mbox *mb, int step, char *err, size_t errlen)
 
 	if (unlink(mb->jpath) == -1) {
 		e = errno;
-		md_err(err, errlen, "%s: %s", mb->jpath, strerror(e));
-		return MD_TEMP;
+		util_snprintf(err, errlen, "%s: %s", mb->jpath, strerror(e));
+		return KP_TEMP;
 	}
 	(void)MBOX_STEP(step);
 	(void)fsync(mb->dirfd);
-	return MD_OK;
+	return KP_OK;
 }
 
 /*
  * Finish or undo an interrupted commit (see the top of this file).  fd is
- * the mbox, locked, or -1 if it is missing.  Returns MD_OK or a status
+ * the mbox, locked, or -1 if it is missing.  Returns KP_OK or a status
  * with err set (the journal is then left for the next try).
  */
 int
@@ -161,31 +161,31 @@ mbox_commit_recover(struct mbox *mb, int fd, char *err, size_t errlen)
 	size_t want;
 	ssize_t r;
 	char orphan[PATH_MAX];
-	int jfd, e, valid = 0, truncated, rc = MD_TEMP, hashok = 0;
+	int jfd, e, valid = 0, truncated, rc = KP_TEMP, hashok = 0;
 
 	/* A journal that never got its name never described anything. */
 	if (unlink(mb->jtmp) == -1 && errno != ENOENT) {
 		e = errno;
-		md_err(err, errlen, "%s: %s", mb->jtmp, strerror(e));
-		return md_err_status(e);
+		util_snprintf(err, errlen, "%s: %s", mb->jtmp, strerror(e));
+		return kp_status_errno(e);
 	}
 	if ((jfd = md_path_openat(mb->dirfd, mb->jpath, O_RDONLY | O_NONBLOCK,
 	    0)) == -1) {
 		if (errno == ENOENT)
-			return MD_OK;
+			return KP_OK;
 		e = errno;
 		if (e == ELOOP) {
 			mbox_shown(mb, mb->jpath, orphan, sizeof(orphan));
 			return md_path_failed(mb->dirfd, mb->jpath, orphan, e,
 			    err, errlen);
 		}
-		md_err(err, errlen, "%s: %s", mb->jpath, strerror(e));
-		return MD_TEMP;
+		util_snprintf(err, errlen, "%s: %s", mb->jpath, strerror(e));
+		return KP_TEMP;
 	}
 	if (md_hash_init(&h) == -1) {
 		(void)close(jfd);
-		md_err(err, errlen, "out of memory");
-		return MD_TEMP;
+		util_snprintf(err, errlen, "out of memory");
+		return KP_TEMP;
 	}
 	hashok = 1;
 	/* Errors reading it are not proof it is bad: keep it then. */
@@ -193,9 +193,9 @@ mbox_commit_recover(struct mbox *mb, int fd, char *err, size_t errlen)
 		goto rfail;
 	mbox_shown(mb, mb->jpath, orphan, sizeof(orphan));
 	if (md_path_check(&jst, MD_K_FILE, &mb->opts, orphan, err, errlen) !=
-	    MD_OK) {
+	    KP_OK) {
 		/* Not one kpopd wrote: apply nothing, remove nothing. */
-		rc = MD_PERM;
+		rc = KP_PERM;
 		goto out;
 	}
 	if ((r = util_pread_full(jfd, hdr, sizeof(hdr), 0)) == -1)
@@ -221,7 +221,7 @@ mbox_commit_recover(struct mbox *mb, int fd, char *err, size_t errlen)
 		md_hash_update(&h, mb->buf, want);
 	}
 	if (md_hash_final(&h, dig) == -1) {
-		md_err(err, errlen, "%s: hashing failed", mb->jpath);
+		util_snprintf(err, errlen, "%s: hashing failed", mb->jpath);
 		goto out;
 	}
 	if (memcmp(dig, hdr + MBOX_J_SUMOFF, MD_HASH_LEN) != 0)
@@ -233,12 +233,12 @@ checked:
 		jfd = -1;
 		if (unlink(mb->jpath) == -1 && errno != ENOENT) {
 			e = errno;
-			md_err(err, errlen, "%s: %s", mb->jpath,
+			util_snprintf(err, errlen, "%s: %s", mb->jpath,
 			    strerror(e));
 			goto out;
 		}
 		(void)fsync(mb->dirfd);
-		rc = MD_OK;
+		rc = KP_OK;
 		goto out;
 	}
 	if (fd == -1 || fstat(fd, &st) == -1 || (uint64_t)st.st_dev != dev ||
@@ -248,19 +248,19 @@ checked:
 		    mb->jpath, (long long)time(NULL)) == -1 ||
 		    rename(mb->jpath, orphan) == -1) {
 			e = errno;
-			md_err(err, errlen, "%s: cannot set aside: %s",
+			util_snprintf(err, errlen, "%s: cannot set aside: %s",
 			    mb->jpath, strerror(e));
 			goto out;
 		}
 		(void)fsync(mb->dirfd);
-		rc = MD_OK;
+		rc = KP_OK;
 		goto out;
 	}
 	/* Did step 2 reach its truncation? */
 	truncated = (uint64_t)st.st_size < w + l;
 	if (!truncated) {
 		if ((b2 = malloc(MD_BUF_SIZE)) == NULL) {
-			md_err(err, errlen, "out of memory");
+			util_snprintf(err, errlen, "out of memory");
 			goto out;
 		}
 		for (left = (off_t)(l - n), pos = 0; left > 0 && !truncated;
@@ -271,7 +271,7 @@ checked:
 			    util_pread_full(fd, b2, want, (off_t)(w + n) + pos) !=
 			    (ssize_t)want) {
 				e = errno;
-				md_err(err, errlen, "%s: read: %s",
+				util_snprintf(err, errlen, "%s: read: %s",
 				    mb->path, strerror(e));
 				goto out;
 			}
@@ -299,11 +299,11 @@ checked:
 	goto out;
 rfail:
 	e = errno;
-	md_err(err, errlen, "read %s: %s", mb->jpath, strerror(e));
+	util_snprintf(err, errlen, "read %s: %s", mb->jpath, strerror(e));
 	goto out;
 wfail:
 	e = errno;
-	md_err(err, errlen, "%s: recovering from %s: %s", mb->path,
+	util_snprintf(err, errlen, "%s: recovering from %s: %s", mb->path,
 	    mb->jpath, strerror(e));
 out:
 	free(b2);
@@ -388,7 +388,7 @@ fail:
 
 /*
  * Whether the file under fd is still the snapshot's: same file, not
- * shorter, each From_ line where it was.  Returns MD_OK or MD_TEMP.
+ * shorter, each From_ line where it was.  Returns KP_OK or KP_TEMP.
  */
 static int
 mbox_verify(struct mbox *mb, int fd, off_t *sizep, char *err,
@@ -403,15 +403,15 @@ mbox_verify(struct mbox *mb, int fd, off_t *sizep, char *err,
 
 	if (fstat(fd, &st) == -1) {
 		e = errno;
-		md_err(err, errlen, "%s: %s", mb->path, strerror(e));
-		return MD_TEMP;
+		util_snprintf(err, errlen, "%s: %s", mb->path, strerror(e));
+		return KP_TEMP;
 	}
 	if (st.st_dev != mb->dev || st.st_ino != mb->ino ||
 	    st.st_size < mb->snap_end) {
-		md_err(err, errlen, "%s was replaced or truncated by "
+		util_snprintf(err, errlen, "%s was replaced or truncated by "
 		    "another program during the session; nothing deleted",
 		    mb->path);
-		return MD_TEMP;
+		return KP_TEMP;
 	}
 	for (i = 0; i < mb->n; i++) {
 		m = &mb->msgs[i];
@@ -425,14 +425,14 @@ mbox_verify(struct mbox *mb, int fd, off_t *sizep, char *err,
 			h = md_hash_fnv(h, mb->buf, want);
 		}
 		if (left > 0 || h != m->from_hash) {
-			md_err(err, errlen, "%s was rewritten by another "
+			util_snprintf(err, errlen, "%s was rewritten by another "
 			    "program during the session; nothing deleted",
 			    mb->path);
-			return MD_TEMP;
+			return KP_TEMP;
 		}
 	}
 	*sizep = st.st_size;
-	return MD_OK;
+	return KP_OK;
 }
 
 static int
@@ -446,21 +446,21 @@ mbox_commit_in(struct maildrop *md, const unsigned char *del, char *err,
 	int fd = -1, jfd = -1, e, rc;
 
 	if (!mb->exists)
-		return MD_OK;
-	/* md_commit() fails with MD_TEMP only: the session is over anyway. */
-	if (mbox_lock_take(mb, &fd, err, errlen) != MD_OK)
-		return MD_TEMP;
+		return KP_OK;
+	/* md_commit() fails with KP_TEMP only: the session is over anyway. */
+	if (mbox_lock_take(mb, &fd, err, errlen) != KP_OK)
+		return KP_TEMP;
 	if (fd == -1) {
-		md_err(err, errlen, "%s was removed during the session; "
+		util_snprintf(err, errlen, "%s was removed during the session; "
 		    "nothing deleted", mb->path);
-		rc = MD_TEMP;
+		rc = KP_TEMP;
 		goto out;
 	}
-	if ((rc = mbox_verify(mb, fd, &eof, err, errlen)) != MD_OK)
+	if ((rc = mbox_verify(mb, fd, &eof, err, errlen)) != KP_OK)
 		goto out;
-	rc = MD_TEMP;
+	rc = KP_TEMP;
 	if (lstat(mb->jpath, &st) == 0) {
-		md_err(err, errlen, "%s: a journal is pending; nothing "
+		util_snprintf(err, errlen, "%s: a journal is pending; nothing "
 		    "deleted", mb->jpath);
 		goto out;
 	}
@@ -480,7 +480,7 @@ mbox_commit_in(struct maildrop *md, const unsigned char *del, char *err,
 		/* Only the end goes: one truncation, atomic by itself. */
 		if (ftruncate(fd, w) == -1 || fsync(fd) == -1)
 			goto fail_before;
-		rc = MD_OK;
+		rc = KP_OK;
 		goto out;
 	}
 	mbox_lock_spool(&mb->spool, 1);
@@ -517,7 +517,7 @@ mbox_commit_in(struct maildrop *md, const unsigned char *del, char *err,
 	if (fsync(fd) == -1) {
 		/* Done but maybe not durable: the journal decides later. */
 		e = errno;
-		md_err(err, errlen, "fsync %s: %s; the next session "
+		util_snprintf(err, errlen, "fsync %s: %s; the next session "
 		    "completes the deletions", mb->path, strerror(e));
 		goto out;
 	}
@@ -534,17 +534,17 @@ fail_write:
 	if (mbox_copy(mb, jfd, MBOX_J_HDR, fd, w, l, NULL) == 0 &&
 	    fsync(fd) == 0 && unlink(mb->jpath) == 0) {
 		(void)fsync(mb->dirfd);
-		md_err(err, errlen, "rewriting %s: %s; nothing deleted",
+		util_snprintf(err, errlen, "rewriting %s: %s; nothing deleted",
 		    mb->path, strerror(e));
 	} else {
-		md_err(err, errlen, "rewriting %s: %s; the next session "
+		util_snprintf(err, errlen, "rewriting %s: %s; the next session "
 		    "restores it from %s", mb->path, strerror(e), mb->jpath);
 	}
 	mbox_lock_spool(&mb->spool, 0);
 	goto out;
 fail_before:
 	e = errno;
-	md_err(err, errlen, "%s: %s; nothing deleted", mb->path,
+	util_snprintf(err, errlen, "%s: %s; nothing deleted", mb->path,
 	    strerror(e));
 out:
 	if (jfd != -1)
@@ -562,9 +562,9 @@ mbox_commit(struct maildrop *md, const unsigned char *del, char *err,
 	int cwd, rc;
 
 	if (!mb->exists)
-		return MD_OK;
+		return KP_OK;
 	if ((cwd = mbox_lock_enter(mb, err, errlen)) == -2)
-		return MD_TEMP;
+		return KP_TEMP;
 	rc = mbox_commit_in(md, del, err, errlen);
 	mbox_lock_leave(cwd);
 	return rc;

@@ -63,7 +63,7 @@ void	mbox_lock_spool(const struct md_spool *sp, int on) KP_NONNULL(1);
 
 /*
  * Take the MDA locks and open the mbox read-write in *fdp.  A missing
- * mbox gives MD_OK with *fdp = -1 (the dotlock still held).  On failure
+ * mbox gives KP_OK with *fdp = -1 (the dotlock still held).  On failure
  * nothing is held.  In the mbox's directory (mbox_lock_enter).
  */
 int	mbox_lock_take(struct mbox *mb, int *fdp, char *err, size_t errlen)
@@ -89,7 +89,7 @@ void	mbox_lock_leave(int old);
 /*
  * Finish or undo an interrupted commit (see mbox-commit.c).  fd is the
  * mbox, locked, or -1 if it is missing; in the mbox's directory, with the
- * spool group.  Returns MD_OK or a status with err set (the journal is
+ * spool group.  Returns KP_OK or a status with err set (the journal is
  * then left for the next try).
  */
 int	mbox_commit_recover(struct mbox *mb, int fd, char *err, size_t errlen)

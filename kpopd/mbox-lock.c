@@ -45,25 +45,25 @@ mbox_lock_spool(const struct md_spool *sp, int on)
 
 /*
  * One of the MDA locks is taken by another program: wait a poll interval
- * and return MD_OK to try again, or, once the deadline (lock_timeout from
- * the first try) has passed, MD_TEMP with err set.  what names the lock.
+ * and return KP_OK to try again, or, once the deadline (lock_timeout from
+ * the first try) has passed, KP_TEMP with err set.  what names the lock.
  */
 static int
 mbox_lock_wait(struct mbox *mb, long long deadline, const char *what,
     char *err, size_t errlen)
 {
 	if (util_now_ms() >= deadline) {
-		md_err(err, errlen, "%s is locked by another program (%s)",
+		util_snprintf(err, errlen, "%s is locked by another program (%s)",
 		    mb->path, what);
-		return MD_TEMP;
+		return KP_TEMP;
 	}
 	util_sleep_ms(MD_LOCK_POLL_MS);
-	return MD_OK;
+	return KP_OK;
 }
 
 /*
  * Take the MDA locks and open the mbox read-write in *fdp.  A missing
- * mbox gives MD_OK with *fdp = -1 (the dotlock still held).  On failure
+ * mbox gives KP_OK with *fdp = -1 (the dotlock still held).  On failure
  * nothing is held.
  */
 int
@@ -79,40 +79,40 @@ mbox_lock_take(struct mbox *mb, int *fdp, char *err, size_t errlen)
 	rc = dotlock_take(&mb->dl, mb->name, "kpopd", deadline, err, errlen);
 	mbox_lock_spool(&mb->spool, 0);
 	if (rc != KP_OK)
-		return rc == KP_INUSE ? MD_TEMP :
-		    md_err_status(mb->dl.errnum);
+		return rc == KP_INUSE ? KP_TEMP :
+		    kp_status_errno(mb->dl.errnum);
 	if ((fd = md_path_openat(mb->dirfd, mb->name, O_RDWR | O_NONBLOCK,
 	    0)) == -1) {
 		e = errno;
 		if (e == ENOENT)
-			return MD_OK;
+			return KP_OK;
 		rc = md_path_failed(mb->dirfd, mb->name, mb->path, e, err,
 		    errlen);
 		goto fail;
 	}
 	if (fstat(fd, &st) == -1) {
 		e = errno;
-		md_err(err, errlen, "%s: %s", mb->path, strerror(e));
-		rc = MD_TEMP;
+		util_snprintf(err, errlen, "%s: %s", mb->path, strerror(e));
+		rc = KP_TEMP;
 		goto fail;
 	}
 	if ((rc = md_path_check(&st, MD_K_FILE, &mb->opts, mb->path, err,
-	    errlen)) != MD_OK)
+	    errlen)) != KP_OK)
 		goto fail;
 	while ((busy = util_trylock(fd)) != 0) {
 		if (busy == -1) {
 			e = errno;
-			md_err(err, errlen, "lock %s: %s", mb->path,
+			util_snprintf(err, errlen, "lock %s: %s", mb->path,
 			    strerror(e));
-			rc = MD_TEMP;
+			rc = KP_TEMP;
 			goto fail;
 		}
 		if ((rc = mbox_lock_wait(mb, deadline, "fcntl", err,
-		    errlen)) != MD_OK)
+		    errlen)) != KP_OK)
 			goto fail;
 	}
 	*fdp = fd;
-	return MD_OK;
+	return KP_OK;
 fail:
 	if (fd != -1)
 		(void)close(fd);
@@ -151,7 +151,7 @@ mbox_lock_enter(struct mbox *mb, char *err, size_t errlen)
 		e = errno;
 		if (old != -1)
 			(void)close(old);
-		md_err(err, errlen, "%s: cannot enter its directory: %s",
+		util_snprintf(err, errlen, "%s: cannot enter its directory: %s",
 		    mb->path, strerror(e));
 		return -2;
 	}

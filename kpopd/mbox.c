@@ -205,7 +205,7 @@ mbox_hdr_line(struct mbox_parse *ps, const unsigned char *p, size_t n,
 
 /*
  * Read the snapshot from fd (locked, size bytes).  Fills mb->msgs and
- * md->msgs.  Returns MD_OK or a status with err set.
+ * md->msgs.  Returns KP_OK or a status with err set.
  */
 static int
 mbox_parse(struct mbox *mb, struct maildrop *md, int fd, off_t size,
@@ -216,18 +216,18 @@ mbox_parse(struct mbox *mb, struct maildrop *md, int fd, off_t size,
 	struct md_piece pc;
 	struct md_lr lr;
 	unsigned long npieces = 0;
-	int r, e, empty, rc = MD_TEMP;
+	int r, e, empty, rc = KP_TEMP;
 
 	memset(&ps, 0, sizeof(ps));
 	ps.mb = mb;
 	ps.md = md;
 	mb->snap_end = size;
 	if (md_lr_init(&lr, fd, 0, size) == -1) {
-		md_err(err, errlen, "out of memory");
-		return MD_TEMP;
+		util_snprintf(err, errlen, "out of memory");
+		return KP_TEMP;
 	}
 	if (md_hash_init(&ps.h) == -1) {
-		md_err(err, errlen, "out of memory");
+		util_snprintf(err, errlen, "out of memory");
 		goto out;
 	}
 	while ((r = md_lr_next(&lr, &pc)) == 1) {
@@ -248,9 +248,9 @@ mbox_parse(struct mbox *mb, struct maildrop *md, int fd, off_t size,
 				if (mbox_start(&ps, pc.off) == -1)
 					goto nomem;
 			} else if (pc.off == 0) {
-				md_err(err, errlen, "%s: not an mbox (no "
+				util_snprintf(err, errlen, "%s: not an mbox (no "
 				    "From_ line at the start)", mb->path);
-				rc = MD_PERM;
+				rc = KP_PERM;
 				goto out;
 			} else if (!ps.in_from) {
 				if (ps.pending) {
@@ -293,20 +293,20 @@ mbox_parse(struct mbox *mb, struct maildrop *md, int fd, off_t size,
 	}
 	if (r == -1) {
 		e = errno;
-		md_err(err, errlen, "read %s: %s", mb->path, strerror(e));
+		util_snprintf(err, errlen, "read %s: %s", mb->path, strerror(e));
 		goto out;
 	}
 	if (lr.shortread) {
-		md_err(err, errlen, "%s shrank while locked", mb->path);
+		util_snprintf(err, errlen, "%s shrank while locked", mb->path);
 		goto out;
 	}
 	if (mbox_finish(&ps, mb->snap_end) == -1)
 		goto nomem;
 	md->count = mb->n;
-	rc = MD_OK;
+	rc = KP_OK;
 	goto out;
 nomem:
-	md_err(err, errlen, "out of memory");
+	util_snprintf(err, errlen, "out of memory");
 out:
 	md_hash_free(&ps.h);
 	md_lr_free(&lr);
@@ -326,8 +326,8 @@ mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
 	int fd = -1, cwd, rc, e;
 
 	if ((mb = calloc(1, sizeof(*mb))) == NULL) {
-		md_err(err, errlen, "out of memory");
-		return MD_TEMP;
+		util_snprintf(err, errlen, "out of memory");
+		return KP_TEMP;
 	}
 	md->be = mb;
 	dotlock_init(&mb->dl);
@@ -336,7 +336,7 @@ mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
 	mb->spool = opts->spool;
 	mb->opts = *opts;
 	if ((rc = md_path_resolve(path, opts, &mb->dirfd, &name, err,
-	    errlen)) != MD_OK)
+	    errlen)) != KP_OK)
 		return rc;
 	if ((mb->path = strdup(path)) == NULL ||
 	    (mb->name = strdup(name)) == NULL ||
@@ -354,37 +354,37 @@ mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
 	/* A planted mbox is refused before any lock file is made. */
 	if (fstatat(mb->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISLNK(st.st_mode)) {
-			md_err(err, errlen, "%s: a symbolic link; refused",
+			util_snprintf(err, errlen, "%s: a symbolic link; refused",
 			    path);
-			return MD_PERM;
+			return KP_PERM;
 		}
 		if ((rc = md_path_check(&st, MD_K_FILE, opts, path, err,
-		    errlen)) != MD_OK)
+		    errlen)) != KP_OK)
 			return rc;
 	}
 	mbox_lock_spool(&mb->spool, 1);
 	rc = md_lock_session(md, mb->dirfd, buf, shown, opts, err, errlen);
 	mbox_lock_spool(&mb->spool, 0);
-	if (rc != MD_OK)
+	if (rc != KP_OK)
 		return rc;
 	if ((cwd = mbox_lock_enter(mb, err, errlen)) == -2)
-		return MD_TEMP;
-	if ((rc = mbox_lock_take(mb, &fd, err, errlen)) != MD_OK)
+		return KP_TEMP;
+	if ((rc = mbox_lock_take(mb, &fd, err, errlen)) != KP_OK)
 		goto leave;
 	mbox_lock_spool(&mb->spool, 1);
 	rc = mbox_commit_recover(mb, fd, err, errlen);
 	mbox_lock_spool(&mb->spool, 0);
-	if (rc != MD_OK)
+	if (rc != KP_OK)
 		goto out;
 	if (fd == -1) {
 		/* No mbox yet: an empty maildrop. */
-		rc = MD_OK;
+		rc = KP_OK;
 		goto out;
 	}
 	if (fstat(fd, &st) == -1) {
 		e = errno;
-		md_err(err, errlen, "%s: %s", path, strerror(e));
-		rc = MD_TEMP;
+		util_snprintf(err, errlen, "%s: %s", path, strerror(e));
+		rc = KP_TEMP;
 		goto out;
 	}
 	mb->exists = 1;
@@ -397,8 +397,8 @@ leave:
 	mbox_lock_leave(cwd);
 	return rc;
 nomem:
-	md_err(err, errlen, "out of memory (or path too long)");
-	return MD_TEMP;
+	util_snprintf(err, errlen, "out of memory (or path too long)");
+	return KP_TEMP;
 }
 
 static int
@@ -413,20 +413,20 @@ mbox_msg_fd(struct maildrop *md, size_t i, int *fdp, off_t *offp,
 	if ((fd = md_path_openat(mb->dirfd, mb->name, O_RDONLY | O_NONBLOCK,
 	    0)) == -1) {
 		e = errno;
-		md_err(err, errlen, "%s: %s", mb->path, strerror(e));
-		return e == ENOENT ? MD_GONE : MD_TEMP;
+		util_snprintf(err, errlen, "%s: %s", mb->path, strerror(e));
+		return e == ENOENT ? KP_GONE : KP_TEMP;
 	}
 	if (fstat(fd, &st) == -1 || st.st_dev != mb->dev ||
 	    st.st_ino != mb->ino || st.st_size < m->msg_off + m->msg_len) {
 		(void)close(fd);
-		md_err(err, errlen, "%s was replaced or truncated by "
+		util_snprintf(err, errlen, "%s was replaced or truncated by "
 		    "another program", mb->path);
-		return MD_GONE;
+		return KP_GONE;
 	}
 	*fdp = fd;
 	*offp = m->msg_off;
 	*lenp = m->msg_len;
-	return MD_OK;
+	return KP_OK;
 }
 
 static void

@@ -4,9 +4,10 @@
  * operations table that maildrop.c dispatches through, and the helpers
  * the backends share, each in its own file: the kpopd session lock
  * (md-lock.c), paths a mail user cannot redirect (md-path.c), the UIDL
- * rules (md-uidl.c), hashing (md-hash.c), a line reader over a
- * descriptor (md-lr.c) and error reporting (md-err.c).  The helpers call
- * neither maildrop.c nor a backend.
+ * rules (md-uidl.c), hashing (md-hash.c) and a line reader over a
+ * descriptor (md-lr.c).  Errors go into the caller's buffer with
+ * util_snprintf, an errno becomes a status with kp_status_errno.  The
+ * helpers call neither maildrop.c nor a backend.
  */
 #ifndef KPOPD_MD_INT_H
 #define KPOPD_MD_INT_H
@@ -69,8 +70,8 @@ extern const struct md_backend md_mbox;		/* mbox.c */
  * directory dfd (created mode 0600 if missing; a symlink, a file of
  * another account or with more links is refused), with the takeover of
  * an idle holder that opts->takeover_idle allows.  shown is its path for
- * messages.  Sets md->lock_fd.  Returns MD_OK, MD_INUSE, MD_TEMP or
- * MD_PERM with a message in err.
+ * messages.  Sets md->lock_fd.  Returns KP_OK, KP_INUSE, KP_TEMP or
+ * KP_PERM with a message in err.
  */
 int	md_lock_session(struct maildrop *, int dfd, const char *name,
 	    const char *shown, const struct md_opts *, char *err,
@@ -114,8 +115,8 @@ extern int md_path_no_openat2;
 enum md_kind { MD_K_DIR, MD_K_PARENT, MD_K_FILE };
 
 /*
- * Whether st (of the file shown) is what kind demands.  Returns MD_OK,
- * or MD_PERM with the reason in err.
+ * Whether st (of the file shown) is what kind demands.  Returns KP_OK,
+ * or KP_PERM with the reason in err.
  */
 int	md_path_check(const struct stat *st, enum md_kind kind,
 	    const struct md_opts *, const char *shown, char *err,
@@ -134,7 +135,7 @@ const char *md_path_unfit(const struct stat *st) KP_NONNULL(1);
 /*
  * The status and message (in err) for md_path_openat(dfd, name) having
  * failed with errno e: a symlink or a name that is no directory is refused
- * (MD_PERM, saying so), others go through md_err_status().
+ * (KP_PERM, saying so), others go through kp_status_errno().
  */
 int	md_path_failed(int dfd, const char *name, const char *shown, int e,
 	    char *err, size_t errlen) KP_NONNULL(2, 3, 5);
@@ -143,9 +144,9 @@ int	md_path_failed(int dfd, const char *name, const char *shown, int e,
  * Open the directory that holds path's last component: the trusted
  * prefix (opts->trusted) with symlinks followed, then each further
  * component with md_path_openat() and md_path_check(MD_K_PARENT), with
- * O_PATH, so that search permission is enough on the way.  Returns MD_OK with *dfdp
+ * O_PATH, so that search permission is enough on the way.  Returns KP_OK with *dfdp
  * (read-only if the process may read it, else O_PATH; the caller closes
- * it) and *namep (into path: the last component), or MD_PERM/MD_TEMP
+ * it) and *namep (into path: the last component), or KP_PERM/KP_TEMP
  * with err set.
  */
 int	md_path_resolve(const char *path, const struct md_opts *, int *dfdp,
@@ -166,8 +167,8 @@ void	md_uidl_from(const char *s, size_t len, char *out) KP_NONNULL(1, 3);
  * with a UIDL keeps it, a later one gets the first of "-2", "-3", ...
  * not taken by an earlier message (the UIDL cut to leave room).  The
  * same input always gives the same result; time is linear in count
- * whatever the UIDLs are (md-uidl.c says how).  Returns MD_OK, or
- * MD_TEMP (no memory) with a message in err.
+ * whatever the UIDLs are (md-uidl.c says how).  Returns KP_OK, or
+ * KP_TEMP (no memory) with a message in err.
  */
 int	md_uidl_dedup(struct md_msg *msgs, size_t count, char *err,
 	    size_t errlen) KP_NONNULL(3) KP_WUR;
@@ -225,14 +226,5 @@ int	md_lr_init(struct md_lr *, int fd, off_t start, off_t end)
 /* Returns 1 and the next piece, 0 at the end, or -1 (errno) on error. */
 int	md_lr_next(struct md_lr *, struct md_piece *) KP_NONNULL(1, 2) KP_WUR;
 void	md_lr_free(struct md_lr *) KP_NONNULL(1);
-
-/* ---- md-err.c: errors ---- */
-
-/* Put a message in err (always NUL-terminated if errlen > 0). */
-void	md_err(char *err, size_t errlen, const char *fmt, ...)
-	    KP_PRINTF(3, 4) KP_NONNULL(1, 3);
-
-/* MD_PERM for errno values that retrying will not fix, else MD_TEMP. */
-int	md_err_status(int e);
 
 #endif

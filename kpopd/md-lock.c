@@ -53,19 +53,19 @@ md_lock_session(struct maildrop *md, int dfd, const char *name,
 		return md_path_failed(dfd, name, path, errno, err, errlen);
 	if (fstat(fd, &st) == -1) {
 		e = errno;
-		md_err(err, errlen, "session lock %s: %s", path,
+		util_snprintf(err, errlen, "session lock %s: %s", path,
 		    strerror(e));
-		rc = MD_TEMP;
+		rc = KP_TEMP;
 		goto fail;
 	}
 	if ((rc = md_path_check(&st, MD_K_FILE, opts, path, err, errlen)) !=
-	    MD_OK)
+	    KP_OK)
 		goto fail;
 	for (h = md_held; h != NULL; h = h->held_next) {
 		if (h->lock_dev == st.st_dev && h->lock_ino == st.st_ino) {
-			md_err(err, errlen, "maildrop already open in "
+			util_snprintf(err, errlen, "maildrop already open in "
 			    "this process");
-			rc = MD_INUSE;
+			rc = KP_INUSE;
 			goto fail;
 		}
 	}
@@ -74,24 +74,24 @@ md_lock_session(struct maildrop *md, int dfd, const char *name,
 			break;
 		if (busy == -1) {
 			e = errno;
-			md_err(err, errlen, "session lock %s: %s", path,
+			util_snprintf(err, errlen, "session lock %s: %s", path,
 			    strerror(e));
-			rc = MD_TEMP;
+			rc = KP_TEMP;
 			goto fail;
 		}
 		if (killed) {
 			if (util_now_ms() >= deadline) {
-				md_err(err, errlen, "in use: the idle "
+				util_snprintf(err, errlen, "in use: the idle "
 				    "session did not let go");
-				rc = MD_INUSE;
+				rc = KP_INUSE;
 				goto fail;
 			}
 			util_sleep_ms(MD_LOCK_POLL_MS);
 			continue;
 		}
 		if (opts->takeover_idle == 0) {
-			md_err(err, errlen, "in use by another session");
-			rc = MD_INUSE;
+			util_snprintf(err, errlen, "in use by another session");
+			rc = KP_INUSE;
 			goto fail;
 		}
 		memset(&fl, 0, sizeof(fl));
@@ -99,9 +99,9 @@ md_lock_session(struct maildrop *md, int dfd, const char *name,
 		fl.l_whence = SEEK_SET;
 		if (fcntl(fd, F_GETLK, &fl) == -1 || fstat(fd, &st) == -1) {
 			e = errno;
-			md_err(err, errlen, "session lock %s: %s", path,
+			util_snprintf(err, errlen, "session lock %s: %s", path,
 			    strerror(e));
-			rc = MD_TEMP;
+			rc = KP_TEMP;
 			goto fail;
 		}
 		if (fl.l_type == F_UNLCK)
@@ -110,18 +110,18 @@ md_lock_session(struct maildrop *md, int dfd, const char *name,
 		idle_ms = md_ms_between(&st.st_mtim, &now);
 		if (idle_ms <= (long long)opts->takeover_idle * 1000 ||
 		    fl.l_pid <= 0 || fl.l_pid == getpid()) {
-			md_err(err, errlen, "in use by another session "
+			util_snprintf(err, errlen, "in use by another session "
 			    "(pid %ld, idle %llds)", (long)fl.l_pid,
 			    idle_ms / 1000);
-			rc = MD_INUSE;
+			rc = KP_INUSE;
 			goto fail;
 		}
 		if (kill(fl.l_pid, SIGTERM) == -1 && errno != ESRCH) {
 			e = errno;
-			md_err(err, errlen, "in use by pid %ld, which "
+			util_snprintf(err, errlen, "in use by pid %ld, which "
 			    "cannot be taken over: %s", (long)fl.l_pid,
 			    strerror(e));
-			rc = MD_INUSE;
+			rc = KP_INUSE;
 			goto fail;
 		}
 		killed = 1;
@@ -135,7 +135,7 @@ md_lock_session(struct maildrop *md, int dfd, const char *name,
 	(void)clock_gettime(CLOCK_MONOTONIC, &md->touched);
 	md->held_next = md_held;
 	md_held = md;
-	return MD_OK;
+	return KP_OK;
 fail:
 	(void)close(fd);
 	return rc;

@@ -4,7 +4,7 @@
  * without following a symbolic link (md_path_openat, md_path_resolve)
  * and checked to be the mail user's (md_path_check, md_path_unfit);
  * md_path_failed says why an open failed.  The backends and the session
- * lock use them; they call only md-err.c.
+ * lock use them; they call only common/.
  */
 #include "config.h"
 
@@ -79,36 +79,36 @@ md_path_check(const struct stat *st, enum md_kind kind, const struct md_opts *o,
 
 	if (kind == MD_K_FILE ? !S_ISREG(st->st_mode) :
 	    !S_ISDIR(st->st_mode)) {
-		md_err(err, errlen, "%s: not a %s; refused", shown,
+		util_snprintf(err, errlen, "%s: not a %s; refused", shown,
 		    kind == MD_K_FILE ? "regular file" : "directory");
-		return MD_PERM;
+		return KP_PERM;
 	}
 	if (st->st_uid != me && !(kind == MD_K_PARENT && st->st_uid == 0)) {
-		md_err(err, errlen, "%s: owned by uid %lu, not by the mail "
+		util_snprintf(err, errlen, "%s: owned by uid %lu, not by the mail "
 		    "user (uid %lu); refused", shown,
 		    (unsigned long)st->st_uid, (unsigned long)me);
-		return MD_PERM;
+		return KP_PERM;
 	}
 	if ((st->st_mode & S_IWOTH) != 0) {
-		md_err(err, errlen, "%s: writable by every account (mode "
+		util_snprintf(err, errlen, "%s: writable by every account (mode "
 		    "%04o); refused", shown, (unsigned int)(st->st_mode &
 		    07777));
-		return MD_PERM;
+		return KP_PERM;
 	}
 	if (kind != MD_K_FILE && (st->st_mode & S_IWGRP) != 0 &&
 	    !(o->group_ok && st->st_gid == o->own_gid)) {
-		md_err(err, errlen, "%s: writable by group %lu (mode "
+		util_snprintf(err, errlen, "%s: writable by group %lu (mode "
 		    "%04o), which is not the mail user's own; refused", shown,
 		    (unsigned long)st->st_gid, (unsigned int)(st->st_mode &
 		    07777));
-		return MD_PERM;
+		return KP_PERM;
 	}
 	if (kind == MD_K_FILE && st->st_nlink != 1) {
-		md_err(err, errlen, "%s: has %lu links, not one; refused",
+		util_snprintf(err, errlen, "%s: has %lu links, not one; refused",
 		    shown, (unsigned long)st->st_nlink);
-		return MD_PERM;
+		return KP_PERM;
 	}
-	return MD_OK;
+	return KP_OK;
 }
 
 const char *
@@ -133,13 +133,13 @@ md_path_failed(int dfd, const char *name, const char *shown, int e,
 
 	if ((e == ELOOP || e == ENOTDIR || e == EXDEV) &&
 	    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		md_err(err, errlen, "%s: %s; refused", shown,
+		util_snprintf(err, errlen, "%s: %s; refused", shown,
 		    S_ISLNK(st.st_mode) ? "a symbolic link" :
 		    "not a directory");
-		return MD_PERM;
+		return KP_PERM;
 	}
-	md_err(err, errlen, "%s: %s", shown, strerror(e));
-	return md_err_status(e);
+	util_snprintf(err, errlen, "%s: %s", shown, strerror(e));
+	return kp_status_errno(e);
 }
 
 int
@@ -158,8 +158,8 @@ md_path_resolve(const char *path, const struct md_opts *o, int *dfdp,
 	end = last != NULL ? last : path;
 	if (name[0] == '\0' || strcmp(name, ".") == 0 ||
 	    strcmp(name, "..") == 0) {
-		md_err(err, errlen, "%s: not a maildrop path", path);
-		return MD_PERM;
+		util_snprintf(err, errlen, "%s: not a maildrop path", path);
+		return KP_PERM;
 	}
 	/* The administrator's part, symlinks and all. */
 	t = o->trusted;
@@ -169,8 +169,8 @@ md_path_resolve(const char *path, const struct md_opts *o, int *dfdp,
 		(void)util_strlcpy(buf, path[0] == '/' ? "/" : ".",
 		    sizeof(buf));
 	else if (t >= sizeof(buf)) {
-		md_err(err, errlen, "%s: path too long", path);
-		return MD_PERM;
+		util_snprintf(err, errlen, "%s: path too long", path);
+		return KP_PERM;
 	} else {
 		memcpy(buf, path, t);
 		buf[t] = '\0';
@@ -178,8 +178,8 @@ md_path_resolve(const char *path, const struct md_opts *o, int *dfdp,
 	/* O_PATH on the way: search permission is all a path needs. */
 	if ((fd = open(buf, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		rc = errno;
-		md_err(err, errlen, "%s: %s", buf, strerror(rc));
-		return md_err_status(rc);
+		util_snprintf(err, errlen, "%s: %s", buf, strerror(rc));
+		return kp_status_errno(rc);
 	}
 	/* The user's part: no symlink, every step checked. */
 	for (p = path + t; p < end; p = q) {
@@ -190,8 +190,8 @@ md_path_resolve(const char *path, const struct md_opts *o, int *dfdp,
 		if (q == p)
 			continue;
 		if ((size_t)(q - p) > NAME_MAX) {
-			md_err(err, errlen, "%s: name too long", path);
-			rc = MD_PERM;
+			util_snprintf(err, errlen, "%s: name too long", path);
+			rc = KP_PERM;
 			goto fail;
 		}
 		memcpy(comp, p, (size_t)(q - p));
@@ -207,12 +207,12 @@ md_path_resolve(const char *path, const struct md_opts *o, int *dfdp,
 		fd = nfd;
 		if (fstat(fd, &st) == -1) {
 			rc = errno;
-			md_err(err, errlen, "%s: %s", buf, strerror(rc));
-			rc = MD_TEMP;
+			util_snprintf(err, errlen, "%s: %s", buf, strerror(rc));
+			rc = KP_TEMP;
 			goto fail;
 		}
 		if ((rc = md_path_check(&st, MD_K_PARENT, o, buf, err,
-		    errlen)) != MD_OK)
+		    errlen)) != KP_OK)
 			goto fail;
 	}
 	/* The last one readable if it may be (fsync wants that), as is. */
@@ -223,7 +223,7 @@ md_path_resolve(const char *path, const struct md_opts *o, int *dfdp,
 	}
 	*dfdp = fd;
 	*namep = name;
-	return MD_OK;
+	return KP_OK;
 fail:
 	(void)close(fd);
 	return rc;

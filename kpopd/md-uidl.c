@@ -182,10 +182,10 @@ md_uidl_dedup(struct md_msg *msgs, size_t count, char *err, size_t errlen)
 	size_t sz, i, j, s, len;
 	unsigned int d;
 	char cand[POP3_UIDL_MAX + 1];
-	int rc = MD_TEMP;
+	int rc = KP_TEMP;
 
 	if (count < 2)
-		return MD_OK;
+		return KP_OK;
 	sz = md_set_size(count);
 	if ((set = malloc(sz * sizeof(*set))) == NULL)
 		goto nomem;
@@ -244,13 +244,13 @@ take:
 		set[j].h = h;
 		set[j].i = i;
 	}
-	rc = MD_OK;
+	rc = KP_OK;
 	goto out;
 nomem:
-	md_err(err, errlen, "out of memory");
+	util_snprintf(err, errlen, "out of memory");
 	goto out;
 internal:
-	md_err(err, errlen, "no unique UIDL for message %zu", i + 1);
+	util_snprintf(err, errlen, "no unique UIDL for message %zu", i + 1);
 out:
 	free(st);
 	free(set);

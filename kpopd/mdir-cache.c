@@ -63,7 +63,7 @@ mdir_cacheable(const char *s, size_t len)
 
 /*
  * The listing in the cache, taken as the snapshot: entries in its order,
- * with its sizes.  Returns MD_OK, or MD_TEMP (no memory) with err set.
+ * with its sizes.  Returns KP_OK, or KP_TEMP (no memory) with err set.
  */
 int
 mdir_cache_listing(struct mdir *m, char *err, size_t errlen)
@@ -73,8 +73,8 @@ mdir_cache_listing(struct mdir *m, char *err, size_t errlen)
 	size_t i;
 
 	if ((m->ents = calloc(m->ncache + 1, sizeof(*m->ents))) == NULL) {
-		md_err(err, errlen, "out of memory");
-		return MD_TEMP;
+		util_snprintf(err, errlen, "out of memory");
+		return KP_TEMP;
 	}
 	for (i = 0; i < m->ncache; i++) {
 		ce = &m->cache[i];
@@ -95,7 +95,7 @@ mdir_cache_listing(struct mdir *m, char *err, size_t errlen)
 		m->n = i + 1;
 	}
 	m->listed = 1;
-	return MD_OK;
+	return KP_OK;
 }
 
 /* Parse "-" or "DEV.INO.CSEC.CNSEC.MSEC.MNSEC".  0, or -1. */
@@ -285,8 +285,8 @@ out:
 /*
  * Whether kpopd.cache is absent or a file kpopd could have written: a
  * symlink, another account's file, one with more links is refused.
- * fd >= 0: the open cache; else it is looked at by name.  Returns MD_OK
- * or MD_PERM with err set.
+ * fd >= 0: the open cache; else it is looked at by name.  Returns KP_OK
+ * or KP_PERM with err set.
  */
 int
 mdir_cache_check(struct mdir *m, int fd, const struct md_opts *o,
@@ -299,10 +299,10 @@ mdir_cache_check(struct mdir *m, int fd, const struct md_opts *o,
 	    MDIR_CACHE);
 	if (fd >= 0 ? fstat(fd, &st) == -1 : fstatat(m->rootfd, MDIR_CACHE,
 	    &st, AT_SYMLINK_NOFOLLOW) == -1)
-		return MD_OK;	/* none: nothing to trust */
+		return KP_OK;	/* none: nothing to trust */
 	if (S_ISLNK(st.st_mode)) {
-		md_err(err, errlen, "%s: a symbolic link; refused", shown);
-		return MD_PERM;
+		util_snprintf(err, errlen, "%s: a symbolic link; refused", shown);
+		return KP_PERM;
 	}
 	return md_path_check(&st, MD_K_FILE, o, shown, err, errlen);
 }
@@ -310,7 +310,7 @@ mdir_cache_check(struct mdir *m, int fd, const struct md_opts *o,
 /*
  * Read the cache.  A missing one is empty; a bad one is ignored; one
  * kpopd did not write (mdir_cache_check) refuses the maildrop.  Returns
- * MD_OK, or a status with err set.
+ * KP_OK, or a status with err set.
  */
 int
 mdir_cache_load(struct mdir *m, const struct md_opts *o, char *err,
@@ -324,17 +324,17 @@ mdir_cache_load(struct mdir *m, const struct md_opts *o, char *err,
 	fd = md_path_openat(m->rootfd, MDIR_CACHE, O_RDONLY | O_NONBLOCK, 0);
 	if (fd == -1) {
 		if (errno == ENOENT)
-			return MD_OK;
+			return KP_OK;
 		rc = errno;
 		(void)util_snprintf(err, errlen, "%s/%s", m->path, MDIR_CACHE);
 		return md_path_failed(m->rootfd, MDIR_CACHE, err, rc, err,
 		    errlen);
 	}
-	if ((rc = mdir_cache_check(m, fd, o, err, errlen)) != MD_OK) {
+	if ((rc = mdir_cache_check(m, fd, o, err, errlen)) != KP_OK) {
 		(void)close(fd);
 		return rc;
 	}
-	rc = MD_OK;
+	rc = KP_OK;
 	if (fstat(fd, &st) == -1 ||
 	    st.st_size > (off_t)MD_MSGS_MAX * 2 * MD_CACHE_LINE_MAX) {
 		m->cache_bad = 1;

@@ -105,7 +105,7 @@ size_t	mdir_name_find(const size_t *idx, size_t n, const void *set,
 /*
  * Add the regular files of new/ or cur/ (which) to m->ents, growing it
  * by *cap, and record the directory's stamp (m->stamp) if it may be.
- * Returns MD_OK, or a status with err set.
+ * Returns KP_OK, or a status with err set.
  */
 int	mdir_scan_dir(struct mdir *m, int which, size_t *cap, char *err,
 	    size_t errlen) KP_NONNULL(1, 3, 4) KP_WUR;
@@ -136,8 +136,8 @@ int	mdir_scan_same(const struct mdir_stamp *a, const struct mdir_stamp *b)
 /*
  * Whether kpopd.cache is absent or a file kpopd could have written: a
  * symlink, another account's file, one with more links is refused.
- * fd >= 0: the open cache; else it is looked at by name.  Returns MD_OK
- * or MD_PERM with err set.
+ * fd >= 0: the open cache; else it is looked at by name.  Returns KP_OK
+ * or KP_PERM with err set.
  */
 int	mdir_cache_check(struct mdir *m, int fd, const struct md_opts *o,
 	    char *err, size_t errlen) KP_NONNULL(1, 3, 4) KP_WUR;
@@ -145,7 +145,7 @@ int	mdir_cache_check(struct mdir *m, int fd, const struct md_opts *o,
 /*
  * Read the cache into m (ctext, cache, ncache, cache_v1, cstamp).  A
  * missing one is empty; a bad one is ignored (cache_bad); one kpopd did
- * not write (mdir_cache_check) refuses the maildrop.  Returns MD_OK, or a
+ * not write (mdir_cache_check) refuses the maildrop.  Returns KP_OK, or a
  * status with err set.
  */
 int	mdir_cache_load(struct mdir *m, const struct md_opts *o, char *err,
@@ -153,7 +153,7 @@ int	mdir_cache_load(struct mdir *m, const struct md_opts *o, char *err,
 
 /*
  * The listing in the cache, taken as the snapshot: entries in its order,
- * with its sizes.  Returns MD_OK, or MD_TEMP (no memory) with err set.
+ * with its sizes.  Returns KP_OK, or KP_TEMP (no memory) with err set.
  */
 int	mdir_cache_listing(struct mdir *m, char *err, size_t errlen)
 	    KP_NONNULL(1, 2) KP_WUR;

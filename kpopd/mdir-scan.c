@@ -160,7 +160,7 @@ mdir_scan_note(struct mdir *m, int which, const char *name, const char *why)
 }
 
 /*
- * Add the regular files of one of new/ and cur/ to ents.  Returns MD_OK,
+ * Add the regular files of one of new/ and cur/ to ents.  Returns KP_OK,
  * or a status with err set.
  */
 int
@@ -172,7 +172,7 @@ mdir_scan_dir(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 	struct mdir_ent *e, *ne;
 	DIR *d;
 	const char *why;
-	int e_no, rc = MD_OK;
+	int e_no, rc = KP_OK;
 	unsigned long long phys;
 
 	/*
@@ -189,18 +189,18 @@ mdir_scan_dir(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 		m->stamp[which].valid = 0;
 	if ((d = mdir_dirstream(m, which)) == NULL) {
 		e_no = errno;
-		md_err(err, errlen, "%s/%s: %s", m->path, MDIR_SUB(which),
+		util_snprintf(err, errlen, "%s/%s: %s", m->path, MDIR_SUB(which),
 		    strerror(e_no));
-		return MD_TEMP;
+		return KP_TEMP;
 	}
 	for (;;) {
 		errno = 0;
 		if ((de = readdir(d)) == NULL) {
 			if (errno != 0) {
 				e_no = errno;
-				md_err(err, errlen, "%s/%s: %s", m->path,
+				util_snprintf(err, errlen, "%s/%s: %s", m->path,
 				    MDIR_SUB(which), strerror(e_no));
-				rc = MD_TEMP;
+				rc = KP_TEMP;
 			}
 			break;
 		}
@@ -237,8 +237,8 @@ mdir_scan_dir(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 			*cap = *cap == 0 ? 256 : *cap * 2;
 			if ((ne = reallocarray(m->ents, *cap,
 			    sizeof(*ne))) == NULL) {
-				md_err(err, errlen, "out of memory");
-				rc = MD_TEMP;
+				util_snprintf(err, errlen, "out of memory");
+				rc = KP_TEMP;
 				break;
 			}
 			m->ents = ne;
@@ -246,8 +246,8 @@ mdir_scan_dir(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 		e = &m->ents[m->n];
 		memset(e, 0, sizeof(*e));
 		if ((e->name = strdup(de->d_name)) == NULL) {
-			md_err(err, errlen, "out of memory");
-			rc = MD_TEMP;
+			util_snprintf(err, errlen, "out of memory");
+			rc = KP_TEMP;
 			break;
 		}
 		e->dir = (unsigned char)which;

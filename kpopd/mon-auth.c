@@ -49,15 +49,15 @@ layer_drop(struct mon *m)
 }
 
 int
-mon_auth_reply(struct mon *m, enum auth_result r, const char *text)
+mon_auth_reply(struct mon *m, enum kp_status r, const char *text)
 {
-	if (r != AUTH_OK)
+	if (r != KP_OK)
 		layer_drop(m);
 	ipc_reset(&m->out);
-	ipc_put_u32(&m->out, r);
-	ipc_put_str(&m->out, r == AUTH_OK ? m->user : "");
+	ipc_put_status(&m->out, r);
+	ipc_put_str(&m->out, r == KP_OK ? m->user : "");
 	ipc_put_str(&m->out, text);
-	ipc_put_u32(&m->out, r == AUTH_OK && m->layer != NULL ?
+	ipc_put_u32(&m->out, r == KP_OK && m->layer != NULL ?
 	    (uint32_t)xsasl_server_maxout(m->layer) : 0);
 	return ipc_send(m->sock, M_AUTH_RESULT, &m->out, -1);
 }
@@ -86,7 +86,7 @@ mon_auth_refused(struct mon *m, const char *who, const char *why)
 	log_notice("%s: login as '%s' failed: %s", m->s->peer, shown, why);
 	if (m->c->auth_fail_delay > 0)
 		sleep(m->c->auth_fail_delay);
-	return mon_auth_reply(m, AUTH_BAD, "invalid user name or password");
+	return mon_auth_reply(m, KP_AUTH, "invalid user name or password");
 }
 
 int
@@ -101,12 +101,12 @@ mon_auth_pass(struct mon *m)
 	    ipc_end(&m->in) == -1)
 		return -1;
 	if (!user_name_ok(m->user)) {
-		r = PW_BAD;
+		r = KP_AUTH;
 		util_strlcpy(err, "unacceptable user name", sizeof(err));
 	} else if (strcmp(m->c->password_check, "krb5") == 0) {
 		if (template_expand(m->c->krb5_principal, m->user, "", princ,
 		    sizeof(princ), NULL) == -1) {
-			r = PW_TEMP;
+			r = KP_TEMP;
 			util_strlcpy(err, "krb5_principal does not expand",
 			    sizeof(err));
 		} else {
@@ -119,18 +119,18 @@ mon_auth_pass(struct mon *m)
 		r = pw_check_sasl(m->user, pass, m->c->service,
 		    m->c->hostname, m->c->sasldb, err, sizeof(err));
 	} else {
-		r = PW_BAD;
+		r = KP_AUTH;
 		util_strlcpy(err, "password logins are disabled "
 		    "(password_check = none)", sizeof(err));
 	}
 	util_wipe(pass, sizeof(pass));
-	if (r == PW_TEMP) {
+	if (r == KP_TEMP) {
 		log_err("%s: cannot check the password of %s: %s",
 		    m->s->peer, m->user, err);
-		return mon_auth_reply(m, AUTH_TEMP,
+		return mon_auth_reply(m, KP_TEMP,
 		    "cannot check passwords now, try again later");
 	}
-	if (r != PW_OK)
+	if (r != KP_OK)
 		return mon_auth_refused(m, m->user, err);
 	return mon_auth_proved(m, "password");
 }
@@ -377,13 +377,13 @@ mon_auth_apop(struct mon *m)
 	o.mechs = "";
 	r = xsasl_checkapop(&o, m->apop_challenge, m->user, digest, err,
 	    sizeof(err));
-	if (r == XSASL_TEMP) {
+	if (r == KP_TEMP) {
 		log_err("%s: APOP for %s could not be checked: %s",
 		    m->s->peer, m->user, err);
-		return mon_auth_reply(m, AUTH_TEMP,
+		return mon_auth_reply(m, KP_TEMP,
 		    "cannot check passwords now, try again later");
 	}
-	if (r != XSASL_DONE)
+	if (r != KP_OK)
 		return mon_auth_refused(m, m->user, err);
 	return mon_auth_proved(m, "APOP");
 }

@@ -65,7 +65,7 @@ mon_handler	mon_sasl_start, mon_sasl_step, mon_sasl_abort;
  * mon-auth.c: answer a login with M_AUTH_RESULT (a refusal drops any
  * security layer).  Returns 0 or -1.
  */
-int	mon_auth_reply(struct mon *, enum auth_result, const char *text)
+int	mon_auth_reply(struct mon *, enum kp_status, const char *text)
 	    KP_NONNULL(1, 3);
 /* mon-auth.c: a refused login: logged with why, answered after the
    delay.  Returns 0 or -1. */

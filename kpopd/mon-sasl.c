@@ -83,16 +83,16 @@ static int
 sasl_outcome(struct mon *m, int r, const void *out, size_t outlen)
 {
 	switch (r) {
-	case XSASL_MORE:
+	case KP_MORE:
 		return sasl_cont(m, out, outlen);
-	case XSASL_DONE:
+	case KP_OK:
 		if (outlen > 0) {
 			/* RFC 5034 s.4: final data goes as a challenge. */
 			m->sasl_final = 1;
 			return sasl_cont(m, out, outlen);
 		}
 		return sasl_done(m);
-	case XSASL_TEMP:
+	case KP_TEMP:
 		{
 			const char *hint = mon_auth_krb5_hint(
 			    xsasl_server_error(m->sasl));
@@ -105,7 +105,7 @@ sasl_outcome(struct mon *m, int r, const void *out, size_t outlen)
 		}
 		xsasl_server_free(m->sasl);
 		m->sasl = NULL;
-		return mon_auth_reply(m, AUTH_TEMP,
+		return mon_auth_reply(m, KP_TEMP,
 		    "cannot authenticate now, try again later");
 	default:
 		{
@@ -210,7 +210,7 @@ mon_sasl_start(struct mon *m)
 		note_binding(m, in, inlen);
 	if ((m->sasl = xsasl_server_new(&o, err, sizeof(err))) == NULL) {
 		log_err("%s: %s", m->s->peer, err);
-		return mon_auth_reply(m, AUTH_TEMP,
+		return mon_auth_reply(m, KP_TEMP,
 		    "cannot authenticate now, try again later");
 	}
 	r = xsasl_server_start(m->sasl, m->mech, in, inlen, has_in != 0, &out,

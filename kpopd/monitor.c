@@ -207,7 +207,7 @@ finish_login(struct mon *m, const char *method)
 	if (login_delay_check(m, &ldfd)) {
 		log_notice("%s: %s logged in again within login_delay",
 		    m->s->peer, m->user);
-		return mon_auth_reply(m, AUTH_LOGIN_DELAY,
+		return mon_auth_reply(m, KP_DELAY,
 		    "wait before logging in again");
 	}
 	fmt = strncmp(m->c->maildrop, "maildir:", 8) == 0 ? MD_MAILDIR :
@@ -219,7 +219,7 @@ finish_login(struct mon *m, const char *method)
 		close(ldfd);
 		log_err("maildrop '%s' does not expand to an absolute path "
 		    "for %s", mpath, m->user);
-		return mon_auth_reply(m, AUTH_PERM, "maildrop misconfigured");
+		return mon_auth_reply(m, KP_PERM, "maildrop misconfigured");
 	}
 	o.group_ok = user_own_group(pw);
 	o.own_gid = pw->pw_gid;
@@ -228,7 +228,7 @@ finish_login(struct mon *m, const char *method)
 	if (drop_mail_user(m->s, m->user, pw, fmt == MD_MBOX, &o.spool) ==
 	    -1) {
 		close(ldfd);
-		mon_auth_reply(m, AUTH_TEMP, "internal error");
+		mon_auth_reply(m, KP_TEMP, "internal error");
 		return -1;
 	}
 	o.lock_timeout = m->c->lock_timeout;
@@ -240,17 +240,17 @@ finish_login(struct mon *m, const char *method)
 	 */
 	for (tries = 0;; tries++) {
 		r = md_open(fmt, path, &o, &m->md, err, sizeof(err));
-		if (r != MD_INUSE || tries == MON_INUSE_TRIES)
+		if (r != KP_INUSE || tries == MON_INUSE_TRIES)
 			break;
 		usleep(MON_INUSE_WAIT_US);
 	}
-	if (r != MD_OK) {
+	if (r != KP_OK) {
 		close(ldfd);
 		log_notice("%s: %s: cannot open the maildrop %s: %s",
 		    m->s->peer, m->user, path, err);
-		mon_auth_reply(m, r == MD_INUSE ? AUTH_INUSE :
-		    r == MD_PERM ? AUTH_PERM : AUTH_TEMP,
-		    r == MD_INUSE ? "maildrop is in use by another session" :
+		mon_auth_reply(m, r == KP_INUSE ? KP_INUSE :
+		    r == KP_PERM ? KP_PERM : KP_TEMP,
+		    r == KP_INUSE ? "maildrop is in use by another session" :
 		    "cannot open the maildrop");
 		return -1;
 	}
@@ -258,7 +258,7 @@ finish_login(struct mon *m, const char *method)
 	m->state = MS_AUTHED;
 	log_info("%s: %s logged in (%s), %zu messages", m->s->peer, m->user,
 	    method, md_count(m->md));
-	if (mon_auth_reply(m, AUTH_OK, method) == -1)
+	if (mon_auth_reply(m, KP_OK, method) == -1)
 		return -1;
 	return send_snapshot(m);
 }
@@ -285,11 +285,11 @@ do_get_msg(struct mon *m)
 		fd = -1;
 		off = len = 0;
 		r = md_msg_fd(m->md, i, &fd, &off, &len, err, sizeof(err));
-		if (r != MD_OK)
+		if (r != KP_OK)
 			log_warn("%s: message %u: %s", m->user, i + 1, err);
 		else
 			fds[nfds++] = fd;
-		ipc_put_u32(&m->out, (uint32_t)-r);
+		ipc_put_status(&m->out, r);
 		ipc_put_u64(&m->out, (uint64_t)off);
 		ipc_put_u64(&m->out, (uint64_t)len);
 		ipc_put_str(&m->out, err);
@@ -338,9 +338,9 @@ do_quit(struct mon *m)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, &old);
-	r = ndel == 0 ? MD_OK : md_commit(m->md, del, err, sizeof(err));
+	r = ndel == 0 ? KP_OK : md_commit(m->md, del, err, sizeof(err));
 	free(del);
-	if (r != MD_OK)
+	if (r != KP_OK)
 		log_err("%s: deleting %zu messages failed: %s", m->user, ndel,
 		    err);
 	else if (ndel > 0)
@@ -353,8 +353,8 @@ do_quit(struct mon *m)
 	m->md = NULL;
 	m->state = MS_DONE;
 	ipc_reset(&m->out);
-	ipc_put_u32(&m->out, (uint32_t)-r);
-	ipc_put_str(&m->out, r == MD_OK ? "" : err);
+	ipc_put_status(&m->out, r);
+	ipc_put_str(&m->out, r == KP_OK ? "" : err);
 	r = ipc_send(m->sock, M_QUIT_RESULT, &m->out, -1);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return r;

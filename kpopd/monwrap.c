@@ -82,7 +82,7 @@ mw_kpop_apreq(struct mw *w, const void *apreq, size_t len, int *okp,
 static int
 get_auth(struct mw *w, struct mw_auth *res)
 {
-	if (ipc_get_u32(&w->b, &res->result) == -1 ||
+	if (ipc_get_status(&w->b, &res->result) == -1 ||
 	    ipc_get_str(&w->b, res->user, sizeof(res->user)) == -1 ||
 	    ipc_get_str(&w->b, res->text, sizeof(res->text)) == -1 ||
 	    ipc_get_u32(&w->b, &res->layer) == -1 ||
@@ -239,7 +239,7 @@ mw_get_msg(struct mw *w, const uint32_t *idx, size_t n,
 		goto bad;
 	for (k = 0; k < n; k++) {
 		p = &out[k];
-		if (ipc_get_u32(&w->b, &p->r) == -1 ||
+		if (ipc_get_status(&w->b, &p->r) == -1 ||
 		    ipc_get_u64(&w->b, &p->off) == -1 ||
 		    ipc_get_u64(&w->b, &p->len) == -1 ||
 		    ipc_get_str(&w->b, p->text, sizeof(p->text)) == -1 ||
@@ -273,7 +273,7 @@ mw_touch(struct mw *w)
 
 int
 mw_quit(struct mw *w, const unsigned char *del, size_t count,
-    uint32_t *resultp, char *text, size_t textlen)
+    int *resultp, char *text, size_t textlen)
 {
 	/* The bitmap: bit i%8 of byte i/8 for message i. */
 	static unsigned char bits[IPC_MSG_MAX];
@@ -297,7 +297,7 @@ mw_quit(struct mw *w, const unsigned char *del, size_t count,
 	if (w->b.bad)
 		return MW_TOOBIG;
 	if (send_req(w, M_QUIT) == -1 || recv_reply(w, M_QUIT_RESULT) == -1 ||
-	    ipc_get_u32(&w->b, resultp) == -1 ||
+	    ipc_get_status(&w->b, resultp) == -1 ||
 	    ipc_get_str(&w->b, text, textlen) == -1 || ipc_end(&w->b) == -1)
 		return -1;
 	return 0;

@@ -29,7 +29,7 @@ struct mw {
 
 /* The answer to a login (M_AUTH_RESULT). */
 struct mw_auth {
-	uint32_t	result;		/* enum auth_result */
+	int		result;		/* enum kp_status */
 	uint32_t	layer;		/* > 0: a SASL layer starts after +OK
 					   with this most plaintext a packet */
 	char		user[KPOPD_USER_MAX];	/* logged in as; "" unless OK */
@@ -44,7 +44,7 @@ struct mw_msg {
 
 /* One message the monitor opened (M_MSG). */
 struct mw_fetch {
-	uint32_t	r;	/* 0, or -enum md_status */
+	int		r;	/* enum kp_status of the open */
 	int		fd;	/* the message's file when r == 0, else -1 */
 	uint64_t	off, len;	/* where in fd, in octets */
 	char		text[128];	/* the monitor's reason when r != 0 */
@@ -143,11 +143,11 @@ int	mw_touch(struct mw *) KP_NONNULL(1) KP_WUR;
 
 /*
  * M_QUIT with del[i] != 0 for each of the count messages to delete.
- * *resultp: 0, or the monitor's enum md_status (positive), with its text.
+ * *resultp: the monitor's enum kp_status of the deletions, with its text.
  * Returns 0, MW_TOOBIG, or -1.
  */
 int	mw_quit(struct mw *, const unsigned char *del, size_t count,
-	    uint32_t *resultp, char *text, size_t textlen)
+	    int *resultp, char *text, size_t textlen)
 	    KP_NONNULL(1, 4, 5) KP_WUR;
 
 /*

@@ -185,19 +185,13 @@ monitor_failed(struct net *n)
 }
 
 static enum net_verdict
-auth_failed(struct net *n, uint32_t r, const char *text)
+auth_failed(struct net *n, int r, const char *text)
 {
-	static const char *const codes[] = {
-		[AUTH_BAD] = "AUTH", [AUTH_TEMP] = "SYS/TEMP",
-		[AUTH_PERM] = "SYS/PERM", [AUTH_INUSE] = "IN-USE",
-		[AUTH_LOGIN_DELAY] = "LOGIN-DELAY"
-	};
-	const char *code = r < KP_NELEM(codes) && codes[r] != NULL ?
-	    codes[r] : "SYS/TEMP";
+	const char *code = kp_status_code(r);
 
 	n->have_user = 0;
-	return net_reply(n, "-ERR [%s] %s", code, text) == NV_OK ? NV_BAD :
-	    NV_FAIL;
+	return net_reply(n, "-ERR [%s] %s", code != NULL ? code : "SYS/TEMP",
+	    text) == NV_OK ? NV_BAD : NV_FAIL;
 }
 
 /*
@@ -235,7 +229,7 @@ static enum net_verdict
 auth_result(struct net *n, const struct mw_auth *res, const char *method)
 {
 	util_strlcpy(n->user, res->user, sizeof(n->user));
-	if (res->result != AUTH_OK)
+	if (res->result != KP_OK)
 		return auth_failed(n, res->result, res->text);
 	/* A layer talks to the monitor at once: take the whole table. */
 	if (net_trans_begin(n, res->layer > 0) == -1) {

@@ -198,7 +198,7 @@ send_msg(struct net *n, size_t i, long long body_lines)
 	struct pop3_enc e;
 	struct net_pre *p = NULL;
 	uint64_t off, len;
-	uint32_t r;
+	int r;
 	ssize_t got;
 	size_t want, k;
 	int fd = -1;
@@ -341,7 +341,7 @@ enum net_verdict
 net_trans_quit(struct net *n, const struct pop3_cmd *cmd)
 {
 	char text[256];
-	uint32_t r;
+	int r;
 	int st;
 
 	(void)cmd;

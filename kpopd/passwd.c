@@ -81,23 +81,23 @@ pw_check_form(const void *password, size_t len, char *err, size_t errlen)
 		err[0] = '\0';
 	if (password == NULL || len == 0) {
 		pw_err(err, errlen, "empty password");
-		return PW_BAD;
+		return KP_AUTH;
 	}
 	if (len > PW_PASSWORD_MAX) {
 		pw_err(err, errlen, "password longer than %d bytes",
 		    PW_PASSWORD_MAX);
-		return PW_BAD;
+		return KP_AUTH;
 	}
 	if (memchr(password, '\0', len) != NULL) {
 		pw_err(err, errlen, "password contains a NUL byte");
-		return PW_BAD;
+		return KP_AUTH;
 	}
 	if (memchr(password, '\r', len) != NULL ||
 	    memchr(password, '\n', len) != NULL) {
 		pw_err(err, errlen, "password contains a CR or LF");
-		return PW_BAD;
+		return KP_AUTH;
 	}
-	return PW_OK;
+	return KP_OK;
 }
 
 /* Check the name (a principal or user name) for the form any must have. */
@@ -108,14 +108,14 @@ pw_check_name(const char *name, char *err, size_t errlen)
 
 	if (len == 0) {
 		pw_err(err, errlen, "empty user name");
-		return PW_BAD;
+		return KP_AUTH;
 	}
 	if (len > PW_USER_MAX) {
 		pw_err(err, errlen, "user name longer than %d bytes",
 		    PW_USER_MAX);
-		return PW_BAD;
+		return KP_AUTH;
 	}
-	return PW_OK;
+	return KP_OK;
 }
 
 /* Check password's form; it is a C string, so no NUL can be seen. */
@@ -206,7 +206,7 @@ pw_keytab_error(krb5_error_code code)
 
 /*
  * Classify a failure of krb5_get_init_creds_password and say what it
- * means in err.  Returns PW_BAD or PW_TEMP.
+ * means in err.  Returns KP_AUTH or KP_TEMP.
  */
 static int
 pw_gic_failed(krb5_context ctx, krb5_error_code code,
@@ -218,10 +218,10 @@ pw_gic_failed(krb5_context ctx, krb5_error_code code,
 	case KRB5KRB_AP_ERR_BAD_INTEGRITY:
 		pw_krb5_err(ctx, code, err, errlen,
 		    "Password incorrect for %s", cname);
-		return PW_BAD;
+		return KP_AUTH;
 	case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN:
 		pw_krb5_err(ctx, code, err, errlen, "unknown user %s", cname);
-		return PW_BAD;
+		return KP_AUTH;
 	case KRB5KDC_ERR_CLIENT_REVOKED:
 	case KRB5KDC_ERR_NAME_EXP:
 	case KRB5KDC_ERR_KEY_EXP:
@@ -229,13 +229,13 @@ pw_gic_failed(krb5_context ctx, krb5_error_code code,
 	case KRB5KDC_ERR_POLICY:
 		pw_krb5_err(ctx, code, err, errlen,
 		    "the KDC refuses %s's account", cname);
-		return PW_BAD;
+		return KP_AUTH;
 	case KRB5_PREAUTH_FAILED:
 	case KRB5_LIBOS_CANTREADPWD:
 	case KRB5_LIBOS_PWDINTR:
 		pw_krb5_err(ctx, code, err, errlen,
 		    "%s needs more than a password to log in", cname);
-		return PW_BAD;
+		return KP_AUTH;
 	case KRB5_REALM_UNKNOWN:
 	case KRB5_REALM_CANT_RESOLVE:
 		/* A realm the user typed is the user's; ours is the admin's. */
@@ -243,29 +243,29 @@ pw_gic_failed(krb5_context ctx, krb5_error_code code,
 			pw_krb5_err(ctx, code, err, errlen,
 			    "%s is in a realm this server does not know",
 			    cname);
-			return PW_BAD;
+			return KP_AUTH;
 		}
 		pw_krb5_err(ctx, code, err, errlen,
 		    "no KDC configured for %s", cname);
-		return PW_TEMP;
+		return KP_TEMP;
 	case KRB5_KDC_UNREACH:
 		pw_krb5_err(ctx, code, err, errlen,
 		    "no KDC answered for %s", cname);
-		return PW_TEMP;
+		return KP_TEMP;
 	case KRB5KRB_AP_ERR_SKEW:
 		pw_krb5_err(ctx, code, err, errlen,
 		    "clock skew between this host and the KDC, for %s", cname);
-		return PW_TEMP;
+		return KP_TEMP;
 	default:
 		pw_krb5_err(ctx, code, err, errlen,
 		    "cannot get initial credentials for %s", cname);
-		return PW_TEMP;
+		return KP_TEMP;
 	}
 }
 
 /*
  * Classify a failure of krb5_verify_init_creds and say what it means in
- * err.  Returns PW_BAD or PW_TEMP.
+ * err.  Returns KP_AUTH or KP_TEMP.
  */
 static int
 pw_verify_failed(krb5_context ctx, krb5_error_code code, const char *cname,
@@ -276,17 +276,17 @@ pw_verify_failed(krb5_context ctx, krb5_error_code code, const char *cname,
 		    "server problem, not the user's: cannot verify %s's "
 		    "credentials with %s from keytab %s", cname, sname,
 		    ktname);
-		return PW_TEMP;
+		return KP_TEMP;
 	}
 	switch (code) {
 	case KRB5_KDC_UNREACH:
 		pw_krb5_err(ctx, code, err, errlen,
 		    "no KDC answered while verifying %s's credentials", cname);
-		return PW_TEMP;
+		return KP_TEMP;
 	case KRB5KRB_AP_ERR_SKEW:
 		pw_krb5_err(ctx, code, err, errlen,
 		    "clock skew while verifying %s's credentials", cname);
-		return PW_TEMP;
+		return KP_TEMP;
 	case KRB5KRB_AP_ERR_REPEAT:
 	case KRB5_RC_TYPE_NOTFOUND:
 	case KRB5_RC_UNKNOWN:
@@ -304,20 +304,20 @@ pw_verify_failed(krb5_context ctx, krb5_error_code code, const char *cname,
 		pw_krb5_err(ctx, code, err, errlen,
 		    "replay cache failure while verifying %s's credentials",
 		    cname);
-		return PW_TEMP;
+		return KP_TEMP;
 	default:
 		break;
 	}
 	if (code > 0 && code < PW_ERRNO_MAX) {
 		pw_krb5_err(ctx, code, err, errlen,
 		    "system error while verifying %s's credentials", cname);
-		return PW_TEMP;
+		return KP_TEMP;
 	}
 	pw_krb5_err(ctx, code, err, errlen,
 	    "verification failed: the KDC accepted the password for %s but "
 	    "does not know the key of %s in keytab %s (spoofed KDC or "
 	    "stale keytab)", cname, sname, ktname);
-	return PW_BAD;
+	return KP_AUTH;
 }
 
 int
@@ -333,15 +333,15 @@ pw_check_krb5(const char *principal, const char *password,
 	krb5_error_code code;
 	char ktname[ERR_MSG_MAX];
 	char *cname = NULL, *sname = NULL;
-	int have_creds = 0, rv = PW_TEMP;
+	int have_creds = 0, rv = KP_TEMP;
 
 	memset(&creds, 0, sizeof(creds));
 	if (errlen > 0)
 		err[0] = '\0';
-	if ((rv = pw_check_cstring(password, err, errlen)) != PW_OK ||
-	    (rv = pw_check_name(principal, err, errlen)) != PW_OK)
+	if ((rv = pw_check_cstring(password, err, errlen)) != KP_OK ||
+	    (rv = pw_check_name(principal, err, errlen)) != KP_OK)
 		goto out;
-	rv = PW_TEMP;
+	rv = KP_TEMP;
 
 	if ((code = krb5_init_context(&ctx)) != 0) {
 		ctx = NULL;
@@ -353,7 +353,7 @@ pw_check_krb5(const char *principal, const char *password,
 		pw_krb5_err(ctx, code, err, errlen,
 		    "cannot parse principal name '%s'", principal);
 		if (code == KRB5_PARSE_MALFORMED)
-			rv = PW_BAD;
+			rv = KP_AUTH;
 		goto out;
 	}
 	if ((code = krb5_unparse_name(ctx, client, &cname)) != 0) {
@@ -428,7 +428,7 @@ pw_check_krb5(const char *principal, const char *password,
 	}
 	pw_err(err, errlen, "password for %s verified with %s from keytab %s",
 	    cname, sname != NULL ? sname : "a host/ principal", ktname);
-	rv = PW_OK;
+	rv = KP_OK;
 
 out:
 	if (ctx != NULL) {
@@ -505,13 +505,13 @@ pw_sasl_log(void *context, int level, const char *message)
 
 /*
  * Check that path names a regular file this process can read.  Returns
- * PW_OK, or PW_TEMP with the reason in err.
+ * KP_OK, or KP_TEMP with the reason in err.
  */
 static int
 pw_sasldb_readable(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
-	int fd = -1, rv = PW_TEMP;
+	int fd = -1, rv = KP_TEMP;
 
 	if (path[0] == '\0') {
 		pw_err(err, errlen, "server problem: empty sasldb path");
@@ -527,7 +527,7 @@ pw_sasldb_readable(const char *path, char *err, size_t errlen)
 		    "sasldb %s is not a regular file", path);
 		goto out;
 	}
-	rv = PW_OK;
+	rv = KP_OK;
 
 out:
 	if (fd != -1)
@@ -550,12 +550,12 @@ pw_check_sasl(const char *user, const char *password, const char *service,
 	call.sasldb_path = sasldb_path;
 	if (errlen > 0)
 		err[0] = '\0';
-	if ((rv = pw_check_cstring(password, err, errlen)) != PW_OK ||
-	    (rv = pw_check_name(user, err, errlen)) != PW_OK)
+	if ((rv = pw_check_cstring(password, err, errlen)) != KP_OK ||
+	    (rv = pw_check_name(user, err, errlen)) != KP_OK)
 		goto out;
-	rv = PW_TEMP;
+	rv = KP_TEMP;
 	if (sasldb_path != NULL &&
-	    pw_sasldb_readable(sasldb_path, err, errlen) != PW_OK)
+	    pw_sasldb_readable(sasldb_path, err, errlen) != KP_OK)
 		goto out;
 	how = sasldb_path != NULL ? "sasldb" : "saslauthd";
 
@@ -588,30 +588,30 @@ pw_check_sasl(const char *user, const char *password, const char *service,
 	case SASL_OK:
 		pw_err(err, errlen, "password for %s verified by %s", user,
 		    how);
-		rv = PW_OK;
+		rv = KP_OK;
 		break;
 	case SASL_BADAUTH:
 		pw_err(err, errlen, "Password incorrect for %s (%s): %s", user,
 		    how, detail);
-		rv = PW_BAD;
+		rv = KP_AUTH;
 		break;
 	case SASL_NOUSER:
 		pw_err(err, errlen, "unknown user %s (%s): %s", user, how,
 		    detail);
-		rv = PW_BAD;
+		rv = KP_AUTH;
 		break;
 	case SASL_NOVERIFY:
 	case SASL_EXPIRED:
 	case SASL_DISABLED:
 		pw_err(err, errlen, "%s cannot log in with a password (%s): "
 		    "%s", user, how, detail);
-		rv = PW_BAD;
+		rv = KP_AUTH;
 		break;
 	default:
 		pw_err(err, errlen, "%s cannot check the password for %s: "
 		    "%s%s%s", how, user, detail, call.logged[0] != '\0' ?
 		    "; " : "", call.logged);
-		rv = PW_TEMP;
+		rv = KP_TEMP;
 		break;
 	}
 

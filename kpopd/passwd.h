@@ -4,9 +4,9 @@
  * server's keytab so that a spoofed KDC cannot log anyone in, or through
  * Cyrus SASL's own password check (sasldb or saslauthd).
  *
- * Each check answers PW_OK, PW_BAD or PW_TEMP.  The monitor replies
- * "-ERR [AUTH]" to PW_BAD and "-ERR [SYS/TEMP]" to PW_TEMP.  An unknown
- * user and a wrong password both give PW_BAD, so the client cannot tell
+ * Each check answers KP_OK, KP_AUTH or KP_TEMP.  The monitor replies
+ * "-ERR [AUTH]" to KP_AUTH and "-ERR [SYS/TEMP]" to KP_TEMP.  An unknown
+ * user and a wrong password both give KP_AUTH, so the client cannot tell
  * them apart; only the message left in err, which is for the log, says
  * which.  err never holds the password.  Neither check copies the
  * password, so there is nothing of it for them to wipe; the caller wipes
@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 
+#include "common/status.h"
 #include "common/util.h"
 
 /*
@@ -37,17 +38,10 @@
  */
 #define PW_USER_MAX		255
 
-enum pw_result {
-	PW_OK = 0,		/* the password is right */
-	PW_BAD = -1,		/* wrong password, unknown user, unusable
-				   account, failed verification: [AUTH] */
-	PW_TEMP = -2		/* the check could not be made: [SYS/TEMP] */
-};
-
 /*
  * Check the len bytes at password for the form every password must have:
  * not empty, at most PW_PASSWORD_MAX bytes, no NUL, CR or LF.  Returns
- * PW_OK, or PW_BAD with the reason in err (errlen bytes, always
+ * KP_OK, or KP_AUTH with the reason in err (errlen bytes, always
  * NUL-terminated if errlen > 0; never the password).  The two checks
  * below call it first, so a malformed password never reaches a KDC or
  * saslauthd; a caller holding a counted password, such as a decoded AUTH
@@ -81,19 +75,19 @@ int	pw_check_form(const void *password, size_t len, char *err,
  * ticket it made without a replay cache, so KRB5RCACHEDIR is not used.
  *
  * Returns:
- *   PW_OK    the password is right and the KDC proved to know the
+ *   KP_OK    the password is right and the KDC proved to know the
  *            service key;
- *   PW_BAD   a malformed password or principal name, a wrong password,
+ *   KP_AUTH   a malformed password or principal name, a wrong password,
  *            an unknown principal, an expired, disabled or not yet valid
  *            account or password, a principal in a realm krb5.conf does
  *            not know, or a KDC that accepted the password but failed the
  *            verification (it does not know the service key: a spoofed
  *            KDC, or a keytab out of date with the realm);
- *   PW_TEMP  no KDC answered, the keytab cannot be read or has no key
+ *   KP_TEMP  no KDC answered, the keytab cannot be read or has no key
  *            for service (the server's fault, and err says so), clock
  *            skew, the replay cache failed, krb5 is misconfigured (no
  *            default realm), or any other system fault.
- * err (errlen bytes) always gets a message for the log, on PW_OK too,
+ * err (errlen bytes) always gets a message for the log, on KP_OK too,
  * with krb5's own reason (krb5_get_error_message) where there is one.
  *
  * Timing: a refused connection to the KDC (nothing listens) fails at
@@ -128,10 +122,10 @@ int	pw_check_krb5(const char *principal, const char *password,
  * other in one process.  Each call makes and disposes of its own SASL
  * connection.
  *
- * Returns PW_OK; PW_BAD for a malformed password or user name, a wrong
+ * Returns KP_OK; KP_AUTH for a malformed password or user name, a wrong
  * password, an unknown user, a user with no password (SASL_BADAUTH,
  * SASL_NOUSER, SASL_NOVERIFY), an expired or disabled account
- * (SASL_EXPIRED, SASL_DISABLED); PW_TEMP for anything else, such as
+ * (SASL_EXPIRED, SASL_DISABLED); KP_TEMP for anything else, such as
  * saslauthd not running, or a sasldb that does not exist or cannot be
  * read (checked before Cyrus SASL is asked, since Cyrus SASL would call
  * every user unknown then: the store is missing, not the user).  err

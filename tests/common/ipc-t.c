@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/ipc.h"
+#include "common/status.h"
 #include "tap/basic.h"
 
 static struct ipc_buf	out, in;
@@ -167,6 +168,31 @@ main(void)
 	ok(ipc_get_u32(&in, &u32) == 0 && ipc_get_u64(&in, &u64) == 0 &&
 	    ipc_get_str(&in, s, 5) == -1 && in.bad, "string over its bound");
 	is_int(ipc_get_u32(&in, &u32), -1, "a bad buffer stays bad");
+
+	/* Statuses: every failure round-trips, a foreign value is TEMP. */
+	{
+		int st, sts[] = { KP_OK, KP_TEMP, KP_PERM, KP_AUTH,
+		    KP_INUSE, KP_DELAY, KP_GONE }, good = 1;
+		size_t i;
+
+		ipc_reset(&out);
+		for (i = 0; i < KP_NELEM(sts); i++)
+			ipc_put_status(&out, sts[i]);
+		ipc_put_u32(&out, (uint32_t)-KP_STATUS_MIN + 1);
+		ipc_put_u32(&out, 0x80000000U);
+		ipc_put_status(&out, KP_MORE);
+		ok(ipc_send(sv[0], 3, &out, -1) == 0 &&
+		    ipc_recv(sv[1], &type, &in, NULL, 1000) == 0, "statuses");
+		for (i = 0; i < KP_NELEM(sts); i++)
+			if (ipc_get_status(&in, &st) == -1 || st != sts[i])
+				good = 0;
+		ok(good, "every status comes back as it went");
+		ok(ipc_get_status(&in, &st) == 0 && st == KP_TEMP &&
+		    ipc_get_status(&in, &st) == 0 && st == KP_TEMP,
+		    "a value outside the enum reads as KP_TEMP");
+		ok(ipc_get_status(&in, &st) == 0 && st == KP_TEMP &&
+		    ipc_end(&in) == 0, "KP_MORE is not sent: KP_TEMP");
+	}
 
 	/* A string with a NUL inside is not a string. */
 	ipc_reset(&out);

@@ -146,7 +146,7 @@ msg_bytes(struct maildrop *md, size_t i, size_t flen, size_t *lenp)
 	off_t off, len;
 	int fd;
 
-	if (md_msg_fd(md, i, &fd, &off, &len, err, sizeof(err)) != MD_OK)
+	if (md_msg_fd(md, i, &fd, &off, &len, err, sizeof(err)) != KP_OK)
 		__builtin_trap();	/* nobody changed the file */
 	if (off < 0 || len < 0 || (size_t)off > flen ||
 	    (size_t)len > flen - (size_t)off)
@@ -231,14 +231,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		__builtin_trap();	/* the journal was left */
 	if (stat(mbox, &st) == -1)
 		abort();
-	if (rc != MD_OK) {
+	if (rc != KP_OK) {
 		char head[5];
 		int fd;
 
 		/* Only a file that does not start with a From_ line. */
 		if ((fd = open(mbox, O_RDONLY)) == -1)
 			abort();
-		if (rc == MD_PERM && (read(fd, head, 5) != 5 ||
+		if (rc == KP_PERM && (read(fd, head, 5) != 5 ||
 		    memcmp(head, "From ", 5) != 0)) {
 			(void)close(fd);
 			return 0;
@@ -257,13 +257,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		abort();
 	for (i = 0; i < n; i++)
 		del[i] = (flags >> (1 + i % 7)) & 1;
-	if (md_commit(md, del, err, sizeof(err)) != MD_OK) {
+	if (md_commit(md, del, err, sizeof(err)) != KP_OK) {
 		fprintf(stderr, "md_commit: %s\n", err);
 		__builtin_trap();
 	}
 	md_close(md);
 	if (stat(mbox, &st) == -1 ||
-	    md_open(MD_MBOX, mbox, &opts, &md, err, sizeof(err)) != MD_OK)
+	    md_open(MD_MBOX, mbox, &opts, &md, err, sizeof(err)) != KP_OK)
 		__builtin_trap();
 	again = check(md, (size_t)st.st_size, &lens2);
 	for (i = k = 0; i < n; i++) {

@@ -190,7 +190,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	free(text);
 
 	if ((rc = md_open(MD_MAILDIR, dir, &opts, &md, err,
-	    sizeof(err))) != MD_OK) {
+	    sizeof(err))) != KP_OK) {
 		fprintf(stderr, "md_open: %d %s\n", rc, err);
 		__builtin_trap();
 	}
@@ -209,12 +209,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			if (strcmp(md_msg(md, j)->uidl, m->uidl) == 0)
 				__builtin_trap();
 		rc = md_msg_fd(md, i, &fd, &off, &mlen, err, sizeof(err));
-		if (rc == MD_GONE) {
+		if (rc == KP_GONE) {
 			if (!(flags & 1))
 				__builtin_trap();	/* a real file */
 			continue;
 		}
-		if (rc != MD_OK || fstat(fd, &st) == -1)
+		if (rc != KP_OK || fstat(fd, &st) == -1)
 			__builtin_trap();
 		(void)close(fd);
 		for (k = 0; k < NFILES; k++)

@@ -220,7 +220,7 @@ drain(uint32_t *resultp)
 				*resultp = u;
 			break;
 		case M_MSG:
-			/* One descriptor per MD_OK (0) result. */
+			/* One descriptor per KP_OK (0) result. */
 			if (ipc_get_u32(&rb, &n) == -1 || n > IPC_FDS_MAX)
 				__builtin_trap();
 			for (i = ok = 0; i < n; i++) {
@@ -315,7 +315,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		}
 		result = 99;
 		if (request(m, type) == -1 ||
-		    drain(&result) != M_AUTH_RESULT || result != AUTH_OK ||
+		    drain(&result) != M_AUTH_RESULT || result != KP_OK ||
 		    mon_fuzz_state(m, &user) != 1) {
 			fprintf(stderr, "fuzz-monitor: the login failed\n");
 			abort();

@@ -110,7 +110,7 @@ test_corpus(void)
 
 	(void)util_strlcpy(dir, t_path(scratch, "corpus"), sizeof(dir));
 	make_corpus(dir);
-	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), KP_OK,
 	    "open a Maildir"))
 		return;
 	is_int((long long)md_count(md), (long long)KP_NELEM(corpus),
@@ -121,7 +121,7 @@ test_corpus(void)
 
 		is_string(m->uidl, t->uidl, "message %zu: order and UIDL", i);
 		b = msg_bytes(md, i, &len, &st);
-		if (!is_int(st, MD_OK, "message %zu: md_msg_fd", i))
+		if (!is_int(st, KP_OK, "message %zu: md_msg_fd", i))
 			continue;
 		is_blob(b, len, t->data, t->len, "message %zu: the bytes", i);
 		if (t->size != 0)
@@ -137,11 +137,11 @@ test_corpus(void)
 	is_int((long long)md_total(md), (long long)total, "md_total");
 	ok(md_msg(md, md_count(md)) == NULL, "md_msg past the end is NULL");
 	is_int(md_open(MD_MAILDIR, dir, &opts0, &md2, (char[64]){ 0 }, 64),
-	    MD_INUSE, "a second open in the same process is MD_INUSE");
+	    KP_INUSE, "a second open in the same process is KP_INUSE");
 	md_close(md);
 
 	/* Same again: stable. */
-	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md2), MD_OK,
+	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md2), KP_OK,
 	    "open again"))
 		return;
 	good = md_count(md2) == KP_NELEM(corpus);
@@ -187,7 +187,7 @@ test_odd_names(void)
 	put_file(t_path(t_path(dir, "new"), longname), S("d\n"));
 	put_file(t_path(t_path(dir, "cur"), "nodigits.host:2,"), S("e\n"));
 
-	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), KP_OK,
 	    "open odd names"))
 		return;
 	is_int((long long)md_count(md), 6, "six messages");
@@ -223,7 +223,7 @@ test_odd_names(void)
 	    md_msg(md, 5)->uidl[POP3_UIDL_MAX - 33] == '+',
 	    "a long name: cut to 70 with a hash (%s)", md_msg(md, 5)->uidl);
 	md_close(md);
-	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), KP_OK,
 	    "open odd names again"))
 		return;
 	ok(strcmp(md_msg(md, 1)->uidl, u1) == 0 &&
@@ -242,15 +242,15 @@ test_paths(void)
 	char err[256];
 	const char *p = t_path(scratch, "notyet");
 
-	is_int(md_open(MD_MAILDIR, p, &o, &md, err, sizeof(err)), MD_PERM,
-	    "a missing Maildir is MD_PERM (%s)", err);
+	is_int(md_open(MD_MAILDIR, p, &o, &md, err, sizeof(err)), KP_PERM,
+	    "a missing Maildir is KP_PERM (%s)", err);
 	if (mkdir(p, 0700) == -1)
 		bail("mkdir");
-	is_int(md_open(MD_MAILDIR, p, &o, &md, err, sizeof(err)), MD_PERM,
-	    "a directory without new/cur/tmp is MD_PERM (%s)", err);
+	is_int(md_open(MD_MAILDIR, p, &o, &md, err, sizeof(err)), KP_PERM,
+	    "a directory without new/cur/tmp is KP_PERM (%s)", err);
 	o.create = 1;
 	if (is_int(md_open(MD_MAILDIR, t_path(scratch, "fresh"), &o, &md, err,
-	    sizeof(err)), MD_OK, "create makes a Maildir")) {
+	    sizeof(err)), KP_OK, "create makes a Maildir")) {
 		is_int((long long)md_count(md), 0, "empty");
 		is_int((long long)md_total(md), 0, "total 0");
 		md_close(md);
@@ -271,14 +271,14 @@ count_note(const char *msg)
 	diag("note: %s", msg);
 }
 
-/* Open dir; MD_OK closes it again at once. */
+/* Open dir; KP_OK closes it again at once. */
 static int
 try_open(const char *dir, const struct md_opts *o, char *err, size_t errlen)
 {
 	struct maildrop *md;
 	int rc;
 
-	if ((rc = md_open(MD_MAILDIR, dir, o, &md, err, errlen)) == MD_OK)
+	if ((rc = md_open(MD_MAILDIR, dir, o, &md, err, errlen)) == KP_OK)
 		md_close(md);
 	return rc;
 }
@@ -336,7 +336,7 @@ test_hostile(int fallback)
 	    fallback);
 	if (symlink(other, lnk) == -1)
 		bail("symlink");
-	is_int(try_open(lnk, &o, err, sizeof(err)), MD_PERM,
+	is_int(try_open(lnk, &o, err, sizeof(err)), KP_PERM,
 	    "%s: a symlinked Maildir is refused (%s)", how, err);
 	ok(access(t_path(other, "new"), F_OK) == -1,
 	    "%s: and nothing is created through it", how);
@@ -346,26 +346,26 @@ test_hostile(int fallback)
 		t_rm_tree(t_path(dir, subs[i]));
 		if (symlink(other, t_path(dir, subs[i])) == -1)
 			bail("symlink %s", subs[i]);
-		is_int(try_open(dir, &o, err, sizeof(err)), MD_PERM,
+		is_int(try_open(dir, &o, err, sizeof(err)), KP_PERM,
 		    "%s: a symlinked %s/ is refused (%s)", how, subs[i], err);
 		ok(untouched(dir), "%s: and nothing is created", how);
 	}
 	dir = hostile_dir(fallback, "cache");
 	if (symlink(victim, t_path(dir, "kpopd.cache")) == -1)
 		bail("symlink");
-	is_int(try_open(dir, &o, err, sizeof(err)), MD_PERM,
+	is_int(try_open(dir, &o, err, sizeof(err)), KP_PERM,
 	    "%s: a symlinked kpopd.cache is refused (%s)", how, err);
 	ok(access(t_path(dir, "kpopd.lock"), F_OK) == -1,
 	    "%s: and no lock file is made", how);
 	dir = hostile_dir(fallback, "lock");
 	if (symlink(victim, t_path(dir, "kpopd.lock")) == -1)
 		bail("symlink");
-	is_int(try_open(dir, &o, err, sizeof(err)), MD_PERM,
+	is_int(try_open(dir, &o, err, sizeof(err)), KP_PERM,
 	    "%s: a symlinked kpopd.lock is refused (%s)", how, err);
 	dir = hostile_dir(fallback, "ctmp");
 	if (symlink(victim, t_path(dir, "kpopd.cache.tmp")) == -1)
 		bail("symlink");
-	is_int(try_open(dir, &o, err, sizeof(err)), MD_OK,
+	is_int(try_open(dir, &o, err, sizeof(err)), KP_OK,
 	    "%s: a symlink as kpopd.cache.tmp is replaced, not followed",
 	    how);
 
@@ -377,10 +377,10 @@ test_hostile(int fallback)
 	(void)util_snprintf(lnk, sizeof(lnk), "%s/h%d-up", scratch, fallback);
 	if (symlink(real, lnk) == -1)
 		bail("symlink");
-	is_int(try_open(t_path(lnk, "md"), &o, err, sizeof(err)), MD_OK,
+	is_int(try_open(t_path(lnk, "md"), &o, err, sizeof(err)), KP_OK,
 	    "%s: a symlink in the trusted prefix is followed", how);
 	o.trusted = strlen(scratch);
-	is_int(try_open(t_path(lnk, "md"), &o, err, sizeof(err)), MD_PERM,
+	is_int(try_open(t_path(lnk, "md"), &o, err, sizeof(err)), KP_PERM,
 	    "%s: below it, it is refused (%s)", how, err);
 	o.trusted = 0;
 
@@ -388,15 +388,15 @@ test_hostile(int fallback)
 	dir = hostile_dir(fallback, "mode");
 	if (chmod(t_path(dir, "cur"), 0777) == -1)
 		bail("chmod");
-	is_int(try_open(dir, &o, err, sizeof(err)), MD_PERM,
+	is_int(try_open(dir, &o, err, sizeof(err)), KP_PERM,
 	    "%s: a world-writable cur/ is refused (%s)", how, err);
 	if (chmod(t_path(dir, "cur"), 0770) == -1)
 		bail("chmod");
-	is_int(try_open(dir, &o, err, sizeof(err)), MD_PERM,
+	is_int(try_open(dir, &o, err, sizeof(err)), KP_PERM,
 	    "%s: a group-writable cur/ is refused (%s)", how, err);
 	o.group_ok = 1;
 	o.own_gid = getegid();
-	is_int(try_open(dir, &o, err, sizeof(err)), MD_OK,
+	is_int(try_open(dir, &o, err, sizeof(err)), KP_OK,
 	    "%s: unless the group is the user's own", how);
 	o.group_ok = 0;
 
@@ -418,13 +418,13 @@ test_hostile(int fallback)
 	    link(other, t_path(t_path(dir, "cur"), "1764000004.hard:2,")) == -1))
 		bail("chown/link: %s", strerror(errno));
 	notes = 0;
-	if (is_int(md_open(MD_MAILDIR, dir, &o, &md, err, sizeof(err)), MD_OK,
+	if (is_int(md_open(MD_MAILDIR, dir, &o, &md, err, sizeof(err)), KP_OK,
 	    "%s: odd entries in cur/ (%s)", how, err)) {
 		is_int((long long)md_count(md), 2, "%s: ours and our own hard "
 		    "link are listed", how);
 		is_int(notes, geteuid() == 0 ? 3 : 2, "%s: the others are "
 		    "left out with a note each", how);
-		is_int(md_commit(md, del, err, sizeof(err)), MD_OK,
+		is_int(md_commit(md, del, err, sizeof(err)), KP_OK,
 		    "%s: deleting everything listed", how);
 		md_close(md);
 	}
@@ -432,7 +432,7 @@ test_hostile(int fallback)
 	    "1764000004.hard:2,"), F_OK) == 0,
 	    "%s: leaves the other account's file alone", how);
 	/* Next time too: nothing of those is ever listed. */
-	if (is_int(md_open(MD_MAILDIR, dir, &o, &md, err, sizeof(err)), MD_OK,
+	if (is_int(md_open(MD_MAILDIR, dir, &o, &md, err, sizeof(err)), KP_OK,
 	    "%s: open again", how)) {
 		is_int((long long)md_count(md), 0, "%s: nothing listed", how);
 		md_close(md);
@@ -442,7 +442,7 @@ test_hostile(int fallback)
 		dir = hostile_dir(fallback, "owner");
 		if (chown(t_path(dir, "new"), NOBODY, NOBODY) == -1)
 			bail("chown");
-		is_int(try_open(dir, &o, err, sizeof(err)), MD_PERM,
+		is_int(try_open(dir, &o, err, sizeof(err)), KP_PERM,
 		    "%s: a new/ of another account is refused (%s)", how, err);
 		ok(untouched(dir), "%s: and nothing is created", how);
 	} else
@@ -477,8 +477,8 @@ lock_child(void *v)
 	o.takeover_idle = a->takeover;
 	rc = md_open(MD_MAILDIR, a->dir, &o, &md, err, sizeof(err));
 	if (a->mode == 0)
-		return rc == MD_INUSE ? 0 : 10 + (rc < 0 ? -rc : rc);
-	if (rc != MD_OK)
+		return rc == KP_INUSE ? 0 : 10 + (rc < 0 ? -rc : rc);
+	if (rc != KP_OK)
 		return 20;
 	if (write(a->pfd, "o", 1) != 1)
 		return 21;
@@ -505,13 +505,13 @@ test_locks(void)
 	(void)util_strlcpy(dir, t_path(scratch, "locks"), sizeof(dir));
 	mkmaildir(dir);
 	put_file(t_path(t_path(dir, "new"), "1764000000.a.host"), S("x\n"));
-	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), KP_OK,
 	    "parent holds"))
 		return;
 	memset(&a, 0, sizeof(a));
 	a.dir = dir;
 	is_int(t_wait_exit(spawn(lock_child, &a)), 0,
-	    "a second session (another process) gets MD_INUSE");
+	    "a second session (another process) gets KP_INUSE");
 	a.takeover = 1;
 	is_int(t_wait_exit(spawn(lock_child, &a)), 0,
 	    "even with takeover, the holder is not idle");
@@ -529,7 +529,7 @@ test_locks(void)
 	util_sleep_ms(2000);
 	o.takeover_idle = 1;
 	t0 = util_now_ms();
-	if (is_int(open_md(MD_MAILDIR, dir, &o, &md), MD_OK,
+	if (is_int(open_md(MD_MAILDIR, dir, &o, &md), KP_OK,
 	    "idle for 2 s, takeover_idle 1: taken over"))
 		md_close(md);
 	status = t_wait_exit(pid);
@@ -545,11 +545,11 @@ test_locks(void)
 	util_sleep_ms(2500);
 	o.takeover_idle = 2;
 	is_int(md_open(MD_MAILDIR, dir, &o, &md, (char[128]){ 0 }, 128),
-	    MD_INUSE, "a holder that calls md_touch is not idle: MD_INUSE");
+	    KP_INUSE, "a holder that calls md_touch is not idle: KP_INUSE");
 	ok(kill(pid, 0) == 0, "and it was not signalled");
 	(void)kill(pid, SIGKILL);
 	is_int(t_wait_exit(pid), 1000 + SIGKILL, "holder killed -9");
-	if (is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	if (is_int(open_md(MD_MAILDIR, dir, &opts0, &md), KP_OK,
 	    "a killed holder leaves no stale lock"))
 		md_close(md);
 	close(p[0]);
@@ -579,7 +579,7 @@ test_commit(void)
 	put_file(t_path(t_path(dir, "new"), "1764000001.b.host"), S("b\n"));
 	put_file(t_path(t_path(dir, "cur"), "1764000002.c.host:2,S"), S("c\n"));
 	put_file(t_path(t_path(dir, "new"), "1764000003.d.host"), S("d\n"));
-	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), KP_OK,
 	    "open for commit"))
 		return;
 	/* Delivered during the session. */
@@ -592,24 +592,24 @@ test_commit(void)
 		bail("rename");
 	is_int((long long)md_count(md), 4, "new mail is not in the snapshot");
 	b = msg_bytes(md, 1, &len, &st);
-	ok(st == MD_OK && len == 2 && memcmp(b, "b\n", 2) == 0,
+	ok(st == KP_OK && len == 2 && memcmp(b, "b\n", 2) == 0,
 	    "md_msg_fd finds a message moved to cur/");
 	free(b);
 	b = msg_bytes(md, 3, &len, &st);
-	ok(st == MD_OK && len == 2 && memcmp(b, "d\n", 2) == 0,
+	ok(st == KP_OK && len == 2 && memcmp(b, "d\n", 2) == 0,
 	    "and one whose flags changed");
 	free(b);
 	/* c: deleted behind our back, then also marked. */
 	if (unlink(t_path(t_path(dir, "cur"), "1764000002.c.host:2,S")) == -1)
 		bail("unlink");
 	b = msg_bytes(md, 2, &len, &st);
-	is_int(st, MD_GONE, "a message deleted by another program: MD_GONE");
+	is_int(st, KP_GONE, "a message deleted by another program: KP_GONE");
 	free(b);
 	/* a moved too, before commit deletes it. */
 	if (rename(t_path(t_path(dir, "new"), "1764000000.a.host"),
 	    t_path(t_path(dir, "cur"), "1764000000.a.host:2,S")) == -1)
 		bail("rename");
-	is_int(md_commit(md, del, err, sizeof(err)), MD_OK,
+	is_int(md_commit(md, del, err, sizeof(err)), KP_OK,
 	    "commit (one moved, one already gone) %s", err);
 	md_close(md);
 	ok(!exists(dir, "cur", "1764000000.a.host:2,S"),
@@ -619,7 +619,7 @@ test_commit(void)
 	    "unmarked messages stay");
 	ok(exists(dir, "new", "1764000004.e.host"),
 	    "mail delivered during the session stays");
-	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), KP_OK,
 	    "open after commit"))
 		return;
 	n = md_count(md);
@@ -651,7 +651,7 @@ nobody_open(const struct cachearg *a, struct maildrop **mdp)
 	if (become_nobody() == -1)
 		return 99;
 	rc = md_open(MD_MAILDIR, a->dir, &opts0, mdp, err, sizeof(err));
-	return rc == MD_OK ? 0 : 10 + (-rc);
+	return rc == KP_OK ? 0 : 10 + (-rc);
 }
 
 /* In a child: open as uid 65534; 0 if the count and sizes are a's. */
@@ -846,7 +846,7 @@ test_cache(void)
 	chown_nobody(dir);
 	chmod_msgs(dir, 0);
 	rc = t_wait_exit(spawn(cache_child, &a));
-	is_int(rc, 10 + (-MD_PERM),
+	is_int(rc, 10 + (-KP_PERM),
 	    "control: an unreadable file not in the cache fails the open");
 	if (unlink(t_path(t_path(dir, "new"), "1764000100.unknown.host")) == -1)
 		bail("unlink");
@@ -899,7 +899,7 @@ test_cache(void)
 	(void)util_snprintf(body, sizeof(body), "%s %zu %zu\n", name, len0,
 	    2 * len0 + 3);
 	forge_cache(dir, body, 1);
-	if (is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	if (is_int(open_md(MD_MAILDIR, dir, &opts0, &md), KP_OK,
 	    "open with an impossible size in the cache")) {
 		is_int((long long)md_msg(md, 0)->size, (long long)a.sizes[0],
 		    "it is refused and the file measured");
@@ -909,7 +909,7 @@ test_cache(void)
 	(void)util_snprintf(body, sizeof(body), "%s %zu %zu\n", name, len0,
 	    len0 + 1);
 	forge_cache(dir, body, 1);
-	if (is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	if (is_int(open_md(MD_MAILDIR, dir, &opts0, &md), KP_OK,
 	    "open again")) {
 		is_int((long long)md_msg(md, 0)->size, (long long)len0 + 1,
 		    "an entry matching ,S= is used without reading the file");
@@ -921,7 +921,7 @@ test_cache(void)
 	cache_name(name, sizeof(name), 2, len);
 	if (unlink(t_path(t_path(dir, "new"), name)) == -1)
 		bail("unlink %s: %s", name, strerror(errno));
-	if (is_int(open_md(MD_MAILDIR, dir, &opts0, &md), MD_OK,
+	if (is_int(open_md(MD_MAILDIR, dir, &opts0, &md), KP_OK,
 	    "open after a removal"))
 		md_close(md);
 	is_int(cache_lines(dir), CACHE_N - 1, "the vanished entry is dropped");
@@ -1050,7 +1050,7 @@ kill_child(void *v)
 	char err[256], c;
 
 	if (md_open(MD_MAILDIR, a->dir, &opts0, &md, err, sizeof(err)) !=
-	    MD_OK) {
+	    KP_OK) {
 		/* Say so, or the parent would wait for ever. */
 		if (write(a->ready[1], "f", 1) != 1)
 			return 99;
@@ -1058,7 +1058,7 @@ kill_child(void *v)
 	}
 	if (write(a->ready[1], "o", 1) != 1 || read(a->go[0], &c, 1) != 1)
 		return 11;
-	if (md_commit(md, a->del, err, sizeof(err)) != MD_OK)
+	if (md_commit(md, a->del, err, sizeof(err)) != KP_OK)
 		return 12;
 	md_close(md);
 	return 0;
@@ -1136,14 +1136,14 @@ test_kill_loop(void)
 		}
 		/* Check: the unmarked intact, marked intact or gone. */
 		if (md_open(MD_MAILDIR, dir, &opts0, &md, name,
-		    sizeof(name)) != MD_OK) {
+		    sizeof(name)) != KP_OK) {
 			bad++;
 			continue;
 		}
 		n = marked = survived = 0;
 		for (i = 0; i < md_count(md); i++) {
 			b = msg_bytes(md, i, &len, &st);
-			if (st != MD_OK)
+			if (st != KP_OK)
 				bad++;
 			free(b);
 		}
@@ -1229,13 +1229,13 @@ bench(const char *label, size_t n, int with_s)
 			bail("bench file %zu: %s", i, strerror(errno));
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (open_md(MD_MAILDIR, dir, &opts0, &md) != MD_OK)
+	if (open_md(MD_MAILDIR, dir, &opts0, &md) != KP_OK)
 		bail("bench open");
 	first = secs_since(&t0);
 	ok(md_count(md) == n, "%s: %zu messages", label, n);
 	md_close(md);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (open_md(MD_MAILDIR, dir, &opts0, &md) != MD_OK)
+	if (open_md(MD_MAILDIR, dir, &opts0, &md) != KP_OK)
 		bail("bench open");
 	warm = secs_since(&t0);
 	md_close(md);

@@ -166,13 +166,13 @@ test_corpus(void)
 	(void)util_strlcpy(mbox, t_path(scratch, "corpus"), sizeof(mbox));
 	corpus_file(&f, NULL);
 	put_file(mbox, f.p, f.len);
-	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open an mbox"))
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), KP_OK, "open an mbox"))
 		return;
 	is_int((long long)md_count(md), (long long)KP_NELEM(corpus),
 	    "count");
 	for (i = 0; i < md_count(md) && i < KP_NELEM(corpus); i++) {
 		b = msg_bytes(md, i, &len, &st);
-		if (!is_int(st, MD_OK, "message %zu: md_msg_fd", i))
+		if (!is_int(st, KP_OK, "message %zu: md_msg_fd", i))
 			continue;
 		is_blob(b, len, corpus[i].body, corpus[i].blen,
 		    "message %zu: the bytes, without From_ and separator", i);
@@ -202,13 +202,13 @@ test_corpus(void)
 	}
 	ok(good, "UIDLs valid and unique");
 	is_int(md_open(MD_MBOX, mbox, &opts0, &md2, (char[64]){ 0 }, 64),
-	    MD_INUSE, "a second open in the same process is MD_INUSE");
+	    KP_INUSE, "a second open in the same process is KP_INUSE");
 	ok(exists(t_path(scratch, ".corpus.kpopd.lock")) &&
 	    !exists(t_path(scratch, "corpus.lock")),
 	    "the session lock is .NAME.kpopd.lock; no dotlock held");
 	md_close(md);
 
-	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open again"))
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), KP_OK, "open again"))
 		return;
 	good = md_count(md) == KP_NELEM(corpus);
 	for (i = 0; good && i < md_count(md); i++)
@@ -221,17 +221,17 @@ test_corpus(void)
 	memmove(t + 9, t + 10, strlen(t + 10) + 1);
 	f.len--;
 	rewrite_file(mbox, f.p, f.len);
-	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK,
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), KP_OK,
 	    "open after an MUA changed Status: RO to Status: R"))
 		return;
 	is_string(md_msg(md, 0)->uidl, uidls[0], "the UIDL did not change");
 	/* Delete 2 and 3: the rest keep their UIDLs. */
 	memset(del, 0, sizeof(del));
 	del[2] = del[3] = 1;
-	is_int(md_commit(md, del, (char[256]){ 0 }, 256), MD_OK,
+	is_int(md_commit(md, del, (char[256]){ 0 }, 256), KP_OK,
 	    "commit deleting two");
 	md_close(md);
-	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK,
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), KP_OK,
 	    "open after commit"))
 		return;
 	good = md_count(md) == KP_NELEM(corpus) - 2;
@@ -257,35 +257,35 @@ test_paths(void)
 	const char *p;
 
 	p = t_path(scratch, "missing");
-	if (is_int(md_open(MD_MBOX, p, &opts0, &md, err, sizeof(err)), MD_OK,
+	if (is_int(md_open(MD_MBOX, p, &opts0, &md, err, sizeof(err)), KP_OK,
 	    "a missing mbox opens (%s)", err)) {
 		is_int((long long)md_count(md), 0, "empty");
 		is_int(md_commit(md, (const unsigned char *)"", err,
-		    sizeof(err)), MD_OK, "commit of nothing");
+		    sizeof(err)), KP_OK, "commit of nothing");
 		md_close(md);
 	}
 	ok(!exists(p), "and is not created");
 	p = t_path(scratch, "empty");
 	put_file(p, "", 0);
-	if (is_int(md_open(MD_MBOX, p, &opts0, &md, err, sizeof(err)), MD_OK,
+	if (is_int(md_open(MD_MBOX, p, &opts0, &md, err, sizeof(err)), KP_OK,
 	    "an empty mbox opens")) {
 		is_int((long long)md_count(md), 0, "no messages");
 		md_close(md);
 	}
 	p = t_path(scratch, "notmbox");
 	put_file(p, S("Subject: hi\n\nFrom x\n"));
-	is_int(md_open(MD_MBOX, p, &opts0, &md, err, sizeof(err)), MD_PERM,
-	    "a file not starting with From_ is MD_PERM (%s)", err);
+	is_int(md_open(MD_MBOX, p, &opts0, &md, err, sizeof(err)), KP_PERM,
+	    "a file not starting with From_ is KP_PERM (%s)", err);
 	p = t_path(scratch, "adir");
 	if (mkdir(p, 0700) == -1)
 		bail("mkdir");
-	is_int(md_open(MD_MBOX, p, &opts0, &md, err, sizeof(err)), MD_PERM,
-	    "a directory is MD_PERM (%s)", err);
+	is_int(md_open(MD_MBOX, p, &opts0, &md, err, sizeof(err)), KP_PERM,
+	    "a directory is KP_PERM (%s)", err);
 	is_int(md_open(MD_MBOX, t_path(t_path(scratch, "nodir"), "x"), &opts0,
-	    &md, err, sizeof(err)), MD_PERM,
-	    "a missing directory is MD_PERM (%s)", err);
-	is_int(md_open(MD_MBOX, "/", &opts0, &md, err, sizeof(err)), MD_PERM,
-	    "a path ending in / is MD_PERM");
+	    &md, err, sizeof(err)), KP_PERM,
+	    "a missing directory is KP_PERM (%s)", err);
+	is_int(md_open(MD_MBOX, "/", &opts0, &md, err, sizeof(err)), KP_PERM,
+	    "a path ending in / is KP_PERM");
 }
 
 /* ---- generated mboxes ---- */
@@ -366,7 +366,7 @@ inuse_child(void *v)
 
 	o.takeover_idle = 1;
 	return md_open(MD_MBOX, a->mbox, &o, &md, err, sizeof(err)) ==
-	    MD_INUSE ? 0 : 1;
+	    KP_INUSE ? 0 : 1;
 }
 
 /* During a session an MDA gets both its locks at once. */
@@ -435,18 +435,18 @@ test_session(void)
 	(void)util_snprintf(lock, sizeof(lock), "%s.lock", mbox);
 	gen_mbox(&g, 8, 1);
 	put_file(mbox, g.file.p, g.file.len);
-	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open"))
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), KP_OK, "open"))
 		return;
 	memset(&a, 0, sizeof(a));
 	a.mbox = mbox;
 	is_int(t_wait_exit(spawn(inuse_child, &a)), 0,
-	    "another process: MD_INUSE (no takeover of a fresh session)");
+	    "another process: KP_INUSE (no takeover of a fresh session)");
 	is_int(t_wait_exit(spawn(mda_child, &a)), 0,
 	    "an MDA gets the dotlock and the fcntl lock during a session");
 	mda_append(mbox, S(late));
 	free(msg_bytes(md, 7, &len, &st));
-	is_int(st, MD_OK, "md_msg_fd after a delivery");
-	is_int(md_commit(md, del, err, sizeof(err)), MD_OK, "commit %s", err);
+	is_int(st, KP_OK, "md_msg_fd after a delivery");
+	is_int(md_commit(md, del, err, sizeof(err)), KP_OK, "commit %s", err);
 	md_close(md);
 	gen_expect(&g, del, S(late), &want);
 	t = t_slurp(mbox, &len);
@@ -455,18 +455,18 @@ test_session(void)
 	free(t);
 	ok(!exists(lock) && !exists(t_path(scratch, ".session.kpopd-journal")),
 	    "no dotlock or journal left");
-	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open again")) {
+	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), KP_OK, "open again")) {
 		is_int((long long)md_count(md), 6, "5 kept + 1 new");
 		md_close(md);
 	}
 
 	/* Only the last messages go, nothing new: a plain truncation. */
 	put_file(mbox, g.file.p, g.file.len);
-	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open"))
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), KP_OK, "open"))
 		return;
 	memset(del, 0, sizeof(del));
 	del[6] = del[7] = 1;
-	is_int(md_commit(md, del, err, sizeof(err)), MD_OK,
+	is_int(md_commit(md, del, err, sizeof(err)), KP_OK,
 	    "commit deleting the last two %s", err);
 	md_close(md);
 	t = t_slurp(mbox, &len);
@@ -477,13 +477,13 @@ test_session(void)
 	/* MDA locks held by others: commit waits lock_timeout, then TEMP. */
 	put_file(mbox, g.file.p, g.file.len);
 	o.lock_timeout = 1;
-	if (!is_int(open_md(MD_MBOX, mbox, &o, &md), MD_OK,
+	if (!is_int(open_md(MD_MBOX, mbox, &o, &md), KP_OK,
 	    "open (lock_timeout 1)"))
 		return;
 	put_file(lock, S("12345\n"));
 	t0 = util_now_ms();
-	is_int(md_commit(md, del, err, sizeof(err)), MD_TEMP,
-	    "a fresh foreign dotlock: MD_TEMP (%s)", err);
+	is_int(md_commit(md, del, err, sizeof(err)), KP_TEMP,
+	    "a fresh foreign dotlock: KP_TEMP (%s)", err);
 	ok(util_now_ms() - t0 >= 900, "after waiting the lock timeout");
 	t = t_slurp(mbox, &len);
 	is_blob(t, len, g.file.p, g.file.len, "nothing deleted");
@@ -500,8 +500,8 @@ test_session(void)
 	pid = spawn(fcntl_child, &a);
 	if (read(a.pfd[0], &c, 1) != 1)
 		bail("fcntl child");
-	is_int(md_commit(md, del, err, sizeof(err)), MD_TEMP,
-	    "stale dotlock removed, but the fcntl lock is held: MD_TEMP (%s)",
+	is_int(md_commit(md, del, err, sizeof(err)), KP_TEMP,
+	    "stale dotlock removed, but the fcntl lock is held: KP_TEMP (%s)",
 	    err);
 	ok(!exists(lock), "the stale dotlock went, ours is released");
 	(void)kill(pid, SIGKILL);
@@ -517,7 +517,7 @@ test_session(void)
 	if (utimensat(AT_FDCWD, lock, ts, 0) == -1)
 		bail("utimensat");
 	t0 = util_now_ms();
-	is_int(md_commit(md, del, err, sizeof(err)), MD_OK,
+	is_int(md_commit(md, del, err, sizeof(err)), KP_OK,
 	    "an empty dotlock a minute old is broken: commit %s", err);
 	ok(util_now_ms() - t0 < 900 && !exists(lock),
 	    "... at once, and ours released");
@@ -544,14 +544,14 @@ test_changed(void)
 
 	/* A byte inserted into message 0 moves every later From_ line. */
 	put_file(mbox, g.file.p, g.file.len);
-	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open"))
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), KP_OK, "open"))
 		return;
 	str_add(&s, g.file.p, g.off[1] - 2);
 	str_add(&s, "!", 1);
 	str_add(&s, g.file.p + g.off[1] - 2, g.file.len - g.off[1] + 2);
 	rewrite_file(mbox, s.p, s.len);
-	is_int(md_commit(md, del, err, sizeof(err)), MD_TEMP,
-	    "rewritten by another program: MD_TEMP (%s)", err);
+	is_int(md_commit(md, del, err, sizeof(err)), KP_TEMP,
+	    "rewritten by another program: KP_TEMP (%s)", err);
 	t = t_slurp(mbox, &len);
 	is_blob(t, len, s.p, s.len, "and nothing deleted");
 	free(t);
@@ -559,35 +559,35 @@ test_changed(void)
 
 	/* Truncated. */
 	put_file(mbox, g.file.p, g.file.len);
-	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open"))
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), KP_OK, "open"))
 		return;
 	rewrite_file(mbox, g.file.p, g.off[5]);
 	free(msg_bytes(md, 5, &len, &st));
-	is_int(st, MD_GONE, "md_msg_fd of a message cut off: MD_GONE");
-	is_int(md_commit(md, del, err, sizeof(err)), MD_TEMP,
-	    "truncated by another program: MD_TEMP (%s)", err);
+	is_int(st, KP_GONE, "md_msg_fd of a message cut off: KP_GONE");
+	is_int(md_commit(md, del, err, sizeof(err)), KP_TEMP,
+	    "truncated by another program: KP_TEMP (%s)", err);
 	md_close(md);
 
 	/* Replaced (renamed over). */
 	put_file(mbox, g.file.p, g.file.len);
-	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open"))
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), KP_OK, "open"))
 		return;
 	put_file(mbox, g.file.p, g.file.len);
 	free(msg_bytes(md, 0, &len, &st));
-	is_int(st, MD_GONE, "md_msg_fd after the mbox was replaced: MD_GONE");
-	is_int(md_commit(md, del, err, sizeof(err)), MD_TEMP,
-	    "replaced: MD_TEMP (%s)", err);
+	is_int(st, KP_GONE, "md_msg_fd after the mbox was replaced: KP_GONE");
+	is_int(md_commit(md, del, err, sizeof(err)), KP_TEMP,
+	    "replaced: KP_TEMP (%s)", err);
 	t = t_slurp(mbox, &len);
 	is_blob(t, len, g.file.p, g.file.len, "and nothing deleted");
 	free(t);
 	md_close(md);
 
 	/* Removed. */
-	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK, "open"))
+	if (!is_int(open_md(MD_MBOX, mbox, &opts0, &md), KP_OK, "open"))
 		return;
 	unlink(mbox);
-	is_int(md_commit(md, del, err, sizeof(err)), MD_TEMP,
-	    "removed: MD_TEMP (%s)", err);
+	is_int(md_commit(md, del, err, sizeof(err)), KP_TEMP,
+	    "removed: KP_TEMP (%s)", err);
 	md_close(md);
 	free(s.p);
 	free(g.file.p);
@@ -610,7 +610,7 @@ full_child(void *v)
 	char err[256];
 	int rc;
 
-	if (md_open(MD_MBOX, a->mbox, &opts0, &md, err, sizeof(err)) != MD_OK)
+	if (md_open(MD_MBOX, a->mbox, &opts0, &md, err, sizeof(err)) != KP_OK)
 		return 10;
 	if (a->mode == 0) {
 		/* Writes past 4 KiB fail with EFBIG, as on a full disk. */
@@ -626,7 +626,7 @@ full_child(void *v)
 	}
 	rc = md_commit(md, a->del, err, sizeof(err));
 	md_close(md);
-	return rc == MD_TEMP ? 0 : 20 + (rc < 0 ? -rc : rc);
+	return rc == KP_TEMP ? 0 : 20 + (rc < 0 ? -rc : rc);
 }
 
 static int
@@ -660,7 +660,7 @@ test_full(void)
 	a.mbox = mbox;
 	a.del[0] = a.del[4] = 1;
 	is_int(t_wait_exit(spawn(full_child, &a)), 0,
-	    "the journal cannot be written (file size limit): MD_TEMP");
+	    "the journal cannot be written (file size limit): KP_TEMP");
 	t = t_slurp(mbox, &len);
 	is_blob(t, len, g.file.p, g.file.len, "the mbox is untouched");
 	free(t);
@@ -673,7 +673,7 @@ test_full(void)
 	 */
 	a.mode = 1;
 	is_int(t_wait_exit(spawn(full_child, &a)), 0,
-	    "a read-only mail directory: MD_TEMP");
+	    "a read-only mail directory: KP_TEMP");
 	if (chmod(scratch, 0755) == -1)
 		bail("chmod");
 	t = t_slurp(mbox, &len);
@@ -709,14 +709,14 @@ test_hostile(int fallback)
 	    scratch, fallback);
 	if (symlink(victim, box) == -1)
 		bail("symlink");
-	is_int(md_open(MD_MBOX, box, &o, &md, err, sizeof(err)), MD_PERM,
+	is_int(md_open(MD_MBOX, box, &o, &md, err, sizeof(err)), KP_PERM,
 	    "%s: a symlinked mbox is refused (%s)", how, err);
 	ok(!exists(lock) && !exists(t_path(scratch, "victim0.lock")) &&
 	    !exists(t_path(scratch, "victim1.lock")),
 	    "%s: no lock file made, here or at the target", how);
 	if (unlink(box) == -1 || link(victim, box) == -1)
 		bail("link");
-	is_int(md_open(MD_MBOX, box, &o, &md, err, sizeof(err)), MD_PERM,
+	is_int(md_open(MD_MBOX, box, &o, &md, err, sizeof(err)), KP_PERM,
 	    "%s: a hard-linked mbox is refused (%s)", how, err);
 	if (unlink(box) == -1)
 		bail("unlink");
@@ -727,7 +727,7 @@ test_hostile(int fallback)
 	    scratch, fallback);
 	if (symlink(victim, lnk) == -1)
 		bail("symlink");
-	is_int(md_open(MD_MBOX, box, &o, &md, err, sizeof(err)), MD_PERM,
+	is_int(md_open(MD_MBOX, box, &o, &md, err, sizeof(err)), KP_PERM,
 	    "%s: a symlinked journal is refused (%s)", how, err);
 	ok(lstat(lnk, &v1) == 0 && S_ISLNK(v1.st_mode),
 	    "%s: and left where it is", how);
@@ -742,14 +742,14 @@ test_hostile(int fallback)
 		bail("mkdir/symlink");
 	put_file(t_path(real, "box"), text, strlen(text));
 	if (is_int(md_open(MD_MBOX, t_path(lnk, "box"), &o, &md, err,
-	    sizeof(err)), MD_OK, "%s: a symlink in the trusted prefix is "
+	    sizeof(err)), KP_OK, "%s: a symlink in the trusted prefix is "
 	    "followed", how)) {
 		is_int((long long)md_count(md), 1, "%s: one message", how);
 		md_close(md);
 	}
 	o.trusted = strlen(scratch);
 	is_int(md_open(MD_MBOX, t_path(lnk, "box"), &o, &md, err, sizeof(err)),
-	    MD_PERM, "%s: below it, it is refused (%s)", how, err);
+	    KP_PERM, "%s: below it, it is refused (%s)", how, err);
 
 	t = t_slurp(victim, &len);
 	ok(stat(victim, &v1) == 0 && v1.st_ino == v0.st_ino && t != NULL &&
@@ -831,7 +831,7 @@ test_journal(void)
 	    pwrite(fd, "X", 1, 200) != 1)
 		bail("corrupt journal");
 	close(fd);
-	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK,
+	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), KP_OK,
 	    "open with a temporary and a corrupt journal")) {
 		is_int((long long)md_count(md), 6, "all messages");
 		md_close(md);
@@ -854,7 +854,7 @@ test_journal(void)
 	memcpy(s.p + w, nw.p + w, n / 2);
 	rewrite_file(mbox, s.p, s.len);
 	mda_append(mbox, S(later));
-	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK,
+	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), KP_OK,
 	    "open after a crash in the middle of the rewrite")) {
 		is_int((long long)md_count(md), 7, "all messages and the new");
 		md_close(md);
@@ -874,7 +874,7 @@ test_journal(void)
 	make_journal(jpath, g.file.p, w, l, n, &st);
 	rewrite_file(mbox, nw.p, nw.len);
 	mda_append(mbox, S(later));
-	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK,
+	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), KP_OK,
 	    "open after a crash after the truncation")) {
 		is_int((long long)md_count(md), 5, "the new set and the new");
 		md_close(md);
@@ -897,7 +897,7 @@ test_journal(void)
 	while (s.len < l)
 		str_adds(&s, later);
 	mda_append(mbox, s.p, s.len);
-	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK,
+	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), KP_OK,
 	    "open after the truncation and much later mail"))
 		md_close(md);
 	t = t_slurp(mbox, &len);
@@ -912,7 +912,7 @@ test_journal(void)
 		bail("stat");
 	st.st_ino++;
 	make_journal(jpath, nw.p, w, n, n / 2, &st);
-	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), MD_OK,
+	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), KP_OK,
 	    "open with a journal of another file")) {
 		is_int((long long)md_count(md), 6, "nothing applied");
 		md_close(md);
@@ -962,7 +962,7 @@ kill_child(void *v)
 	int rc;
 
 	if (md_open(MD_MBOX, a->mbox, &opts0, &md, err, sizeof(err)) !=
-	    MD_OK) {
+	    KP_OK) {
 		/* Say so, or the parent would wait for ever. */
 		if (write(a->ready[1], "f", 1) != 1)
 			return 99;
@@ -980,11 +980,11 @@ kill_child(void *v)
 	md_close(md);
 #ifdef KPOP_TEST_HOOKS
 	if (a->hook_err)
-		return rc == MD_TEMP ? 0 : 102;
-	if (rc == MD_OK)
+		return rc == KP_TEMP ? 0 : 102;
+	if (rc == KP_OK)
 		return hook_calls > 99 ? 99 : hook_calls;
 #endif
-	return rc == MD_OK ? 0 : 102;
+	return rc == KP_OK ? 0 : 102;
 }
 
 #ifdef KPOP_TEST_HOOKS
@@ -1000,7 +1000,7 @@ recover_child(void *v)
 	hook_k = 1;
 	hook_err = 0;
 	mbox_test_step = hook;
-	if (md_open(MD_MBOX, a->mbox, &opts0, &md, err, sizeof(err)) != MD_OK)
+	if (md_open(MD_MBOX, a->mbox, &opts0, &md, err, sizeof(err)) != KP_OK)
 		return 100;
 	md_close(md);
 	return 0;
@@ -1027,7 +1027,7 @@ kill_check(const struct gen *g, const struct killarg *a, const char *extra)
 	gen_expect(g, NULL, e.p, e.len, &old);
 	gen_expect(g, a->del, e.p, e.len, &nw);
 	if (md_open(MD_MBOX, a->mbox, &opts0, &md, err, sizeof(err)) !=
-	    MD_OK) {
+	    KP_OK) {
 		diag("open after kill: %s", err);
 		goto out;
 	}
@@ -1193,7 +1193,7 @@ test_kill(void)
 
 		a.hook_err = 1;
 		is_int(kill_once(&g, &a, -1), 0,
-		    "a write failing in the middle of the rewrite: MD_TEMP");
+		    "a write failing in the middle of the rewrite: KP_TEMP");
 		is_int(kill_check(&g, &a, ""), OUT_OLD,
 		    "put back at once: the old set, the new mail kept");
 		a.hook_err = 0;

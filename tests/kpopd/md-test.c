@@ -163,7 +163,7 @@ open_md(enum md_format fmt, const char *path, const struct md_opts *o,
 	int rc;
 
 	rc = md_open(fmt, path, o, mdp, err, sizeof(err));
-	if (rc != MD_OK)
+	if (rc != KP_OK)
 		diag("md_open %s: %d %s", path, rc, err);
 	return rc;
 }
@@ -176,7 +176,7 @@ msg_bytes(struct maildrop *md, size_t i, size_t *lenp, int *status)
 	int fd;
 
 	*status = md_msg_fd(md, i, &fd, &off, &len, err, sizeof(err));
-	if (*status != MD_OK)
+	if (*status != KP_OK)
 		return NULL;
 	if ((buf = malloc((size_t)len + 1)) == NULL)
 		bail("malloc");

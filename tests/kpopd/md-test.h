@@ -72,7 +72,7 @@ int	open_md(enum md_format, const char *path, const struct md_opts *,
 
 /*
  * Message i's range through md_msg_fd(): *status is its status, and on
- * MD_OK the bytes are returned (malloc'd) with their length in *lenp;
+ * KP_OK the bytes are returned (malloc'd) with their length in *lenp;
  * otherwise NULL.
  */
 char	*msg_bytes(struct maildrop *, size_t i, size_t *lenp, int *status);

@@ -491,15 +491,15 @@ test_realm(void)
 	struct stat st;
 	char *ktenv;
 
-	check_krb5(PW_OK, "verified", "alice", "alice-pw", keytab1,
+	check_krb5(KP_OK, "verified", "alice", "alice-pw", keytab1,
 	    "pop/localhost", "alice, right password", NULL);
-	check_krb5(PW_OK, "verified", "alice@" REALM, "alice-pw", keytab1,
+	check_krb5(KP_OK, "verified", "alice@" REALM, "alice-pw", keytab1,
 	    "pop/localhost", "alice@" REALM ", right password", NULL);
-	check_krb5(PW_OK, "verified", "bob", "bob-pw", NULL, NULL,
+	check_krb5(KP_OK, "verified", "bob", "bob-pw", NULL, NULL,
 	    "default keytab (KRB5_KTNAME) and host/ key", NULL);
 	if ((ktenv = getenv("KRB5_KTNAME")) == NULL)
 		die("no KRB5_KTNAME");
-	check_krb5(PW_OK, "verified", "carol", "carol-pw", ktenv,
+	check_krb5(KP_OK, "verified", "carol", "carol-pw", ktenv,
 	    "pop/localhost@" REALM, "FILE: keytab name, service with realm",
 	    NULL);
 
@@ -510,29 +510,29 @@ test_realm(void)
 	ok(lstat(ccname + 5, &st) == -1 && errno == ENOENT,
 	    "no credential cache file written (%s)", ccname);
 
-	check_krb5(PW_BAD, "Password incorrect", "alice", "wrong-pw",
+	check_krb5(KP_AUTH, "Password incorrect", "alice", "wrong-pw",
 	    keytab1, "pop/localhost", "wrong password", err_pw);
-	check_krb5(PW_BAD, "not found", "nosuch", "alice-pw", keytab1,
+	check_krb5(KP_AUTH, "not found", "nosuch", "alice-pw", keytab1,
 	    "pop/localhost", "unknown principal", err_user);
 	ok(strcmp(err_pw, err_user) != 0,
 	    "wrong password and unknown user log different reasons");
-	check_krb5(PW_BAD, "Password incorrect", "bob", "alice-pw", keytab1,
+	check_krb5(KP_AUTH, "Password incorrect", "bob", "alice-pw", keytab1,
 	    "pop/localhost", "another user's password", NULL);
-	check_krb5(PW_BAD, "does not know", "alice@NO.SUCH.TEST", "alice-pw",
+	check_krb5(KP_AUTH, "does not know", "alice@NO.SUCH.TEST", "alice-pw",
 	    keytab1, "pop/localhost", "a realm krb5.conf does not know",
 	    NULL);
-	check_krb5(PW_BAD, "cannot parse", "alice@A@B", "alice-pw", keytab1,
+	check_krb5(KP_AUTH, "cannot parse", "alice@A@B", "alice-pw", keytab1,
 	    "pop/localhost", "malformed principal name", NULL);
 
 	/* Accounts the KDC refuses, whatever the password. */
 	kadmin("modprinc -allow_tix carol");
 	kadmin("modprinc -pwexpire \"2000-01-01\" bob");
 	kadmin("addprinc -pw dave-pw -expire \"2000-01-01\" dave");
-	check_krb5(PW_BAD, "revoked", "carol", "carol-pw", keytab1,
+	check_krb5(KP_AUTH, "revoked", "carol", "carol-pw", keytab1,
 	    "pop/localhost", "disabled account (-allow_tix)", NULL);
-	check_krb5(PW_BAD, "expired", "bob", "bob-pw", keytab1,
+	check_krb5(KP_AUTH, "expired", "bob", "bob-pw", keytab1,
 	    "pop/localhost", "expired password", NULL);
-	check_krb5(PW_BAD, "expired", "dave", "dave-pw", keytab1,
+	check_krb5(KP_AUTH, "expired", "dave", "dave-pw", keytab1,
 	    "pop/localhost", "expired account", NULL);
 }
 
@@ -557,40 +557,40 @@ test_no_kdc_contact(void)
 
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	check_krb5(PW_BAD, "empty password", "alice", "", keytab1,
+	check_krb5(KP_AUTH, "empty password", "alice", "", keytab1,
 	    "pop/localhost", "empty password", NULL);
-	check_krb5(PW_BAD, "CR or LF", "alice", "alice-pw\r", keytab1,
+	check_krb5(KP_AUTH, "CR or LF", "alice", "alice-pw\r", keytab1,
 	    "pop/localhost", "password with CR", NULL);
-	check_krb5(PW_BAD, "CR or LF", "alice", "alice\npw", keytab1,
+	check_krb5(KP_AUTH, "CR or LF", "alice", "alice\npw", keytab1,
 	    "pop/localhost", "password with LF", NULL);
-	check_krb5(PW_BAD, "longer than", "alice", big, keytab1,
+	check_krb5(KP_AUTH, "longer than", "alice", big, keytab1,
 	    "pop/localhost", "password of 2000 bytes", NULL);
-	check_krb5(PW_BAD, "empty user", "", "alice-pw", keytab1,
+	check_krb5(KP_AUTH, "empty user", "", "alice-pw", keytab1,
 	    "pop/localhost", "empty principal", NULL);
-	is_int(pw_check_form("ab\0cd", 5, err, sizeof(err)), PW_BAD,
+	is_int(pw_check_form("ab\0cd", 5, err, sizeof(err)), KP_AUTH,
 	    "pw_check_form: NUL inside a counted password");
 	ok(strstr(err, "NUL") != NULL, "pw_check_form: says NUL");
 	memset(exact, 'y', sizeof(exact));
-	is_int(pw_check_form(exact, PW_PASSWORD_MAX, err, sizeof(err)), PW_OK,
+	is_int(pw_check_form(exact, PW_PASSWORD_MAX, err, sizeof(err)), KP_OK,
 	    "pw_check_form: PW_PASSWORD_MAX bytes are fine");
 	is_int(pw_check_form(exact, PW_PASSWORD_MAX + 1, err, sizeof(err)),
-	    PW_BAD, "pw_check_form: PW_PASSWORD_MAX + 1 bytes are not");
+	    KP_AUTH, "pw_check_form: PW_PASSWORD_MAX + 1 bytes are not");
 
 	/* The server's keytab problems: [SYS/TEMP], even for a bad password. */
-	check_krb5(PW_TEMP, "no usable key for pop/nosuchhost", "alice",
+	check_krb5(KP_TEMP, "no usable key for pop/nosuchhost", "alice",
 	    "alice-pw", keytab1, "pop/nosuchhost",
 	    "keytab without the service key", NULL);
-	check_krb5(PW_TEMP, "server problem", "alice", "wrong-pw", keytab1,
+	check_krb5(KP_TEMP, "server problem", "alice", "wrong-pw", keytab1,
 	    "pop/nosuchhost", "keytab without the service key, bad password",
 	    NULL);
 	path_join(nokt, sizeof(nokt), scratch, "no-such.keytab");
-	check_krb5(PW_TEMP, "no-such.keytab", "alice", "alice-pw", nokt,
+	check_krb5(KP_TEMP, "no-such.keytab", "alice", "alice-pw", nokt,
 	    "pop/localhost", "nonexistent keytab", NULL);
 	path_join(junk, sizeof(junk), scratch, "junk.keytab");
 	write_file(junk, "this is not a keytab\n");
-	check_krb5(PW_TEMP, "server problem", "alice", "alice-pw", junk,
+	check_krb5(KP_TEMP, "server problem", "alice", "alice-pw", junk,
 	    "pop/localhost", "unreadable keytab (not a keytab)", NULL);
-	check_krb5(PW_TEMP, "server problem", "alice", "alice-pw", scratch,
+	check_krb5(KP_TEMP, "server problem", "alice", "alice-pw", scratch,
 	    "pop/localhost", "keytab path is a directory", NULL);
 
 	ok(!trap_hit(0), "none of these reached the KDC");
@@ -603,7 +603,7 @@ test_no_kdc_contact(void)
 		alarm(30);
 		status = pw_check_krb5("alice", "alice-pw", keytab1,
 		    "pop/localhost", err, sizeof(err));
-		_exit(status == PW_OK ? 0 : 1);
+		_exit(status == KP_OK ? 0 : 1);
 	}
 	t0 = now();
 	ok(trap_hit(5000), "control: a good request reaches the trap KDC "
@@ -633,19 +633,19 @@ test_spoof_and_down(void)
 	if (setenv("KRB5_CONFIG", conf2, 1) == -1)
 		die("setenv");
 
-	check_krb5(PW_OK, "verified", "alice", "alice-pw", keytab2,
+	check_krb5(KP_OK, "verified", "alice", "alice-pw", keytab2,
 	    "pop/localhost", "the second KDC accepts alice-pw (own keytab)",
 	    NULL);
-	check_krb5(PW_BAD, "verification failed", "alice", "alice-pw",
+	check_krb5(KP_AUTH, "verification failed", "alice", "alice-pw",
 	    keytab1, "pop/localhost",
 	    "spoofed KDC: accepted password, verification fails", NULL);
-	check_krb5(PW_BAD, "verification failed", "alice", "alice-pw",
+	check_krb5(KP_AUTH, "verification failed", "alice", "alice-pw",
 	    keytab1, NULL, "spoofed KDC, host/ key from the keytab", NULL);
 
 	/* Now it goes down: nothing listens on its port any more. */
 	realm_stop(realm2, &realm2_up);
 	t0 = now();
-	check_krb5(PW_TEMP, "no KDC answered", "alice", "alice-pw", keytab1,
+	check_krb5(KP_TEMP, "no KDC answered", "alice", "alice-pw", keytab1,
 	    "pop/localhost", "KDC down (stopped)", NULL);
 	dt = now() - t0;
 	ok(dt < DOWN_MAX_SECS, "KDC down noticed in %.3f s", dt);
@@ -655,7 +655,7 @@ test_spoof_and_down(void)
 	if (setenv("KRB5_CONFIG", down, 1) == -1)
 		die("setenv");
 	t0 = now();
-	check_krb5(PW_TEMP, "no KDC answered", "alice", "alice-pw", keytab1,
+	check_krb5(KP_TEMP, "no KDC answered", "alice", "alice-pw", keytab1,
 	    "pop/localhost", "KDC down (closed port, TCP only)", NULL);
 	dt = now() - t0;
 	ok(dt < DOWN_MAX_SECS, "KDC down over TCP noticed in %.3f s", dt);
@@ -724,26 +724,26 @@ test_sasl(void)
 	saslpasswd(prog, db1, NULL, "fred", "fred-sasl");
 	saslpasswd(prog, db2, REALM, "alice", "alice-other");
 
-	check_sasl(PW_OK, "verified by sasldb", "alice@" REALM, "alice-sasl",
+	check_sasl(KP_OK, "verified by sasldb", "alice@" REALM, "alice-sasl",
 	    db1, "sasldb: right password (user@REALM, saslpasswd2 -u REALM)");
-	check_sasl(PW_BAD, "Password incorrect", "alice@" REALM, "wrong-pw",
+	check_sasl(KP_AUTH, "Password incorrect", "alice@" REALM, "wrong-pw",
 	    db1, "sasldb: wrong password");
-	check_sasl(PW_BAD, "unknown user", "nosuch@" REALM, "alice-sasl",
+	check_sasl(KP_AUTH, "unknown user", "nosuch@" REALM, "alice-sasl",
 	    db1, "sasldb: unknown user");
-	check_sasl(PW_BAD, "unknown user", "alice", "alice-sasl", db1,
+	check_sasl(KP_AUTH, "unknown user", "alice", "alice-sasl", db1,
 	    "sasldb: bare name is in hostname's realm, not " REALM);
-	check_sasl(PW_OK, "verified", "erin", "erin-sasl", db1,
+	check_sasl(KP_OK, "verified", "erin", "erin-sasl", db1,
 	    "sasldb: bare name (saslpasswd2 -u hostname)");
-	check_sasl(PW_BAD, "unknown user", "fred", "fred-sasl", db1,
+	check_sasl(KP_AUTH, "unknown user", "fred", "fred-sasl", db1,
 	    "sasldb: bare name not in the machine's realm (saslpasswd2 "
 	    "without -u) but hostname's");
-	check_sasl(PW_OK, "verified", "alice@" REALM, "alice-other", db2,
+	check_sasl(KP_OK, "verified", "alice@" REALM, "alice-other", db2,
 	    "a second sasldb in the same process");
-	check_sasl(PW_BAD, "Password incorrect", "alice@" REALM, "alice-sasl",
+	check_sasl(KP_AUTH, "Password incorrect", "alice@" REALM, "alice-sasl",
 	    db2, "the second sasldb has its own password");
-	check_sasl(PW_TEMP, "cannot open sasldb", "alice@" REALM,
+	check_sasl(KP_TEMP, "cannot open sasldb", "alice@" REALM,
 	    "alice-sasl", nodb, "nonexistent sasldb");
-	check_sasl(PW_BAD, "empty password", "alice@" REALM, "", db1,
+	check_sasl(KP_AUTH, "empty password", "alice@" REALM, "", db1,
 	    "sasldb: empty password");
 	for (i = 0; i < KP_NELEM(mux); i++)
 		if (stat(mux[i], &st) == 0)
@@ -752,7 +752,7 @@ test_sasl(void)
 		skip("saslauthd runs here (%s): cannot test it down", mux[i]);
 		skip("saslauthd runs here (%s): cannot test it down", mux[i]);
 	} else
-		check_sasl(PW_TEMP, "saslauthd", "alice", "alice-sasl", NULL,
+		check_sasl(KP_TEMP, "saslauthd", "alice", "alice-sasl", NULL,
 		    "saslauthd not running");
 }
 

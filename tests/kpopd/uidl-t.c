@@ -182,7 +182,7 @@ test_rule(void)
 		for (i = 0; i < n; i++)
 			pick(&a[i], (unsigned int)random());
 		memcpy(b, a, n * sizeof(*a));
-		if (md_uidl_dedup(a, n, err, sizeof(err)) != MD_OK)
+		if (md_uidl_dedup(a, n, err, sizeof(err)) != KP_OK)
 			bail("md_uidl_dedup: %s", err);
 		ref_dedup(b, n);
 		for (i = 0; i < n; i++)
@@ -209,8 +209,8 @@ test_rule(void)
 	for (i = 0; i < n; i++)
 		pick(&a[i], (unsigned int)random());
 	memcpy(b, a, n * sizeof(*a));
-	if (md_uidl_dedup(a, n, err, sizeof(err)) != MD_OK ||
-	    md_uidl_dedup(b, n, err, sizeof(err)) != MD_OK)
+	if (md_uidl_dedup(a, n, err, sizeof(err)) != KP_OK ||
+	    md_uidl_dedup(b, n, err, sizeof(err)) != KP_OK)
 		bail("md_uidl_dedup: %s", err);
 	for (i = 0; i < n; i++)
 		if (strcmp(a[i].uidl, b[i].uidl) != 0)
@@ -227,7 +227,7 @@ test_rule(void)
 	set_uidl(&a[3], "x");
 	set_uidl(&a[4], "%sxyz", STEM67);
 	set_uidl(&a[5], "%sxyz", STEM67);
-	if (md_uidl_dedup(a, 6, err, sizeof(err)) != MD_OK)
+	if (md_uidl_dedup(a, 6, err, sizeof(err)) != KP_OK)
 		bail("md_uidl_dedup: %s", err);
 	is_string(a[0].uidl, "x", "the first keeps its UIDL");
 	is_string(a[1].uidl, "x-2", "the second gets -2");
@@ -298,7 +298,7 @@ test_big(enum big kind)
 		m = alloc_msgs(BIG);
 		fill_big(m, BIG, kind);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		if (md_uidl_dedup(m, BIG, err, sizeof(err)) != MD_OK)
+		if (md_uidl_dedup(m, BIG, err, sizeof(err)) != KP_OK)
 			_exit(3);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		secs = (double)(t1.tv_sec - t0.tv_sec) +
