@@ -174,6 +174,31 @@
 /* Host names kpopd -t checks besides the configured one. */
 #define DIAG_NAMES_MAX		8
 
+/* ---- a kpopd session: the monitor and the net process ---- */
+/* Login attempts a session may make before the monitor gives up. */
+#define MON_AUTH_TRIES		10
+/*
+ * An [IN-USE] maildrop is tried again this often, this far apart (1 s in
+ * all): the session holding it may be ending.
+ */
+#define MON_INUSE_TRIES		10
+#define MON_INUSE_WAIT_US	100000
+/* Snapshot entries per M_SNAP_PART: each at most 8 + 4 + 70 bytes. */
+#define MON_SNAP_BATCH		700
+/*
+ * Milliseconds the net process waits for the monitor's answer: a password
+ * check may go to the KDC, which has its own timeouts below this.
+ */
+#define MW_TIMEOUT		120000
+/*
+ * How long, and how much, a closing session reads of what the client
+ * still sends, so that its last reply is not lost to a reset.
+ */
+#define NET_LINGER_MS		1000
+#define NET_LINGER_BYTES	(64 * 1024)
+/* Bytes read from a message per block while streaming RETR. */
+#define NET_RETR_BLOCK		(128 * 1024)
+
 /* ---- kpopd's net process sandbox (kpopd/sandbox.c) ---- */
 /*
  * RLIMIT_NOFILE of the net process.  It holds stdio, the client socket,

@@ -19,7 +19,7 @@
 #include "kpopd/maildrop.h"
 
 void
-kpopd_groups(const char *name, gid_t gid, gid_t *groups, int *ngroupsp)
+drop_groups(const char *name, gid_t gid, gid_t *groups, int *ngroupsp)
 {
 	int ngroups = KPOPD_GROUPS_MAX;
 
@@ -33,7 +33,7 @@ kpopd_groups(const char *name, gid_t gid, gid_t *groups, int *ngroupsp)
 }
 
 int
-kpopd_spool_gid(const char *spool_group, gid_t *gidp)
+drop_spool_gid(const char *spool_group, gid_t *gidp)
 {
 	struct group *gr;
 
@@ -115,8 +115,8 @@ drop_mail_user(const struct session_start *s, const char *user,
 		if (have_spool)
 			sgid = v->spool_gid;
 	} else {
-		kpopd_groups(pw->pw_name, pw->pw_gid, own, &ngroups);
-		have_spool = spool && kpopd_spool_gid(s->conf->spool_group,
+		drop_groups(pw->pw_name, pw->pw_gid, own, &ngroups);
+		have_spool = spool && drop_spool_gid(s->conf->spool_group,
 		    &sgid);
 	}
 	if (!spool || !have_spool)

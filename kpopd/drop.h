@@ -1,8 +1,8 @@
 /*
  * kpopd/drop.h: how kpopd's session processes give up root: the net
  * process to unpriv_user in an empty chroot, the monitor to the owner of
- * the maildrop once a login succeeded.  (kpopd_groups and
- * kpopd_spool_gid, also drop.c's, are in kpopd.h for the master.)
+ * the maildrop once a login succeeded; and the groups and spool gid the
+ * master computes for them.
  */
 #ifndef KPOPD_DROP_H
 #define KPOPD_DROP_H
@@ -35,5 +35,21 @@ void	drop_net(const struct session_start *) KP_NONNULL(1);
 int	drop_mail_user(const struct session_start *, const char *user,
 	    const struct passwd *pw, int spool, struct md_spool *sp)
 	    KP_NONNULL(1, 2, 3, 5) KP_WUR;
+
+/*
+ * The groups a mail user is served with: its own (at most
+ * KPOPD_GROUPS_MAX, else its primary only, with a warning).  spool_group
+ * is not among them: an mbox session holds it only as its saved
+ * set-group-ID (see drop_mail_user), a Maildir session not at all.  Fills
+ * groups[] and *ngroups.
+ */
+void	drop_groups(const char *name, gid_t gid, gid_t *groups,
+	    int *ngroups) KP_NONNULL(1, 3, 4);
+
+/*
+ * The gid of spool_group in *gidp.  Returns 1, or 0 if it is
+ * empty (none wanted) or does not exist (logged).
+ */
+int	drop_spool_gid(const char *spool_group, gid_t *gidp) KP_NONNULL(2);
 
 #endif

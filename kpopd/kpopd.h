@@ -116,22 +116,6 @@ struct session_start {
 	const struct kpopd_ident *virt;		/* user_type virtual, or NULL */
 };
 
-/*
- * drop.c: the groups a mail user is served with: its own (at most
- * KPOPD_GROUPS_MAX, else its primary only, with a warning).  spool_group
- * is not among them: an mbox session holds it only as its saved
- * set-group-ID (see drop_mail_user), a Maildir session not at all.  Fills
- * groups[] and *ngroups.
- */
-void	kpopd_groups(const char *name, gid_t gid, gid_t *groups,
-	    int *ngroups) KP_NONNULL(1, 3, 4);
-
-/*
- * drop.c: the gid of spool_group in *gidp.  Returns 1, or 0 if it is
- * empty (none wanted) or does not exist (logged).
- */
-int	kpopd_spool_gid(const char *spool_group, gid_t *gidp) KP_NONNULL(2);
-
 /* monitor.c: runs the session; never returns. */
 void	monitor_main(const struct session_start *) __attribute__((noreturn));
 

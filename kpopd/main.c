@@ -31,6 +31,7 @@
 #include "common/log.h"
 #include "common/sasl.h"
 #include "common/tls.h"
+#include "kpopd/drop.h"
 #include "kpopd/kpopd.h"
 
 #ifndef SYSCONFDIR
@@ -189,8 +190,8 @@ find_virtual(const struct kpopd_conf *c)
 		return;
 	virt.uid = pw->pw_uid;
 	virt.gid = pw->pw_gid;
-	kpopd_groups(pw->pw_name, pw->pw_gid, virt.groups, &virt.ngroups);
-	virt.spool_ok = kpopd_spool_gid(c->spool_group, &virt.spool_gid);
+	drop_groups(pw->pw_name, pw->pw_gid, virt.groups, &virt.ngroups);
+	virt.spool_ok = drop_spool_gid(c->spool_group, &virt.spool_gid);
 	virt.ok = 1;
 }
 

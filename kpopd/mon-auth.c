@@ -25,9 +25,6 @@
 #include "kpopd/template.h"
 #include "kpopd/user.h"
 
-/* Password attempts a session may make before the monitor gives up. */
-#define MON_AUTH_TRIES	10
-
 /* m->user has proved who they are, by method: monitor.c goes on. */
 int
 mon_auth_proved(struct mon *m, const char *method)

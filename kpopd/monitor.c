@@ -37,13 +37,6 @@
 #include "kpopd/mon-fuzz.h"
 #endif
 
-/* An [IN-USE] maildrop is tried again this often, this far apart (1 s):
-   the session holding it may be ending. */
-#define MON_INUSE_TRIES		10
-#define MON_INUSE_WAIT_US	100000
-/* Snapshot entries per M_SNAP_PART: each at most 8 + 4 + 70 bytes. */
-#define MON_SNAP_BATCH	700
-
 /*
  * What a request may need beyond its phase (struct mon_cmd.need), read
  * from what the session holds (mon_now), so the table and the session
@@ -525,7 +518,6 @@ mon_fuzz_free(struct mon *m)
 	free(m);
 }
 
-
 #endif
 
 void
@@ -595,5 +587,4 @@ monitor_main(const struct session_start *s)
 		    s->peer);
 	_exit(0);
 }
-
 

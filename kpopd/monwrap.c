@@ -18,10 +18,6 @@
 #include "kpopd/kpopd.h"
 #include "kpopd/monwrap.h"
 
-/* Milliseconds the net process waits for the monitor's answer: a password
-   check may go to the KDC, which has its own timeouts below this. */
-#define MW_TIMEOUT		120000
-
 void
 mw_init(struct mw *w, int sock)
 {

@@ -17,9 +17,6 @@
 #include "kpopd/kpopd.h"
 #include "kpopd/monwrap.h"
 
-/* Bytes read from a message per block while streaming RETR. */
-#define NET_RETR_BLOCK		(128 * 1024)
-
 enum net_state { NS_AUTH = 1, NS_TRANS = 2 };
 
 /* What a handler tells the loop. */

@@ -29,11 +29,6 @@
 #include "kpopd/monwrap.h"
 #include "kpopd/net-int.h"
 
-/* How long, and how much, a closing session reads of what the client
-   still sends, so that its last reply is not lost to a reset. */
-#define NET_LINGER_MS		1000
-#define NET_LINGER_BYTES	(64 * 1024)
-
 struct net_cmd {
 	const char		*name;
 	net_cmd_fn		*fn;
