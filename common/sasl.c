@@ -95,8 +95,8 @@ xsasl_getopt(void *context, const char *plugin, const char *option,
 		v = s->o.mechs;
 	else if (strcmp(option, "keytab") == 0)
 		v = s->o.keytab;
-	else if (s->o.sasldb != NULL && strcmp(option, "pwcheck_method") == 0)
-		v = "auxprop";
+	else if (strcmp(option, "pwcheck_method") == 0)
+		v = s->o.sasldb != NULL ? "auxprop" : s->o.pwcheck;
 	else if (s->o.sasldb != NULL && strcmp(option, "auxprop_plugin") == 0)
 		v = "sasldb";
 	else if (s->o.sasldb != NULL && strcmp(option, "sasldb_path") == 0)
@@ -437,6 +437,54 @@ xsasl_server_free(struct xsasl_server *s)
 	if (s->conn != NULL)
 		sasl_dispose(&s->conn);
 	free(s);
+}
+
+int
+xsasl_checkpass(const struct xsasl_server_opts *o, const char *user,
+    const char *password, const char *how, char *err, size_t errlen)
+{
+	struct xsasl_server *s;
+	const char *detail;
+	int rc, r;
+
+	if ((s = xsasl_server_new(o, err, errlen)) == NULL)
+		return KP_TEMP;
+	rc = sasl_checkpass(s->conn, user, (unsigned)strlen(user), password,
+	    (unsigned)strlen(password));
+	if ((detail = sasl_errdetail(s->conn)) == NULL)
+		detail = sasl_errstring(rc, NULL, NULL);
+	switch (rc) {
+	case SASL_OK:
+		util_snprintf(err, errlen, "password for %s verified by %s",
+		    user, how);
+		r = KP_OK;
+		break;
+	case SASL_BADAUTH:
+		util_snprintf(err, errlen, "Password incorrect for %s (%s): %s",
+		    user, how, detail);
+		r = KP_AUTH;
+		break;
+	case SASL_NOUSER:
+		util_snprintf(err, errlen, "unknown user %s (%s): %s", user,
+		    how, detail);
+		r = KP_AUTH;
+		break;
+	case SASL_NOVERIFY:
+	case SASL_EXPIRED:
+	case SASL_DISABLED:
+		util_snprintf(err, errlen, "%s cannot log in with a password "
+		    "(%s): %s", user, how, detail);
+		r = KP_AUTH;
+		break;
+	default:
+		util_snprintf(err, errlen, "%s cannot check the password for "
+		    "%s: %s%s%s", how, user, detail, s->logged[0] != '\0' ?
+		    "; " : "", s->logged);
+		r = KP_TEMP;
+		break;
+	}
+	xsasl_server_free(s);
+	return r;
 }
 
 int

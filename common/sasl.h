@@ -45,6 +45,9 @@ struct xsasl_server_opts {
 	const char	*hostname;	/* the server's name in principals */
 	const char	*mechs;		/* allowed mechanisms, blank-separated */
 	const char	*sasldb;	/* for password mechanisms, or NULL */
+	const char	*pwcheck;	/* without a sasldb: pwcheck_method
+					   ("saslauthd"), or NULL for the
+					   SASL configuration's */
 	const char	*keytab;	/* for GSSAPI, or NULL: the default */
 	unsigned int	 max_ssf;	/* 0: no security layer */
 	unsigned int	 ext_ssf;	/* what TLS below already gives */
@@ -129,6 +132,17 @@ int	xsasl_server_decode(struct xsasl_server *, const void *in,
 const char *xsasl_server_error(struct xsasl_server *) KP_NONNULL(1);
 
 void	xsasl_server_free(struct xsasl_server *);
+
+/*
+ * Check user's password (sasl_checkpass) against o->sasldb, or with
+ * o->pwcheck (saslauthd) without one; how names that in the message.
+ * Returns KP_OK, KP_AUTH (a wrong password, an unknown user, an account
+ * that may not log in with a password) or KP_TEMP (the check could not
+ * be made), with a message for the log in err.
+ */
+int	xsasl_checkpass(const struct xsasl_server_opts *o, const char *user,
+	    const char *password, const char *how, char *err, size_t errlen)
+	    KP_NONNULL(1, 2, 3, 4, 5) KP_WUR;
 
 /*
  * Check an APOP (RFC 1939 s.7) response through Cyrus SASL's own APOP

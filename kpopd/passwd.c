@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <krb5.h>
-#include <sasl/sasl.h>
 
 #include "common/limits.h"
 #include "common/sasl.h"
@@ -28,31 +27,10 @@
  */
 #define PW_ERRNO_MAX		4096
 
-/* One call's Cyrus SASL options, the context of its callbacks. */
-struct pw_sasl_call {
-	const char	*sasldb_path;		/* NULL: saslauthd */
-	char		 logged[ERR_MSG_MAX];	/* the first failure logged */
-};
-
-
-static void	pw_err(char *, size_t, const char *, ...) KP_PRINTF(3, 4);
 static void	pw_krb5_err(krb5_context, krb5_error_code, char *, size_t,
 		    const char *, ...) KP_PRINTF(5, 6);
 
 /* Format a message into err (errlen may be 0); a long one is cut. */
-static void
-pw_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errlen == 0)
-		return;
-	va_start(ap, fmt);
-	if (vsnprintf(err, errlen, fmt, ap) < 0)
-		err[0] = '\0';
-	va_end(ap);
-}
-
 /* Format a message into err, followed by ": " and krb5's text for code. */
 static void
 pw_krb5_err(krb5_context ctx, krb5_error_code code, char *err,
@@ -68,7 +46,7 @@ pw_krb5_err(krb5_context ctx, krb5_error_code code, char *err,
 	va_end(ap);
 	/* MIT falls back to error_message() when ctx is NULL. */
 	msg = krb5_get_error_message(ctx, code);
-	pw_err(err, errlen, "%s: %s", what,
+	util_snprintf(err, errlen, "%s: %s", what,
 	    msg != NULL ? msg : "unknown Kerberos error");
 	if (msg != NULL)
 		krb5_free_error_message(ctx, msg);
@@ -80,21 +58,21 @@ pw_check_form(const void *password, size_t len, char *err, size_t errlen)
 	if (errlen > 0)
 		err[0] = '\0';
 	if (password == NULL || len == 0) {
-		pw_err(err, errlen, "empty password");
+		util_snprintf(err, errlen, "empty password");
 		return KP_AUTH;
 	}
 	if (len > PW_PASSWORD_MAX) {
-		pw_err(err, errlen, "password longer than %d bytes",
+		util_snprintf(err, errlen, "password longer than %d bytes",
 		    PW_PASSWORD_MAX);
 		return KP_AUTH;
 	}
 	if (memchr(password, '\0', len) != NULL) {
-		pw_err(err, errlen, "password contains a NUL byte");
+		util_snprintf(err, errlen, "password contains a NUL byte");
 		return KP_AUTH;
 	}
 	if (memchr(password, '\r', len) != NULL ||
 	    memchr(password, '\n', len) != NULL) {
-		pw_err(err, errlen, "password contains a CR or LF");
+		util_snprintf(err, errlen, "password contains a CR or LF");
 		return KP_AUTH;
 	}
 	return KP_OK;
@@ -107,11 +85,11 @@ pw_check_name(const char *name, char *err, size_t errlen)
 	size_t len = strnlen(name, PW_USER_MAX + 1);
 
 	if (len == 0) {
-		pw_err(err, errlen, "empty user name");
+		util_snprintf(err, errlen, "empty user name");
 		return KP_AUTH;
 	}
 	if (len > PW_USER_MAX) {
-		pw_err(err, errlen, "user name longer than %d bytes",
+		util_snprintf(err, errlen, "user name longer than %d bytes",
 		    PW_USER_MAX);
 		return KP_AUTH;
 	}
@@ -426,7 +404,7 @@ pw_check_krb5(const char *principal, const char *password,
 		    errlen);
 		goto out;
 	}
-	pw_err(err, errlen, "password for %s verified with %s from keytab %s",
+	util_snprintf(err, errlen, "password for %s verified with %s from keytab %s",
 	    cname, sname != NULL ? sname : "a host/ principal", ktname);
 	rv = KP_OK;
 
@@ -447,63 +425,6 @@ out:
 }
 
 /*
- * Cyrus SASL's getopt callback for one call: pwcheck_method and, for a
- * sasldb, the auxprop plugin and the file.  Anything else is left to the
- * global callbacks and the SASL configuration file.
- */
-static int
-pw_sasl_getopt(void *context, const char *plugin_name, const char *option,
-    const char **result, unsigned *len)
-{
-	const struct pw_sasl_call *call = context;
-	const char *v = NULL;
-
-	if (call == NULL || option == NULL || result == NULL)
-		return SASL_FAIL;
-	if (strcmp(option, "pwcheck_method") == 0)
-		v = call->sasldb_path != NULL ? "auxprop" : "saslauthd";
-	else if (call->sasldb_path != NULL &&
-	    strcmp(option, "auxprop_plugin") == 0)
-		v = "sasldb";
-	else if (call->sasldb_path != NULL &&
-	    strcmp(option, "sasldb_path") == 0)
-		v = call->sasldb_path;
-	if (v == NULL)
-		return SASL_FAIL;
-	*result = v;
-	if (len != NULL)
-		*len = (unsigned)strlen(v);
-	return SASL_OK;
-}
-
-/*
- * Cyrus SASL's log callback: nothing goes to stderr or syslog.  With a
- * call as context, keep the first error or failure logged (the cause, such
- * as "cannot connect to saslauthd server"), for err; drop everything else,
- * and every message of the global callback.  Only levels up to
- * SASL_LOG_FAIL are kept: SASL_LOG_PASS messages may hold passwords.
- */
-static int
-pw_sasl_log(void *context, int level, const char *message)
-{
-	struct pw_sasl_call *call = context;
-
-	if (call != NULL && message != NULL && level >= SASL_LOG_ERR &&
-	    level <= SASL_LOG_FAIL && call->logged[0] == '\0')
-		(void)util_strlcpy(call->logged, message,
-		    sizeof(call->logged));
-	return SASL_OK;
-}
-
-/*
- * The callback table stores every function as int (*)(void).  Going by
- * way of void (*)(void), which matches any function type, keeps
- * -Wcast-function-type quiet; Cyrus SASL calls each through its real type.
- */
-#define PW_SASL_CB(f)	((int (*)(void))(void (*)(void))(f))
-
-
-/*
  * Check that path names a regular file this process can read.  Returns
  * KP_OK, or KP_TEMP with the reason in err.
  */
@@ -514,16 +435,16 @@ pw_sasldb_readable(const char *path, char *err, size_t errlen)
 	int fd = -1, rv = KP_TEMP;
 
 	if (path[0] == '\0') {
-		pw_err(err, errlen, "server problem: empty sasldb path");
+		util_snprintf(err, errlen, "server problem: empty sasldb path");
 		goto out;
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
-		pw_err(err, errlen, "server problem, not the user's: "
+		util_snprintf(err, errlen, "server problem, not the user's: "
 		    "cannot open sasldb %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		pw_err(err, errlen, "server problem, not the user's: "
+		util_snprintf(err, errlen, "server problem, not the user's: "
 		    "sasldb %s is not a regular file", path);
 		goto out;
 	}
@@ -539,84 +460,24 @@ int
 pw_check_sasl(const char *user, const char *password, const char *service,
     const char *hostname, const char *sasldb_path, char *err, size_t errlen)
 {
-	struct pw_sasl_call call;
-	sasl_callback_t cb[3];
-	sasl_conn_t *conn = NULL;
-	const char *detail;
-	const char *how;
-	int rc, rv;
+	struct xsasl_server_opts o;
+	int rv;
 
-	memset(&call, 0, sizeof(call));
-	call.sasldb_path = sasldb_path;
 	if (errlen > 0)
 		err[0] = '\0';
 	if ((rv = pw_check_cstring(password, err, errlen)) != KP_OK ||
 	    (rv = pw_check_name(user, err, errlen)) != KP_OK)
-		goto out;
-	rv = KP_TEMP;
+		return rv;
 	if (sasldb_path != NULL &&
 	    pw_sasldb_readable(sasldb_path, err, errlen) != KP_OK)
-		goto out;
-	how = sasldb_path != NULL ? "sasldb" : "saslauthd";
-
+		return KP_TEMP;
 	if (xsasl_server_init(PW_SASL_APPNAME, err, errlen) == -1)
-		goto out;
-	cb[0].id = SASL_CB_GETOPT;
-	cb[0].proc = PW_SASL_CB(pw_sasl_getopt);
-	cb[0].context = &call;
-	cb[1].id = SASL_CB_LOG;
-	cb[1].proc = PW_SASL_CB(pw_sasl_log);
-	cb[1].context = &call;
-	cb[2].id = SASL_CB_LIST_END;
-	cb[2].proc = NULL;
-	cb[2].context = NULL;
-	/* hostname is the realm of a bare name, as for AUTH (sasl.c). */
-	rc = sasl_server_new(service, hostname, NULL, NULL, NULL, cb, 0,
-	    &conn);
-	if (rc != SASL_OK) {
-		pw_err(err, errlen, "cannot start a Cyrus SASL connection for "
-		    "service %s: %s", service, sasl_errstring(rc, NULL, NULL));
-		conn = NULL;
-		goto out;
-	}
-	rc = sasl_checkpass(conn, user, (unsigned)strlen(user), password,
-	    (unsigned)strlen(password));
-	detail = sasl_errdetail(conn);
-	if (detail == NULL)
-		detail = sasl_errstring(rc, NULL, NULL);
-	switch (rc) {
-	case SASL_OK:
-		pw_err(err, errlen, "password for %s verified by %s", user,
-		    how);
-		rv = KP_OK;
-		break;
-	case SASL_BADAUTH:
-		pw_err(err, errlen, "Password incorrect for %s (%s): %s", user,
-		    how, detail);
-		rv = KP_AUTH;
-		break;
-	case SASL_NOUSER:
-		pw_err(err, errlen, "unknown user %s (%s): %s", user, how,
-		    detail);
-		rv = KP_AUTH;
-		break;
-	case SASL_NOVERIFY:
-	case SASL_EXPIRED:
-	case SASL_DISABLED:
-		pw_err(err, errlen, "%s cannot log in with a password (%s): "
-		    "%s", user, how, detail);
-		rv = KP_AUTH;
-		break;
-	default:
-		pw_err(err, errlen, "%s cannot check the password for %s: "
-		    "%s%s%s", how, user, detail, call.logged[0] != '\0' ?
-		    "; " : "", call.logged);
-		rv = KP_TEMP;
-		break;
-	}
-
-out:
-	if (conn != NULL)
-		sasl_dispose(&conn);
-	return rv;
+		return KP_TEMP;
+	memset(&o, 0, sizeof(o));
+	o.service = service;
+	o.hostname = hostname;	/* the realm of a bare name, as for AUTH */
+	o.sasldb = sasldb_path;
+	o.pwcheck = "saslauthd";
+	return xsasl_checkpass(&o, user, password, sasldb_path != NULL ?
+	    "sasldb" : "saslauthd", err, errlen);
 }
