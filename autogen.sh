@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # autogen.sh: generate configure and Makefile.in from a fresh checkout.
 # Nothing generated is committed; run this once before ./configure.
 set -e

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/conf.c: the table-driven configuration reader shared by kpopd
  * and kpop.  Splits a file or buffer into lines, each line into key and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/conf.h: the configuration file reader behind kpopd.conf and the
  * kpop client configuration.  The caller describes its settings in a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/dotlock.c: the mbox dotlock of dotlock.h: taken by link() of a
  * temporary file written whole, stale locks broken without racing other

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/dotlock.h: the dotlock <file>.lock that mail programs take on an
  * mbox (Debian Policy 11.6), made once here for kpop's delivery and

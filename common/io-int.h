@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/io-int.h: the inside of struct io, shared by io.c and the
  * transports that plug into it (tls.c).  Nothing outside common/ includes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/io.c: buffered line and block I/O with deadlines over a plain or
  * TLS transport.  See io.h for the promises; io-int.h for the insides.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/io.h: bounded, buffered line and block I/O over one connection,
  * plain or TLS, with a deadline on every wait.

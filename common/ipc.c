@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/ipc.c: messages between kpopd's processes.  See ipc.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/ipc.h: typed, length-capped messages between kpopd's processes
  * over a SOCK_SEQPACKET socketpair, optionally carrying descriptors

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/krb5tok.c: the service principal a client's Kerberos token asks
  * for, read from its DER.  See krb5tok.h.

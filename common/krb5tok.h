@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/krb5tok.h: the service principal a client's Kerberos token asks
  * for, read straight from the DER without a key, so that kpopd can log

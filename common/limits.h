@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/limits.h: every bound kpop places on what a peer can make it read,
  * hold or wait for, each with its reason.  kpopd and kpop both use these;

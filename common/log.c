@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/log.c: kpop's logging: one line format, a level filter, stderr
  * (one write per line) or syslog, control characters kept out of the log.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/log.h: kpop's logging, one line format, to stderr or syslog.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/mech.h: SASL mechanism lists, the one parser of them.  A list
  * is names separated by blanks and commas, as kpopd.conf's

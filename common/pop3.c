@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/pop3.c: POP3 command parsing, response parsing, and the
  * multi-line encoder and decoder.  See pop3.h.

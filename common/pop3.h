@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/pop3.h: the POP3 grammar, both ways.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/sasl-layer.c: a SASL security layer (RFC 4422 section 3.7) as
  * an io transport: what is written is encoded by the codec and sent as

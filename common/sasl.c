@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/sasl.c: Cyrus SASL glue.  See sasl.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/sasl.h: kpop's glue to Cyrus SASL: the base64 codec SASL
  * exchanges (RFC 5034) use, through Cyrus SASL's own functions, and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/sendauth.c: krb5 sendauth framing for KPOP.  See sendauth.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/sendauth.h: the framing of MIT krb5 sendauth/recvauth as KPOP
  * (TCP 1109) uses it, parsed with explicit bounds over an io (io.h), so a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/status.c: status values to RFC 2449 response codes and words.
  */

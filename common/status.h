@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/status.h: the one status vocabulary of kpop's library and of
  * kpopd's maildrop and logins.  Zero is success, a positive value means

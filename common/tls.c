@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/tls.c: the OpenSSL transport for io.c and the contexts it runs
  * with.

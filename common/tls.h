@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/tls.h: TLS for an io (io.h) through OpenSSL: contexts for the
  * server (certificate and key) and the client (CA file or the system

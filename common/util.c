@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/util.c: the strict number parser and other small helpers shared by
  * kpopd and kpop.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common/util.h: small helpers every part of kpop needs: the one strict
  * number parser, secret wiping, and bounded string copies.

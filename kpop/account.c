@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/account.c: the accounts kpop fetches (kpop.h): "[name]" sections
  * of the config file, completed from the flags, a URL, the user's post

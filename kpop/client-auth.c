@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/client-auth.c: logging in (client.h): KPOP's sendauth before the
  * greeting, USER/PASS, APOP, and SASL with the client side of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/client-int.h: what client-auth.c (KPOP and the logins) uses of
  * client.c's line layer, private to kpop/: errors, sending a command,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/client.c: one POP3 session as a client (client.h): connecting,
  * TLS, the line layer (commands, responses, the -d trace), greeting and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/client.h: one POP3 session as a client: connecting (plain, STLS,
  * implicit TLS, KPOP's sendauth before the greeting), CAPA, the login

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/deliver.c: delivery of one message (deliver.h): parsing a target,
  * and the calls a delivery goes through, handed to the target's entry

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/deliver.h: deliver one fetched message to a Maildir, an mbox, an
  * MDA command or standard output, durably, and check after a crash

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/dlv-int.h: what the delivery targets (dlv-maildir.c, dlv-mbox.c,
  * dlv-mda.c, dlv-stdout.c) share with deliver.c, private to kpop/: the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/dlv-io.c: what every delivery target shares (dlv-int.h): the
  * handle's first failure and its message, fsync (with the test hook),

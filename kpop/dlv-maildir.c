@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/dlv-maildir.c: delivery to a Maildir (deliver.h, dlv-int.h), and
  * the check a rerun after a crash makes there.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/dlv-mbox.c: delivery to an mbox (deliver.h, dlv-int.h), and the
  * checks a rerun after a crash makes there.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/dlv-mda.c: delivery through an MDA (deliver.h, dlv-int.h):
  * /bin/sh -c COMMAND in its own process group, reading a pipe, with

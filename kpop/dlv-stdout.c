@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/dlv-stdout.c: "delivery" to standard output (deliver.h,
  * dlv-int.h): the bytes are written, and fsynced where that means

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/fetch.c: the exactly-once fetch loop (kpop.h) over client.h (the
  * protocol), deliver.h (where mail goes) and state.h (what was

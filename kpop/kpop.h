@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/kpop.h: what the parts of the kpop program share, private to
  * kpop/: the exit codes, an account's settings, the summary of a run,

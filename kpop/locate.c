@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/locate.c: the post office from Hesiod or DNS SRV.  See locate.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/locate.h: finding a user's post office when no server is given,
  * as Athena sites do: the user's Hesiod "pobox" entry (hesiod_getmailhost,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/main.c: the kpop client: options, the accounts to run, and one
  * account from start to end: its state, the session (session.c), then

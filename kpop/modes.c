@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/modes.c: the modes that fetch nothing (kpop.h): --stat, --list
  * (with TOP for From and Subject), --check (exit 0 when there is new

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/out.c: what kpop tells its user (kpop.h): messages on standard
  * error (errors even with -q, clearing the progress line first), the

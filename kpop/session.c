@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/session.c: one account's session up to the transaction state
  * (kpop.h): connecting, TLS implicit or by STLS (required when a

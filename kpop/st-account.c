@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/st-account.c: where an account's UIDL state lives and who may
  * use it (st-int.h): account ids made from user, host and port, the

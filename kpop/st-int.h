@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/st-int.h: what the parts of the UIDL state share, private to
  * kpop/: the state object and its entries, a record, and the entry

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/st-journal.c: how the UIDL state is kept on disk (st-int.h): the
  * record format (a line of fields with a CRC-32), loading the snapshot

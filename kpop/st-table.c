@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/st-table.c: the entries of the UIDL state (st-int.h), in a hash
  * table keyed by UIDL: a server may list 100,000 messages kept with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/state.c: the per-account UIDL state (state.h): opening and
  * closing it, delivery tokens, queries, recording (each change checked

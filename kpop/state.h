@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/state.h: what kpop knows about the messages of one POP3 account,
  * kept so that each message is delivered exactly once across crashes,

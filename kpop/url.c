@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/url.c: POP URLs (RFC 2384).  See url.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpop/url.h: POP URLs (RFC 2384), "pop://user;AUTH=mech@host:port", and
  * "pops://" for implicit TLS (RFC 8314).  The user and the AUTH type are

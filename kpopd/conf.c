@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/conf.c: kpopd.conf: the keys, their defaults and bounds, and the
  * checks that tie them together.  Documented in kpopd.conf(5); keep the

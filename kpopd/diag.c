@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/diag.c: the Kerberos checks of "kpopd -t", which turn the usual
  * opaque GSSAPI failures into a sentence an admin can act on: is the

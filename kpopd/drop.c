@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/drop.c: how kpopd's session processes give up root (drop.h), and
  * the groups a mail user is served with, which the master also looks up

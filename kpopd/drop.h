@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/drop.h: how kpopd's session processes give up root: the net
  * process to unpriv_user in an empty chroot, the monitor to the owner of

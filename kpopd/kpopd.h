@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/kpopd.h: what kpopd's parts share: the configuration, the kinds of
  * listener, the messages between the session monitor and the net process,

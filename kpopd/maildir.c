@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/maildir.c: the Maildir backend of maildrop.h (md_maildir).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/maildrop.c: the format-independent half of the maildrop interface
  * (maildrop.h): it picks the backend of the format once (md_maildir,

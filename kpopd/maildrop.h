@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/maildrop.h: one interface over the two maildrop formats kpopd
  * serves, Maildir and mbox.

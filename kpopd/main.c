@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/main.c: the kpopd master process: command line, configuration,
  * listeners (bound here, or handed over by inetd or systemd), connection

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/mbox-commit.c: the mbox backend's md_commit() and the recovery of
  * an interrupted one at the next md_open().

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/mbox-int.h: what the files of the mbox backend share, private to
  * them: the backend's state (struct mbox), and the calls between its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/mbox-lock.c: the locks mail delivery agents honour on an mbox,
  * as on Debian (Policy 11.6): the dotlock <mbox>.lock (common/dotlock.c:

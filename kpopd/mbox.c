@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/mbox.c: the mbox backend of maildrop.h (md_mbox).
  *

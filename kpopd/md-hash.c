@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/md-hash.c: the hashes of the maildrop code: SHA-256 over pieces
  * (OpenSSL's EVP), for the UIDLs of mbox messages, the Maildir cache's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/md-int.h: the maildrop code's private interface, inside kpopd/
  * (maildrop.h is the public one): the maildrop object and the backend

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/md-lock.c: the kpopd session lock of a maildrop (maildrop.h says
  * what callers must know): an fcntl lock on a file kept in place, the

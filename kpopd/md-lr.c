@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/md-lr.c: a line reader over a byte range of a descriptor, with
  * pread and one buffer of MD_BUF_SIZE: it hands out each line, or the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/md-path.c: paths a mail user cannot redirect.  Below the prefix
  * the administrator chose, every component of a maildrop path is opened

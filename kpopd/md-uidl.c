@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/md-uidl.c: the UIDL rules of the maildrops: a valid UIDL from
  * any name or header value (md_uidl_from), and UIDLs made unique across

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/mdir-cache.c: kpopd.cache, the Maildir backend's record of
  * message sizes and of the listing, read at open and rewritten when it

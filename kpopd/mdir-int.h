@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/mdir-int.h: what the files of the Maildir backend share, private
  * to them: the backend's state (struct mdir) and its snapshot entries,

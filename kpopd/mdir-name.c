@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/mdir-name.c: the order of Maildir base names (the name before
  * its ":" info, which a move from new/ to cur/ or a flag change leaves

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/mdir-scan.c: reading a Maildir's new/ and cur/ for the snapshot
  * of the Maildir backend (maildir.c): the regular files of the mail

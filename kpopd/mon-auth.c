@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/mon-auth.c: the session monitor's logins by password, APOP and
  * KPOP (krb5 sendauth), and what every login shares: the count of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/mon-fuzz.h: the session monitor's request dispatch, reachable
  * in-process for tests/fuzz/fuzz-monitor.c.  Built only with -DKPOP_FUZZ

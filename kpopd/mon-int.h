@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/mon-int.h: what the session monitor's files share (monitor.c: the
  * dispatch and the session; mon-auth.c: logins by password, APOP and

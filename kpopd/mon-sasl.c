@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/mon-sasl.c: the session monitor's SASL logins (RFC 5034): an
  * exchange through common/sasl.c's xsasl_server, a fresh connection per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/monitor.c: the session monitor.  One per connection, forked by the
  * master.  It forks the net process, which owns the client socket and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/monwrap.c: the net process's side of the monitor protocol, one
  * function per request (monwrap.h), as OpenSSH's monitor_wrap.c is to its

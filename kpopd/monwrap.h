@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/monwrap.h: the net process's side of the monitor protocol
  * (kpopd.h's M_* messages), one function per request: each builds the

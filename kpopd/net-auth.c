@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/net-auth.c: the net process's commands of the AUTHORIZATION
  * state (RFC 1939 s.4): CAPA (in either state: the list reflects it),

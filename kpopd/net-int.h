@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/net-int.h: what the net process's files share (net.c: set-up and
  * the command loop; net-auth.c: the AUTHORIZATION state's commands;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/net-reply.c: how the net process answers a command: one line
  * queued in the buffered io, CRLF always sent.  Whether a -ERR counts

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/net-trans.c: the net process's commands of the TRANSACTION state
  * (RFC 1939 s.5): STAT, LIST, UIDL, RETR, TOP, DELE, RSET, NOOP, LAST,

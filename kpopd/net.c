@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/net.c: the net process.  It owns the client connection (and TLS),
  * runs with no privileges in an empty chroot when kpopd started as root,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/passwd.c: password checks against the Kerberos realm (with KDC
  * spoofing defeated by the keytab) and through Cyrus SASL.  See passwd.h.

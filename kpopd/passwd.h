@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/passwd.h: password checks for USER/PASS (and AUTH PLAIN), done by
  * the session monitor: against the Kerberos realm, verified with the

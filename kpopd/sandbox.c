@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/sandbox.c: the net process's last confinement.  After the chroot,
  * the change to unpriv_user and the set-up that needs files (the TLS

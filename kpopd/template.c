@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/template.c: the path templates of kpopd.conf expanded for a user
  * (template.h), and how much of the result the administrator chose: the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/template.h: the path templates of kpopd.conf (maildrop,
  * krb5_principal) expanded for a user.

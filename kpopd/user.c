@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/user.c: which local user a login names (user.h).  The session
  * monitor checks every name a client gives before it is used in a path

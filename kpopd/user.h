@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kpopd/user.h: which local user a login names: the checks on a user
  * name, a Kerberos principal's local user and whether it may act as

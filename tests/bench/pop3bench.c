@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/bench/pop3bench.c: the load generator of kpop's benchmark.
  * tests/bench/run drives it against kpopd and Dovecot; tests/bench/README

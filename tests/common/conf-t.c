@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/conf-t.c: tests for common/conf.c, the configuration
  * reader: good input of every type, every error message in full, quotes,

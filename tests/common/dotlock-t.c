@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/dotlock-t.c: tests for common/dotlock.c, on real files and
  * real processes: a lock is taken whole and released; a missing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/io-t.c: tests for common/io.c: lines (CRLF, bare LF, NUL,
  * the exact limit, overlong lines of any size), deadlines, EOF, block

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/ipc-t.c: tests for common/ipc.c: typed messages over a
  * SEQPACKET pair, descriptor passing, and every way a malformed or hostile

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/krb5tok-t.c: tests for common/krb5tok.c, the service
  * principal read from a client's Kerberos token.  Tokens are built here,

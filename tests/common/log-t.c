@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/log-t.c: tests for common/log.c: the exact stderr line,
  * level names and filtering, control characters replaced, the cut of an

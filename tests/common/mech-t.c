@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/mech-t.c: tests for common/mech.c, the one parser of SASL
  * mechanism lists: blanks, tabs and commas separate, empty names do not

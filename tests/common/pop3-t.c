@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/pop3-t.c: tests for common/pop3.c, the POP3 grammar: command
  * and response parsing, and the multi-line encoder and decoder, fed whole,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/sasl-t.c: tests for common/sasl.c: base64 through Cyrus
  * SASL, against RFC 4648 test vectors and invalid input.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/sendauth-t.c: tests for common/sendauth.c, the KPOP
  * sendauth framing: a good hello (whole and a byte at a time), version

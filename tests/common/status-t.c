@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/status-t.c: tests for common/status.c, the one place
  * statuses become RFC 2449 response codes: every failure has a code,

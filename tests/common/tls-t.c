@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/tls-t.c: tests for common/tls.c over real loopback TCP with
  * the certificates tests/data/mkcerts made: contexts, a verified round

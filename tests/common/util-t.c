@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/util-t.c: tests for common/util.c, above all the one strict
  * number parser every number from a peer or a file goes through.

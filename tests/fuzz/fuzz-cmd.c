@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz-cmd.c: libFuzzer entry for the server's command parser
  * (pop3_parse_cmd and the argument checks behind it).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz-conf.c: libFuzzer entry for the configuration reader,
  * over a table with one key of each type.

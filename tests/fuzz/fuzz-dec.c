@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz-dec.c: libFuzzer entry for the multi-line decoder.  The
  * input is fed in pieces whose sizes come from the first byte, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz-enc.c: libFuzzer entry for the multi-line encoder: any
  * stored message, encoded (whole and TOP-limited), must decode back to its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz-kpop.c: libFuzzer entry for kpop's side of a POP3
  * session (kpop/client.c) against a server whose every byte is the

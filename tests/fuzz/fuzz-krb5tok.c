@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz-krb5tok.c: libFuzzer entry for the Kerberos token
  * walker (krb5tok_sname), with a roomy output buffer and a tight one: a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz-mbox.c: libFuzzer entry for kpopd's mbox parser (From_
  * lines, headers, X-UIDL) through the real md_open() on a file whose

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz-mdcache.c: libFuzzer entry for kpopd's Maildir cache
  * reader (mdir-cache.c: kpopd.cache, formats 1 and 2), through the real

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz-monitor.c: libFuzzer entry for the session monitor's
  * request dispatch (kpopd/monitor.c: mon_cmds[] and its handlers), fed

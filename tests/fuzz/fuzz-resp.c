@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz-resp.c: libFuzzer entry for the client's response line
  * parser (pop3_parse_resp) and the multi-line line helper.

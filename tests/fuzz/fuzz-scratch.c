@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz-scratch.c: the harnesses' scratch directory
  * (fuzz-scratch.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz-scratch.h: the scratch directory every fuzz harness
  * that works on real files makes once and removes at exit.

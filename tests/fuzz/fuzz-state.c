@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz-state.c: libFuzzer entry for kpop's state files
  * (kpop/st-journal.c: the snapshot "state" and the journal "journal" of one

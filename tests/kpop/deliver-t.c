@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/kpop/deliver-t.c: tests for kpop/deliver.c, on real files in a
  * scratch directory: target parsing; Maildir delivery (new/, the size in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/kpop/state-t.c: tests for kpop/state.c, on real files in a
  * scratch directory: account ids (the mapping, no escape from the state

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/kpop/url-t.c: tests for kpop/url.c: RFC 2384 POP URLs with and
  * without user, AUTH and port, pops://, IPv6 literals, %-escapes, bare host

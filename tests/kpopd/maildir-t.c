@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/kpopd/maildir-t.c: tests for the Maildir backend of
  * kpopd/maildrop.h (kpopd/maildir.c and mdir-*.c, with the shared

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/kpopd/mbox-t.c: tests for the mbox backend of kpopd/maildrop.h
  * (kpopd/mbox*.c, with the shared kpopd/maildrop.c and md-*.c): parsing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/kpopd/md-test.c: the helpers the maildrop tests share
  * (tests/kpopd/md-test.h).

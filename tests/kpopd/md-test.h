@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/kpopd/md-test.h: what the maildrop tests (maildir-t.c, mbox-t.c)
  * share: the scratch directory and the descriptor-leak check around a

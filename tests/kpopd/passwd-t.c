@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/kpopd/passwd-t.c: tests for kpopd/passwd.c against real realms
  * made with kdc-test: good and bad passwords, unknown users and realms,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/kpopd/template-t.c: tests for kpopd/template.c and the name
  * check of kpopd/user.c, the two pieces that turn what a client sends

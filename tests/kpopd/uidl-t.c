@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/kpopd/uidl-t.c: tests for md_uidl_dedup (kpopd/md-uidl.c), the
  * pass that makes a snapshot's UIDLs unique: the result is that of the

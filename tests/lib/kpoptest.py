@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """tests/lib/kpoptest.py: what kpop's end-to-end tests in Python share.
 
 TAP output (ok, is_, like, diag, bail, done), a throwaway Kerberos realm

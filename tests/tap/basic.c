@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/tap/basic.c: the TAP producer behind tests/tap/basic.h.
  */

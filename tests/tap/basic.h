@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/tap/basic.h: a small TAP producer for kpop's C unit tests.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/tap/files.c: scratch files and processes for the C tests.
  */

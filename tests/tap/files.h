@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/tap/files.h: what the C tests that work on real files and
  * processes share: a scratch directory, paths in it, whole-file writes

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/tap/libtap.sh: TAP for kpop's shell tests.  Source it, then:
 #   plan N | plan_lazy        announce the count (lazy: printed at exit)
 #   ok "what" CMD [ARG...]    run CMD; pass if it exits 0
