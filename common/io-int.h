@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * common/io-int.h: the inside of struct io, shared by io.c and the
- * transports that plug into it (tls.c).  Nothing outside common/ includes
- * this.
+ * transports that plug into it (tls.c, sasl-layer.c).  Nothing outside
+ * common/ includes this.
  */
 #ifndef KPOP_IO_INT_H
 #define KPOP_IO_INT_H

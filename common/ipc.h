@@ -18,7 +18,7 @@
    buffer with room to spare. */
 #define IPC_MSG_MAX	(64 * 1024)
 
-/* Descriptors one message may carry: a RETR prefetch window (net.c). */
+/* Descriptors one message may carry: a RETR prefetch window (net-trans.c). */
 #define IPC_FDS_MAX	32
 
 struct ipc_buf {

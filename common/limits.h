@@ -123,12 +123,13 @@
  */
 #define DOTLOCK_BREAKS_MAX	8
 
-/* ---- kpopd maildrops (kpopd/maildrop.c, maildir.c, mbox.c) ---- */
+/* ---- kpopd maildrops (kpopd/maildrop.c, md-*.c, maildir.c, mdir-*.c,
+   mbox*.c) ---- */
 /*
  * Messages in one snapshot.  QUIT hands the deletions to the monitor as
  * one bitmap in one IPC message (ipc.h's IPC_MSG_MAX, 64 KiB: room for
  * 524,224 bits), so the bitmap stays one message and the monitor keeps
- * no partial state; net.c asserts that they agree.  A snapshot costs
+ * no partial state; monwrap.c asserts that they agree.  A snapshot costs
  * about 150 bytes a message (plus the file name for Maildir), so this
  * also caps a session near 100 MB.  Past it, the oldest MD_MSGS_MAX are
  * served; the rest (for mbox, the rest of the file, kept like mail

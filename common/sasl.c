@@ -287,7 +287,7 @@ xsasl_outcome(struct xsasl_server *s, int rc, const char *out,
 	case SASL_NOVERIFY:
 	case SASL_BADVERS:
 	case SASL_WRONGMECH:
-		/* An unknown user reads as a bad password: both FAIL. */
+		/* An unknown user reads as a bad password: both KP_AUTH. */
 		util_snprintf(s->err, sizeof(s->err), "%s%s%s",
 		    sasl_errstring(rc, NULL, NULL), s->logged[0] ? ": " : "",
 		    s->logged);

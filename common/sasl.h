@@ -3,9 +3,10 @@
  * common/sasl.h: kpop's glue to Cyrus SASL: the base64 codec SASL
  * exchanges (RFC 5034) use, through Cyrus SASL's own functions, and a
  * narrow server side: a fresh connection per attempt, start and step
- * with the outcomes DONE, MORE, FAIL and TEMP, and the identities once
- * done.  Only the mechanisms the caller lists are ever offered (Cyrus
- * SASL would offer ANONYMOUS and more by default).  The prefix is xsasl_
+ * with the outcomes KP_OK, KP_MORE, KP_AUTH and KP_TEMP (enum
+ * kp_status), and the identities once done.  Only the mechanisms the
+ * caller lists are ever offered (Cyrus SASL would offer ANONYMOUS and
+ * more by default).  The prefix is xsasl_
  * because sasl_ is Cyrus SASL's own namespace.
  */
 #ifndef KPOP_SASL_H
@@ -97,8 +98,9 @@ struct xsasl_server *xsasl_server_new(const struct xsasl_server_opts *,
  * has_in 0 when the client sent none).  Returns KP_OK (authenticated),
  * KP_MORE (send the output as a challenge), KP_AUTH (refused: bad
  * credentials, an unknown user, a malformed response, a policy refusal)
- * or KP_TEMP (the check could not be made); on KP_MORE (and on KP_OK, where a mechanism may have final data)
- * *out and *outlen hold the server's data, valid until the next call.
+ * or KP_TEMP (the check could not be made); on KP_MORE (and on KP_OK,
+ * where a mechanism may have final data) *out and *outlen hold the
+ * server's data, valid until the next call.
  */
 int	xsasl_server_start(struct xsasl_server *, const char *mech,
 	    const void *in, size_t inlen, int has_in, const void **out,
@@ -183,7 +185,10 @@ struct xsasl_client *xsasl_client_new(const struct xsasl_client_opts *,
 /*
  * Choose the best mechanism of mechlist (blank-separated, what the
  * server offers and the caller allows) and start it: *mech is its name,
- * *out its initial response (*has_out 0 when it has none).
+ * *out its initial response (*has_out 0 when it has none).  This and
+ * xsasl_client_step return KP_MORE (send *out, expect a challenge),
+ * KP_OK (done on our side), KP_AUTH (no usable mechanism, or the
+ * server's data refused) or KP_TEMP; xsasl_client_error says why.
  */
 int	xsasl_client_start(struct xsasl_client *, const char *mechlist,
 	    const char **mech, const void **out, size_t *outlen, int *has_out)

@@ -46,28 +46,3 @@ kp_status_errno(int e)
 		return KP_TEMP;
 	}
 }
-
-const char *
-kp_status_str(int st)
-{
-	switch (st) {
-	case KP_MORE:
-		return "in progress";
-	case KP_OK:
-		return "ok";
-	case KP_TEMP:
-		return "temporary failure";
-	case KP_PERM:
-		return "permanent failure";
-	case KP_AUTH:
-		return "authentication refused";
-	case KP_INUSE:
-		return "in use";
-	case KP_DELAY:
-		return "login too soon";
-	case KP_GONE:
-		return "gone";
-	default:
-		return "unknown status";
-	}
-}

@@ -49,7 +49,4 @@ const char *kp_status_code(int st);
  */
 int	kp_status_errno(int e);
 
-/* A short name of st for logs ("temporary failure"), never NULL. */
-const char *kp_status_str(int st);
-
 #endif

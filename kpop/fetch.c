@@ -249,8 +249,9 @@ find_dups(const struct account *a, const struct pop_msg *msgs, size_t n,
 		if (groups++ < DUP_WARN_MAX)
 			out_warn("%s lists messages %zu and %zu%s under one "
 			    "UIDL %s: leaving them on the server, neither "
-			    "fetched nor deleted", a->host, ord[i] + 1, ord[i + 1] + 1,
-			    j - i > 2 ? " (and more)" : "", msgs[ord[i]].uidl);
+			    "fetched nor deleted", a->host, ord[i] + 1,
+			    ord[i + 1] + 1, j - i > 2 ? " (and more)" : "",
+			    msgs[ord[i]].uidl);
 	}
 	if (groups > DUP_WARN_MAX)
 		out_warn("%s: %zu more UIDLs listed more than once", a->host,
@@ -338,9 +339,9 @@ fetch_run(struct pop *p, const struct account *a, struct st *st, int force,
 		}
 		if (a->max_size > 0 && f.msgs[i].size > a->max_size) {
 			sum->skipped++;
-			out_say("message %zu is %llu bytes, over max_size: %s", i + 1,
-			    f.msgs[i].size, a->delete_too_large ? "deleted" :
-			    "left on the server");
+			out_say("message %zu is %llu bytes, over max_size: %s",
+			    i + 1, f.msgs[i].size, a->delete_too_large ?
+			    "deleted" : "left on the server");
 			if (a->delete_too_large)
 				dele[ndele++] = i;
 			continue;

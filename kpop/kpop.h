@@ -94,10 +94,15 @@ extern struct out_opts out_opts;
 #define SHOW(buf, s)	(log_printable((buf), sizeof(buf), (s), strlen(s)), \
 	(const char *)(buf))
 
-void	out_say(const char *fmt, ...) KP_PRINTF(1, 2);
-void	out_warn(const char *fmt, ...) KP_PRINTF(1, 2);
+/* "kpop: " and the message on standard error, unless -q. */
+void	out_say(const char *fmt, ...) KP_PRINTF(1, 2) KP_NONNULL(1);
+/* The same even with -q, clearing a progress line first: errors. */
+void	out_warn(const char *fmt, ...) KP_PRINTF(1, 2) KP_NONNULL(1);
+/* Seconds since the epoch, with microseconds, for the progress rate. */
 double	out_now(void);
-void	out_json_str(FILE *, const char *);
+/* s as a JSON string (quoted, escaped) on f. */
+void	out_json_str(FILE *, const char *) KP_NONNULL(1, 2);
+/* The exit code (kpop(1), KX_*) for a client.h pop_status. */
 int	out_exit(int pop_status);
 
 /* account.c: accounts from the config file, flags and URLs; passwords. */

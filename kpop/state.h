@@ -88,7 +88,6 @@
 /* Milliseconds between tries for a busy account lock. */
 #define ST_LOCK_POLL_MS		100
 
-/* Returns of the calls below that can fail. */
 /*
  * Calls return an enum kp_status (common/status.h): KP_OK, KP_INUSE
  * (st_open: another run has the account) or KP_TEMP (see err).

@@ -26,7 +26,7 @@ void	drop_net(const struct session_start *) KP_NONNULL(1);
  * The monitor becomes the owner of the maildrop, pw (user is the login
  * name, for the log): its uid, its primary group and its supplementary
  * groups.  For an mbox (spool 1), spool_group becomes the saved
- * set-group-ID, and only that: maildrop.c makes it the effective gid
+ * set-group-ID, and only that: mbox_lock_spool makes it the effective gid
  * just while it creates or removes files in the mbox's directory (the
  * dotlock in a root:mail 2775 spool, as Debian's MDAs make it; the
  * session lock; the journal) and drops it again.  A Maildir session has

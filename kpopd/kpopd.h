@@ -156,7 +156,7 @@ enum {
 	/* M->N: n u32, then n times: size u64, uidl str. */
 	M_SNAP_PART,
 	/* N->M: n u32 (1 to IPC_FDS_MAX), then n indexes u32: the message
-	   wanted now and those net.c expects next.  M->N: M_MSG. */
+	   wanted now and those net-trans.c expects next.  M->N: M_MSG. */
 	M_GET_MSG,
 	/* M->N: n u32, then for each index asked: result (ipc_put_status),
 	   offset u64, length u64, text str; with one descriptor for each

@@ -84,8 +84,8 @@ mdir_open_msg(struct mdir *m, struct mdir_ent *e, int *fdp, struct stat *st,
 			return KP_GONE;
 		}
 		if (e_no == ELOOP) {
-			util_snprintf(err, errlen, "%s/%s/%s: not a message file "
-			    "(a symbolic link)", m->path, MDIR_SUB(e->dir),
+			util_snprintf(err, errlen, "%s/%s/%s: not a message "
+			    "file (a symbolic link)", m->path, MDIR_SUB(e->dir),
 			    e->name);
 			return KP_GONE;
 		}
@@ -512,8 +512,8 @@ maildir_commit(struct maildrop *md, const unsigned char *del, char *err,
 			first_errno = e_no;
 	}
 	if (failed > 0) {
-		util_snprintf(err, errlen, "%s: %zu of %zu deletions failed: %s",
-		    m->path, failed, total, strerror(first_errno));
+		util_snprintf(err, errlen, "%s: %zu of %zu deletions failed: "
+		    "%s", m->path, failed, total, strerror(first_errno));
 		return KP_TEMP;
 	}
 	return KP_OK;

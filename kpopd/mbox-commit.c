@@ -426,8 +426,8 @@ mbox_verify(struct mbox *mb, int fd, off_t *sizep, char *err,
 			h = md_hash_fnv(h, mb->buf, want);
 		}
 		if (left > 0 || h != m->from_hash) {
-			util_snprintf(err, errlen, "%s was rewritten by another "
-			    "program during the session; nothing deleted",
+			util_snprintf(err, errlen, "%s was rewritten by "
+			    "another program during the session; nothing deleted",
 			    mb->path);
 			return KP_TEMP;
 		}

@@ -54,8 +54,8 @@ mbox_lock_wait(struct mbox *mb, long long deadline, const char *what,
     char *err, size_t errlen)
 {
 	if (util_now_ms() >= deadline) {
-		util_snprintf(err, errlen, "%s is locked by another program (%s)",
-		    mb->path, what);
+		util_snprintf(err, errlen, "%s is locked by another program "
+		    "(%s)", mb->path, what);
 		return KP_TEMP;
 	}
 	util_sleep_ms(MD_LOCK_POLL_MS);

@@ -249,8 +249,8 @@ mbox_parse(struct mbox *mb, struct maildrop *md, int fd, off_t size,
 				if (mbox_start(&ps, pc.off) == -1)
 					goto nomem;
 			} else if (pc.off == 0) {
-				util_snprintf(err, errlen, "%s: not an mbox (no "
-				    "From_ line at the start)", mb->path);
+				util_snprintf(err, errlen, "%s: not an mbox "
+				    "(no From_ line at the start)", mb->path);
 				rc = KP_PERM;
 				goto out;
 			} else if (!ps.in_from) {
@@ -294,7 +294,8 @@ mbox_parse(struct mbox *mb, struct maildrop *md, int fd, off_t size,
 	}
 	if (r == -1) {
 		e = errno;
-		util_snprintf(err, errlen, "read %s: %s", mb->path, strerror(e));
+		util_snprintf(err, errlen, "read %s: %s", mb->path,
+		    strerror(e));
 		goto out;
 	}
 	if (lr.shortread) {
@@ -355,8 +356,8 @@ mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
 	/* A planted mbox is refused before any lock file is made. */
 	if (fstatat(mb->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISLNK(st.st_mode)) {
-			util_snprintf(err, errlen, "%s: a symbolic link; refused",
-			    path);
+			util_snprintf(err, errlen, "%s: a symbolic link; "
+			    "refused", path);
 			return KP_PERM;
 		}
 		if ((rc = md_path_check(&st, MD_K_FILE, opts, path, err,

@@ -145,10 +145,10 @@ int	md_path_failed(int dfd, const char *name, const char *shown, int e,
  * Open the directory that holds path's last component: the trusted
  * prefix (opts->trusted) with symlinks followed, then each further
  * component with md_path_openat() and md_path_check(MD_K_PARENT), with
- * O_PATH, so that search permission is enough on the way.  Returns KP_OK with *dfdp
- * (read-only if the process may read it, else O_PATH; the caller closes
- * it) and *namep (into path: the last component), or KP_PERM/KP_TEMP
- * with err set.
+ * O_PATH, so that search permission is enough on the way.  Returns KP_OK
+ * with *dfdp (read-only if the process may read it, else O_PATH; the
+ * caller closes it) and *namep (into path: the last component), or
+ * KP_PERM/KP_TEMP with err set.
  */
 int	md_path_resolve(const char *path, const struct md_opts *, int *dfdp,
 	    const char **namep, char *err, size_t errlen)

@@ -85,14 +85,14 @@ md_path_check(const struct stat *st, enum md_kind kind, const struct md_opts *o,
 		return KP_PERM;
 	}
 	if (st->st_uid != me && !(kind == MD_K_PARENT && st->st_uid == 0)) {
-		util_snprintf(err, errlen, "%s: owned by uid %lu, not by the mail "
-		    "user (uid %lu); refused", shown,
+		util_snprintf(err, errlen, "%s: owned by uid %lu, not by the "
+		    "mail user (uid %lu); refused", shown,
 		    (unsigned long)st->st_uid, (unsigned long)me);
 		return KP_PERM;
 	}
 	if ((st->st_mode & S_IWOTH) != 0) {
-		util_snprintf(err, errlen, "%s: writable by every account (mode "
-		    "%04o); refused", shown, (unsigned int)(st->st_mode &
+		util_snprintf(err, errlen, "%s: writable by every account "
+		    "(mode %04o); refused", shown, (unsigned int)(st->st_mode &
 		    07777));
 		return KP_PERM;
 	}
@@ -105,8 +105,8 @@ md_path_check(const struct stat *st, enum md_kind kind, const struct md_opts *o,
 		return KP_PERM;
 	}
 	if (kind == MD_K_FILE && st->st_nlink != 1) {
-		util_snprintf(err, errlen, "%s: has %lu links, not one; refused",
-		    shown, (unsigned long)st->st_nlink);
+		util_snprintf(err, errlen, "%s: has %lu links, not one; "
+		    "refused", shown, (unsigned long)st->st_nlink);
 		return KP_PERM;
 	}
 	return KP_OK;

@@ -302,7 +302,8 @@ mdir_cache_check(struct mdir *m, int fd, const struct md_opts *o,
 	    &st, AT_SYMLINK_NOFOLLOW) == -1)
 		return KP_OK;	/* none: nothing to trust */
 	if (S_ISLNK(st.st_mode)) {
-		util_snprintf(err, errlen, "%s: a symbolic link; refused", shown);
+		util_snprintf(err, errlen, "%s: a symbolic link; refused",
+		    shown);
 		return KP_PERM;
 	}
 	return md_path_check(&st, MD_K_FILE, o, shown, err, errlen);

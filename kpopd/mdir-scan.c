@@ -190,8 +190,8 @@ mdir_scan_dir(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 		m->stamp[which].valid = 0;
 	if ((d = mdir_dirstream(m, which)) == NULL) {
 		e_no = errno;
-		util_snprintf(err, errlen, "%s/%s: %s", m->path, MDIR_SUB(which),
-		    strerror(e_no));
+		util_snprintf(err, errlen, "%s/%s: %s", m->path,
+		    MDIR_SUB(which), strerror(e_no));
 		return KP_TEMP;
 	}
 	for (;;) {

@@ -391,8 +391,9 @@ do_layer_decode(struct mon *m)
 
 /*
  * What the net process may ask, and when: the phases, what must hold,
- * and how often.  Nothing else is checked before a handler runs, and a
- * handler checks no order of its own.
+ * and how often.  Nothing else is checked before a handler runs; the one
+ * order a handler still checks itself is mon_sasl_step's after final
+ * data (m->sasl_final), a step inside an exchange.
  */
 static const struct mon_cmd mon_cmds[] = {
 	{ M_AUTH_PASS, MS_PREAUTH, 0, MC_ATTEMPT, mon_auth_pass },

@@ -379,10 +379,8 @@ net_auth_auth(struct net *n, const struct pop3_cmd *cmd)
 	r = mw_sasl_start(&n->mw, mech, has_in, tok, toklen, &t, &res, &data,
 	    &len);
 	for (;;) {
-		if (r == -1) {
-			n->end = "monitor";
-			return NV_FAIL;
-		}
+		if (r == -1)
+			return monitor_failed(n);
 		if (r == MW_SASL_DONE) {
 			util_snprintf(n->method_buf, sizeof(n->method_buf),
 			    "SASL %s", mech);

@@ -31,7 +31,6 @@
 static void	pw_krb5_err(krb5_context, krb5_error_code, char *, size_t,
 		    const char *, ...) KP_PRINTF(5, 6);
 
-/* Format a message into err (errlen may be 0); a long one is cut. */
 /* Format a message into err, followed by ": " and krb5's text for code. */
 static void
 pw_krb5_err(krb5_context ctx, krb5_error_code code, char *err,
@@ -405,8 +404,8 @@ pw_check_krb5(const char *principal, const char *password,
 		    errlen);
 		goto out;
 	}
-	util_snprintf(err, errlen, "password for %s verified with %s from keytab %s",
-	    cname, sname != NULL ? sname : "a host/ principal", ktname);
+	util_snprintf(err, errlen, "password for %s verified with %s from "
+	    "keytab %s", cname, sname != NULL ? sname : "a host/ principal", ktname);
 	rv = KP_OK;
 
 out:

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz-monitor.c: libFuzzer entry for the session monitor's
- * request dispatch (kpopd/monitor.c: mon_cmds[] and its handlers), fed
+ * request dispatch (kpopd/monitor.c: mon_cmds[]; the handlers there and
+ * in mon-auth.c and mon-sasl.c), fed
  * requests as a compromised net process would send them.
  *
  * The monitor runs in-process (kpopd/mon-fuzz.h, built with -DKPOP_FUZZ)

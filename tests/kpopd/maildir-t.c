@@ -641,7 +641,7 @@ struct cachearg {
 
 /*
  * In a child: become uid 65534 and open the Maildir a->dir.  Returns 0
- * with *mdp, or the child's exit status (99, or 10 + -MD_status).
+ * with *mdp, or the child's exit status (99, or 10 - the enum kp_status).
  */
 static int
 nobody_open(const struct cachearg *a, struct maildrop **mdp)
