@@ -105,31 +105,83 @@ void	out_json_str(FILE *, const char *) KP_NONNULL(1, 2);
 /* The exit code (kpop(1), KX_*) for a client.h pop_status. */
 int	out_exit(int pop_status);
 
-/* account.c: accounts from the config file, flags and URLs; passwords. */
-void	account_init(struct account *, const char *name);
+/* ---- account.c: accounts from the config file, flags, URLs ---- */
+
+/* An empty account called name, with the defaults (account_free). */
+void	account_init(struct account *, const char *name) KP_NONNULL(1, 2);
+/*
+ * Fill what the account leaves open from the command line's cli, its
+ * URL and the defaults, and check it.  0, or -1 with a message in err.
+ */
 int	account_finish(struct account *, const struct account *cli,
-	    char *err, size_t errlen);
-void	account_free(struct account *);
+	    char *err, size_t errlen) KP_NONNULL(1, 2, 3) KP_WUR;
+/* Free what account_init and the readers allocated in it. */
+void	account_free(struct account *) KP_NONNULL(1);
+/*
+ * Read the accounts of the config file path into acc (room for
+ * ACCOUNTS_MAX), their count in *nacc.  0, 1 if there is no such file
+ * (no accounts), or -1 with a message in err.
+ */
 int	account_read(const char *path, struct account *acc, size_t *nacc,
-	    char *err, size_t errlen);
+	    char *err, size_t errlen) KP_NONNULL(1, 2, 3, 4) KP_WUR;
+/*
+ * $XDG_CONFIG_HOME/kpop/config or ~/.config/kpop/config, or ~/.kpoprc
+ * when only that exists; a static buffer.
+ */
 const char *account_default_config(void);
-int	account_is_kpop(const struct account *);
-const char *account_password(void *pwsrc);
+/* Whether the account logs in by KPOP (sendauth before the greeting). */
+int	account_is_kpop(const struct account *) KP_NONNULL(1);
+/*
+ * The password of a struct pwsrc, from the first source that has one,
+ * asked for once and kept there; NULL if none gives one.
+ */
+const char *account_password(void *pwsrc) KP_NONNULL(1);
 
-/* session.c: connecting, TLS and its pin, logging in. */
+/* ---- session.c: connecting, TLS and its pin, logging in ---- */
+
+/*
+ * Connect, do TLS as the account says (checking its pin), read the
+ * greeting and CAPA; KPOP runs its sendauth before the greeting, with
+ * the principal it used in principal.  Returns a pop_status.
+ */
 int	session_open(struct pop *, const struct account *, SSL_CTX *,
-	    const char *statedir, char *principal, size_t plen);
-int	session_login(struct pop *, const struct account *, struct pwsrc *);
-int	session_key_pin(struct pop *, char *out, size_t outlen);
+	    const char *statedir, char *principal, size_t plen)
+	    KP_NONNULL(1, 2, 5) KP_WUR;
+/*
+ * Log in by the account's method, or choose one (auth empty or "*"):
+ * a ticket first, then what needs a password, never a password in the
+ * clear.  Returns a pop_status.
+ */
+int	session_login(struct pop *, const struct account *, struct pwsrc *)
+	    KP_NONNULL(1, 2, 3) KP_WUR;
+/*
+ * "sha256//BASE64" of the server's public key (curl's --pinnedpubkey
+ * form) into out.  0, or -1 (no TLS, or it does not fit).
+ */
+int	session_key_pin(struct pop *, char *out, size_t outlen)
+	    KP_NONNULL(1, 2) KP_WUR;
 
-/* fetch.c: the exactly-once fetch of an account's new mail. */
+/* ---- fetch.c: the exactly-once fetch of an account's new mail ---- */
+
+/*
+ * Settle interrupted deliveries, list, deliver what is new (intent,
+ * delivery, record, then DELE), QUIT, compact the state; force fetches
+ * even when every UIDL changed.  Adds to *sum; returns an exit code.
+ */
 int	fetch_run(struct pop *, const struct account *, struct st *,
-	    int force, struct summary *);
+	    int force, struct summary *) KP_NONNULL(1, 2, 3, 5) KP_WUR;
 
-/* modes.c: the modes other than fetching. */
-int	modes_stat(struct pop *);
-int	modes_list(struct pop *, const struct account *, struct st *);
-int	modes_check(struct pop *, struct st *);
-void	modes_serverinfo(struct pop *, const struct account *);
+/* ---- modes.c: the modes other than fetching; each returns an exit code */
+
+/* --stat: the server's STAT answer. */
+int	modes_stat(struct pop *) KP_NONNULL(1) KP_WUR;
+/* --list: each message with From and Subject, and whether it is new. */
+int	modes_list(struct pop *, const struct account *, struct st *)
+	    KP_NONNULL(1, 2, 3) KP_WUR;
+/* --check: KX_OK when there is mail not yet fetched, KX_NOMAIL if not. */
+int	modes_check(struct pop *, struct st *) KP_NONNULL(1, 2) KP_WUR;
+/* --serverinfo: what the server offers, and its TLS. */
+void	modes_serverinfo(struct pop *, const struct account *)
+	    KP_NONNULL(1, 2);
 
 #endif
