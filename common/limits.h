@@ -24,9 +24,10 @@
 /* A response status line, CRLF included (RFC 2449 section 4: 512). */
 #define POP3_RESP_MAX		512
 /*
- * A SASL response line (RFC 5034 section 4 sets no bound).  A GSSAPI
- * token is about 1 KiB of base64, much more with a large Windows PAC;
- * 16 KiB decoded, as base64, is generous and still bounded.
+ * A SASL response line (RFC 5034 section 4 sets no bound), and an AUTH
+ * command line with an initial response (pop3_parse_auth_line).  A
+ * GSSAPI token is about 1 KiB of base64, much more with a large Windows
+ * PAC; 16 KiB decoded, as base64, is generous and still bounded.
  */
 #define POP3_SASL_LINE_MAX	(22 * 1024)
 /* A decoded SASL token, the same bound before base64. */

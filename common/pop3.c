@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "common/pop3.h"
 
@@ -111,6 +112,48 @@ pop3_parse_cmd_max(const char *line, size_t len, size_t max,
 		cmd->arglen[cmd->argc] = i - start;
 		cmd->argc++;
 	}
+	return POP3_CMD_OK;
+}
+
+int
+pop3_parse_auth_line(char *line, size_t len, struct pop3_cmd *cmd)
+{
+	size_t mlen, k, i;
+	int e;
+
+	memset(cmd, 0, sizeof(*cmd));
+	if (len + 2 > POP3_SASL_LINE_MAX || len < 5 ||
+	    strncasecmp(line, "AUTH", 4) != 0 || line[4] != ' ')
+		return POP3_CMD_TOOLONG;
+	for (mlen = 0; 5 + mlen < len && line[5 + mlen] != ' '; mlen++)
+		if ((unsigned char)line[5 + mlen] <= ' ' ||
+		    line[5 + mlen] == 0x7f)
+			return POP3_CMD_TOOLONG;	/* not "AUTH MECH IR" */
+	if (mlen == 0 || mlen > POP3_ARG_MAX || 5 + mlen == len)
+		return POP3_CMD_TOOLONG;
+	k = 5 + mlen + 1;		/* the response */
+	if (k == len)
+		return POP3_CMD_TOOLONG;
+	for (i = k; i < len; i++) {
+		if (line[i] == '\0')
+			return POP3_CMD_NUL;
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			return POP3_CMD_CTRL;
+		if (line[i] == ' ')
+			return POP3_CMD_ARGS;
+	}
+	/* "AUTH MECH" is short: the ordinary parser takes it. */
+	if ((e = pop3_parse_cmd_max(line, k - 1, POP3_CMD_LIMIT, cmd)) !=
+	    POP3_CMD_OK)
+		return e;
+	if (cmd->argc != 1)
+		return POP3_CMD_TOOLONG;
+	line[len] = '\0';
+	cmd->argv[1] = line + k;
+	cmd->arglen[1] = len - k;
+	cmd->argc = 2;
+	cmd->rest = line + 5;
+	cmd->restlen = len - 5;
 	return POP3_CMD_OK;
 }
 

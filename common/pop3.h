@@ -66,6 +66,22 @@ int	pop3_parse_cmd(const char *line, size_t len, struct pop3_cmd *cmd)
 int	pop3_parse_cmd_max(const char *line, size_t len, size_t max,
 	    struct pop3_cmd *cmd) KP_NONNULL(1, 4) KP_WUR;
 
+/*
+ * The one command a line past the command limit may be: AUTH with a
+ * mechanism and an initial response (RFC 5034 s.4 asks clients to keep
+ * it short; they do not: curl --sasl-ir sends a GSSAPI token of about a
+ * KiB, one with a PAC is several).  The len bytes at line (no CRLF) must
+ * be at most POP3_SASL_LINE_MAX octets with CRLF, "AUTH" in any case,
+ * one blank, a mechanism of at most POP3_ARG_MAX octets, one blank and
+ * a response of printable octets without blanks.  Fills cmd as
+ * pop3_parse_cmd does, with argv[1] pointing into line (which must stay
+ * put while cmd is used; a NUL is written at line[len], so line has room
+ * for len + 1).  Returns POP3_CMD_OK, or POP3_CMD_TOOLONG for any other
+ * line (or another enum pop3_cmd_err for a bad AUTH line).
+ */
+int	pop3_parse_auth_line(char *line, size_t len, struct pop3_cmd *cmd)
+	    KP_NONNULL(1, 3) KP_WUR;
+
 /* Words for a pop3_cmd_err, to put after "-ERR ". */
 const char *pop3_cmd_strerror(int);
 

@@ -66,6 +66,8 @@ struct net {
 	const char			*end;
 	char				 method_buf[KPOPD_MECH_MAX + 16];
 	char				 sasl_line[POP3_SASL_LINE_MAX + 1];
+	/* A command line: AUTH's may be as long as a SASL line. */
+	char				 line[POP3_SASL_LINE_MAX - 1];
 	struct mw			 mw;	/* the monitor */
 	struct net_pre			 pre[MW_FETCH_MAX];
 	size_t				 npre;	/* entries in pre[] */

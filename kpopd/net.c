@@ -190,7 +190,7 @@ net_main(const struct session_start *s, int mon)
 	static struct net net;
 	struct net *n = &net;
 	struct pop3_cmd cmd;
-	char line[POP3_CMD_LIMIT - 1];
+	char err[ERR_MSG_MAX];
 	enum net_verdict v;
 	const struct net_cmd *c;
 	size_t len;
@@ -230,9 +230,9 @@ net_main(const struct session_start *s, int mon)
 		n->end = "monitor";
 		goto out;
 	}
-	if (sandbox_net(n->c, line, sizeof(line)) == -1) {
+	if (sandbox_net(n->c, err, sizeof(err)) == -1) {
 		log_err("%s: cannot sandbox the net process: %s", s->peer,
-		    line);
+		    err);
 		_exit(71);
 	}
 	if (net_reply(n, "+OK kpopd ready%s%s", n->apop[0] ? " " : "",
@@ -242,8 +242,12 @@ net_main(const struct session_start *s, int mon)
 	for (;;) {
 		if (io_pending(n->io) == 0 && io_flush(n->io) != IO_OK)
 			break;
-		/* Room for max_line_length with CRLF, less the CRLF. */
-		st = io_readline(n->io, line, n->c->max_line_length - 1, &len);
+		/*
+		 * Room for the longest AUTH line (pop3_parse_auth_line);
+		 * every other command is held to max_line_length below.
+		 */
+		len = 0;
+		st = io_readline(n->io, n->line, sizeof(n->line), &len);
 		if (st == IO_TIMEOUT) {
 			n->end = "timeout";
 			if (net_reply(n, "-ERR disconnected for inactivity") ==
@@ -259,10 +263,18 @@ net_main(const struct session_start *s, int mon)
 			n->end = "io-error";
 			break;
 		}
-		if (st == IO_TOOLONG) {
+		if (st == IO_TOOLONG)
+			e = POP3_CMD_TOOLONG;
+		else if (len + 2 <= n->c->max_line_length)
+			e = pop3_parse_cmd_max(n->line, len,
+			    n->c->max_line_length, &cmd);
+		else if (n->state == NS_AUTH)
+			e = pop3_parse_auth_line(n->line, len, &cmd);
+		else
+			e = POP3_CMD_TOOLONG;
+		if (e == POP3_CMD_TOOLONG) {
 			v = net_reply_bad(n, "line too long");
-		} else if ((e = pop3_parse_cmd_max(line, len,
-		    n->c->max_line_length, &cmd)) != POP3_CMD_OK) {
+		} else if (e != POP3_CMD_OK) {
 			v = net_reply_bad(n, pop3_cmd_strerror(e));
 		} else {
 			if ((c = cmd_find(cmd.keyword, n->state, &known)) ==
@@ -280,7 +292,9 @@ net_main(const struct session_start *s, int mon)
 			}
 			util_wipe(&cmd, sizeof(cmd));
 		}
-		util_wipe(line, sizeof(line));
+		/* The line may hold a password (PASS) or a token (AUTH). */
+		util_wipe(n->line, st == IO_TOOLONG ? sizeof(n->line) :
+		    len + 1);
 		if (v == NV_FAIL)
 			break;
 		if (v == NV_CLOSE) {

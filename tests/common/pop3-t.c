@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -555,6 +556,67 @@ test_round_trip(void)
 	buf_free(&lf);
 }
 
+/* Long AUTH lines: only AUTH, mechanism, response, within the SASL bound. */
+static void
+test_auth_line(void)
+{
+	static char line[POP3_SASL_LINE_MAX + 16];
+	struct pop3_cmd cmd;
+	size_t n;
+
+	/* A 12 KiB response: "AUTH GSSAPI " + 12288 base64 characters. */
+	n = (size_t)snprintf(line, sizeof(line), "auth GSSAPI ");
+	memset(line + n, 'Q', 12288);
+	n += 12288;
+	ok(pop3_parse_auth_line(line, n, &cmd) == POP3_CMD_OK &&
+	    strcmp(cmd.keyword, "AUTH") == 0 && cmd.argc == 2 &&
+	    strcmp(cmd.argv[0], "GSSAPI") == 0 && cmd.arglen[1] == 12288 &&
+	    cmd.argv[1] == line + 12 && cmd.argv[1][12288] == '\0',
+	    "AUTH line: a 12 KiB initial response, any case of AUTH");
+	memset(line, 'Q', sizeof(line));
+	memcpy(line, "AUTH X ", 7);
+	is_int(pop3_parse_auth_line(line, POP3_SASL_LINE_MAX - 2, &cmd),
+	    POP3_CMD_OK, "AUTH line: exactly the bound with CRLF");
+	is_int(pop3_parse_auth_line(line, POP3_SASL_LINE_MAX - 1, &cmd),
+	    POP3_CMD_TOOLONG, "AUTH line: one past it");
+	memcpy(line, "USER ", 5);
+	is_int(pop3_parse_auth_line(line, 300, &cmd), POP3_CMD_TOOLONG,
+	    "a long line of any other command");
+	memcpy(line, "AUTHX GSSAPI ", 13);
+	is_int(pop3_parse_auth_line(line, 300, &cmd), POP3_CMD_TOOLONG,
+	    "a longer keyword is not AUTH");
+	memcpy(line, "AUTH\tGSSAPI ", 12);
+	is_int(pop3_parse_auth_line(line, 300, &cmd), POP3_CMD_TOOLONG,
+	    "AUTH, a tab: not the form");
+	memset(line, 'M', 300);
+	memcpy(line, "AUTH ", 5);
+	is_int(pop3_parse_auth_line(line, 300, &cmd), POP3_CMD_TOOLONG,
+	    "AUTH and a 295-octet mechanism, no response");
+	memcpy(line, "AUTH GSSAPI ", 12);
+	line[100] = ' ';
+	is_int(pop3_parse_auth_line(line, 300, &cmd), POP3_CMD_ARGS,
+	    "a blank inside the response: a third argument");
+	line[100] = '\r';
+	is_int(pop3_parse_auth_line(line, 300, &cmd), POP3_CMD_CTRL,
+	    "a CR inside the response");
+	line[100] = '\0';
+	is_int(pop3_parse_auth_line(line, 300, &cmd), POP3_CMD_NUL,
+	    "a NUL inside the response");
+	memcpy(line, "AUTH  GSSAPI", 12);
+	is_int(pop3_parse_auth_line(line, 300, &cmd), POP3_CMD_TOOLONG,
+	    "two blanks after AUTH");
+	memcpy(line, "AUTH GSSAPI ", 12);
+	is_int(pop3_parse_auth_line(line, 12, &cmd), POP3_CMD_TOOLONG,
+	    "an empty response");
+	/* Found by fuzz-cmd: blanks as the mechanism left argv[0] NULL. */
+	memcpy(line, "AUTH \t\t\t\t\t\t\t \xb0", 14);
+	is_int(pop3_parse_auth_line(line, 14, &cmd), POP3_CMD_TOOLONG,
+	    "tabs for a mechanism");
+	memcpy(line, "AUTH a\tb QQ", 12);
+	is_int(pop3_parse_auth_line(line, 12, &cmd), POP3_CMD_TOOLONG,
+	    "a tab inside the mechanism");
+}
+
 /* UIDLs: 1 to 70 characters 0x21-0x7E, counted, not NUL-ended. */
 static void
 test_uidl(void)
@@ -584,5 +646,6 @@ main(void)
 	test_encoder();
 	test_round_trip();
 	test_uidl();
+	test_auth_line();
 	return 0;
 }

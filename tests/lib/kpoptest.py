@@ -270,6 +270,40 @@ def session_pids(master):
             for n in kids.get(m, [])]
 
 
+class Raw:
+    """A line-oriented raw connection to 127.0.0.1:port, optionally
+    upgraded to TLS (tls(ctx)), for tests that speak POP3 by hand."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.f = self.s.makefile("rb")
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def line(self):
+        return self.f.readline().decode("latin-1").rstrip("\r\n")
+
+    def cmd(self, c):
+        self.send(c.encode("latin-1") + b"\r\n")
+        return self.line()
+
+    def multi(self):
+        out = []
+        while True:
+            l = self.line()
+            if l == ".":
+                return out
+            out.append(l)
+
+    def tls(self, ctx):
+        self.s = ctx.wrap_socket(self.s, server_hostname="localhost")
+        self.f = self.s.makefile("rb")
+
+    def close(self):
+        self.s.close()
+
+
 class Kpopd:
     """A kpopd on free loopback ports with a generated configuration;
     binary, if given, is the kpopd program to run."""
