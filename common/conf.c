@@ -462,6 +462,62 @@ conf_free(const struct conf_key *keys, void *obj)
 	}
 }
 
+/* Whether the string s must be quoted to be read back as it is. */
+static int
+conf_needs_quotes(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || CONF_BLANK(s[0]) || CONF_BLANK(s[n - 1]))
+		return 1;
+	for (i = 0; i < n; i++)
+		if (s[i] == '"' || s[i] == '\\' ||
+		    (s[i] == '#' && (i == 0 || CONF_BLANK(s[i - 1]))))
+			return 1;
+	return 0;
+}
+
+int
+conf_format(const struct conf_key *k, const void *obj, char *out,
+    size_t outlen)
+{
+	const char *p = (const char *)obj + k->offset, *s;
+	size_t o = 0;
+
+	switch (k->type) {
+	case CONF_STRING:
+		s = *(char *const *)(const void *)p;
+		if (s == NULL)
+			s = "";
+		if (!conf_needs_quotes(s))
+			return util_snprintf(out, outlen, "%s", s);
+		if (outlen < 3)
+			return -1;
+		out[o++] = '"';
+		for (; *s != '\0'; s++) {
+			if (o + 4 > outlen)
+				return -1;
+			if (*s == '"' || *s == '\\')
+				out[o++] = '\\';
+			out[o++] = *s;
+		}
+		out[o++] = '"';
+		out[o] = '\0';
+		return 0;
+	case CONF_BOOL:
+		return util_snprintf(out, outlen, "%s",
+		    *(const int *)(const void *)p ? "yes" : "no");
+	case CONF_UINT:
+	case CONF_DURATION:
+		return util_snprintf(out, outlen, "%u",
+		    *(const unsigned int *)(const void *)p);
+	case CONF_SIZE:
+		return util_snprintf(out, outlen, "%llu",
+		    *(const unsigned long long *)(const void *)p);
+	}
+	return -1;
+}
+
 const struct conf_key *
 conf_find(const struct conf_key *keys, const char *name)
 {

@@ -107,6 +107,17 @@ int	conf_set(const struct conf_key *keys, void *obj, const char *key,
 /* Free every CONF_STRING value in obj and set it NULL. */
 void	conf_free(const struct conf_key *keys, void *obj) KP_NONNULL(1, 2);
 
+/*
+ * The value of k in obj as a configuration file would write it, into
+ * out: yes/no, a number (seconds, bytes), a string, quoted with \" and
+ * \\ escapes when read unquoted it would not come back the same (blanks
+ * at either end, a quote or a backslash, a '#' first or after a blank);
+ * "" for an empty or unset string.  Reading "key = OUT" gives the same value.
+ * Returns 0, or -1 if it did not fit.
+ */
+int	conf_format(const struct conf_key *k, const void *obj, char *out,
+	    size_t outlen) KP_NONNULL(1, 2, 3) KP_WUR;
+
 /* Returns the table entry named name, or NULL; points into keys. */
 const struct conf_key *conf_find(const struct conf_key *keys,
 	    const char *name) KP_NONNULL(1, 2);

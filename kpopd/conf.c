@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,6 +140,28 @@ one_of(const char *v, const char *a, const char *b, const char *d)
 {
 	return strcmp(v, a) == 0 || strcmp(v, b) == 0 ||
 	    (d != NULL && strcmp(v, d) == 0);
+}
+
+int
+kconf_print(FILE *f, const struct kpopd_conf *c, int all)
+{
+	struct kpopd_conf d;
+	const struct conf_key *k;
+	char v[CONF_LINE_MAX], dv[CONF_LINE_MAX];
+	int rc = 0;
+
+	kconf_defaults(&d);
+	for (k = kconf_keys; k->name != NULL; k++) {
+		if (conf_format(k, c, v, sizeof(v)) == -1 ||
+		    conf_format(k, &d, dv, sizeof(dv)) == -1) {
+			rc = -1;
+			continue;
+		}
+		if (all || strcmp(v, dv) != 0)
+			fprintf(f, "%s = %s\n", k->name, v);
+	}
+	kconf_free(&d);
+	return rc;
 }
 
 int

@@ -77,6 +77,14 @@ int	kconf_set(struct kpopd_conf *, const char *keyvalue, char *err,
 int	kconf_check(const struct kpopd_conf *, char *err, size_t errlen)
 	    KP_NONNULL(1, 2) KP_WUR;
 void	kconf_free(struct kpopd_conf *);
+/*
+ * Print c to f as "key = value" lines a kpopd.conf could hold, in the
+ * table's order: every key (all), or those whose value differs from the
+ * default (kpopd -n, like doveconf -n).  0, or -1 if a value could not be
+ * written.
+ */
+int	kconf_print(FILE *f, const struct kpopd_conf *c, int all)
+	    KP_NONNULL(1, 2);
 /* Whether the configured expire policy is "never". */
 int	kconf_expire_never(const struct kpopd_conf *) KP_NONNULL(1);
 

@@ -60,7 +60,7 @@ static volatile sig_atomic_t got_hup, got_term, got_chld;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: kpopd [-dfitV] [--kerberos] [-c file] "
+	fprintf(stderr, "usage: kpopd [-adfintV] [--kerberos] [-c file] "
 	    "[-o key=value]...\n"
 	    "  -c file   configuration file (default " DEFAULT_CONF ")\n"
 	    "  -o k=v    set a configuration key, after the file\n"
@@ -68,6 +68,8 @@ usage(void)
 	    "  -d        debug: -f and log_level = debug\n"
 	    "  -i        serve one connection on stdin/stdout (inetd)\n"
 	    "  -t        check the configuration and exit\n"
+	    "  -n        print the settings that differ from the defaults\n"
+	    "  -a        print every setting\n"
 	    "  --kerberos  -t, with every Kerberos key and check shown\n"
 	    "  -V        print the version and exit\n");
 	exit(64);
@@ -721,6 +723,7 @@ main(int argc, char **argv)
 	struct kpopd_conf conf;
 	const char *path = DEFAULT_CONF;
 	int path_given = 0, fg = 0, debug = 0, inetd = 0, check = 0, ch;
+	int show = 0;		/* -n 1, -a 2: print the settings */
 	char **ov = NULL;
 	int nov = 0, privsep;
 	SSL_CTX *tls = NULL;
@@ -732,11 +735,18 @@ main(int argc, char **argv)
 	};
 	int detail = 0;
 
-	while ((ch = getopt_long(argc, argv, "c:dfio:tV", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "ac:dfino:tV", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'K':
 			check = detail = 1;
+			break;
+		case 'a':
+			show = 2;
+			break;
+		case 'n':
+			if (show == 0)
+				show = 1;
 			break;
 		case 'c':
 			path = optarg;
@@ -769,6 +779,20 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	if (show) {
+		/* What is in effect, checked as at start: no system needed. */
+		if (load_conf(&conf, path, path_given, ov, nov, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "kpopd: %s\n", err);
+			kconf_free(&conf);
+			free(ov);
+			return 78;
+		}
+		ch = kconf_print(stdout, &conf, show == 2);
+		kconf_free(&conf);
+		free(ov);
+		return ch == 0 && fflush(stdout) == 0 ? 0 : 71;
+	}
 	if (inetd && !check) {
 		/*
 		 * inetd gives the client socket as 0, 1 and 2.  Only POP3 goes

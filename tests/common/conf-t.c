@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -676,10 +677,69 @@ test_prefixes(void)
 	conf_free(keys, &c);
 }
 
+/* conf_format writes what conf_read_buf reads back to the same value. */
+static void
+test_format(void)
+{
+	static const char *const strs[] = {
+		"plain", "GSSAPI PLAIN", " lead", "trail\t", "a #b", "a#b",
+		"q\"uote", "back\\slash", "\"", "", "x\t#y", "#first"
+	};
+	struct tconf c, back;
+	char out[128], line[200], err[256];
+	size_t i;
+	int good = 1;
+
+	for (i = 0; i < KP_NELEM(strs); i++) {
+		tc_init(&c);
+		tc_init(&back);
+		c.name = (char *)(uintptr_t)strs[i];
+		if (conf_format(conf_find(keys, "name"), &c, out,
+		    sizeof(out)) != 0 ||
+		    util_snprintf(line, sizeof(line), "name = %s\n", out) ||
+		    rd(&back, line, err, sizeof(err)) != 0 ||
+		    strcmp(back.name != NULL ? back.name : "", strs[i]) != 0) {
+			diag("'%s' -> '%s' -> '%s' (%s)", strs[i], out,
+			    back.name != NULL ? back.name : "(null)", err);
+			good = 0;
+		}
+		conf_free(keys, &back);
+	}
+	ok(good, "format: every string reads back the same, quoted or not");
+	tc_init(&c);
+	c.name = (char *)(uintptr_t)"plain";
+	ok(conf_format(conf_find(keys, "name"), &c, out, sizeof(out)) == 0 &&
+	    strcmp(out, "plain") == 0, "format: a plain string is not quoted");
+	c.name = (char *)(uintptr_t)"a #b";
+	ok(conf_format(conf_find(keys, "name"), &c, out, sizeof(out)) == 0 &&
+	    strcmp(out, "\"a #b\"") == 0, "format: ' #' is quoted");
+	c.name = NULL;
+	ok(conf_format(conf_find(keys, "name"), &c, out, sizeof(out)) == 0 &&
+	    strcmp(out, "\"\"") == 0, "format: an unset string is \"\"");
+	c.flag = 1;
+	c.count = 4096;
+	c.timeout = 600;
+	c.size = 1ULL << 33;
+	ok(conf_format(conf_find(keys, "flag"), &c, out, sizeof(out)) == 0 &&
+	    strcmp(out, "yes") == 0, "format: a boolean as yes");
+	c.flag = 0;
+	ok(conf_format(conf_find(keys, "flag"), &c, out, sizeof(out)) == 0 &&
+	    strcmp(out, "no") == 0, "format: ... and no");
+	ok(conf_format(conf_find(keys, "count"), &c, out, sizeof(out)) == 0 &&
+	    strcmp(out, "4096") == 0, "format: a number");
+	ok(conf_format(conf_find(keys, "timeout"), &c, out, sizeof(out)) ==
+	    0 && strcmp(out, "600") == 0, "format: a duration in seconds");
+	ok(conf_format(conf_find(keys, "size"), &c, out, sizeof(out)) == 0 &&
+	    strcmp(out, "8589934592") == 0, "format: a size in bytes");
+	c.name = (char *)(uintptr_t)"\"\"\"\"";
+	is_int(conf_format(conf_find(keys, "name"), &c, out, 6), -1,
+	    "format: too long for out");
+}
+
 int
 main(void)
 {
-	plan(172);
+	plan(182);
 	/* A regression that blocks (opening the FIFO) fails, not hangs. */
 	alarm(120);
 
@@ -691,5 +751,6 @@ main(void)
 	test_set();
 	test_files();
 	test_prefixes();
+	test_format();
 	return 0;
 }
