@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kpopd/conf.c: kpopd.conf: the keys, their defaults and bounds, and the
- * checks that tie them together.  Documented in kpopd.conf(5); keep the
+ * kpopd/conf.c: kpopd.conf: the keys, their defaults and bounds, the
+ * checks that tie them together, loading it (file, -o overrides) and
+ * printing it (kpopd -n).  Documented in kpopd.conf(5); keep the
  * two in step.
  */
 #include "config.h"
 
+#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/conf.h"
 #include "kpopd/kpopd.h"
@@ -140,6 +143,71 @@ one_of(const char *v, const char *a, const char *b, const char *d)
 {
 	return strcmp(v, a) == 0 || strcmp(v, b) == 0 ||
 	    (d != NULL && strcmp(v, d) == 0);
+}
+
+int
+kconf_load(struct kpopd_conf *c, const char *path, int path_given,
+    char **overrides, int noverrides, char *err, size_t errlen)
+{
+	char host[256];
+	int i;
+
+	kconf_defaults(c);
+	if (path_given || access(path, F_OK) == 0) {
+		if (kconf_read(c, path, err, errlen) == -1)
+			return -1;
+	}
+	for (i = 0; i < noverrides; i++) {
+		char e[256];
+
+		if (kconf_set(c, overrides[i], e, sizeof(e)) == -1) {
+			util_snprintf(err, errlen, "-o %s", e);
+			return -1;
+		}
+	}
+	if (c->hostname == NULL || c->hostname[0] == '\0') {
+		if (gethostname(host, sizeof(host)) == -1)
+			util_strlcpy(host, "localhost", sizeof(host));
+		host[sizeof(host) - 1] = '\0';
+		free(c->hostname);
+		if ((c->hostname = strdup(host)) == NULL)
+			abort();
+	}
+	return kconf_check(c, err, errlen);
+}
+
+int
+kconf_check_system(const struct kpopd_conf *c, char *err, size_t errlen)
+{
+	struct passwd *pw;
+
+	if ((pw = getpwnam(c->unpriv_user)) == NULL) {
+		util_snprintf(err, errlen, "unpriv_user: no account named "
+		    "'%s' (the net process runs as it); create it with: "
+		    "useradd --system --no-create-home --home-dir /nonexistent "
+		    "--shell /usr/sbin/nologin %s", c->unpriv_user,
+		    c->unpriv_user);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		util_snprintf(err, errlen, "unpriv_user: '%s' is root; the "
+		    "net process must run without privileges", c->unpriv_user);
+		return -1;
+	}
+	if (strcmp(c->user_type, "virtual") == 0) {
+		if ((pw = getpwnam(c->virtual_user)) == NULL) {
+			util_snprintf(err, errlen, "virtual_user: no account "
+			    "named '%s'", c->virtual_user);
+			return -1;
+		}
+		if (pw->pw_uid == 0) {
+			util_snprintf(err, errlen, "virtual_user: '%s' is "
+			    "root; maildrops must not be served as root",
+			    c->virtual_user);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int

@@ -78,6 +78,21 @@ int	kconf_check(const struct kpopd_conf *, char *err, size_t errlen)
 	    KP_NONNULL(1, 2) KP_WUR;
 void	kconf_free(struct kpopd_conf *);
 /*
+ * Load the configuration: defaults, the file at path (required only when
+ * path_given, that is named with -c), the -o overrides, hostname filled
+ * in, the checks.  Returns 0 or -1 with err set.
+ */
+int	kconf_load(struct kpopd_conf *, const char *path, int path_given,
+	    char **overrides, int noverrides, char *err, size_t errlen)
+	    KP_NONNULL(1, 2, 6) KP_WUR;
+/*
+ * What the configuration needs from this system: the accounts it names
+ * (unpriv_user, virtual_user), existing and not root.  Returns 0 or -1
+ * with err set.
+ */
+int	kconf_check_system(const struct kpopd_conf *, char *err,
+	    size_t errlen) KP_NONNULL(1, 2) KP_WUR;
+/*
  * Print c to f as "key = value" lines a kpopd.conf could hold, in the
  * table's order: every key (all), or those whose value differs from the
  * default (kpopd -n, like doveconf -n).  0, or -1 if a value could not be

@@ -106,79 +106,6 @@ log_level_of(const char *s)
 	return LOG_INFO;
 }
 
-/*
- * Load the configuration: defaults, the file (required only when named
- * with -c), the -o overrides, the checks.  Returns 0 or -1 with err set.
- */
-static int
-load_conf(struct kpopd_conf *c, const char *path, int path_given,
-    char **overrides, int noverrides, char *err, size_t errlen)
-{
-	char host[256];
-	int i;
-
-	kconf_defaults(c);
-	if (path_given || access(path, F_OK) == 0) {
-		if (kconf_read(c, path, err, errlen) == -1)
-			return -1;
-	}
-	for (i = 0; i < noverrides; i++) {
-		char e[256];
-
-		if (kconf_set(c, overrides[i], e, sizeof(e)) == -1) {
-			util_snprintf(err, errlen, "-o %s", e);
-			return -1;
-		}
-	}
-	if (c->hostname == NULL || c->hostname[0] == '\0') {
-		if (gethostname(host, sizeof(host)) == -1)
-			util_strlcpy(host, "localhost", sizeof(host));
-		host[sizeof(host) - 1] = '\0';
-		free(c->hostname);
-		if ((c->hostname = strdup(host)) == NULL)
-			abort();
-	}
-	return kconf_check(c, err, errlen);
-}
-
-/*
- * What the configuration needs from this system: the accounts it names.
- * Returns 0 or -1 with err set.
- */
-static int
-check_system(const struct kpopd_conf *c, char *err, size_t errlen)
-{
-	struct passwd *pw;
-
-	if ((pw = getpwnam(c->unpriv_user)) == NULL) {
-		util_snprintf(err, errlen, "unpriv_user: no account named "
-		    "'%s' (the net process runs as it); create it with: "
-		    "useradd --system --no-create-home --home-dir /nonexistent "
-		    "--shell /usr/sbin/nologin %s", c->unpriv_user,
-		    c->unpriv_user);
-		return -1;
-	}
-	if (pw->pw_uid == 0) {
-		util_snprintf(err, errlen, "unpriv_user: '%s' is root; the "
-		    "net process must run without privileges", c->unpriv_user);
-		return -1;
-	}
-	if (strcmp(c->user_type, "virtual") == 0) {
-		if ((pw = getpwnam(c->virtual_user)) == NULL) {
-			util_snprintf(err, errlen, "virtual_user: no account "
-			    "named '%s'", c->virtual_user);
-			return -1;
-		}
-		if (pw->pw_uid == 0) {
-			util_snprintf(err, errlen, "virtual_user: '%s' is "
-			    "root; maildrops must not be served as root",
-			    c->virtual_user);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* The virtual users' account and groups (struct kpopd_ident), or none. */
 static struct kpopd_ident virt;
 
@@ -680,7 +607,7 @@ serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
 			SSL_CTX *ntls = NULL;
 
 			got_hup = 0;
-			if (n != NULL && load_conf(n, path, path_given, ov,
+			if (n != NULL && kconf_load(n, path, path_given, ov,
 			    nov, err, sizeof(err)) == 0 &&
 			    (n->tls_cert == NULL ||
 			    (ntls = load_tls(n, err, sizeof(err))) != NULL)) {
@@ -781,7 +708,7 @@ main(int argc, char **argv)
 		usage();
 	if (show) {
 		/* What is in effect, checked as at start: no system needed. */
-		if (load_conf(&conf, path, path_given, ov, nov, err,
+		if (kconf_load(&conf, path, path_given, ov, nov, err,
 		    sizeof(err)) == -1) {
 			fprintf(stderr, "kpopd: %s\n", err);
 			kconf_free(&conf);
@@ -809,8 +736,8 @@ main(int argc, char **argv)
 		log_open("kpopd", LOG_DEST_SYSLOG, LOG_MAIL);
 	}
 
-	if (load_conf(&conf, path, path_given, ov, nov, err,
-	    sizeof(err)) == -1 || check_system(&conf, err, sizeof(err)) == -1 ||
+	if (kconf_load(&conf, path, path_given, ov, nov, err,
+	    sizeof(err)) == -1 || kconf_check_system(&conf, err, sizeof(err)) == -1 ||
 	    (conf.tls_cert != NULL &&
 	    (tls = load_tls(&conf, err, sizeof(err))) == NULL)) {
 		if (inetd && !check)
