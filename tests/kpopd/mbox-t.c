@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,8 +55,42 @@ mda_append(const char *mbox, const char *data, size_t len)
 	(void)util_snprintf(lock, sizeof(lock), "%s.lock", mbox);
 	for (i = 0; (lfd = open(lock, O_WRONLY | O_CREAT | O_EXCL, 0644)) ==
 	    -1; i++) {
-		if (errno != EEXIST || i > 200)
-			bail("mda dotlock %s: %s", lock, strerror(errno));
+		if (errno != EEXIST || i > 200) {
+			size_t n;
+			char *who = t_slurp(lock, &n);
+			unsigned long long pid = 0;
+
+			/* Who holds it, and lives, for the next one to see. */
+			if (who != NULL)
+				who[strcspn(who, "\n")] = '\0';
+			if (who != NULL && n > 0 &&
+			    util_parse_uint(who, strcspn(who, " \n"), INT_MAX,
+			    &pid) == -1)
+				pid = 0;
+			{
+				char comm[64] = "", cpath[64];
+				struct stat lst;
+				FILE *cf;
+
+				(void)snprintf(cpath, sizeof(cpath),
+				    "/proc/%llu/comm", pid);
+				if ((cf = fopen(cpath, "r")) != NULL) {
+					if (fgets(comm, sizeof(comm), cf) ==
+					    NULL)
+						comm[0] = '\0';
+					comm[strcspn(comm, "\n")] = '\0';
+					fclose(cf);
+				}
+				if (lstat(lock, &lst) == -1)
+					lst.st_mtime = 0;
+				bail("mda dotlock %s: %s (it says '%s', %lld s "
+				    "old; pid %llu: %s; we are %ld)", lock,
+				    strerror(errno), who != NULL ? who : "",
+				    (long long)(time(NULL) - lst.st_mtime),
+				    pid, comm[0] ? comm : "gone",
+				    (long)getpid());
+			}
+		}
 		util_sleep_ms(50);
 	}
 	if ((fd = open(mbox, O_WRONLY | O_APPEND | O_CREAT, 0600)) == -1)
@@ -1057,8 +1092,10 @@ static int
 kill_once(const struct gen *g, struct killarg *a, long delay_us)
 {
 	struct timespec ts;
+	struct pollfd pfd;
 	pid_t pid;
 	char c;
+	int rc;
 
 	put_file(a->mbox, g->file.p, g->file.len);
 	pid = spawn(kill_child, a);
@@ -1075,7 +1112,17 @@ kill_once(const struct gen *g, struct killarg *a, long delay_us)
 		nanosleep(&ts, NULL);
 		(void)kill(pid, SIGKILL);
 	}
-	return t_wait_exit(pid);
+	rc = t_wait_exit(pid);
+	/*
+	 * A child killed before it read the go byte leaves it in the pipe,
+	 * and the next child would start its commit at once, before the
+	 * MDA delivers: take it back.
+	 */
+	pfd.fd = a->go[0];
+	pfd.events = POLLIN;
+	while (poll(&pfd, 1, 0) == 1 && read(a->go[0], &c, 1) == 1)
+		;
+	return rc;
 }
 
 static void
