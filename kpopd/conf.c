@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -153,10 +154,15 @@ kconf_load(struct kpopd_conf *c, const char *path, int path_given,
 	int i;
 
 	kconf_defaults(c);
-	if (path_given || access(path, F_OK) == 0) {
-		if (kconf_read(c, path, err, errlen) == -1)
-			return -1;
+	if (!path_given && access(path, F_OK) == -1 && errno == ENOENT) {
+		/* Built-in defaults would serve /var/mail on *:110 unasked. */
+		util_snprintf(err, errlen, "%s: no such file: the default "
+		    "configuration file is missing (write one, kpopd.conf(5), "
+		    "or name another with -c)", path);
+		return -1;
 	}
+	if (kconf_read(c, path, err, errlen) == -1)
+		return -1;
 	for (i = 0; i < noverrides; i++) {
 		char e[256];
 

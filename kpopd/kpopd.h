@@ -78,9 +78,10 @@ int	kconf_check(const struct kpopd_conf *, char *err, size_t errlen)
 	    KP_NONNULL(1, 2) KP_WUR;
 void	kconf_free(struct kpopd_conf *);
 /*
- * Load the configuration: defaults, the file at path (required only when
- * path_given, that is named with -c), the -o overrides, hostname filled
- * in, the checks.  Returns 0 or -1 with err set.
+ * Load the configuration: defaults, the file at path (the default path
+ * unless path_given, that is named with -c; missing, it is an error
+ * that says so), the -o overrides, hostname filled in, the checks.
+ * Returns 0 or -1 with err set.
  */
 int	kconf_load(struct kpopd_conf *, const char *path, int path_given,
 	    char **overrides, int noverrides, char *err, size_t errlen)

@@ -58,9 +58,10 @@ static int		 sigpipe_fds[2] = { -1, -1 };
 static volatile sig_atomic_t got_hup, got_term, got_chld;
 
 static void
-usage(void)
+usage(int status)
 {
-	fprintf(stderr, "usage: kpopd [-adfintV] [--kerberos] [-c file] "
+	fprintf(status == 0 ? stdout : stderr, "usage: kpopd [-adfhintV] "
+	    "[--kerberos] [-c file] "
 	    "[-o key=value]...\n"
 	    "  -c file   configuration file (default " DEFAULT_CONF ")\n"
 	    "  -o k=v    set a configuration key, after the file\n"
@@ -71,8 +72,9 @@ usage(void)
 	    "  -n        print the settings that differ from the defaults\n"
 	    "  -a        print every setting\n"
 	    "  --kerberos  -t, with every Kerberos key and check shown\n"
+	    "  -h        print this and exit\n"
 	    "  -V        print the version and exit\n");
-	exit(64);
+	exit(status);
 }
 
 static void
@@ -662,7 +664,7 @@ main(int argc, char **argv)
 	};
 	int detail = 0;
 
-	while ((ch = getopt_long(argc, argv, "ac:dfino:tV", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "ac:dfhino:tV", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'K':
@@ -697,15 +699,18 @@ main(int argc, char **argv)
 		case 't':
 			check = 1;
 			break;
+		case 'h':
+			usage(0);
+			break;
 		case 'V':
 			printf("kpopd %s\n", PACKAGE_VERSION);
 			return 0;
 		default:
-			usage();
+			usage(64);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(64);
 	if (show) {
 		/* What is in effect, checked as at start: no system needed. */
 		if (kconf_load(&conf, path, path_given, ov, nov, err,
