@@ -34,6 +34,7 @@
 #include "common/tls.h"
 #include "kpopd/drop.h"
 #include "kpopd/kpopd.h"
+#include "kpopd/title.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc"
@@ -580,6 +581,7 @@ serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
 	sigaction(SIGCHLD, &sa, NULL);
 	for (i = 0; i < nlisteners; i++)
 		fcntl(listeners[i].fd, F_SETFL, O_NONBLOCK);
+	title_set("kpopd: master");
 	log_notice("kpopd %s started, %zu listening sockets", PACKAGE_VERSION,
 	    nlisteners);
 
@@ -664,6 +666,7 @@ main(int argc, char **argv)
 	};
 	int detail = 0;
 
+	title_init(argc, argv);
 	while ((ch = getopt_long(argc, argv, "ac:dfhino:tV", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {

@@ -33,6 +33,7 @@
 #include "kpopd/maildrop.h"
 #include "kpopd/mon-int.h"
 #include "kpopd/template.h"
+#include "kpopd/title.h"
 #include "kpopd/user.h"
 #ifdef KPOP_FUZZ
 #include "kpopd/mon-fuzz.h"
@@ -250,6 +251,7 @@ finish_login(struct mon *m, const char *method)
 	}
 	login_delay_stamp(ldfd);
 	m->state = MS_AUTHED;
+	title_set("kpopd: %s %s TRANSACTION", m->user, m->s->peer);
 	log_info("%s: %s logged in (%s), %zu messages", m->s->peer, m->user,
 	    method, md_count(m->md));
 	if (mon_auth_reply(m, KP_OK, method) == -1)
@@ -346,6 +348,7 @@ do_quit(struct mon *m)
 	md_close(m->md);
 	m->md = NULL;
 	m->state = MS_DONE;
+	title_set("kpopd: %s %s UPDATE", m->user, m->s->peer);
 	ipc_reset(&m->out);
 	ipc_put_status(&m->out, r);
 	ipc_put_str(&m->out, r == KP_OK ? "" : err);
@@ -536,6 +539,7 @@ monitor_main(const struct session_start *s)
 		_exit(71);
 	}
 	m->s = s;
+	title_set("kpopd: %s AUTHORIZATION", s->peer);
 	m->c = s->conf;
 	m->state = MS_PREAUTH;
 	m->sock = sv[0];

@@ -29,6 +29,7 @@
 #include "kpopd/kpopd.h"
 #include "kpopd/monwrap.h"
 #include "kpopd/net-int.h"
+#include "kpopd/title.h"
 
 struct net_cmd {
 	const char		*name;
@@ -197,6 +198,7 @@ net_main(const struct session_start *s, int mon)
 	int st, e, known;
 
 	n->s = s;
+	title_set("kpopd: net %s", s->peer);
 	n->c = s->conf;
 	mw_init(&n->mw, mon);
 	n->state = NS_AUTH;

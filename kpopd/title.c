@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kpopd/title.c: process titles, so that ps shows what each process of
+ * kpopd is: "kpopd: master", "kpopd: net 10.1.2.3", "kpopd: alice
+ * 10.1.2.3 TRANSACTION".  Linux shows a process's arguments from the
+ * memory its argv strings occupy; title_init moves the environment out
+ * of the way (it follows argv), and title_set writes the title over the
+ * two, padded with NULs.  Only memory is written: no system call, so the
+ * sandboxed net process may call it too.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kpopd/title.h"
+
+extern char **environ;
+
+static char	*title_base;	/* argv[0]'s memory, or NULL */
+static size_t	 title_room;	/* through the last environment string */
+
+void
+title_init(int argc, char **argv)
+{
+	char *end, **env, **args;
+	size_t n, i;
+	int k;
+
+	if (argc < 1 || argv[0] == NULL ||
+	    (args = calloc((size_t)argc + 1, sizeof(*args))) == NULL)
+		return;
+	/* How far the strings lie end to end: argv's, then environ's. */
+	end = argv[0] + strlen(argv[0]) + 1;
+	for (k = 1; k < argc && argv[k] == end; k++)
+		end += strlen(argv[k]) + 1;
+	if (k < argc)
+		return;
+	for (n = 0; environ[n] != NULL; n++)
+		;
+	for (i = 0; i < n && environ[i] == end; i++)
+		end += strlen(environ[i]) + 1;
+	/*
+	 * The environment and the arguments move to the heap before their
+	 * memory is reused (getopt's optarg then points into the copies).
+	 * A failed copy leaves everything where it was: no titles.
+	 */
+	if ((env = calloc(n + 1, sizeof(*env))) == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		if ((env[i] = strdup(environ[i])) == NULL)
+			return;
+	for (k = 0; k < argc; k++)
+		if ((args[k] = strdup(argv[k])) == NULL)
+			return;
+	title_base = argv[0];
+	title_room = (size_t)(end - title_base);
+	environ = env;
+	for (k = 0; k < argc; k++)
+		argv[k] = args[k];
+}
+
+void
+title_set(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (title_base == NULL || title_room < 2)
+		return;
+	memset(title_base, '\0', title_room);
+	va_start(ap, fmt);
+	n = vsnprintf(title_base, title_room - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		title_base[0] = '\0';
+}
