@@ -21,11 +21,18 @@ extern char **environ;
 
 static char	*title_base;	/* argv[0]'s memory, or NULL */
 static size_t	 title_room;	/* through the last environment string */
+/*
+ * The environment strings copied, apart from environ itself, which
+ * unsetenv edits in place: a string it drops stays owned (LeakSanitizer
+ * sees it) rather than lost.  Nothing reads it: volatile, so that the
+ * compiler keeps the store.
+ */
+static char	**volatile title_env;
 
 void
 title_init(int argc, char **argv)
 {
-	char *end, **env, **args;
+	char *end, **env, **args, **keep;
 	size_t n, i;
 	int k;
 
@@ -36,8 +43,6 @@ title_init(int argc, char **argv)
 	end = argv[0] + strlen(argv[0]) + 1;
 	for (k = 1; k < argc && argv[k] == end; k++)
 		end += strlen(argv[k]) + 1;
-	if (k < argc)
-		return;
 	for (n = 0; environ[n] != NULL; n++)
 		;
 	for (i = 0; i < n && environ[i] == end; i++)
@@ -45,21 +50,37 @@ title_init(int argc, char **argv)
 	/*
 	 * The environment and the arguments move to the heap before their
 	 * memory is reused (getopt's optarg then points into the copies).
-	 * A failed copy leaves everything where it was: no titles.
+	 * Without the layout or the memory, all stays where it was: no
+	 * titles.
 	 */
-	if ((env = calloc(n + 1, sizeof(*env))) == NULL)
+	if (k < argc || (env = calloc(n + 1, sizeof(*env))) == NULL) {
+		free(args);
 		return;
+	}
 	for (i = 0; i < n; i++)
 		if ((env[i] = strdup(environ[i])) == NULL)
-			return;
+			goto fail;
 	for (k = 0; k < argc; k++)
 		if ((args[k] = strdup(argv[k])) == NULL)
-			return;
+			goto fail;
+	if ((keep = calloc(n + 1, sizeof(*keep))) == NULL)
+		goto fail;
+	memcpy(keep, env, n * sizeof(*env));
+	title_env = keep;
 	title_base = argv[0];
 	title_room = (size_t)(end - title_base);
 	environ = env;
 	for (k = 0; k < argc; k++)
 		argv[k] = args[k];
+	free(args);	/* argv[] holds the copies now */
+	return;
+fail:
+	for (i = 0; i < n; i++)
+		free(env[i]);
+	for (k = 0; k < argc; k++)
+		free(args[k]);
+	free(env);
+	free(args);
 }
 
 void
