@@ -92,12 +92,15 @@ mbox_hdr_end(struct mbox_parse *ps)
 static int
 mbox_finish(struct mbox_parse *ps, off_t end)
 {
-	struct mbox_msg *m = &ps->mb->msgs[ps->mb->n];
-	struct md_msg *mm = &ps->md->msgs[ps->mb->n];
+	struct mbox_msg *m;
+	struct md_msg *mm;
 	char hex[2 * MD_HASH_LEN + 1];
 
+	/* Before the first message the tables may not exist (NULL). */
 	if (!ps->in_msg)
 		return 0;
+	m = &ps->mb->msgs[ps->mb->n];
+	mm = &ps->md->msgs[ps->mb->n];
 	if (ps->in_from) {
 		/* A From_ line at the very end, without its LF. */
 		ps->in_from = 0;
