@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "tap/basic.h"
 #include "tap/files.h"
 
@@ -81,20 +82,12 @@ t_path(const char *dir, const char *name)
 static void
 write_to(const char *path, int flags, const void *data, size_t len)
 {
-	const char *p = data;
-	ssize_t w;
 	int fd;
 
 	if ((fd = open(path, flags | O_WRONLY | O_CLOEXEC, 0600)) == -1)
 		bail("open %s: %s", path, strerror(errno));
-	while (len > 0) {
-		if ((w = write(fd, p, len)) == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			bail("write %s: %s", path, strerror(errno));
-		p += w;
-		len -= (size_t)w;
-	}
+	if (util_write_all(fd, data, len, -1) == -1)
+		bail("write %s: %s", path, strerror(errno));
 	if (close(fd) == -1)
 		bail("close %s: %s", path, strerror(errno));
 }
@@ -124,7 +117,7 @@ t_slurp(const char *path, size_t *lenp)
 	if (fstat(fd, &sb) == -1 || (buf = malloc((size_t)sb.st_size + 1)) ==
 	    NULL)
 		bail("slurp %s", path);
-	if (read(fd, buf, (size_t)sb.st_size) != sb.st_size)
+	if (util_pread_full(fd, buf, (size_t)sb.st_size, 0) != sb.st_size)
 		bail("read %s", path);
 	(void)close(fd);
 	buf[sb.st_size] = '\0';
