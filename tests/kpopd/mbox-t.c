@@ -44,53 +44,44 @@ exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+/* What the lock file says, its first line, for a message. */
+static const char *
+lock_text(const char *lock)
+{
+	static char text[128];
+	size_t n;
+	char *t = t_slurp(lock, &n);
+
+	(void)util_strlcpy(text, t != NULL ? t : "", sizeof(text));
+	text[strcspn(text, "\n")] = '\0';
+	free(t);
+	return text;
+}
+
+static time_t
+lock_mtime(const char *lock)
+{
+	struct stat st;
+
+	return lstat(lock, &st) == 0 ? st.st_mtime : 0;
+}
+
 /* Append as an MDA does: dotlock, fcntl lock, write, unlock. */
 static void
 mda_append(const char *mbox, const char *data, size_t len)
 {
 	struct flock fl;
 	char lock[PATH_MAX];
-	int fd, lfd, i;
+	int fd, lfd, i, e;
 
 	(void)util_snprintf(lock, sizeof(lock), "%s.lock", mbox);
 	for (i = 0; (lfd = open(lock, O_WRONLY | O_CREAT | O_EXCL, 0644)) ==
 	    -1; i++) {
-		if (errno != EEXIST || i > 200) {
-			size_t n;
-			char *who = t_slurp(lock, &n);
-			unsigned long long pid = 0;
-
-			/* Who holds it, and lives, for the next one to see. */
-			if (who != NULL)
-				who[strcspn(who, "\n")] = '\0';
-			if (who != NULL && n > 0 &&
-			    util_parse_uint(who, strcspn(who, " \n"), INT_MAX,
-			    &pid) == -1)
-				pid = 0;
-			{
-				char comm[64] = "", cpath[64];
-				struct stat lst;
-				FILE *cf;
-
-				(void)snprintf(cpath, sizeof(cpath),
-				    "/proc/%llu/comm", pid);
-				if ((cf = fopen(cpath, "r")) != NULL) {
-					if (fgets(comm, sizeof(comm), cf) ==
-					    NULL)
-						comm[0] = '\0';
-					comm[strcspn(comm, "\n")] = '\0';
-					fclose(cf);
-				}
-				if (lstat(lock, &lst) == -1)
-					lst.st_mtime = 0;
-				bail("mda dotlock %s: %s (it says '%s', %lld s "
-				    "old; pid %llu: %s; we are %ld)", lock,
-				    strerror(errno), who != NULL ? who : "",
-				    (long long)(time(NULL) - lst.st_mtime),
-				    pid, comm[0] ? comm : "gone",
-				    (long)getpid());
-			}
-		}
+		e = errno;
+		if (e != EEXIST || i > 200)
+			bail("mda dotlock %s: %s (it says '%s', %lld s old)",
+			    lock, strerror(e), lock_text(lock),
+			    (long long)(time(NULL) - lock_mtime(lock)));
 		util_sleep_ms(50);
 	}
 	if ((fd = open(mbox, O_WRONLY | O_APPEND | O_CREAT, 0600)) == -1)
