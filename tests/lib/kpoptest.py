@@ -23,7 +23,7 @@ SRCDIR = os.environ.get("KPOP_SRCDIR",
                         os.path.dirname(os.path.dirname(os.path.dirname(
                             os.path.abspath(__file__)))))
 BUILDDIR = os.environ.get("KPOP_BUILDDIR", os.path.join(SRCDIR, "build"))
-DATA = os.environ.get("KPOP_TEST_DATA", os.path.join(BUILDDIR, "tests/data"))
+DATA = os.environ.get("KPOP_TEST_DATA", os.path.join(BUILDDIR, "tests/certs"))
 KDC_TEST = os.path.join(SRCDIR, "kdc-test", "kdc-test")
 KPOPD = os.path.join(BUILDDIR, "kpopd", "kpopd")
 
