@@ -201,36 +201,51 @@ expand_home(char **f)
 	*f = strdup(buf);
 }
 
+/* Apply one command-line setting to a: 0, or -1 with a message in err. */
+static int
+apply_set(struct account *a, const struct account_set *set, char *err,
+    size_t errlen)
+{
+	char msg[256];
+	const char *m = msg;
+	size_t kl = strlen(set->key);
+
+	if (conf_set(account_keys, a, set->key, set->value, msg,
+	    sizeof(msg)) == 0)
+		return 0;
+	/* "'max_size': '1Q' is not a size...": the flag names it here. */
+	if (msg[0] == '\'' && strncmp(msg + 1, set->key, kl) == 0 &&
+	    strncmp(msg + 1 + kl, "': ", 3) == 0)
+		m = msg + kl + 4;
+	util_snprintf(err, errlen, "%s: %s", set->flag, m);
+	return -1;
+}
+
+int
+account_check_set(const struct account_set *set, char *err, size_t errlen)
+{
+	struct account scratch;
+	int r;
+
+	memset(&scratch, 0, sizeof(scratch));
+	r = apply_set(&scratch, set, err, errlen);
+	conf_free(account_keys, &scratch);
+	return r;
+}
+
 /* Fill what the account leaves open from the flags, the URL, defaults. */
 int
-account_finish(struct account *a, const struct account *cli, char *err,
-    size_t errlen)
+account_finish(struct account *a, const struct account_set *cli, size_t n,
+    char *err, size_t errlen)
 {
 	struct pop_url u;
 	struct passwd *pw;
 	char buf[PATH_MAX];
+	size_t i;
 
-#define TAKE(f)	do { if (cli->f != NULL) { free(a->f); \
-	a->f = strdup(cli->f); } } while (0)
-	TAKE(user);
-	TAKE(auth);
-	TAKE(tls);
-	TAKE(cafile);
-	TAKE(pin);
-	TAKE(deliver);
-	TAKE(passwordeval);
-	TAKE(sasl_mechanisms);
-#undef TAKE
-	if (cli->port)
-		a->port = cli->port;
-	if (cli->keep)
-		a->keep = 1;
-	if (cli->max_size)
-		a->max_size = cli->max_size;
-	if (cli->delete_too_large)
-		a->delete_too_large = 1;
-	if (cli->max_messages)
-		a->max_messages = cli->max_messages;
+	for (i = 0; i < n; i++)
+		if (apply_set(a, &cli[i], err, errlen) == -1)
+			return -1;
 	if (a->url != NULL) {
 		if (url_parse(a->url, &u, err, errlen) == -1)
 			return -1;
@@ -249,8 +264,6 @@ account_finish(struct account *a, const struct account *cli, char *err,
 		pw = getpwuid(getuid());
 		a->user = strdup(pw != NULL ? pw->pw_name : "nobody");
 	}
-	if (cli->trust_srv_target)
-		a->trust_srv_target = 1;
 	if (a->host == NULL || a->host[0] == '\0') {
 		struct locate_po po;
 

@@ -110,11 +110,25 @@ int	out_exit(int pop_status);
 /* An empty account called name, with the defaults (account_free). */
 void	account_init(struct account *, const char *name) KP_NONNULL(1, 2);
 /*
- * Fill what the account leaves open from the command line's cli, its
- * URL and the defaults, and check it.  0, or -1 with a message in err.
+ * One account setting from the command line: the config key it sets and
+ * the value, read as the config file's "key = value" would be (the same
+ * suffixes, the same booleans), and the flag, for messages.
  */
-int	account_finish(struct account *, const struct account *cli,
-	    char *err, size_t errlen) KP_NONNULL(1, 2, 3) KP_WUR;
+struct account_set {
+	const char	*key;
+	const char	*value;
+	const char	*flag;
+};
+/* Whether a setting can be applied: 0, or -1 with a message in err. */
+int	account_check_set(const struct account_set *, char *err,
+	    size_t errlen) KP_NONNULL(1, 2) KP_WUR;
+/*
+ * Fill what the account leaves open: the command line's n settings first
+ * (they win over the file), then its URL and the defaults; and check it.
+ * 0, or -1 with a message in err.
+ */
+int	account_finish(struct account *, const struct account_set *cli,
+	    size_t n, char *err, size_t errlen) KP_NONNULL(1, 4) KP_WUR;
 /* Free what account_init and the readers allocated in it. */
 void	account_free(struct account *) KP_NONNULL(1);
 /*

@@ -33,7 +33,8 @@ struct opts {
 	const char	*config;
 	const char	*account;	/* -a NAME */
 	const char	*state_dir;
-	struct account	 cli;		/* settings from flags */
+	struct account_set *sets;	/* account settings from flags */
+	size_t		 nsets;
 };
 
 static struct opts O;
@@ -165,7 +166,8 @@ usage(int code)
 	    "      --passwordeval CMD  (else ~/.netrc, else a prompt)\n"
 	    "  -o, --deliver TARGET maildir:DIR, mbox:FILE, mda:CMD, -\n"
 	    "  -k, --keep           leave mail on the server, fetch only new\n"
-	    "      --max-size N     --delete-too-large  --max-messages N\n"
+	    "      --max-size SIZE  --delete-too-large  --max-messages N\n"
+	    "      --no-keep --no-delete-too-large --no-trust-srv-target\n"
 	    "      --force          fetch even if all UIDLs changed\n"
 	    "      --trust-srv-target  a located server's certificate may "
 	    "name the SRV target\n"
@@ -174,102 +176,127 @@ usage(int code)
 	exit(code);
 }
 
+/*
+ * The flags that are account settings: each sets a config key, with the
+ * flag's argument or a fixed value (the --no- forms of the booleans), so
+ * that a flag takes exactly what the config file takes and wins over it.
+ */
+enum { O_AUTH = 256, O_TLS, O_CAFILE, O_PIN, O_PWEVAL, O_MAXSIZE, O_DELBIG,
+	O_NODELBIG, O_MAXMSG, O_NOKEEP, O_MECHS, O_TRUSTSRV, O_NOTRUSTSRV,
+	O_FORCE, O_LIST, O_STAT, O_CHECK, O_INFO, O_JSON, O_STATEDIR };
+static const struct {
+	int		 opt;
+	const char	*key, *fixed;
+} set_flags[] = {
+	{ 'u', "user", NULL },
+	{ 'p', "port", NULL },
+	{ O_AUTH, "auth", NULL },
+	{ O_TLS, "tls", NULL },
+	{ O_CAFILE, "cafile", NULL },
+	{ O_PIN, "pin", NULL },
+	{ O_PWEVAL, "passwordeval", NULL },
+	{ 'o', "deliver", NULL },
+	{ 'k', "keep", "yes" },
+	{ O_NOKEEP, "keep", "no" },
+	{ O_MAXSIZE, "max_size", NULL },
+	{ O_DELBIG, "delete_too_large", "yes" },
+	{ O_NODELBIG, "delete_too_large", "no" },
+	{ O_MAXMSG, "max_messages", NULL },
+	{ O_MECHS, "sasl_mechanisms", NULL },
+	{ O_TRUSTSRV, "trust_srv_target", "yes" },
+	{ O_NOTRUSTSRV, "trust_srv_target", "no" },
+};
+
+static const struct option long_opts[] = {
+	{ "account", required_argument, NULL, 'a' },
+	{ "config", required_argument, NULL, 'c' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "auth", required_argument, NULL, O_AUTH },
+	{ "tls", required_argument, NULL, O_TLS },
+	{ "cafile", required_argument, NULL, O_CAFILE },
+	{ "pin", required_argument, NULL, O_PIN },
+	{ "passwordeval", required_argument, NULL, O_PWEVAL },
+	{ "deliver", required_argument, NULL, 'o' },
+	{ "keep", no_argument, NULL, 'k' },
+	{ "no-keep", no_argument, NULL, O_NOKEEP },
+	{ "max-size", required_argument, NULL, O_MAXSIZE },
+	{ "delete-too-large", no_argument, NULL, O_DELBIG },
+	{ "no-delete-too-large", no_argument, NULL, O_NODELBIG },
+	{ "max-messages", required_argument, NULL, O_MAXMSG },
+	{ "force", no_argument, NULL, O_FORCE },
+	{ "list", no_argument, NULL, O_LIST },
+	{ "stat", no_argument, NULL, O_STAT },
+	{ "check", no_argument, NULL, O_CHECK },
+	{ "serverinfo", no_argument, NULL, O_INFO },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "state-dir", required_argument, NULL, O_STATEDIR },
+	{ "sasl-mechanisms", required_argument, NULL, O_MECHS },
+	{ "trust-srv-target", no_argument, NULL, O_TRUSTSRV },
+	{ "no-trust-srv-target", no_argument, NULL, O_NOTRUSTSRV },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "debug", no_argument, NULL, 'd' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* An account setting from a flag: checked now, applied to each account. */
+static int
+take_set(int opt, int longindex)
+{
+	struct account_set *set = &O.sets[O.nsets];
+	char err[512], flag[64];
+	size_t i, n = sizeof(set_flags) / sizeof(set_flags[0]);
+
+	for (i = 0; i < n && set_flags[i].opt != opt; i++)
+		continue;
+	if (i == n)
+		return 0;
+	/* The flag as the user wrote it, for messages. */
+	if (longindex >= 0)
+		util_snprintf(flag, sizeof(flag), "--%s",
+		    long_opts[longindex].name);
+	else
+		util_snprintf(flag, sizeof(flag), "-%c", opt);
+	set->key = set_flags[i].key;
+	set->value = set_flags[i].fixed != NULL ? set_flags[i].fixed : optarg;
+	if ((set->flag = strdup(flag)) == NULL) {
+		out_warn("out of memory");
+		exit(KX_TEMP);
+	}
+	if (account_check_set(set, err, sizeof(err)) == -1) {
+		out_warn("%s", err);
+		exit(KX_USAGE);
+	}
+	O.nsets++;
+	return 1;
+}
+
 static void
 parse_args(int argc, char **argv)
 {
-	enum { O_AUTH = 256, O_TLS, O_CAFILE, O_PIN, O_PWEVAL,
-	    O_MAXSIZE, O_DELBIG, O_MAXMSG, O_FORCE, O_LIST, O_STAT, O_CHECK,
-	    O_INFO, O_JSON, O_STATEDIR, O_MECHS, O_TRUSTSRV };
-	static const struct option lo[] = {
-		{ "account", required_argument, NULL, 'a' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "auth", required_argument, NULL, O_AUTH },
-		{ "tls", required_argument, NULL, O_TLS },
-		{ "cafile", required_argument, NULL, O_CAFILE },
-		{ "pin", required_argument, NULL, O_PIN },
-		{ "passwordeval", required_argument, NULL, O_PWEVAL },
-		{ "deliver", required_argument, NULL, 'o' },
-		{ "keep", no_argument, NULL, 'k' },
-		{ "max-size", required_argument, NULL, O_MAXSIZE },
-		{ "delete-too-large", no_argument, NULL, O_DELBIG },
-		{ "max-messages", required_argument, NULL, O_MAXMSG },
-		{ "force", no_argument, NULL, O_FORCE },
-		{ "list", no_argument, NULL, O_LIST },
-		{ "stat", no_argument, NULL, O_STAT },
-		{ "check", no_argument, NULL, O_CHECK },
-		{ "serverinfo", no_argument, NULL, O_INFO },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "state-dir", required_argument, NULL, O_STATEDIR },
-		{ "sasl-mechanisms", required_argument, NULL, O_MECHS },
-		{ "trust-srv-target", no_argument, NULL, O_TRUSTSRV },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	unsigned long long v;
-	int ch;
+	int ch, li;
 
-	while ((ch = getopt_long(argc, argv, "a:c:u:p:o:kqvdVh", lo, NULL)) !=
-	    -1) {
+	if ((O.sets = calloc((size_t)argc + 1, sizeof(*O.sets))) == NULL) {
+		out_warn("out of memory");
+		exit(KX_TEMP);
+	}
+	for (;;) {
+		li = -1;
+		ch = getopt_long(argc, argv, "a:c:u:p:o:kqvdVh", long_opts,
+		    &li);
+		if (ch == -1)
+			break;
+		if (take_set(ch, li))
+			continue;
 		switch (ch) {
 		case 'a':
 			O.account = optarg;
 			break;
 		case 'c':
 			O.config = optarg;
-			break;
-		case 'u':
-			O.cli.user = optarg;
-			break;
-		case 'p':
-			if (util_parse_uint(optarg, strlen(optarg), 65535,
-			    &v) == -1 || v == 0) {
-				out_warn("--port: '%s' is not a port", optarg);
-				exit(KX_USAGE);
-			}
-			O.cli.port = (unsigned int)v;
-			break;
-		case O_AUTH:
-			O.cli.auth = optarg;
-			break;
-		case O_TLS:
-			O.cli.tls = optarg;
-			break;
-		case O_CAFILE:
-			O.cli.cafile = optarg;
-			break;
-		case O_PIN:
-			O.cli.pin = optarg;
-			break;
-		case O_PWEVAL:
-			O.cli.passwordeval = optarg;
-			break;
-		case 'o':
-			O.cli.deliver = optarg;
-			break;
-		case 'k':
-			O.cli.keep = 1;
-			break;
-		case O_MAXSIZE:
-		case O_MAXMSG:
-			if (util_parse_uint(optarg, strlen(optarg),
-			    ch == O_MAXMSG ? UINT_MAX : ULLONG_MAX, &v) ==
-			    -1) {
-				out_warn("'%s' is not a number", optarg);
-				exit(KX_USAGE);
-			}
-			if (ch == O_MAXSIZE)
-				O.cli.max_size = v;
-			else
-				O.cli.max_messages = (unsigned int)v;
-			break;
-		case O_DELBIG:
-			O.cli.delete_too_large = 1;
 			break;
 		case O_FORCE:
 			O.force = 1;
@@ -291,12 +318,6 @@ parse_args(int argc, char **argv)
 			break;
 		case O_STATEDIR:
 			O.state_dir = optarg;
-			break;
-		case O_MECHS:
-			O.cli.sasl_mechanisms = optarg;
-			break;
-		case O_TRUSTSRV:
-			O.cli.trust_srv_target = 1;
 			break;
 		case 'q':
 			out_opts.quiet = 1;
@@ -358,7 +379,8 @@ main(int argc, char **argv)
 
 		if (O.account != NULL && strcmp(a->name, O.account) != 0)
 			continue;
-		if (account_finish(a, &O.cli, err, sizeof(err)) == -1) {
+		if (account_finish(a, O.sets, O.nsets, err, sizeof(err)) ==
+		    -1) {
 			out_warn("%s: %s", a->name, err);
 			rc = KX_CONFIG;
 			break;
