@@ -208,24 +208,27 @@ main(int argc, char **argv)
 	if (strncmp(reply, "+OK\n", 4) != 0) {
 		if (strncmp(reply, "-ERR ", 5) == 0) {
 			fprintf(stderr, "kpopctl: kpopd: %s", reply + 5);
-			return strncmp(reply + 5, "permission denied", 17) ==
-			    0 ? EX_NOPERM : EX_PROTO;
+			ch = strncmp(reply + 5, "permission denied", 17) == 0 ?
+			    EX_NOPERM : EX_PROTO;
+		} else {
+			fprintf(stderr, "kpopctl: kpopd sent no answer\n");
+			ch = EX_PROTO;
 		}
-		fprintf(stderr, "kpopctl: kpopd sent no answer\n");
-		return EX_PROTO;
-	}
-	body = reply + 4;
-	if (req.cmd != CTL_KICK) {
+	} else if (req.cmd != CTL_KICK) {
+		body = reply + 4;
 		fwrite(body, 1, len - 4, stdout);
-		free(reply);
-		return fflush(stdout) == 0 ? 0 : 71;
+		ch = fflush(stdout) == 0 ? 0 : 71;
+	} else {
+		body = reply + 4;
+		len = strcspn(body, "\n");
+		if (util_parse_uint(body, len, 1ULL << 32, &n) == -1) {
+			fprintf(stderr, "kpopctl: kpopd sent no count\n");
+			ch = EX_PROTO;
+		} else {
+			printf("%llu session%s ended\n", n, n == 1 ? "" : "s");
+			ch = n == 0 ? 1 : 0;
+		}
 	}
-	len = strcspn(body, "\n");
-	if (util_parse_uint(body, len, 1ULL << 32, &n) == -1) {
-		fprintf(stderr, "kpopctl: kpopd sent no count\n");
-		return EX_PROTO;
-	}
-	printf("%llu session%s ended\n", n, n == 1 ? "" : "s");
 	free(reply);
-	return n == 0 ? 1 : 0;
+	return ch;
 }
