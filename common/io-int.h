@@ -44,6 +44,7 @@ struct io {
 	int				 discarding;	/* inside a long line */
 	size_t				 rpos, rlen;
 	size_t				 wlen;
+	uint64_t			 sent;		/* bytes written */
 	unsigned char			 rbuf[IO_BUF_SIZE];
 	unsigned char			 wbuf[IO_WBUF_SIZE];
 	char				 err[ERR_MSG_MAX];

@@ -381,6 +381,7 @@ io_send(struct io *io, const unsigned char *p, size_t n)
 	while (n > 0) {
 		r = io->t->write(io, p, n);
 		if (r > 0) {
+			io->sent += (uint64_t)r;
 			p += r;
 			n -= (size_t)r;
 			continue;
@@ -416,6 +417,12 @@ size_t
 io_queued(const struct io *io)
 {
 	return io->wlen;
+}
+
+uint64_t
+io_sent(const struct io *io)
+{
+	return io->sent;
 }
 
 int

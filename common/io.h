@@ -106,6 +106,12 @@ int	 io_flush(struct io *) KP_NONNULL(1);
 /* Bytes queued and not yet written. */
 size_t	 io_queued(const struct io *) KP_NONNULL(1);
 
+/*
+ * Bytes written so far (through the transport, before any TLS or SASL
+ * layer wraps them: what the peer's application reads).
+ */
+uint64_t io_sent(const struct io *) KP_NONNULL(1);
+
 /* The message for the last IO_ERROR or IO_TIMEOUT; never NULL. */
 const char *io_error(const struct io *) KP_NONNULL(1);
 

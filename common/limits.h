@@ -177,6 +177,32 @@
 /* Host names kpopd -t checks besides the configured one. */
 #define DIAG_NAMES_MAX		8
 
+/* ---- kpopd's control socket and its reports (kpopd/ctl.c, sessions.c) ---- */
+/* A kpopctl request line ("kick TARGET"), LF included. */
+#define CTL_LINE_MAX		512
+/* A kick's target: a user name or an address. */
+#define CTL_TARGET_MAX		256
+/* kpopctl clients served at once; more are turned away at once. */
+#define CTL_CLIENTS_MAX		8
+/*
+ * Milliseconds a kpopctl client has from connecting to reading its whole
+ * reply; one that is slower is dropped (the master never waits on it).
+ */
+#define CTL_TIMEOUT_MS		10000
+/* Reports the master reads from one session per wake-up (fairness). */
+#define SESS_READ_BATCH		16
+/* Reports read from a session that ended, before its record goes. */
+#define SESS_DRAIN_MAX		64
+/* A monitor tells the master a session's byte count at most this often. */
+#define MON_REPORT_MS		1000
+/*
+ * Milliseconds a kicked session's monitor waits for the net process to
+ * write its last log line and go (it lingers NET_LINGER_MS at most).
+ */
+#define MON_KICK_WAIT_MS	(NET_LINGER_MS + 2000)
+/* Session methods stats keeps apart; others count as "other". */
+#define STATS_METHODS_MAX	16
+
 /* ---- a kpopd session: the monitor and the net process ---- */
 /* Login attempts a session may make before the monitor gives up. */
 #define MON_AUTH_TRIES		10

@@ -48,6 +48,7 @@ static const struct conf_key kconf_keys[] = {
 	{ "net_sandbox", CONF_BOOL, OFF(net_sandbox), 0, 1 },
 	{ "state_dir", CONF_STRING, OFF(state_dir), 0, 0 },
 	{ "pidfile", CONF_STRING, OFF(pidfile), 0, 0 },
+	{ "control_socket", CONF_STRING, OFF(control_socket), 0, 0 },
 	{ "log_level", CONF_STRING, OFF(log_level), 0, 0 },
 	{ "expire", CONF_STRING, OFF(expire), 0, 0 },
 	{ "max_sessions", CONF_UINT, OFF(max_sessions), 1, 100000 },
@@ -97,6 +98,7 @@ kconf_defaults(struct kpopd_conf *c)
 	kconf_str(&c->chroot_dir, "/var/lib/kpopd/empty");
 	c->net_sandbox = 1;
 	kconf_str(&c->state_dir, "/var/lib/kpopd");
+	kconf_str(&c->control_socket, KPOPD_CONTROL_SOCKET);
 	kconf_str(&c->log_level, "info");
 	kconf_str(&c->expire, "never");
 	c->max_sessions = 200;
@@ -306,6 +308,13 @@ kconf_check(const struct kpopd_conf *c, char *err, size_t errlen)
 	    c->tls_cert == NULL) {
 		util_snprintf(err, errlen, "kpop_require_tls needs tls_cert "
 		    "and tls_key");
+		return -1;
+	}
+	if (c->control_socket[0] != '\0' && (c->control_socket[0] != '/' ||
+	    strlen(c->control_socket) >= CTL_PATH_MAX)) {
+		util_snprintf(err, errlen, "control_socket: '%s' is not an "
+		    "absolute path of at most %d characters (or \"\" for "
+		    "none)", c->control_socket, CTL_PATH_MAX - 1);
 		return -1;
 	}
 	if (c->listen_pop3[0] == '\0' && c->listen_pop3s[0] == '\0' &&

@@ -52,6 +52,7 @@ struct kpopd_conf {
 	int		 net_sandbox;	/* seccomp filter and rlimits */
 	char		*state_dir;	/* LOGIN-DELAY records */
 	char		*pidfile;
+	char		*control_socket;	/* kpopctl's; "" for none */
 	char		*log;		/* syslog or stderr */
 	char		*log_level;
 	char		*expire;	/* "never" or days */
@@ -139,6 +140,8 @@ struct session_start {
 	char			 peer[64];	/* printable address */
 	int			 privsep;	/* started as root */
 	const struct kpopd_ident *virt;		/* user_type virtual, or NULL */
+	int			 report;	/* to the master (report.h), or
+						   -1; never in the net process */
 };
 
 /* monitor.c: runs the session; never returns. */
@@ -186,7 +189,8 @@ enum {
 	   offset u64, length u64, text str; with one descriptor for each
 	   KP_OK, in the same order. */
 	M_MSG,
-	/* N->M: nothing.  Activity, so an idle takeover spares us. */
+	/* N->M: bytes sent to the client u64.  Activity, so an idle
+	   takeover spares us; the byte count goes on to the master. */
 	M_TOUCH,
 	/* N->M: count u32, then a byte string: a bitmap of the messages
 	   to delete (bit i%8 of byte i/8).  M->N: M_QUIT_RESULT. */
@@ -221,8 +225,17 @@ enum {
 	   decoded (maybe none yet).  Only while a SASL layer runs. */
 	M_LAYER_ENCODE,
 	M_LAYER_DECODE,
-	M_LAYER_DATA
+	M_LAYER_DATA,
+	/* M->N: nothing, in place of any reply or unasked: kpopctl kicked
+	   the session; the monitor has let the maildrop go and shut the
+	   client socket down.  The net process logs end=kicked. */
+	M_KICKED
 };
+
+/* Where kpopctl finds the master (control_socket's default). */
+#define KPOPD_CONTROL_SOCKET	"/run/kpopd/control"
+/* A control socket's path, NUL included: sockaddr_un's sun_path. */
+#define CTL_PATH_MAX		108
 
 /* A KPOP AP-REQ: a ticket and authenticator; a large PAC stays under. */
 #define KPOPD_APREQ_MAX	(16 * 1024)

@@ -32,8 +32,11 @@
 #include "common/log.h"
 #include "common/sasl.h"
 #include "common/tls.h"
+#include "kpopd/ctl.h"
 #include "kpopd/drop.h"
 #include "kpopd/kpopd.h"
+#include "kpopd/sessions.h"
+#include "kpopd/stats.h"
 #include "kpopd/title.h"
 
 #ifndef SYSCONFDIR
@@ -46,15 +49,8 @@ struct listener {
 	enum listen_kind	kind;
 };
 
-struct child {
-	pid_t		pid;
-	char		peer[64];
-};
-
 static struct listener	 listeners[LISTEN_MAX];
 static size_t		 nlisteners;
-static struct child	*children;
-static size_t		 nchildren;
 static int		 sigpipe_fds[2] = { -1, -1 };
 static volatile sig_atomic_t got_hup, got_term, got_chld;
 
@@ -387,38 +383,6 @@ keepalive(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
-static void
-reap(void)
-{
-	pid_t pid;
-	size_t i;
-	int st;
-
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		for (i = 0; i < nchildren; i++) {
-			if (children[i].pid == pid) {
-				children[i] = children[--nchildren];
-				break;
-			}
-		}
-		if (WIFSIGNALED(st) && WTERMSIG(st) != SIGTERM)
-			log_warn("session process %ld died of signal %d",
-			    (long)pid, WTERMSIG(st));
-	}
-}
-
-static unsigned int
-sessions_from(const char *peer)
-{
-	unsigned int n = 0;
-	size_t i;
-
-	for (i = 0; i < nchildren; i++)
-		if (strcmp(children[i].peer, peer) == 0)
-			n++;
-	return n;
-}
-
 /* Refuse a connection over a limit: a reply where the protocol allows. */
 static void
 refuse(int fd, enum listen_kind kind, const char *why)
@@ -437,7 +401,6 @@ accept_one(const struct listener *l, const struct kpopd_conf *c,
     SSL_CTX *tls, int privsep)
 {
 	struct session_start s;
-	struct child *grown;
 	pid_t pid;
 	int fd;
 
@@ -449,7 +412,8 @@ accept_one(const struct listener *l, const struct kpopd_conf *c,
 	}
 	memset(&s, 0, sizeof(s));
 	peer_name(fd, s.peer, sizeof(s.peer));
-	if (nchildren >= c->max_sessions) {
+	if (sessions_count() >= c->max_sessions) {
+		stats_refused(STATS_MAX_SESSIONS);
 		refuse(fd, l->kind, "max_sessions reached");
 		return;
 	}
@@ -458,15 +422,14 @@ accept_one(const struct listener *l, const struct kpopd_conf *c,
 
 		util_snprintf(why, sizeof(why), "max_sessions_per_ip "
 		    "reached for %s", s.peer);
+		stats_refused(STATS_MAX_PER_IP);
 		refuse(fd, l->kind, why);
 		return;
 	}
-	if ((grown = realloc(children, (nchildren + 1) *
-	    sizeof(*children))) == NULL) {
+	if (sessions_prepare(&s.report) == -1) {
 		close(fd);
 		return;
 	}
-	children = grown;
 	keepalive(fd);
 	s.conf = c;
 	s.tls = tls;
@@ -477,6 +440,7 @@ accept_one(const struct listener *l, const struct kpopd_conf *c,
 	switch ((pid = fork())) {
 	case -1:
 		log_err("fork: %s", strerror(errno));
+		sessions_cancel();
 		close(fd);
 		return;
 	case 0:
@@ -488,12 +452,11 @@ accept_one(const struct listener *l, const struct kpopd_conf *c,
 		signal(SIGCHLD, SIG_DFL);
 		close(sigpipe_fds[0]);
 		close(sigpipe_fds[1]);
+		sessions_forked();
+		ctl_forked();
 		monitor_main(&s);
 	default:
-		children[nchildren].pid = pid;
-		util_strlcpy(children[nchildren].peer, s.peer,
-		    sizeof(children[nchildren].peer));
-		nchildren++;
+		sessions_add(pid, s.peer);
 		close(fd);
 	}
 }
@@ -542,28 +505,10 @@ daemonize(void)
 }
 
 static void
-stop_sessions(void)
-{
-	time_t until = time(NULL) + STOP_GRACE;
-	size_t i;
-
-	for (i = 0; i < nchildren; i++)
-		kill(children[i].pid, SIGTERM);
-	while (nchildren > 0 && time(NULL) < until) {
-		reap();
-		if (nchildren > 0)
-			usleep(50000);
-	}
-	for (i = 0; i < nchildren; i++)
-		kill(children[i].pid, SIGKILL);
-	reap();
-}
-
-static void
 serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
     char **ov, int nov, int privsep)
 {
-	struct pollfd pfd[LISTEN_MAX + 1];
+	struct pollfd pfd[LISTEN_MAX + 3];
 	struct sigaction sa;
 	size_t i;
 	char err[512];
@@ -592,7 +537,11 @@ serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
 			pfd[i + 1].fd = listeners[i].fd;
 			pfd[i + 1].events = POLLIN;
 		}
-		if (poll(pfd, nlisteners + 1, -1) == -1 && errno != EINTR) {
+		/* Reports from the sessions; kpopctl (a negative fd: none). */
+		pfd[i + 1].fd = sessions_fd();
+		pfd[i + 2].fd = ctl_fd();
+		pfd[i + 1].events = pfd[i + 2].events = POLLIN;
+		if (poll(pfd, nlisteners + 3, -1) == -1 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			break;
 		}
@@ -602,10 +551,12 @@ serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
 			while (read(sigpipe_fds[0], drain, sizeof(drain)) > 0)
 				continue;
 		}
+		sessions_run();
 		if (got_chld) {
 			got_chld = 0;
-			reap();
+			sessions_reap();
 		}
+		ctl_run();
 		if (got_hup) {
 			struct kpopd_conf *n = calloc(1, sizeof(*n));
 			SSL_CTX *ntls = NULL;
@@ -641,8 +592,9 @@ serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
 	}
 	for (i = 0; i < nlisteners; i++)
 		close(listeners[i].fd);
-	log_notice("stopping: ending %zu sessions", nchildren);
-	stop_sessions();
+	log_notice("stopping: ending %zu sessions", sessions_count());
+	sessions_stop();
+	ctl_close();
 	if (c->pidfile != NULL)
 		unlink(c->pidfile);
 	SSL_CTX_free(tls);
@@ -797,6 +749,7 @@ main(int argc, char **argv)
 		s.fd = dup(0);
 		keepalive(s.fd);	/* harmless on a non-socket */
 		s.privsep = privsep;
+		s.report = -1;
 		peer_name(0, s.peer, sizeof(s.peer));
 		if ((ch = open("/dev/null", O_RDWR)) != -1) {
 			dup2(ch, 0);
@@ -825,6 +778,12 @@ main(int argc, char **argv)
 			return 71;
 		}
 	}
+	if (ctl_open(conf.control_socket, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		if (!fg)
+			fprintf(stderr, "kpopd: %s\n", err);
+		return 71;
+	}
 	if (!fg)
 		daemonize();
 	if (conf.pidfile != NULL && write_pidfile(conf.pidfile) == -1) {
@@ -835,6 +794,5 @@ main(int argc, char **argv)
 	serve(&conf, tls, path, path_given, ov, nov, privsep);
 	kconf_free(&conf);
 	free(ov);
-	free(children);
 	return 0;
 }

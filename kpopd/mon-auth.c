@@ -51,6 +51,7 @@ mon_auth_reply(struct mon *m, enum kp_status r, const char *text)
 {
 	if (r != KP_OK)
 		layer_drop(m);
+	mon_report_login(m, r);
 	ipc_reset(&m->out);
 	ipc_put_status(&m->out, r);
 	ipc_put_str(&m->out, r == KP_OK ? m->user : "");

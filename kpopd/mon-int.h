@@ -27,6 +27,12 @@ struct mon {
 	const struct kpopd_conf		*c;
 	enum mon_state			 state;
 	int				 sock;
+	int				 report;	/* to the master, or -1 */
+	int				 client;	/* a copy, for a kick; -1 */
+	uint32_t			 req;	/* the request being answered */
+	uint64_t			 bytes;	/* the net process says sent */
+	uint64_t			 bytes_told;	/* to the master */
+	int64_t				 told_ms;
 	struct maildrop			*md;
 	unsigned int			 tries;
 	uint32_t			 used;	/* MC_ONCE requests made */
@@ -74,6 +80,35 @@ int	mon_auth_refused(struct mon *, const char *who, const char *why)
 	    KP_NONNULL(1, 2, 3);
 /* mon-auth.c: record how the user proved who they are; MON_LOGIN. */
 int	mon_auth_proved(struct mon *, const char *method) KP_NONNULL(1, 2);
+/*
+ * mon-report.c: tell the master (report.h), never waiting for it: a login
+ * answered with result (an enum kp_status; its method from m->req, the
+ * user when KP_OK); UPDATE; the bytes the net process sent (sent at most
+ * every MON_REPORT_MS unless now).  mon_report_end sends what is left and
+ * closes the socket.
+ */
+void	mon_report_login(struct mon *, int result) KP_NONNULL(1);
+void	mon_report_update(struct mon *) KP_NONNULL(1);
+void	mon_report_bytes(struct mon *, uint64_t bytes, int now)
+	    KP_NONNULL(1);
+void	mon_report_end(struct mon *) KP_NONNULL(1);
+/*
+ * mon-report.c: wait for the net process's next request (into m->in, as
+ * ipc_recv returns) or the master's kick: MON_KICKED.  Then
+ * mon_report_kicked ends the session as a dropped connection would: the
+ * maildrop let go without a commit, M_KICKED to the net process, the
+ * client socket shut down, and a moment for the net process to log.
+ */
+#define MON_KICKED	2
+int	mon_report_wait(struct mon *, uint32_t *typep) KP_NONNULL(1, 2)
+	    KP_WUR;
+void	mon_report_kicked(struct mon *) KP_NONNULL(1);
+/*
+ * mon-report.c: let the net process finish (it may be telling the client
+ * why the session ends) for MON_KICK_WAIT_MS at most, taking its last
+ * byte count; other requests are ignored.
+ */
+void	mon_report_drain(struct mon *) KP_NONNULL(1);
 /* mon-auth.c: count a login attempt; 1 if it may go on, 0 (logged) not. */
 int	mon_auth_attempt(struct mon *) KP_NONNULL(1);
 /* mon-auth.c: whether mech's identities are Kerberos principals. */

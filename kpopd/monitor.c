@@ -301,9 +301,13 @@ out:
 static int
 do_touch(struct mon *m)
 {
-	if (ipc_end(&m->in) == -1)
+	uint64_t bytes;
+
+	if (ipc_get_u64(&m->in, &bytes) == -1 || ipc_end(&m->in) == -1)
 		return -1;
-	md_touch(m->md);
+	if (m->md != NULL)
+		md_touch(m->md);
+	mon_report_bytes(m, bytes, 0);
 	return 0;
 }
 
@@ -349,6 +353,7 @@ do_quit(struct mon *m)
 	m->md = NULL;
 	m->state = MS_DONE;
 	title_set("kpopd: %s %s UPDATE", m->user, m->s->peer);
+	mon_report_update(m);
 	ipc_reset(&m->out);
 	ipc_put_status(&m->out, r);
 	ipc_put_str(&m->out, r == KP_OK ? "" : err);
@@ -408,7 +413,7 @@ static const struct mon_cmd mon_cmds[] = {
 	{ M_APOP_CHALLENGE, MS_PREAUTH, 0, MC_ONCE, mon_auth_apop_challenge },
 	{ M_AUTH_APOP, MS_PREAUTH, MS_CHALLENGE, MC_ATTEMPT, mon_auth_apop },
 	{ M_GET_MSG, MS_AUTHED, 0, 0, do_get_msg },
-	{ M_TOUCH, MS_AUTHED, 0, 0, do_touch },
+	{ M_TOUCH, MS_PREAUTH | MS_AUTHED | MS_DONE, 0, 0, do_touch },
 	{ M_QUIT, MS_AUTHED, 0, MC_ONCE, do_quit },
 	{ M_LAYER_ENCODE, MS_AUTHED | MS_DONE, MS_LAYER, 0, do_layer_encode },
 	{ M_LAYER_DECODE, MS_AUTHED | MS_DONE, MS_LAYER, 0, do_layer_decode },
@@ -461,6 +466,7 @@ mon_request(struct mon *m, uint32_t type)
 		m->used |= 1U << i;
 	if ((c->flags & MC_ATTEMPT) && !mon_auth_attempt(m))
 		return -1;
+	m->req = type;
 	if ((r = c->fn(m)) == MON_LOGIN)
 		r = finish_login(m, m->method);
 	if (r == -1) {
@@ -485,6 +491,7 @@ mon_fuzz_new(const struct session_start *s, int sock, const char *principal)
 	m->c = s->conf;
 	m->state = MS_PREAUTH;
 	m->sock = sock;
+	m->report = m->client = -1;
 	if (principal != NULL) {
 		/* As a good M_KPOP_APREQ leaves it. */
 		util_strlcpy(m->principal, principal, sizeof(m->principal));
@@ -543,18 +550,24 @@ monitor_main(const struct session_start *s)
 	m->c = s->conf;
 	m->state = MS_PREAUTH;
 	m->sock = sv[0];
+	m->report = s->report;
+	/* Kept only to shut it down on a kick: none without a master. */
+	m->client = s->report != -1 ? s->fd : -1;
 	switch ((net_pid = fork())) {
 	case -1:
 		log_err("%s: fork: %s", s->peer, strerror(errno));
 		_exit(71);
 	case 0:
 		close(sv[0]);
+		if (s->report != -1)
+			close(s->report);	/* the master is not its to reach */
 		net_main(s, sv[1]);
 	default:
 		break;
 	}
 	close(sv[1]);
-	close(s->fd);
+	if (m->client == -1)
+		close(s->fd);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = mon_term;
 	sigemptyset(&sa.sa_mask);
@@ -562,7 +575,11 @@ monitor_main(const struct session_start *s)
 	sigaction(SIGINT, &sa, NULL);
 
 	for (;;) {
-		r = ipc_recv(m->sock, &type, &m->in, NULL, -1);
+		r = mon_report_wait(m, &type);
+		if (r == MON_KICKED) {
+			mon_report_kicked(m);
+			break;
+		}
 		if (r == 1)
 			break;		/* the net process is gone */
 		if (r == -1) {
@@ -570,12 +587,15 @@ monitor_main(const struct session_start *s)
 			    s->peer, strerror(errno));
 			break;
 		}
-		if (mon_request(m, type) == -1)
+		if (mon_request(m, type) == -1) {
+			mon_report_drain(m);
 			break;
+		}
 	}
 	/* Without a QUIT, nothing is deleted. */
 	if (m->md != NULL)
 		md_close(m->md);
+	mon_report_end(m);
 	close(m->sock);
 	st = 0;
 	if (waitpid(net_pid, &st, WNOHANG) == 0) {

@@ -23,6 +23,7 @@ void
 mw_init(struct mw *w, int sock)
 {
 	w->sock = sock;
+	w->kicked = 0;
 	ipc_reset(&w->b);
 	ipc_reset(&w->lb);
 }
@@ -34,14 +35,28 @@ send_req(struct mw *w, uint32_t type)
 	return ipc_send(w->sock, type, &w->b, -1);
 }
 
+/*
+ * Receive a message into b, as ipc_recv; an M_KICKED in place of the
+ * answer is remembered (mw_kicked).
+ */
+static int
+recv_msg(struct mw *w, uint32_t *typep, struct ipc_buf *b)
+{
+	int r;
+
+	r = ipc_recv(w->sock, typep, b, NULL, MW_TIMEOUT);
+	if (r == 0 && *typep == M_KICKED)
+		w->kicked = 1;
+	return r;
+}
+
 /* Receive the answer into w->b; 0 if it is of type want, else -1. */
 static int
 recv_reply(struct mw *w, uint32_t want)
 {
 	uint32_t type;
 
-	if (ipc_recv(w->sock, &type, &w->b, NULL, MW_TIMEOUT) != 0 ||
-	    type != want)
+	if (recv_msg(w, &type, &w->b) != 0 || type != want)
 		return -1;
 	return 0;
 }
@@ -135,7 +150,7 @@ sasl_answer(struct mw *w, struct mw_auth *res, const void **chalp,
 {
 	uint32_t type;
 
-	if (ipc_recv(w->sock, &type, &w->b, NULL, MW_TIMEOUT) != 0)
+	if (recv_msg(w, &type, &w->b) != 0)
 		return -1;
 	if (type == M_AUTH_RESULT)
 		return get_auth(w, res) == -1 ? -1 : MW_SASL_DONE;
@@ -232,6 +247,8 @@ mw_get_msg(struct mw *w, const uint32_t *idx, size_t n,
 	    ipc_recv_fds(w->sock, &type, &w->b, fds, &nfds, n, MW_TIMEOUT) !=
 	    0)
 		return -1;
+	if (type == M_KICKED)
+		w->kicked = 1;
 	if (type != M_MSG || ipc_get_u32(&w->b, &cnt) == -1 || cnt != n)
 		goto bad;
 	for (k = 0; k < n; k++) {
@@ -262,10 +279,23 @@ bad:
 }
 
 int
-mw_touch(struct mw *w)
+mw_touch(struct mw *w, uint64_t sent)
 {
 	ipc_reset(&w->b);
+	ipc_put_u64(&w->b, sent);
 	return send_req(w, M_TOUCH);
+}
+
+int
+mw_kicked(struct mw *w)
+{
+	uint32_t type;
+
+	/* The monitor sends M_KICKED before it shuts the client out. */
+	if (!w->kicked && ipc_recv(w->sock, &type, &w->b, NULL, 0) == 0 &&
+	    type == M_KICKED)
+		w->kicked = 1;
+	return w->kicked;
 }
 
 int
@@ -313,7 +343,7 @@ layer_relay(struct mw *w, uint32_t type, const void *in, size_t inlen,
 	ipc_reset(&w->lb);
 	ipc_put_bytes(&w->lb, in, inlen);
 	if (ipc_send(w->sock, type, &w->lb, -1) == -1 ||
-	    ipc_recv(w->sock, &rtype, &w->lb, NULL, MW_TIMEOUT) != 0 ||
+	    recv_msg(w, &rtype, &w->lb) != 0 ||
 	    rtype != M_LAYER_DATA || ipc_get_bytes(&w->lb, out, outlen) == -1 ||
 	    ipc_end(&w->lb) == -1) {
 		util_snprintf(err, errlen, "security layer: the monitor "

@@ -23,6 +23,7 @@
 /* The monitor connection; the fields are monwrap.c's. */
 struct mw {
 	int		sock;
+	int		kicked;	/* M_KICKED came (mw_kicked) */
 	struct ipc_buf	b;	/* requests and their replies */
 	struct ipc_buf	lb;	/* the security layer's relay, which runs
 				   under io while b may be in use */
@@ -139,8 +140,16 @@ int	mw_snap_part(struct mw *, struct mw_msg *msgs, size_t room,
 int	mw_get_msg(struct mw *, const uint32_t *idx, size_t n,
 	    struct mw_fetch *out) KP_NONNULL(1, 2, 4) KP_WUR;
 
-/* M_TOUCH: activity, so an idle takeover spares us (no reply). */
-int	mw_touch(struct mw *) KP_NONNULL(1) KP_WUR;
+/*
+ * M_TOUCH: activity, so an idle takeover spares us, and the bytes sent
+ * to the client so far, for the master (no reply).
+ */
+int	mw_touch(struct mw *, uint64_t sent) KP_NONNULL(1) KP_WUR;
+/*
+ * Whether kpopctl kicked the session: an M_KICKED came in place of a
+ * reply, or is waiting now (looked for without waiting).  At the end.
+ */
+int	mw_kicked(struct mw *) KP_NONNULL(1);
 
 /*
  * M_QUIT with del[i] != 0 for each of the count messages to delete.

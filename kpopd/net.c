@@ -178,10 +178,10 @@ touch_monitor(struct net *n)
 {
 	time_t now = time(NULL);
 
-	if (n->state != NS_TRANS || now == n->touched)
+	if (now == n->touched)
 		return;
 	n->touched = now;
-	if (mw_touch(&n->mw) == -1)
+	if (mw_touch(&n->mw, io_sent(n->io)) == -1)
 		log_debug("cannot reach the monitor: %s", strerror(errno));
 }
 
@@ -311,9 +311,13 @@ net_main(const struct session_start *s, int mon)
 		}
 	}
 out:
+	if (mw_kicked(&n->mw))
+		n->end = "kicked";
 	log_end(n);
 	net_trans_end(n);
 	linger_close(n);
+	/* The last count, for kpopctl (the monitor may be gone: no matter). */
+	(void)!mw_touch(&n->mw, io_sent(n->io));
 	io_free(n->io);
 	close(mon);
 	_exit(0);

@@ -331,6 +331,7 @@ class Kpopd:
             "pidfile": os.path.join(base, "kpopd.pid"),
             "chroot_dir": os.path.join(base, "empty"),
             "state_dir": os.path.join(base, "state"),
+            "control_socket": os.path.join(base, "run", "control"),
             "auth_fail_delay": "0",
             "log_level": "debug",
         }

@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kpopd/sessions.c: the master's table of sessions (sessions.h).  Each
+ * record is a monitor the master forked, its client's address, when it
+ * started, and what its monitor reported over the session's own
+ * SEQPACKET socketpair (report.h): the login (user, method), UPDATE, the
+ * bytes sent.  The master's end of each pair is non-blocking and watched
+ * through one epoll descriptor; a report is believed only for the
+ * session it came from, and a session that sends a malformed one is not
+ * heard again.  The counters go to stats.c; kpopctl's who and kick are
+ * answered here.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "kpopd/kpopd.h"
+#include "kpopd/report.h"
+#include "kpopd/sessions.h"
+#include "kpopd/stats.h"
+
+enum sess_state { SS_AUTH, SS_TRANS, SS_UPDATE };
+
+static const char *const state_names[] = {
+	"AUTHORIZATION", "TRANSACTION", "UPDATE"
+};
+
+struct sess {
+	pid_t		 pid;		/* the monitor */
+	int		 rfd;		/* our end of its reports, or -1 */
+	int64_t		 start_ms;	/* util_now_ms() at the fork */
+	time_t		 start;
+	enum sess_state	 state;
+	uint64_t	 bytes;		/* sent, as last reported */
+	char		 peer[64];
+	char		 user[KPOPD_USER_MAX];		/* "" before login */
+	char		 method[KPOPD_MECH_MAX];	/* "" before login */
+};
+
+static struct sess	*tab;
+static size_t		 ntab, captab;
+static int		 epfd = -1;
+static int		 pending[2] = { -1, -1 };	/* made, not yet added */
+static struct ipc_buf	 rb;
+
+int
+sessions_prepare(int *childfd)
+{
+	struct sess *grown;
+	size_t cap;
+
+	if (epfd == -1 && (epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		log_err("epoll: %s", strerror(errno));
+		return -1;
+	}
+	if (ntab == captab) {
+		cap = captab == 0 ? 16 : captab * 2;
+		if ((grown = realloc(tab, cap * sizeof(*tab))) == NULL) {
+			log_err("out of memory for the session table");
+			return -1;
+		}
+		tab = grown;
+		captab = cap;
+	}
+	if (ipc_pair(pending) == -1) {
+		log_err("socketpair: %s", strerror(errno));
+		pending[0] = pending[1] = -1;
+		return -1;
+	}
+	/* Neither side ever waits for the other. */
+	(void)fcntl(pending[0], F_SETFL, O_NONBLOCK);
+	(void)fcntl(pending[1], F_SETFL, O_NONBLOCK);
+	*childfd = pending[1];
+	return 0;
+}
+
+void
+sessions_cancel(void)
+{
+	if (pending[0] != -1)
+		close(pending[0]);
+	if (pending[1] != -1)
+		close(pending[1]);
+	pending[0] = pending[1] = -1;
+}
+
+void
+sessions_add(pid_t pid, const char *peer)
+{
+	struct epoll_event ev;
+	struct sess *s = &tab[ntab++];
+
+	memset(s, 0, sizeof(*s));
+	s->pid = pid;
+	s->rfd = pending[0];
+	s->start_ms = util_now_ms();
+	s->start = time(NULL);
+	s->state = SS_AUTH;
+	util_strlcpy(s->peer, peer, sizeof(s->peer));
+	close(pending[1]);
+	pending[0] = pending[1] = -1;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.fd = s->rfd;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, s->rfd, &ev) == -1) {
+		log_err("epoll_ctl: %s", strerror(errno));
+		close(s->rfd);
+		s->rfd = -1;
+	}
+	stats_session_start();
+}
+
+void
+sessions_forked(void)
+{
+	size_t i;
+
+	/* No session may hear or speak for another. */
+	for (i = 0; i < ntab; i++)
+		if (tab[i].rfd != -1)
+			close(tab[i].rfd);
+	if (epfd != -1)
+		close(epfd);
+	if (pending[0] != -1)
+		close(pending[0]);
+}
+
+size_t
+sessions_count(void)
+{
+	return ntab;
+}
+
+unsigned int
+sessions_from(const char *peer)
+{
+	unsigned int n = 0;
+	size_t i;
+
+	for (i = 0; i < ntab; i++)
+		if (strcmp(tab[i].peer, peer) == 0)
+			n++;
+	return n;
+}
+
+int
+sessions_fd(void)
+{
+	return epfd;
+}
+
+/* Stop listening to s: it ended, or it said something malformed. */
+static void
+hang_up(struct sess *s)
+{
+	if (s->rfd == -1)
+		return;
+	(void)epoll_ctl(epfd, EPOLL_CTL_DEL, s->rfd, NULL);
+	close(s->rfd);
+	s->rfd = -1;
+}
+
+/* Copy what a session says into out: printable, no blanks. */
+static void
+copy_shown(char *out, size_t len, const char *in)
+{
+	size_t i;
+
+	for (i = 0; in[i] != '\0' && i + 1 < len; i++)
+		out[i] = in[i] > 0x20 && in[i] < 0x7f ? in[i] : '?';
+	out[i] = '\0';
+}
+
+/* One report from s, in rb.  0, or -1 if it was malformed. */
+static int
+take_report(struct sess *s, uint32_t type)
+{
+	char method[KPOPD_MECH_MAX], user[KPOPD_USER_MAX];
+	uint64_t bytes;
+	int result;
+
+	switch (type) {
+	case R_LOGIN:
+		if (ipc_get_status(&rb, &result) == -1 ||
+		    ipc_get_str(&rb, method, sizeof(method)) == -1 ||
+		    ipc_get_str(&rb, user, sizeof(user)) == -1 ||
+		    ipc_end(&rb) == -1)
+			return -1;
+		stats_login(method, result);
+		if (result == KP_OK && s->state == SS_AUTH) {
+			s->state = SS_TRANS;
+			copy_shown(s->user, sizeof(s->user), user);
+			util_strlcpy(s->method, stats_method_ok(method) ?
+			    method : "other", sizeof(s->method));
+		}
+		return 0;
+	case R_UPDATE:
+		if (ipc_end(&rb) == -1)
+			return -1;
+		if (s->state == SS_TRANS)
+			s->state = SS_UPDATE;
+		return 0;
+	case R_BYTES:
+		if (ipc_get_u64(&rb, &bytes) == -1 || ipc_end(&rb) == -1)
+			return -1;
+		/* A counter only goes up, whatever a session says. */
+		if (bytes > s->bytes) {
+			stats_bytes(bytes - s->bytes);
+			s->bytes = bytes;
+		}
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Read up to max reports of s. */
+static void
+read_reports(struct sess *s, size_t max)
+{
+	uint32_t type;
+	size_t k;
+	int r;
+
+	for (k = 0; k < max && s->rfd != -1; k++) {
+		r = ipc_recv(s->rfd, &type, &rb, NULL, 0);
+		if (r == -1 && errno == ETIMEDOUT)
+			return;		/* nothing more now */
+		if (r == 0 && take_report(s, type) == 0)
+			continue;
+		if (r != 1)
+			log_warn("session %ld (%s): malformed report %u; not "
+			    "listening to it any more", (long)s->pid, s->peer,
+			    r == 0 ? type : 0);
+		hang_up(s);
+	}
+}
+
+static struct sess *
+by_fd(int fd)
+{
+	size_t i;
+
+	for (i = 0; i < ntab; i++)
+		if (tab[i].rfd == fd)
+			return &tab[i];
+	return NULL;
+}
+
+void
+sessions_run(void)
+{
+	struct epoll_event ev[32];
+	struct sess *s;
+	int n, i;
+
+	if (epfd == -1 || (n = epoll_wait(epfd, ev, 32, 0)) <= 0)
+		return;
+	for (i = 0; i < n; i++)
+		if ((s = by_fd(ev[i].data.fd)) != NULL)
+			read_reports(s, SESS_READ_BATCH);
+}
+
+void
+sessions_reap(void)
+{
+	pid_t pid;
+	size_t i;
+	int st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (i = 0; i < ntab; i++) {
+			if (tab[i].pid != pid)
+				continue;
+			/* What it said before it went is still queued. */
+			read_reports(&tab[i], SESS_DRAIN_MAX);
+			hang_up(&tab[i]);
+			stats_session_end(util_now_ms() - tab[i].start_ms);
+			tab[i] = tab[--ntab];
+			break;
+		}
+		if (WIFSIGNALED(st) && WTERMSIG(st) != SIGTERM)
+			log_warn("session process %ld died of signal %d",
+			    (long)pid, WTERMSIG(st));
+	}
+}
+
+void
+sessions_stop(void)
+{
+	time_t until = time(NULL) + STOP_GRACE;
+	size_t i;
+
+	for (i = 0; i < ntab; i++)
+		kill(tab[i].pid, SIGTERM);
+	while (ntab > 0 && time(NULL) < until) {
+		sessions_reap();
+		if (ntab > 0)
+			usleep(50000);
+	}
+	for (i = 0; i < ntab; i++)
+		kill(tab[i].pid, SIGKILL);
+	sessions_reap();
+}
+
+int
+sessions_who(FILE *f)
+{
+	char when[32];
+	struct tm tm;
+	size_t i;
+
+	fprintf(f, "%-12s %-15s %-20s %-13s %-8s %10s %s\n", "USER",
+	    "ADDRESS", "START", "STATE", "METHOD", "BYTES", "PID");
+	for (i = 0; i < ntab; i++) {
+		const struct sess *s = &tab[i];
+
+		if (gmtime_r(&s->start, &tm) == NULL ||
+		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ",
+		    &tm) == 0)
+			util_strlcpy(when, "-", sizeof(when));
+		fprintf(f, "%-12s %-15s %-20s %-13s %-8s %10llu %ld\n",
+		    s->user[0] != '\0' ? s->user : "-", s->peer, when,
+		    state_names[s->state],
+		    s->method[0] != '\0' ? s->method : "-",
+		    (unsigned long long)s->bytes, (long)s->pid);
+	}
+	return ferror(f) ? -1 : 0;
+}
+
+/* target as kpopd writes addresses (inet_ntop), if it is one. */
+static void
+canonical(const char *target, char *out, size_t len)
+{
+	unsigned char a[16];
+
+	util_strlcpy(out, target, len);
+	if (inet_pton(AF_INET, target, a) == 1)
+		(void)inet_ntop(AF_INET, a, out, (socklen_t)len);
+	else if (inet_pton(AF_INET6, target, a) == 1)
+		(void)inet_ntop(AF_INET6, a, out, (socklen_t)len);
+}
+
+unsigned int
+sessions_kick(const char *target)
+{
+	char addr[64];
+	unsigned int n = 0;
+	size_t i;
+
+	canonical(target, addr, sizeof(addr));
+	for (i = 0; i < ntab; i++) {
+		struct sess *s = &tab[i];
+
+		if (strcmp(s->peer, addr) != 0 && (s->state == SS_AUTH ||
+		    strcmp(s->user, target) != 0))
+			continue;
+		/*
+		 * The monitor ends it and the net process logs end=kicked;
+		 * one we cannot tell ends by SIGTERM, as at shutdown.
+		 */
+		if (s->rfd == -1 || ipc_send(s->rfd, R_KICK, NULL, -1) == -1)
+			kill(s->pid, SIGTERM);
+		log_notice("kpopctl: kicking session %ld: %s from %s",
+		    (long)s->pid, s->user[0] != '\0' ? s->user : "-",
+		    s->peer);
+		n++;
+	}
+	return n;
+}
