@@ -736,6 +736,8 @@ main(int argc, char **argv)
 		if (ch > 2)
 			close(ch);
 		log_open("kpopd", LOG_DEST_SYSLOG, LOG_MAIL);
+		if (opt_debug)
+			log_set_level(LOG_DEBUG);
 	}
 
 	ch = check_load(&conf, path, path_given, ov, nov, !check ? 0 :
