@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -99,16 +100,34 @@ check_log_say(void *arg, enum diag_level level, const char *msg)
 	}
 }
 
+/* The background checks' process while it runs, else -1. */
+static pid_t	check_pid = -1;
+
+int
+check_reaped(pid_t pid, int st)
+{
+	if (pid != check_pid)
+		return 0;
+	check_pid = -1;
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
+		log_warn("the Kerberos checks did not finish within %d s",
+		    CHECK_BG_TIMEOUT);
+	else if (WIFSIGNALED(st))
+		log_warn("the Kerberos checks ended by signal %d",
+		    WTERMSIG(st));
+	return 1;
+}
+
 void
 check_background(const struct kpopd_conf *c, void (*release)(void))
 {
-	static pid_t last = -1;
 	char err[ERR_MSG_MAX];
 	int warnings, errors;
+	pid_t pid;
 
-	if (!check_uses_kerberos(c) || (last > 0 && kill(last, 0) == 0))
+	if (!check_uses_kerberos(c) || check_pid != -1)
 		return;
-	switch ((last = fork())) {
+	switch ((pid = fork())) {
 	case -1:
 		log_warn("cannot start the Kerberos checks: %s",
 		    strerror(errno));
@@ -116,6 +135,7 @@ check_background(const struct kpopd_conf *c, void (*release)(void))
 	case 0:
 		break;
 	default:
+		check_pid = pid;
 		return;
 	}
 	release();	/* no listener stays open here */

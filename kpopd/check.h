@@ -10,6 +10,8 @@
 #ifndef KPOPD_CHECK_H
 #define KPOPD_CHECK_H
 
+#include <sys/types.h>
+
 #include <openssl/ssl.h>
 
 #include "kpopd/kpopd.h"
@@ -75,5 +77,12 @@ void	check_log_say(void *arg, enum diag_level, const char *msg);
  */
 void	check_background(const struct kpopd_conf *, void (*release)(void))
 	    KP_NONNULL(1, 2);
+
+/*
+ * check.c: the master reaped pid with wait status st.  Returns 1 if it
+ * was the background checks' process (logged if it did not finish),
+ * else 0.
+ */
+int	check_reaped(pid_t pid, int st);
 
 #endif

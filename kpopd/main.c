@@ -379,7 +379,7 @@ reap(void)
 	int st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		if (refuse_reaped(pid, st))
+		if (refuse_reaped(pid, st) || check_reaped(pid, st))
 			continue;
 		for (i = 0; i < nchildren; i++) {
 			if (children[i].pid == pid) {

@@ -73,12 +73,12 @@ refuse_now(const struct session_start *s, const char *why)
 void
 refuse_started(pid_t pid, const struct session_start *s, const char *why)
 {
-	if (pid > 0 && nrefusers < REFUSE_PROCS_MAX)
+	if (nrefusers < REFUSE_PROCS_MAX)
 		refusers[nrefusers++] = pid;
 	log_notice("refused a connection from %s: %s (%s: [SYS/TEMP] %s)",
-	    s->peer, why, port_name(s->kind), pid == -1 ? "not sent: cannot "
-	    "fork" : s->kind == LK_KPOP ? "in a KRB-ERROR after the sendauth "
-	    "exchange" : "after the TLS handshake");
+	    s->peer, why, port_name(s->kind), s->kind == LK_KPOP ? "in a "
+	    "KRB-ERROR after the sendauth exchange" : "after the TLS "
+	    "handshake");
 }
 
 int
