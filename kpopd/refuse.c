@@ -157,7 +157,7 @@ refuse_main(const struct session_start *s)
 	if (s->kind == LK_POP3S) {
 		if (s->tls == NULL ||
 		    tls_start(io, s->tls, TLS_SERVER, NULL) != IO_OK) {
-			log_info("%s: refusing: TLS handshake failed: %s",
+			log_info("%s: refusing: %s",
 			    s->peer, io_error(io));
 			_exit(0);
 		}
