@@ -26,8 +26,8 @@ enum diag_level {
 /* Where the sentences go: kpopd -t prints them, the daemon logs them. */
 typedef void diag_say_fn(void *arg, enum diag_level, const char *msg);
 
-#define DIAG_F_DETAIL	0x1	/* --kerberos: every key and passing check */
-#define DIAG_F_NETWORK	0x2	/* ask the KDC and DNS too (kpopd -t) */
+#define DIAG_F_DETAIL	0x1	/* --kerberos: keys, passing checks */
+#define DIAG_F_NETWORK	0x2	/* ask the KDC and DNS (kpopd -t) */
 
 /*
  * diag.c: the Kerberos checks, each finding said through say (DIAG_NOTE

@@ -349,9 +349,9 @@ check_kdc(struct diag *d)
 		const char *m = krb5_get_error_message(d->ctx, ret);
 
 		kdc_names(d, kdc, sizeof(kdc));
-		say(d, DIAG_WARNING, "%s cannot be asked about the key for %s: "
-		    "%s (ticket logins need only the keytab; clients need a KDC "
-		    "to get their tickets)", kdc, d->svcname, m);
+		say(d, DIAG_WARNING, "%s cannot be asked about the key for "
+		    "%s: %s (ticket logins need only the keytab; clients need "
+		    "a KDC to get their tickets)", kdc, d->svcname, m);
 		krb5_free_error_message(d->ctx, m);
 		return;
 	}

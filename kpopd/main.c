@@ -59,7 +59,7 @@ static struct child	*children;
 static size_t		 nchildren;
 static int		 sigpipe_fds[2] = { -1, -1 };
 static volatile sig_atomic_t got_hup, got_term, got_chld;
-static int		 opt_debug;	/* -d: debug whatever log_level says */
+static int		 opt_debug;	/* -d: debug, whatever log_level */
 
 static void
 usage(int status)
