@@ -174,8 +174,23 @@
 #define STOP_GRACE		5
 /* Clock skew that MIT's default (300 s) would refuse, with margin. */
 #define DIAG_SKEW_WARN		60
+/* MIT krb5's clockskew when krb5.conf sets none (seconds). */
+#define DIAG_CLOCKSKEW		300
 /* Host names kpopd -t checks besides the configured one. */
 #define DIAG_NAMES_MAX		8
+/* Seconds the background Kerberos checks may take (krb5 tries each KDC
+   for about a second, a few times) before they are ended. */
+#define CHECK_BG_TIMEOUT	60
+/*
+ * A connection over the session limits on the POP3S or KPOP port is
+ * answered by a refusal process (kpopd/refuse.c) after the TLS handshake
+ * or the sendauth exchange: at most REFUSE_PROCS_MAX at once (beyond, a
+ * plain close), each given REFUSE_TIMEOUT seconds in all, enough for a
+ * handshake across the world, short enough that a flood of slow clients
+ * holds nothing.
+ */
+#define REFUSE_PROCS_MAX	4
+#define REFUSE_TIMEOUT		5
 
 /* ---- kpopd's control socket and its reports (kpopd/ctl.c, sessions.c) ---- */
 /* A kpopctl request line ("kick TARGET"), LF included. */

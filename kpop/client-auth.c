@@ -100,7 +100,18 @@ pop_kpop(struct pop *p, const char *service, char *principal, size_t plen)
 	if (len > 0) {
 		rep.length = (unsigned int)len;
 		rep.data = (char *)buf;
-		if (krb5_rd_error(ctx, &rep, &kerr) == 0) {
+		if (krb5_rd_error(ctx, &rep, &kerr) == 0 &&
+		    (krb5_error_code)kerr->error + ERROR_TABLE_BASE_krb5 ==
+		    KRB5KDC_ERR_SVC_UNAVAILABLE) {
+			char text[POP_LINE_MAX];
+
+			/* kpopd over its session limits: "[SYS/TEMP] ...". */
+			(void)log_printable(text, sizeof(text),
+			    kerr->text.data, kerr->text.length);
+			st = pop_fail(p, POP_TEMP, "KPOP: %s turned the "
+			    "session away: %s", p->host, text[0] != '\0' ?
+			    text : "service unavailable");
+		} else if (kerr != NULL) {
 			st = krb_fail(p, ctx, (krb5_error_code)kerr->error +
 			    ERROR_TABLE_BASE_krb5, "the server refused the "
 			    "ticket for", server);

@@ -105,13 +105,6 @@ int	kconf_print(FILE *f, const struct kpopd_conf *c, int all)
 /* Whether the configured expire policy is "never". */
 int	kconf_expire_never(const struct kpopd_conf *) KP_NONNULL(1);
 
-/*
- * diag.c: the Kerberos checks of kpopd -t, written to out as sentences.
- * Returns how many problems were found.
- */
-int	diag_kerberos(const struct kpopd_conf *, FILE *, int detail)
-	    KP_NONNULL(1, 2);
-
 /* Supplementary groups of a mail user (its own; never spool_group). */
 #define KPOPD_GROUPS_MAX	256
 

@@ -32,9 +32,11 @@
 #include "common/log.h"
 #include "common/sasl.h"
 #include "common/tls.h"
+#include "kpopd/check.h"
 #include "kpopd/ctl.h"
 #include "kpopd/drop.h"
 #include "kpopd/kpopd.h"
+#include "kpopd/refuse.h"
 #include "kpopd/sessions.h"
 #include "kpopd/stats.h"
 #include "kpopd/title.h"
@@ -53,12 +55,13 @@ static struct listener	 listeners[LISTEN_MAX];
 static size_t		 nlisteners;
 static int		 sigpipe_fds[2] = { -1, -1 };
 static volatile sig_atomic_t got_hup, got_term, got_chld;
+static int		 opt_debug;	/* -d: debug, whatever log_level */
 
 static void
 usage(int status)
 {
 	fprintf(status == 0 ? stdout : stderr, "usage: kpopd [-adfhintV] "
-	    "[--kerberos] [-c file] "
+	    "[--kerberos] [--strict] [-c file] "
 	    "[-o key=value]...\n"
 	    "  -c file   configuration file (default " DEFAULT_CONF ")\n"
 	    "  -o k=v    set a configuration key, after the file\n"
@@ -69,6 +72,7 @@ usage(int status)
 	    "  -n        print the settings that differ from the defaults\n"
 	    "  -a        print every setting\n"
 	    "  --kerberos  -t, with every Kerberos key and check shown\n"
+	    "  --strict  -t, and its warnings are errors (exit 78)\n"
 	    "  -h        print this and exit\n"
 	    "  -V        print the version and exit\n");
 	exit(status);
@@ -148,26 +152,6 @@ warm_up(const struct kpopd_conf *c)
 	find_virtual(c);
 	if (c->net_sandbox && sandbox_prepare(err, sizeof(err)) == -1)
 		log_err("%s", err);	/* each session will say so too */
-}
-
-static SSL_CTX *
-load_tls(const struct kpopd_conf *c, char *err, size_t errlen)
-{
-	SSL_CTX *ctx;
-
-	if (c->tls_cert == NULL)
-		return NULL;
-	if ((ctx = tls_server_ctx(c->tls_cert, c->tls_key, err, errlen)) ==
-	    NULL)
-		return NULL;
-	/* Some SASL clients bind only to tls-unique, which 1.3 lacks. */
-	if (strcmp(c->tls_max_version, "1.2") == 0 &&
-	    SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) != 1) {
-		util_snprintf(err, errlen, "cannot limit TLS to 1.2");
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
 }
 
 /*
@@ -383,24 +367,37 @@ keepalive(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
-/* Refuse a connection over a limit: a reply where the protocol allows. */
-static void
-refuse(int fd, enum listen_kind kind, const char *why)
+/* A child of the master that is no session: a refusal or a check. */
+static int
+reaped_other(pid_t pid, int status)
 {
-	static const char msg[] = "-ERR [SYS/TEMP] too many sessions, try "
-	    "again later\r\n";
-
-	if (kind == LK_POP3)
-		(void)!write(fd, msg, sizeof(msg) - 1);
-	log_notice("refused a connection: %s", why);
-	close(fd);
+	return refuse_reaped(pid, status) || check_reaped(pid, status);
 }
 
+/* In a child of the master: let go of what only the master needs. */
+static void
+child_release(void)
+{
+	for (size_t i = 0; i < nlisteners; i++)
+		close(listeners[i].fd);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	close(sigpipe_fds[0]);
+	close(sigpipe_fds[1]);
+	sessions_forked();
+	ctl_forked();
+}
+
+/* A session, or over a limit a refusal (refuse.c), for a new client. */
 static void
 accept_one(const struct listener *l, const struct kpopd_conf *c,
     SSL_CTX *tls, int privsep)
 {
 	struct session_start s;
+	const char *why = NULL;
+	char whybuf[128];
 	pid_t pid;
 	int fd;
 
@@ -412,51 +409,47 @@ accept_one(const struct listener *l, const struct kpopd_conf *c,
 	}
 	memset(&s, 0, sizeof(s));
 	peer_name(fd, s.peer, sizeof(s.peer));
-	if (sessions_count() >= c->max_sessions) {
-		stats_refused(STATS_MAX_SESSIONS);
-		refuse(fd, l->kind, "max_sessions reached");
-		return;
-	}
-	if (sessions_from(s.peer) >= c->max_sessions_per_ip) {
-		char why[128];
-
-		util_snprintf(why, sizeof(why), "max_sessions_per_ip "
-		    "reached for %s", s.peer);
-		stats_refused(STATS_MAX_PER_IP);
-		refuse(fd, l->kind, why);
-		return;
-	}
-	if (sessions_prepare(&s.report) == -1) {
-		close(fd);
-		return;
-	}
-	keepalive(fd);
 	s.conf = c;
 	s.tls = tls;
 	s.kind = l->kind;
 	s.fd = fd;
 	s.privsep = privsep;
 	s.virt = &virt;
+	if (sessions_count() >= c->max_sessions) {
+		stats_refused(STATS_MAX_SESSIONS);
+		why = "max_sessions reached";
+	} else if (sessions_from(s.peer) >= c->max_sessions_per_ip) {
+		util_snprintf(whybuf, sizeof(whybuf), "max_sessions_per_ip "
+		    "reached for %s", s.peer);
+		stats_refused(STATS_MAX_PER_IP);
+		why = whybuf;
+	}
+	if (why != NULL && refuse_now(&s, why))
+		return;
+	if (why == NULL) {
+		if (sessions_prepare(&s.report) == -1) {
+			close(fd);
+			return;
+		}
+		keepalive(fd);
+	}
 	switch ((pid = fork())) {
 	case -1:
 		log_err("fork: %s", strerror(errno));
-		sessions_cancel();
+		if (why == NULL)
+			sessions_cancel();
 		close(fd);
 		return;
 	case 0:
-		for (size_t i = 0; i < nlisteners; i++)
-			close(listeners[i].fd);
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGCHLD, SIG_DFL);
-		close(sigpipe_fds[0]);
-		close(sigpipe_fds[1]);
-		sessions_forked();
-		ctl_forked();
+		child_release();
+		if (why != NULL)
+			refuse_main(&s);
 		monitor_main(&s);
 	default:
-		sessions_add(pid, s.peer);
+		if (why != NULL)
+			refuse_started(pid, &s, why);
+		else
+			sessions_add(pid, s.peer);
 		close(fd);
 	}
 }
@@ -554,7 +547,7 @@ serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
 		sessions_run();
 		if (got_chld) {
 			got_chld = 0;
-			sessions_reap();
+			sessions_reap(reaped_other);
 		}
 		ctl_run();
 		if (got_hup) {
@@ -562,20 +555,22 @@ serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
 			SSL_CTX *ntls = NULL;
 
 			got_hup = 0;
-			if (n != NULL && kconf_load(n, path, path_given, ov,
-			    nov, err, sizeof(err)) == 0 &&
-			    (n->tls_cert == NULL ||
-			    (ntls = load_tls(n, err, sizeof(err))) != NULL)) {
+			util_strlcpy(err, "out of memory", sizeof(err));
+			if (n != NULL && check_load(n, path, path_given, ov,
+			    nov, 0, check_log_say, NULL, &ntls, err,
+			    sizeof(err)) >= 0) {
 				/* Sessions keep their own copies (fork). */
 				kconf_free(c);
 				*c = *n;
 				SSL_CTX_free(tls);
 				tls = ntls;
-				log_set_level(log_level_of(c->log_level));
+				log_set_level(opt_debug ? LOG_DEBUG :
+				    log_level_of(c->log_level));
 				/* Cyrus's kpopd.conf and plugins too. */
 				xsasl_server_done();
 				warm_up(c);
 				log_notice("configuration reloaded");
+				check_background(c, child_release);
 			} else {
 				log_err("reload failed, keeping the old "
 				    "configuration: %s", err);
@@ -593,7 +588,7 @@ serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
 	for (i = 0; i < nlisteners; i++)
 		close(listeners[i].fd);
 	log_notice("stopping: ending %zu sessions", sessions_count());
-	sessions_stop();
+	sessions_stop(reaped_other);
 	ctl_close();
 	if (c->pidfile != NULL)
 		unlink(c->pidfile);
@@ -605,7 +600,7 @@ main(int argc, char **argv)
 {
 	struct kpopd_conf conf;
 	const char *path = DEFAULT_CONF;
-	int path_given = 0, fg = 0, debug = 0, inetd = 0, check = 0, ch;
+	int path_given = 0, fg = 0, inetd = 0, check = 0, ch, strict = 0;
 	int show = 0;		/* -n 1, -a 2: print the settings */
 	char **ov = NULL;
 	int nov = 0, privsep;
@@ -614,6 +609,7 @@ main(int argc, char **argv)
 
 	static const struct option longopts[] = {
 		{ "kerberos", no_argument, NULL, 'K' },
+		{ "strict", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int detail = 0;
@@ -624,6 +620,9 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'K':
 			check = detail = 1;
+			break;
+		case 'S':
+			check = strict = 1;
 			break;
 		case 'a':
 			show = 2;
@@ -637,7 +636,7 @@ main(int argc, char **argv)
 			path_given = 1;
 			break;
 		case 'd':
-			debug = fg = 1;
+			opt_debug = fg = 1;
 			break;
 		case 'f':
 			fg = 1;
@@ -694,40 +693,29 @@ main(int argc, char **argv)
 		if (ch > 2)
 			close(ch);
 		log_open("kpopd", LOG_DEST_SYSLOG, LOG_MAIL);
+		if (opt_debug)
+			log_set_level(LOG_DEBUG);
 	}
 
-	if (kconf_load(&conf, path, path_given, ov, nov, err,
-	    sizeof(err)) == -1 || kconf_check_system(&conf, err, sizeof(err)) == -1 ||
-	    (conf.tls_cert != NULL &&
-	    (tls = load_tls(&conf, err, sizeof(err))) == NULL)) {
+	ch = check_load(&conf, path, path_given, ov, nov, !check ? 0 :
+	    DIAG_F_NETWORK | (detail ? DIAG_F_DETAIL : 0), check ?
+	    check_print_say : check_log_say, NULL, &tls, err, sizeof(err));
+	if (ch == -1 || (check && strict && ch > 0)) {
 		if (inetd && !check)
 			log_err("%s", err);
+		else if (ch > 0)
+			fprintf(stderr, "kpopd: %d warning(s), errors with "
+			    "--strict; see above\n", ch);
 		else
 			fprintf(stderr, "kpopd: %s\n", err);
+		SSL_CTX_free(tls);
 		kconf_free(&conf);
 		free(ov);
 		return 78;
 	}
 	if (check) {
-		int problems = 0;
-
-		/* Kerberos in use: explain what would make it fail. */
-		if (strcmp(conf.password_check, "krb5") == 0 ||
-		    conf.listen_kpop[0] != '\0' ||
-		    strcasestr(conf.sasl_mechanisms, "GSSAPI") != NULL)
-			problems = diag_kerberos(&conf, stdout, detail);
-		if (problems > 0) {
-			fprintf(stderr, "kpopd: %d Kerberos problem(s); see "
-			    "above\n", problems);
-			SSL_CTX_free(tls);
-			kconf_free(&conf);
-			free(ov);
-			return 78;
-		}
-		if (path_given || access(path, F_OK) == 0)
-			printf("kpopd: configuration OK (%s)\n", path);
-		else
-			printf("kpopd: configuration OK (built-in defaults)\n");
+		printf("kpopd: configuration OK (%s)%s\n", path, ch > 0 ?
+		    ", with the warnings above" : "");
 		SSL_CTX_free(tls);
 		kconf_free(&conf);
 		free(ov);
@@ -741,7 +729,8 @@ main(int argc, char **argv)
 
 		/* stdout is the client: never log there. */
 		log_open("kpopd", LOG_DEST_SYSLOG, LOG_MAIL);
-		log_set_level(log_level_of(conf.log_level));
+		log_set_level(opt_debug ? LOG_DEBUG :
+		    log_level_of(conf.log_level));
 		memset(&s, 0, sizeof(s));
 		s.conf = &conf;
 		s.tls = tls;
@@ -761,7 +750,7 @@ main(int argc, char **argv)
 	}
 
 	log_open("kpopd", fg ? LOG_DEST_STDERR : LOG_DEST_SYSLOG, LOG_MAIL);
-	log_set_level(debug ? LOG_DEBUG : log_level_of(conf.log_level));
+	log_set_level(opt_debug ? LOG_DEBUG : log_level_of(conf.log_level));
 	if (take_systemd_sockets() == 0) {
 		if ((conf.listen_pop3[0] != '\0' &&
 		    bind_list(conf.listen_pop3, LK_POP3, err,
@@ -791,6 +780,7 @@ main(int argc, char **argv)
 		return 73;
 	}
 	warm_up(&conf);
+	check_background(&conf, child_release);
 	serve(&conf, tls, path, path_given, ov, nov, privsep);
 	kconf_free(&conf);
 	free(ov);

@@ -274,13 +274,15 @@ sessions_run(void)
 }
 
 void
-sessions_reap(void)
+sessions_reap(int (*other)(pid_t, int))
 {
 	pid_t pid;
 	size_t i;
 	int st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (other != NULL && other(pid, st))
+			continue;
 		for (i = 0; i < ntab; i++) {
 			if (tab[i].pid != pid)
 				continue;
@@ -298,7 +300,7 @@ sessions_reap(void)
 }
 
 void
-sessions_stop(void)
+sessions_stop(int (*other)(pid_t, int))
 {
 	time_t until = time(NULL) + STOP_GRACE;
 	size_t i;
@@ -306,13 +308,13 @@ sessions_stop(void)
 	for (i = 0; i < ntab; i++)
 		kill(tab[i].pid, SIGTERM);
 	while (ntab > 0 && time(NULL) < until) {
-		sessions_reap();
+		sessions_reap(other);
 		if (ntab > 0)
 			usleep(50000);
 	}
 	for (i = 0; i < ntab; i++)
 		kill(tab[i].pid, SIGKILL);
-	sessions_reap();
+	sessions_reap(other);
 }
 
 int

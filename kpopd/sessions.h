@@ -33,10 +33,14 @@ void	sessions_cancel(void);
 size_t	sessions_count(void);
 unsigned int sessions_from(const char *peer) KP_NONNULL(1);
 
-/* Reap the sessions that ended (SIGCHLD), reading their last reports. */
-void	sessions_reap(void);
+/*
+ * Reap the sessions that ended (SIGCHLD), reading their last reports.
+ * Any other child of the master goes to other first (non-zero: it was
+ * one of its own, a refusal or a check process).
+ */
+void	sessions_reap(int (*other)(pid_t pid, int status));
 /* Shutdown: SIGTERM every session, wait STOP_GRACE, then SIGKILL. */
-void	sessions_stop(void);
+void	sessions_stop(int (*other)(pid_t pid, int status));
 
 /* A descriptor for the master's poll() (readable: sessions_run). */
 int	sessions_fd(void);
