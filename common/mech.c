@@ -37,6 +37,13 @@ mech_listed(const char *list, const char *mech, size_t n)
 	return 0;
 }
 
+int
+mech_password(const char *mech, size_t n)
+{
+	return (n == 5 && strncasecmp(mech, "PLAIN", 5) == 0) ||
+	    (n == 5 && strncasecmp(mech, "LOGIN", 5) == 0);
+}
+
 void
 mech_filter(const char *list, int (*keep)(const char *, size_t, void *),
     void *arg, char *out, size_t outlen)

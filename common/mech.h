@@ -23,6 +23,13 @@ int	mech_listed(const char *list, const char *mech, size_t n)
 	    KP_NONNULL(1, 2);
 
 /*
+ * Whether the mechanism of n bytes at mech sends the password as it is
+ * (PLAIN, RFC 4616; LOGIN): offered only where a password may cross the
+ * connection, and checked as a password login is.
+ */
+int	mech_password(const char *mech, size_t n) KP_NONNULL(1);
+
+/*
  * Copy the names of list into out (of size outlen) separated by one
  * blank, each one only if keep(name, len, arg) says so (NULL keeps all).
  * Names that do not fit whole are left out.

@@ -66,13 +66,17 @@ xsasl_b64_decode(const char *in, size_t inlen, void *out, size_t outsize,
 struct xsasl_server {
 	struct xsasl_server_opts	 o;
 	sasl_conn_t			*conn;
-	sasl_callback_t			 cb[4];
+	sasl_callback_t			 cb[5];
 	sasl_channel_binding_t		 cb_bind;
 	/* Copies: the caller's may not outlive the call. */
 	char				 cb_name[XSASL_CB_NAME_MAX];
 	unsigned char			 cb_data[XSASL_CB_DATA_MAX];
 	char				 err[ERR_MSG_MAX];
 	char				 logged[ERR_MSG_MAX];
+	/* o.checkpass's verdict and message, once it ran (pw_checked). */
+	int				 pw_checked;
+	int				 pw_status;
+	char				 pw_err[ERR_MSG_MAX];
 };
 
 /*
@@ -96,6 +100,13 @@ xsasl_getopt(void *context, const char *plugin, const char *option,
 		v = s->o.mechs;
 	else if (strcmp(option, "keytab") == 0)
 		v = s->o.keytab;
+	else if (strcmp(option, "pwcheck_method") == 0 &&
+	    s->o.checkpass != NULL)
+		/*
+		 * No verifier: Cyrus SASL tries pwcheck_method after the
+		 * callback refuses, and o.checkpass alone must decide.
+		 */
+		v = "";
 	else if (strcmp(option, "pwcheck_method") == 0)
 		v = s->o.sasldb != NULL ? "auxprop" : s->o.pwcheck;
 	else if (s->o.sasldb != NULL && strcmp(option, "auxprop_plugin") == 0)
@@ -151,6 +162,26 @@ xsasl_proxy(sasl_conn_t *conn, void *context, const char *requested,
 	util_snprintf(s->logged, sizeof(s->logged), "%s may not act as %s",
 	    au, rq);
 	return SASL_NOAUTHZ;
+}
+
+/* SASL_CB_SERVER_USERDB_CHECKPASS: o.checkpass decides. */
+static int
+xsasl_checkpass_cb(sasl_conn_t *conn, void *context, const char *user,
+    const char *pass, unsigned passlen, struct propctx *props)
+{
+	struct xsasl_server *s = context;
+
+	(void)conn;
+	(void)props;
+	if (s == NULL || user == NULL || pass == NULL)
+		return SASL_BADPARAM;
+	s->pw_checked = 1;
+	s->pw_err[0] = '\0';
+	s->pw_status = s->o.checkpass(s->o.checkpass_arg, user, pass, passlen,
+	    s->pw_err, sizeof(s->pw_err));
+	if (s->pw_status == KP_OK)
+		return SASL_OK;
+	return s->pw_status == KP_TEMP ? SASL_FAIL : SASL_BADAUTH;
 }
 
 static const sasl_callback_t xsasl_global_cb[] = {
@@ -211,7 +242,13 @@ xsasl_server_new(const struct xsasl_server_opts *o, char *err, size_t errlen)
 	s->cb[2].id = SASL_CB_PROXY_POLICY;
 	s->cb[2].proc = XSASL_CB(xsasl_proxy);
 	s->cb[2].context = s;
-	s->cb[3].id = SASL_CB_LIST_END;
+	if (o->checkpass != NULL) {
+		s->cb[3].id = SASL_CB_SERVER_USERDB_CHECKPASS;
+		s->cb[3].proc = XSASL_CB(xsasl_checkpass_cb);
+		s->cb[3].context = s;
+		s->cb[4].id = SASL_CB_LIST_END;
+	} else
+		s->cb[3].id = SASL_CB_LIST_END;
 	rc = sasl_server_new(o->service, o->hostname, NULL, NULL, NULL, s->cb,
 	    0, &s->conn);
 	if (rc != SASL_OK) {
@@ -269,6 +306,13 @@ xsasl_outcome(struct xsasl_server *s, int rc, const char *out,
 {
 	*outp = out;
 	*outlenp = out != NULL ? outlen : 0;
+	/* o.checkpass refused: its verdict and words, not Cyrus SASL's. */
+	if (rc != SASL_OK && rc != SASL_CONTINUE && s->pw_checked &&
+	    s->pw_status != KP_OK) {
+		(void)util_strlcpy(s->err, s->pw_err[0] != '\0' ? s->pw_err :
+		    "password refused", sizeof(s->err));
+		return s->pw_status == KP_TEMP ? KP_TEMP : KP_AUTH;
+	}
 	switch (rc) {
 	case SASL_OK:
 		return KP_OK;

@@ -68,6 +68,17 @@ struct xsasl_server_opts {
 	int		(*authorize)(void *, const char *authid,
 			    const char *authzid);
 	void		*authorize_arg;
+	/*
+	 * The password check of the mechanisms that carry a password as it
+	 * is (PLAIN, LOGIN), in place of Cyrus SASL's own (pwcheck_method,
+	 * which then never runs), or NULL for Cyrus SASL's: called with the
+	 * authentication identity and the password's passlen bytes (not
+	 * NUL-terminated); returns KP_OK, KP_AUTH or KP_TEMP, with a
+	 * message for the log in err, which becomes xsasl_server_error's.
+	 */
+	int		(*checkpass)(void *, const char *user, const char *pass,
+			    size_t passlen, char *err, size_t errlen);
+	void		*checkpass_arg;
 };
 
 struct xsasl_server;

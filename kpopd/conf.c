@@ -87,7 +87,7 @@ kconf_defaults(struct kpopd_conf *c)
 	kconf_str(&c->listen_kpop, "");
 	kconf_str(&c->service, "pop");
 	kconf_str(&c->password_check, "krb5");
-	kconf_str(&c->sasl_mechanisms, "GSSAPI");
+	kconf_str(&c->sasl_mechanisms, "GSSAPI PLAIN LOGIN");
 	c->sasl_max_ssf = 256;
 	kconf_str(&c->tls_max_version, "1.3");
 	kconf_str(&c->krb5_principal, "%u");

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kpopd/mon-auth.c: the session monitor's logins by password, APOP and
- * KPOP (krb5 sendauth), and what every login shares: the count of
+ * kpopd/mon-auth.c: the session monitor's logins by password (USER/PASS,
+ * and the password check of AUTH PLAIN and LOGIN), APOP and KPOP (krb5
+ * sendauth), and what every login shares: the count of
  * attempts, the answer (M_AUTH_RESULT), a refusal after the delay, the
  * SASL proxy policy for Kerberos principals.  A handler that proves who
  * the user is returns MON_LOGIN; monitor.c then finishes the login.
@@ -88,40 +89,52 @@ mon_auth_refused(struct mon *m, const char *who, const char *why)
 	return mon_auth_reply(m, KP_AUTH, "invalid user name or password");
 }
 
+/*
+ * The password check password_check names, for user: KP_OK, KP_AUTH or
+ * KP_TEMP, with a message for the log in err.  USER/PASS and the SASL
+ * mechanisms that carry a password (PLAIN, LOGIN) go through it alike.
+ */
+static int
+password_check(const struct mon *m, const char *user, const char *pass,
+    char *err, size_t errlen)
+{
+	char princ[KPOPD_USER_MAX + 64], svc[300];
+
+	if (!user_name_ok(user)) {
+		util_strlcpy(err, "unacceptable user name", errlen);
+		return KP_AUTH;
+	}
+	if (strcmp(m->c->password_check, "krb5") == 0) {
+		if (template_expand(m->c->krb5_principal, user, "", princ,
+		    sizeof(princ), NULL) == -1) {
+			util_strlcpy(err, "krb5_principal does not expand",
+			    errlen);
+			return KP_TEMP;
+		}
+		util_snprintf(svc, sizeof(svc), "%s/%s", m->c->service,
+		    m->c->hostname);
+		return pw_check_krb5(princ, pass, m->c->keytab, svc, err,
+		    errlen);
+	}
+	if (strcmp(m->c->password_check, "sasl") == 0)
+		return pw_check_sasl(user, pass, m->c->service,
+		    m->c->hostname, m->c->sasldb, err, errlen);
+	util_strlcpy(err, "password logins are disabled (password_check = "
+	    "none)", errlen);
+	return KP_AUTH;
+}
+
 int
 mon_auth_pass(struct mon *m)
 {
-	char pass[KPOPD_PASS_MAX], princ[KPOPD_USER_MAX + 64];
-	char err[512], svc[300];
+	char pass[KPOPD_PASS_MAX], err[512];
 	int r;
 
 	if (ipc_get_str(&m->in, m->user, sizeof(m->user)) == -1 ||
 	    ipc_get_str(&m->in, pass, sizeof(pass)) == -1 ||
 	    ipc_end(&m->in) == -1)
 		return -1;
-	if (!user_name_ok(m->user)) {
-		r = KP_AUTH;
-		util_strlcpy(err, "unacceptable user name", sizeof(err));
-	} else if (strcmp(m->c->password_check, "krb5") == 0) {
-		if (template_expand(m->c->krb5_principal, m->user, "", princ,
-		    sizeof(princ), NULL) == -1) {
-			r = KP_TEMP;
-			util_strlcpy(err, "krb5_principal does not expand",
-			    sizeof(err));
-		} else {
-			util_snprintf(svc, sizeof(svc), "%s/%s",
-			    m->c->service, m->c->hostname);
-			r = pw_check_krb5(princ, pass, m->c->keytab, svc, err,
-			    sizeof(err));
-		}
-	} else if (strcmp(m->c->password_check, "sasl") == 0) {
-		r = pw_check_sasl(m->user, pass, m->c->service,
-		    m->c->hostname, m->c->sasldb, err, sizeof(err));
-	} else {
-		r = KP_AUTH;
-		util_strlcpy(err, "password logins are disabled "
-		    "(password_check = none)", sizeof(err));
-	}
+	r = password_check(m, m->user, pass, err, sizeof(err));
 	util_wipe(pass, sizeof(pass));
 	if (r == KP_TEMP) {
 		log_err("%s: cannot check the password of %s: %s",
@@ -132,6 +145,33 @@ mon_auth_pass(struct mon *m)
 	if (r != KP_OK)
 		return mon_auth_refused(m, m->user, err);
 	return mon_auth_proved(m, "password");
+}
+
+/*
+ * xsasl_server_opts.checkpass of PLAIN and LOGIN, arg the struct mon:
+ * USER/PASS's check, for the authentication identity Cyrus SASL read
+ * from the exchange (the proxy policy has it act as no one else).  The
+ * name stays in m->user for the log line of a refusal.
+ */
+int
+mon_auth_checkpass(void *arg, const char *user, const char *pass,
+    size_t passlen, char *err, size_t errlen)
+{
+	struct mon *m = arg;
+	char pw[PW_PASSWORD_MAX + 1];
+	int r;
+
+	if (util_strlcpy(m->user, user, sizeof(m->user)) == -1) {
+		util_strlcpy(err, "unacceptable user name", errlen);
+		return KP_AUTH;
+	}
+	if ((r = pw_check_form(pass, passlen, err, errlen)) != KP_OK)
+		return r;
+	memcpy(pw, pass, passlen);
+	pw[passlen] = '\0';
+	r = password_check(m, m->user, pw, err, errlen);
+	util_wipe(pw, sizeof(pw));
+	return r;
 }
 
 /* ---- What SASL logins share with the others ---- */

@@ -116,6 +116,10 @@ int	mon_auth_krb5_mech(const char *mech) KP_NONNULL(1);
 /* mon-auth.c: the SASL proxy policy (xsasl_server_opts.authorize), arg
    the struct mon. */
 int	mon_auth_authorize(void *arg, const char *authid, const char *authzid);
+/* mon-auth.c: USER/PASS's password check, as the checkpass of the SASL
+   mechanisms that carry a password (PLAIN, LOGIN); arg the struct mon. */
+int	mon_auth_checkpass(void *arg, const char *user, const char *pass,
+	    size_t passlen, char *err, size_t errlen);
 /* mon-auth.c: the likely cause of a Kerberos failure message, or NULL. */
 const char *mon_auth_krb5_hint(const char *msg) KP_NONNULL(1);
 /* mon-auth.c: the Cyrus SASL options every use shares. */

@@ -3,8 +3,11 @@
  * kpopd/mon-sasl.c: the session monitor's SASL logins (RFC 5034): an
  * exchange through common/sasl.c's xsasl_server, a fresh connection per
  * attempt, with only sasl_mechanisms allowed; a Kerberos principal is
- * mapped to its local user.  A security layer, if one is negotiated, is
- * kept for the session (m->layer) and runs for the net process.
+ * mapped to its local user.  The mechanisms that carry a password (PLAIN,
+ * LOGIN) go where USER/PASS may, and Cyrus SASL hands their password to
+ * USER/PASS's check (mon_auth_checkpass), never to one of its own.  A
+ * security layer, if one is negotiated, is kept for the session
+ * (m->layer) and runs for the net process.
  */
 #include "config.h"
 
@@ -122,7 +125,9 @@ sasl_outcome(struct mon *m, int r, const void *out, size_t outlen)
 			    "; the client asked for " : "", m->asked);
 			xsasl_server_free(m->sasl);
 			m->sasl = NULL;
-			return mon_auth_refused(m, "(SASL)", why);
+			/* PLAIN and LOGIN: the name the password was for. */
+			return mon_auth_refused(m, m->user[0] != '\0' ?
+			    m->user : "(SASL)", why);
 		}
 	}
 }
@@ -175,7 +180,7 @@ mon_sasl_start(struct mon *m)
 	char err[256], cb_name[32];
 	size_t inlen, outlen = 0, i, cblen;
 	uint32_t has_in, tls_ssf;
-	int r;
+	int r, password;
 
 	xsasl_server_free(m->sasl);
 	m->sasl = NULL;
@@ -193,7 +198,20 @@ mon_sasl_start(struct mon *m)
 			m->mech[i] = (char)(m->mech[i] - 'a' + 'A');
 	if (!mech_allowed(m->c, m->mech))
 		return mon_auth_refused(m, "(SASL)", "mechanism not allowed");
+	m->user[0] = '\0';
+	password = mech_password(m->mech, strlen(m->mech));
+	/* The net process offers them only so; it is not trusted. */
+	if (password && strcmp(m->c->password_check, "none") == 0)
+		return mon_auth_refused(m, "(SASL)", "password logins are "
+		    "disabled (password_check = none)");
+	if (password && tls_ssf == 0 && !m->c->allow_plaintext_auth)
+		return mon_auth_refused(m, "(SASL)", "a password without TLS "
+		    "(allow_plaintext_auth = no)");
 	mon_auth_sasl_opts(m, &o);
+	if (password) {
+		o.checkpass = mon_auth_checkpass;
+		o.checkpass_arg = m;
+	}
 	o.mechs = m->c->sasl_mechanisms;
 	o.keytab = m->c->keytab;
 	/* Inside TLS a layer adds nothing: TLS is the external SSF. */

@@ -5,8 +5,8 @@
  * STLS, USER and PASS, APOP, AUTH (RFC 5034), UTF8 and QUIT.  Passwords,
  * digests and SASL tokens go to the monitor (monwrap.h), which decides;
  * on a good login net-trans.c takes over.  What is offered depends on
- * the transport: no password over plaintext unless allowed, -PLUS
- * mechanisms only inside TLS.
+ * the transport: no password (USER/PASS, AUTH PLAIN and LOGIN) over
+ * plaintext unless allowed, -PLUS mechanisms only inside TLS.
  */
 #include "config.h"
 
@@ -31,11 +31,20 @@ password_ok_here(const struct net *n)
 	return n->c->allow_plaintext_auth || tls_active(n->io);
 }
 
-/* Mechanisms that send a password as it is: only where passwords may. */
-static int
-mech_plaintext(const char *mech)
+/*
+ * Why no password may be used on this connection, as USER's -ERR text,
+ * or NULL if one may: USER/PASS and the mechanisms that carry a password
+ * (PLAIN, LOGIN) go by the same rule.
+ */
+static const char *
+password_refused(const struct net *n)
 {
-	return strcasecmp(mech, "PLAIN") == 0 || strcasecmp(mech, "LOGIN") == 0;
+	if (!password_ok_here(n))
+		return "[AUTH] plaintext authentication is not allowed "
+		    "without TLS; use STLS first";
+	if (strcmp(n->c->password_check, "none") == 0)
+		return "[AUTH] password logins are disabled";
+	return NULL;
 }
 
 /* -PLUS mechanisms bind to TLS: only inside it. */
@@ -64,7 +73,8 @@ each_mech(struct net *n,
 			continue;
 		memcpy(mech, m, len);
 		mech[len] = '\0';
-		if ((!mech_plaintext(mech) || password_ok_here(n)) &&
+		if ((!mech_password(mech, len) ||
+		    password_refused(n) == NULL) &&
 		    (!mech_needs_tls(mech) || tls_active(n->io)) &&
 		    fn(n, mech, arg) == -1)
 			return -1;
@@ -78,6 +88,24 @@ mech_put(struct net *n, const char *mech, const void *arg)
 	const char *sep = arg;
 
 	return io_printf(n->io, "%s%s", sep, mech) == IO_OK ? 0 : -1;
+}
+
+/* Each on its own line, for AUTH's list. */
+static int
+mech_line(struct net *n, const char *mech, const void *arg)
+{
+	(void)arg;
+	return io_printf(n->io, "%s\r\n", mech) == IO_OK ? 0 : -1;
+}
+
+/* Stops at the first: whether any is offered. */
+static int
+mech_any(struct net *n, const char *mech, const void *arg)
+{
+	(void)n;
+	(void)mech;
+	(void)arg;
+	return -1;
 }
 
 static int
@@ -96,8 +124,7 @@ net_auth_capa(struct net *n, const struct pop3_cmd *cmd)
 	    io_puts(n->io, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 	    "PIPELINING\r\nUTF8 USER\r\n") != IO_OK)
 		return NV_FAIL;
-	if (n->state == NS_AUTH && (n->kpop || (password_ok_here(n) &&
-	    strcmp(n->c->password_check, "none") != 0)) &&
+	if (n->state == NS_AUTH && (n->kpop || password_refused(n) == NULL) &&
 	    io_puts(n->io, "USER\r\n") != IO_OK)
 		return NV_FAIL;
 	if (n->state == NS_AUTH && n->s->tls != NULL && !tls_active(n->io) &&
@@ -109,7 +136,7 @@ net_auth_capa(struct net *n, const struct pop3_cmd *cmd)
 	 * nobody edited the one it chose from (RFC 4422 s.3.7).
 	 */
 	if ((n->state == NS_AUTH || xsasl_layer_active(n->io)) &&
-	    n->c->sasl_mechanisms[0] != '\0' &&
+	    each_mech(n, mech_any, NULL) == -1 &&
 	    (io_puts(n->io, "SASL") != IO_OK ||
 	    each_mech(n, mech_put, " ") == -1 ||
 	    io_puts(n->io, "\r\n") != IO_OK))
@@ -154,6 +181,8 @@ net_auth_stls(struct net *n, const struct pop3_cmd *cmd)
 enum net_verdict
 net_auth_user(struct net *n, const struct pop3_cmd *cmd)
 {
+	const char *why;
+
 	if (n->kpop) {
 		/* The ticket did the authenticating; USER names the user. */
 		if (n->c->kpop_require_tls && !tls_active(n->io))
@@ -164,11 +193,8 @@ net_auth_user(struct net *n, const struct pop3_cmd *cmd)
 		n->have_user = 1;
 		return net_reply(n, "+OK send PASS (any text)");
 	}
-	if (!password_ok_here(n))
-		return net_reply_bad(n, "[AUTH] plaintext authentication is "
-		    "not allowed without TLS; use STLS first");
-	if (strcmp(n->c->password_check, "none") == 0)
-		return net_reply_bad(n, "[AUTH] password logins are disabled");
+	if ((why = password_refused(n)) != NULL)
+		return net_reply_bad(n, why);
 	if (cmd->argc != 1 || cmd->arglen[0] >= sizeof(n->user))
 		return net_reply_bad(n, "USER takes one user name");
 	memcpy(n->user, cmd->argv[0], cmd->arglen[0] + 1);
@@ -350,13 +376,14 @@ net_auth_auth(struct net *n, const struct pop3_cmd *cmd)
 	const void *data;
 	enum net_verdict v;
 	char mech[KPOPD_MECH_MAX];
+	const char *why;
 	size_t toklen = 0, len;
 	int has_in = 0, abort, r;
 
 	if (cmd->argc == 0) {
 		/* Not in RFC 5034, but clients probe with it: list them. */
 		if (net_reply(n, "+OK mechanisms follow") != NV_OK ||
-		    each_mech(n, mech_put, "") == -1)
+		    each_mech(n, mech_line, NULL) == -1)
 			return NV_FAIL;
 		return io_puts(n->io, ".\r\n") == IO_OK ? NV_OK : NV_FAIL;
 	}
@@ -364,6 +391,11 @@ net_auth_auth(struct net *n, const struct pop3_cmd *cmd)
 		return net_reply_bad(n, "AUTH takes a mechanism and an "
 		    "initial response");
 	memcpy(mech, cmd->argv[0], cmd->arglen[0] + 1);
+	/* Configured but not here: refused as USER would be. */
+	if (mech_password(mech, cmd->arglen[0]) &&
+	    mech_listed(n->c->sasl_mechanisms, mech, cmd->arglen[0]) &&
+	    (why = password_refused(n)) != NULL)
+		return net_reply_bad(n, why);
 	if (each_mech(n, mech_match, mech) != -1)
 		return net_reply_bad(n, "unsupported authentication "
 		    "mechanism");

@@ -48,7 +48,7 @@ main(void)
 	size_t n = 99;
 	int calls = 0;
 
-	plan(16);
+	plan(20);
 	walk("GSSAPI SCRAM-SHA-256,PLAIN", out, sizeof(out));
 	is_string("GSSAPI|SCRAM-SHA-256|PLAIN", out, "blank and comma");
 	walk(" ,\tGSSAPI ,, PLAIN\t, ", out, sizeof(out));
@@ -69,6 +69,13 @@ main(void)
 	ok(!mech_listed("", "GSSAPI", 6), "not in an empty list");
 	ok(mech_listed("SCRAM-SHA-1 X", "SCRAM-SHA-1-PLUS", 11),
 	    "n bytes of mech are the name");
+	ok(mech_password("plain", 5) && mech_password("LOGIN", 5),
+	    "PLAIN and LOGIN send the password, any case");
+	ok(!mech_password("PLAINX", 6) && !mech_password("PLAINX", 4),
+	    "not a longer name, nor a prefix");
+	ok(!mech_password("CRAM-MD5", 8) && !mech_password("GSSAPI", 6),
+	    "CRAM-MD5 and GSSAPI do not");
+	ok(!mech_password("SCRAM-SHA-256-PLUS", 18), "nor SCRAM");
 
 	mech_filter("GSSAPI,plain SCRAM-SHA-1", no_plain, &calls, out,
 	    sizeof(out));
