@@ -54,6 +54,7 @@ struct kpopd_conf {
 	char		*pidfile;
 	char		*log;		/* syslog or stderr */
 	char		*log_level;
+	int		 syslog_facility;	/* LOG_MAIL, ... */
 	char		*expire;	/* "never" or days */
 	unsigned int	 max_sessions;
 	unsigned int	 max_sessions_per_ip;
@@ -137,6 +138,7 @@ struct session_start {
 	enum listen_kind	 kind;
 	int			 fd;		/* the client socket */
 	char			 peer[64];	/* printable address */
+	char			 id[LOG_SESSION_MAX];	/* for log lines */
 	int			 privsep;	/* started as root */
 	const struct kpopd_ident *virt;		/* user_type virtual, or NULL */
 };

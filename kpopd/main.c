@@ -444,11 +444,13 @@ accept_one(const struct listener *l, const struct kpopd_conf *c,
 	if ((fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
 		if (errno != EAGAIN && errno != EINTR &&
 		    errno != ECONNABORTED)
-			log_err("accept: %s", strerror(errno));
+			log_err("cannot accept a connection: %s",
+			    strerror(errno));
 		return;
 	}
 	memset(&s, 0, sizeof(s));
 	peer_name(fd, s.peer, sizeof(s.peer));
+	log_session_new(s.id, sizeof(s.id));
 	if (nchildren >= c->max_sessions) {
 		refuse(fd, l->kind, "max_sessions reached");
 		return;
@@ -476,7 +478,8 @@ accept_one(const struct listener *l, const struct kpopd_conf *c,
 	s.virt = &virt;
 	switch ((pid = fork())) {
 	case -1:
-		log_err("fork: %s", strerror(errno));
+		log_err("cannot start a session for %s: %s", s.peer,
+		    strerror(errno));
 		close(fd);
 		return;
 	case 0:
@@ -569,7 +572,8 @@ serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
 	char err[512];
 
 	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) == -1) {
-		log_err("pipe: %s", strerror(errno));
+		log_err("cannot set up signal handling: %s",
+		    strerror(errno));
 		exit(71);
 	}
 	memset(&sa, 0, sizeof(sa));
@@ -593,7 +597,8 @@ serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
 			pfd[i + 1].events = POLLIN;
 		}
 		if (poll(pfd, nlisteners + 1, -1) == -1 && errno != EINTR) {
-			log_err("poll: %s", strerror(errno));
+			log_err("cannot wait for connections, stopping: %s",
+			    strerror(errno));
 			break;
 		}
 		if (pfd[0].revents & POLLIN) {
@@ -621,6 +626,7 @@ serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
 				SSL_CTX_free(tls);
 				tls = ntls;
 				log_set_level(log_level_of(c->log_level));
+				log_set_facility(c->syslog_facility);
 				/* Cyrus's kpopd.conf and plugins too. */
 				xsasl_server_done();
 				warm_up(c);
@@ -788,7 +794,7 @@ main(int argc, char **argv)
 		struct session_start s;
 
 		/* stdout is the client: never log there. */
-		log_open("kpopd", LOG_DEST_SYSLOG, LOG_MAIL);
+		log_open("kpopd", LOG_DEST_SYSLOG, conf.syslog_facility);
 		log_set_level(log_level_of(conf.log_level));
 		memset(&s, 0, sizeof(s));
 		s.conf = &conf;
@@ -798,6 +804,7 @@ main(int argc, char **argv)
 		keepalive(s.fd);	/* harmless on a non-socket */
 		s.privsep = privsep;
 		peer_name(0, s.peer, sizeof(s.peer));
+		log_session_new(s.id, sizeof(s.id));
 		if ((ch = open("/dev/null", O_RDWR)) != -1) {
 			dup2(ch, 0);
 			dup2(ch, 1);
@@ -807,7 +814,8 @@ main(int argc, char **argv)
 		monitor_main(&s);
 	}
 
-	log_open("kpopd", fg ? LOG_DEST_STDERR : LOG_DEST_SYSLOG, LOG_MAIL);
+	log_open("kpopd", fg ? LOG_DEST_STDERR : LOG_DEST_SYSLOG,
+	    conf.syslog_facility);
 	log_set_level(debug ? LOG_DEBUG : log_level_of(conf.log_level));
 	if (take_systemd_sockets() == 0) {
 		if ((conf.listen_pop3[0] != '\0' &&

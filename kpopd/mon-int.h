@@ -30,6 +30,7 @@ struct mon {
 	struct maildrop			*md;
 	unsigned int			 tries;
 	uint32_t			 used;	/* MC_ONCE requests made */
+	uint32_t			 req;	/* the request answered now */
 	char				 user[KPOPD_USER_MAX];
 	char				 method[64];	/* of a MON_LOGIN */
 	struct xsasl_server		*sasl;	/* an AUTH exchange */
@@ -76,6 +77,13 @@ int	mon_auth_refused(struct mon *, const char *who, const char *why)
 int	mon_auth_proved(struct mon *, const char *method) KP_NONNULL(1, 2);
 /* mon-auth.c: count a login attempt; 1 if it may go on, 0 (logged) not. */
 int	mon_auth_attempt(struct mon *) KP_NONNULL(1);
+/*
+ * mon-auth.c: the login method of the request m->req (the last one before
+ * the login) as the log's method= field: password, APOP, KPOP, SASL-MECH,
+ * or "-".
+ */
+void	mon_auth_method(const struct mon *, char *buf, size_t len)
+	    KP_NONNULL(1, 2);
 /* mon-auth.c: whether mech's identities are Kerberos principals. */
 int	mon_auth_krb5_mech(const char *mech) KP_NONNULL(1);
 /* mon-auth.c: the SASL proxy policy (xsasl_server_opts.authorize), arg
