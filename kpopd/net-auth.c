@@ -141,8 +141,7 @@ net_auth_stls(struct net *n, const struct pop3_cmd *cmd)
 	io_set_timeout(n->io, (int)n->c->tls_timeout * 1000);
 	/* Plaintext pipelined behind STLS is dropped (RFC 2595 s.4). */
 	if (tls_start(n->io, n->s->tls, TLS_SERVER, NULL) != IO_OK) {
-		log_notice("TLS handshake after STLS failed: %s",
-		    io_error(n->io));
+		log_notice("after STLS: %s", io_error(n->io));
 		n->end = "tls-failed";
 		return NV_FAIL;
 	}

@@ -234,8 +234,7 @@ net_main(const struct session_start *s, int mon)
 		io_set_timeout(n->io, (int)n->c->tls_timeout * 1000);
 		if (s->tls == NULL ||
 		    tls_start(n->io, s->tls, TLS_SERVER, NULL) != IO_OK) {
-			log_notice("TLS handshake failed on the POP3S port: %s",
-			    io_error(n->io));
+			log_notice("POP3S port: %s", io_error(n->io));
 			n->end = "tls-failed";
 			goto out;
 		}
