@@ -256,6 +256,8 @@ send_msg(struct net *n, size_t i, long long body_lines)
 	return NV_OK;
 fail:
 	close(fd);
+	if (n->end == NULL)
+		n->end = "io-error";	/* sending to the client failed */
 	return NV_FAIL;
 }
 

@@ -257,8 +257,10 @@ net_main(const struct session_start *s, int mon)
 		goto out;
 
 	for (;;) {
-		if (io_pending(n->io) == 0 && io_flush(n->io) != IO_OK)
+		if (io_pending(n->io) == 0 && io_flush(n->io) != IO_OK) {
+			n->end = "io-error";
 			break;
+		}
 		/*
 		 * Room for the longest AUTH line (pop3_parse_auth_line);
 		 * every other command is held to max_line_length below.
