@@ -201,6 +201,15 @@ conf_assign(const struct conf_key *k, void *obj, const char *v, size_t n,
 		}
 		*(unsigned long long *)conf_field(obj, k) = x;
 		return 0;
+	case CONF_FACILITY:
+		if ((b = log_facility_of(v)) == -1) {
+			util_snprintf(msg, msglen, "'%s': '%s' is not a syslog "
+			    "facility: mail, daemon, auth, authpriv, user or "
+			    "local0 to local7", k->name, q);
+			return -1;
+		}
+		*(int *)conf_field(obj, k) = b;
+		return 0;
 	}
 	util_snprintf(msg, msglen, "'%s': bad type in key table", k->name);
 	return -1;
@@ -514,6 +523,9 @@ conf_format(const struct conf_key *k, const void *obj, char *out,
 	case CONF_SIZE:
 		return util_snprintf(out, outlen, "%llu",
 		    *(const unsigned long long *)(const void *)p);
+	case CONF_FACILITY:
+		s = log_facility_name(*(const int *)(const void *)p);
+		return util_snprintf(out, outlen, "%s", s != NULL ? s : "");
 	}
 	return -1;
 }

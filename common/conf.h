@@ -36,6 +36,8 @@
  *			an optional suffix s, m, h or d ("90", "10m", "1d").
  *	CONF_SIZE	unsigned long long bytes from min to max: a number with
  *			an optional binary suffix k or K, M, G ("64k", "2M").
+ *	CONF_FACILITY	int: a syslog facility by name (log_facility_of:
+ *			mail, daemon, auth, authpriv, user, local0-local7).
  * For CONF_UINT and CONF_DURATION a max above UINT_MAX is taken as
  * UINT_MAX.  Settings not named in the input keep whatever the caller put
  * there first, so fill in defaults before reading.
@@ -57,7 +59,8 @@ enum conf_type {
 	CONF_BOOL,
 	CONF_UINT,
 	CONF_DURATION,
-	CONF_SIZE
+	CONF_SIZE,
+	CONF_FACILITY
 };
 
 /*

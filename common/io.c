@@ -30,7 +30,7 @@ io_raw_read(struct io *io, void *buf, size_t n)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return IO_T_WANT_READ;
-		io_fail(io, "read: %s", strerror(errno));
+		io_fail(io, "reading from the peer: %s", strerror(errno));
 		return IO_T_ERROR;
 	}
 }
@@ -48,7 +48,7 @@ io_raw_write(struct io *io, const void *buf, size_t n)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return IO_T_WANT_WRITE;
-		io_fail(io, "write: %s", strerror(errno));
+		io_fail(io, "writing to the peer: %s", strerror(errno));
 		return IO_T_ERROR;
 	}
 }
@@ -185,7 +185,8 @@ io_wait(struct io *io, short events, int64_t deadline)
 			continue;
 		}
 		if (errno != EINTR)
-			return io_fail(io, "poll: %s", strerror(errno));
+			return io_fail(io, "waiting for the peer: %s",
+			    strerror(errno));
 	}
 }
 
@@ -388,7 +389,8 @@ io_send(struct io *io, const unsigned char *p, size_t n)
 		}
 		if (r == 0 || r == IO_T_ERROR) {
 			if (r == 0)
-				io_fail(io, "write: wrote nothing");
+				io_fail(io, "writing to the peer: nothing "
+				    "was written");
 			return io->werr = IO_ERROR;
 		}
 		st = io_wait(io, r == IO_T_WANT_READ ? POLLIN : POLLOUT,

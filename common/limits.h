@@ -76,8 +76,11 @@
 #define LOG_LINE_MAX		1024
 /* A log ident: a program name, kept short so it cannot crowd the message. */
 #define LOG_IDENT_MAX		32
-/* A function name as a log line shows it; __func__ names are far shorter. */
-#define LOG_FUNC_MAX		64
+/*
+ * A session id as log lines carry it, NUL included: 12 hex digits (the
+ * start second and a counter, log_session_new) with room to spare.
+ */
+#define LOG_SESSION_MAX		16
 /* A krb5 sendauth version string (KPOP): both of KPOP's are far shorter. */
 #define SA_VERSION_MAX		64
 /* The error message a context keeps for its caller. */

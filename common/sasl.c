@@ -436,8 +436,8 @@ xsasl_server_encode(struct xsasl_server *s, const void *in, size_t inlen,
 	}
 	if ((rc = sasl_encode(s->conn, in, (unsigned int)inlen, &o, &olen)) !=
 	    SASL_OK) {
-		util_snprintf(s->err, sizeof(s->err), "sasl_encode: %s",
-		    sasl_errdetail(s->conn));
+		util_snprintf(s->err, sizeof(s->err), "security layer, "
+		    "encoding: %s", sasl_errdetail(s->conn));
 		return -1;
 	}
 	*out = o;
@@ -459,8 +459,8 @@ xsasl_server_decode(struct xsasl_server *s, const void *in, size_t inlen,
 	}
 	if ((rc = sasl_decode(s->conn, in, (unsigned int)inlen, &o, &olen)) !=
 	    SASL_OK) {
-		util_snprintf(s->err, sizeof(s->err), "sasl_decode: %s",
-		    sasl_errdetail(s->conn));
+		util_snprintf(s->err, sizeof(s->err), "security layer, "
+		    "decoding: %s", sasl_errdetail(s->conn));
 		return -1;
 	}
 	*out = o;
@@ -803,7 +803,7 @@ client_encode(void *arg, const void *in, size_t inlen, const void **out,
 
 	if (sasl_encode(c->conn, in, (unsigned int)inlen, &o, &olen) !=
 	    SASL_OK) {
-		util_snprintf(err, errlen, "sasl_encode: %s",
+		util_snprintf(err, errlen, "security layer, encoding: %s",
 		    sasl_errdetail(c->conn));
 		return -1;
 	}
@@ -822,7 +822,7 @@ client_decode(void *arg, const void *in, size_t inlen, const void **out,
 
 	if (sasl_decode(c->conn, in, (unsigned int)inlen, &o, &olen) !=
 	    SASL_OK) {
-		util_snprintf(err, errlen, "sasl_decode: %s",
+		util_snprintf(err, errlen, "security layer, decoding: %s",
 		    sasl_errdetail(c->conn));
 		return -1;
 	}

@@ -125,8 +125,8 @@ dlv_mda_open(struct dlv *h, const struct dlv_info *info)
 	if (pipe2(p, O_CLOEXEC) == -1) {
 		e = errno;
 		dlv_mda_env_free(env, own);
-		return dlv_io_fail(h, KP_TEMP, "mda %s: pipe: %s", h->w.arg,
-		    strerror(e));
+		return dlv_io_fail(h, KP_TEMP, "mda %s: cannot make a pipe "
+		    "to it: %s", h->w.arg, strerror(e));
 	}
 	if ((h->pid = fork()) == -1) {
 		e = errno;

@@ -32,8 +32,8 @@ dlv_stdout_prepare(struct dlv *h)
 	if (dlv_io_fsync(h->fd, "file") == -1 && errno != EINVAL &&
 	    errno != EROFS && errno != ENOTSUP) {
 		e = errno;
-		return dlv_io_fail(h, dlv_io_status(e), "standard output: "
-		    "fsync: %s", strerror(e));
+		return dlv_io_fail(h, dlv_io_status(e), "standard output "
+		    "cannot be synced to disk: %s", strerror(e));
 	}
 	return KP_OK;
 }

@@ -83,25 +83,27 @@ check_print_say(void *arg, enum diag_level level, const char *msg)
 	    level == DIAG_WARNING ? "warning: " : "", msg);
 }
 
+/* The background checks' process while it runs, else -1. */
+static pid_t	check_pid = -1;
+/* In that process: its lines say so. */
+static const char *check_tag = "";
+
 void
 check_log_say(void *arg, enum diag_level level, const char *msg)
 {
 	switch (level) {
 	case DIAG_ERROR:
 		if (arg != NULL)
-			log_err("%s", msg);
+			log_err("%s%s", check_tag, msg);
 		break;
 	case DIAG_WARNING:
-		log_warn("%s", msg);
+		log_warn("%s%s", check_tag, msg);
 		break;
 	case DIAG_NOTE:
-		log_debug("%s", msg);
+		log_debug("%s%s", check_tag, msg);
 		break;
 	}
 }
-
-/* The background checks' process while it runs, else -1. */
-static pid_t	check_pid = -1;
 
 int
 check_reaped(pid_t pid, int st)
@@ -140,6 +142,7 @@ check_background(const struct kpopd_conf *c, void (*release)(void))
 	}
 	release();	/* no listener stays open here */
 	alarm(CHECK_BG_TIMEOUT);
+	check_tag = "Kerberos check: ";
 	title_set("kpopd: checking Kerberos");
 	errors = diag_kerberos(c, DIAG_F_NETWORK, check_log_say, err,
 	    &warnings, err, sizeof(err));

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/conf.h"
+#include "common/log.h"
 #include "kpopd/kpopd.h"
 
 #define OFF(f)	offsetof(struct kpopd_conf, f)
@@ -50,6 +51,7 @@ static const struct conf_key kconf_keys[] = {
 	{ "pidfile", CONF_STRING, OFF(pidfile), 0, 0 },
 	{ "control_socket", CONF_STRING, OFF(control_socket), 0, 0 },
 	{ "log_level", CONF_STRING, OFF(log_level), 0, 0 },
+	{ "syslog_facility", CONF_FACILITY, OFF(syslog_facility), 0, 0 },
 	{ "expire", CONF_STRING, OFF(expire), 0, 0 },
 	{ "max_sessions", CONF_UINT, OFF(max_sessions), 1, 100000 },
 	{ "max_sessions_per_ip", CONF_UINT, OFF(max_sessions_per_ip), 1,
@@ -100,6 +102,7 @@ kconf_defaults(struct kpopd_conf *c)
 	kconf_str(&c->state_dir, "/var/lib/kpopd");
 	kconf_str(&c->control_socket, KPOPD_CONTROL_SOCKET);
 	kconf_str(&c->log_level, "info");
+	c->syslog_facility = LOG_MAIL;
 	kconf_str(&c->expire, "never");
 	c->max_sessions = 200;
 	c->max_sessions_per_ip = 10;

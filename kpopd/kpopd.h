@@ -55,6 +55,7 @@ struct kpopd_conf {
 	char		*control_socket;	/* kpopctl's; "" for none */
 	char		*log;		/* syslog or stderr */
 	char		*log_level;
+	int		 syslog_facility;	/* LOG_MAIL, ... */
 	char		*expire;	/* "never" or days */
 	unsigned int	 max_sessions;
 	unsigned int	 max_sessions_per_ip;
@@ -131,6 +132,7 @@ struct session_start {
 	enum listen_kind	 kind;
 	int			 fd;		/* the client socket */
 	char			 peer[64];	/* printable address */
+	char			 id[LOG_SESSION_MAX];	/* for log lines */
 	int			 privsep;	/* started as root */
 	const struct kpopd_ident *virt;		/* user_type virtual, or NULL */
 	int			 report;	/* to the master (report.h), or

@@ -404,11 +404,13 @@ accept_one(const struct listener *l, const struct kpopd_conf *c,
 	if ((fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
 		if (errno != EAGAIN && errno != EINTR &&
 		    errno != ECONNABORTED)
-			log_err("accept: %s", strerror(errno));
+			log_err("cannot accept a connection: %s",
+			    strerror(errno));
 		return;
 	}
 	memset(&s, 0, sizeof(s));
 	peer_name(fd, s.peer, sizeof(s.peer));
+	log_session_new(s.id, sizeof(s.id));
 	s.conf = c;
 	s.tls = tls;
 	s.kind = l->kind;
@@ -435,7 +437,8 @@ accept_one(const struct listener *l, const struct kpopd_conf *c,
 	}
 	switch ((pid = fork())) {
 	case -1:
-		log_err("fork: %s", strerror(errno));
+		log_err("cannot start a session for %s: %s", s.peer,
+		    strerror(errno));
 		if (why == NULL)
 			sessions_cancel();
 		close(fd);
@@ -507,7 +510,8 @@ serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
 	char err[512];
 
 	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) == -1) {
-		log_err("pipe: %s", strerror(errno));
+		log_err("cannot set up signal handling: %s",
+		    strerror(errno));
 		exit(71);
 	}
 	memset(&sa, 0, sizeof(sa));
@@ -535,7 +539,8 @@ serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
 		pfd[i + 2].fd = ctl_fd();
 		pfd[i + 1].events = pfd[i + 2].events = POLLIN;
 		if (poll(pfd, nlisteners + 3, -1) == -1 && errno != EINTR) {
-			log_err("poll: %s", strerror(errno));
+			log_err("cannot wait for connections, stopping: %s",
+			    strerror(errno));
 			break;
 		}
 		if (pfd[0].revents & POLLIN) {
@@ -566,6 +571,7 @@ serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
 				tls = ntls;
 				log_set_level(opt_debug ? LOG_DEBUG :
 				    log_level_of(c->log_level));
+				log_set_facility(c->syslog_facility);
 				/* Cyrus's kpopd.conf and plugins too. */
 				xsasl_server_done();
 				warm_up(c);
@@ -728,7 +734,7 @@ main(int argc, char **argv)
 		struct session_start s;
 
 		/* stdout is the client: never log there. */
-		log_open("kpopd", LOG_DEST_SYSLOG, LOG_MAIL);
+		log_open("kpopd", LOG_DEST_SYSLOG, conf.syslog_facility);
 		log_set_level(opt_debug ? LOG_DEBUG :
 		    log_level_of(conf.log_level));
 		memset(&s, 0, sizeof(s));
@@ -740,6 +746,7 @@ main(int argc, char **argv)
 		s.privsep = privsep;
 		s.report = -1;
 		peer_name(0, s.peer, sizeof(s.peer));
+		log_session_new(s.id, sizeof(s.id));
 		if ((ch = open("/dev/null", O_RDWR)) != -1) {
 			dup2(ch, 0);
 			dup2(ch, 1);
@@ -749,7 +756,8 @@ main(int argc, char **argv)
 		monitor_main(&s);
 	}
 
-	log_open("kpopd", fg ? LOG_DEST_STDERR : LOG_DEST_SYSLOG, LOG_MAIL);
+	log_open("kpopd", fg ? LOG_DEST_STDERR : LOG_DEST_SYSLOG,
+	    conf.syslog_facility);
 	log_set_level(opt_debug ? LOG_DEBUG : log_level_of(conf.log_level));
 	if (take_systemd_sockets() == 0) {
 		if ((conf.listen_pop3[0] != '\0' &&

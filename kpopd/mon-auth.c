@@ -72,18 +72,63 @@ mon_auth_attempt(struct mon *m)
 	layer_drop(m);
 	if (++m->tries <= MON_AUTH_TRIES)
 		return 1;
-	log_notice("%s: too many login attempts", m->s->peer);
+	log_notice("too many login attempts from %s: ending the session",
+	    m->s->peer);
 	return 0;
+}
+
+/*
+ * The login-failure line kpopd(8) documents for fail2ban and log parsers:
+ * "login-failed peer= user= method= reason=", reason last, free text.
+ * who is the name tried, or "(SASL)" when the exchange never named one.
+ */
+static void
+log_failed(const struct mon *m, const char *who, const char *why)
+{
+	/* Escaped, at most four bytes each; a long name is cut ("..."). */
+	char peer[4 * sizeof(m->s->peer)], user[160], method[64];
+
+	(void)log_value(peer, sizeof(peer), m->s->peer);
+	(void)log_value(user, sizeof(user), strcmp(who, "(SASL)") == 0 ?
+	    "" : who);
+	mon_auth_method(m, method, sizeof(method));
+	log_notice("login-failed peer=%s user=%s method=%s reason=%s", peer,
+	    user, method, why);
+}
+
+void
+mon_auth_method(const struct mon *m, char *buf, size_t len)
+{
+	char sasl[8 + KPOPD_MECH_MAX];
+	const char *method = "";
+
+	switch (m->req) {
+	case M_AUTH_PASS:
+		method = "password";
+		break;
+	case M_AUTH_APOP:
+		method = "APOP";
+		break;
+	case M_KPOP_APREQ:
+	case M_KPOP_USER:
+		method = "KPOP";
+		break;
+	case M_SASL_START:
+	case M_SASL_STEP:
+		util_snprintf(sasl, sizeof(sasl), "SASL-%s", m->mech);
+		method = sasl;
+		break;
+	default:
+		break;
+	}
+	(void)log_value(buf, len, method);
 }
 
 /* A refused login: logged with the reason, answered after the delay. */
 int
 mon_auth_refused(struct mon *m, const char *who, const char *why)
 {
-	char shown[96];
-
-	log_printable(shown, sizeof(shown), who, strlen(who));
-	log_notice("%s: login as '%s' failed: %s", m->s->peer, shown, why);
+	log_failed(m, who, why);
 	if (m->c->auth_fail_delay > 0)
 		sleep(m->c->auth_fail_delay);
 	return mon_auth_reply(m, KP_AUTH, "invalid user name or password");
@@ -137,8 +182,8 @@ mon_auth_pass(struct mon *m)
 	r = password_check(m, m->user, pass, err, sizeof(err));
 	util_wipe(pass, sizeof(pass));
 	if (r == KP_TEMP) {
-		log_err("%s: cannot check the password of %s: %s",
-		    m->s->peer, m->user, err);
+		log_err("cannot check the password of %s now (the client "
+		    "is told to try later): %s", m->user, err);
 		return mon_auth_reply(m, KP_TEMP,
 		    "cannot check passwords now, try again later");
 	}
@@ -286,8 +331,8 @@ mon_auth_kpop_apreq(struct mon *m)
 	    ipc_end(&m->in) == -1)
 		return -1;
 	if ((ret = krb5_init_context(&ctx)) != 0) {
-		log_err("%s: KPOP: cannot start Kerberos: error %ld",
-		    m->s->peer, (long)ret);
+		log_err("KPOP login refused: Kerberos cannot start "
+		    "(error %ld)", (long)ret);
 		return kpop_reply(m, 0, NULL, 0);
 	}
 	util_snprintf(svc, sizeof(svc), "%s/%s", m->c->service,
@@ -307,8 +352,8 @@ mon_auth_kpop_apreq(struct mon *m)
 	    (ret = krb5_mk_rep(ctx, ac, &rep)) != 0))
 		goto refused;
 	util_strlcpy(m->principal, cname, sizeof(m->principal));
-	log_info("%s: KPOP: %s authenticated (the session is not encrypted)",
-	    m->s->peer, cname);
+	log_info("KPOP: %s authenticated (the session is not encrypted)",
+	    cname);
 	r = kpop_reply(m, 1, rep.data, rep.length);
 	goto out;
 refused:
@@ -316,9 +361,15 @@ refused:
 	if (krb5tok_sname(req, reqlen, m->asked, sizeof(m->asked)) == -1)
 		util_strlcpy(m->asked, "(not a ticket)", sizeof(m->asked));
 	hint = mon_auth_krb5_hint(msg);
-	log_notice("%s: KPOP: AP-REQ refused: %s%s%s; the client asked for "
-	    "%s, kpopd is %s", m->s->peer, msg, hint != NULL ?
-	    "; likely cause: " : "", hint != NULL ? hint : "", m->asked, svc);
+	{
+		char why[1024];
+
+		util_snprintf(why, sizeof(why), "ticket refused: %s%s%s; the "
+		    "client asked for %s, kpopd is %s", msg, hint != NULL ?
+		    "; likely cause: " : "", hint != NULL ? hint : "",
+		    m->asked, svc);
+		log_failed(m, "", why);
+	}
 	krb5_free_error_message(ctx, msg);
 	{
 		krb5_error e;
@@ -417,8 +468,8 @@ mon_auth_apop(struct mon *m)
 	r = xsasl_checkapop(&o, m->apop_challenge, m->user, digest, err,
 	    sizeof(err));
 	if (r == KP_TEMP) {
-		log_err("%s: APOP for %s could not be checked: %s",
-		    m->s->peer, m->user, err);
+		log_err("cannot check the APOP login of %s now (the client "
+		    "is told to try later): %s", m->user, err);
 		return mon_auth_reply(m, KP_TEMP,
 		    "cannot check passwords now, try again later");
 	}

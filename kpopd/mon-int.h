@@ -111,6 +111,13 @@ void	mon_report_kicked(struct mon *) KP_NONNULL(1);
 void	mon_report_drain(struct mon *) KP_NONNULL(1);
 /* mon-auth.c: count a login attempt; 1 if it may go on, 0 (logged) not. */
 int	mon_auth_attempt(struct mon *) KP_NONNULL(1);
+/*
+ * mon-auth.c: the login method of the request m->req (the last one before
+ * the login) as the log's method= field: password, APOP, KPOP, SASL-MECH,
+ * or "-".
+ */
+void	mon_auth_method(const struct mon *, char *buf, size_t len)
+	    KP_NONNULL(1, 2);
 /* mon-auth.c: whether mech's identities are Kerberos principals. */
 int	mon_auth_krb5_mech(const char *mech) KP_NONNULL(1);
 /* mon-auth.c: the SASL proxy policy (xsasl_server_opts.authorize), arg

@@ -68,8 +68,8 @@ sasl_done(struct mon *m)
 		/* authzid, if any, was allowed by mon_auth_authorize. */
 		util_strlcpy(m->user, user, sizeof(m->user));
 	}
-	log_info("%s: %s authenticated by %s as %s%s%s%s", m->s->peer, authid,
-	    m->mech, m->user, ssf > 0 ? ", with a security layer" : "",
+	log_info("%s authenticated by %s as %s%s%s%s", authid, m->mech,
+	    m->user, ssf > 0 ? ", with a security layer" : "",
 	    m->bound[0] != '\0' ? ", channel binding " : "", m->bound);
 	util_snprintf(method, sizeof(method), "SASL %s%s", m->mech,
 	    ssf > 1 ? " + privacy layer" : ssf == 1 ? " + integrity layer" :
@@ -101,8 +101,9 @@ sasl_outcome(struct mon *m, int r, const void *out, size_t outlen)
 			const char *hint = mon_auth_krb5_hint(
 			    xsasl_server_error(m->sasl));
 
-			log_err("%s: SASL %s could not be checked: %s%s%s%s%s",
-			    m->s->peer, m->mech, xsasl_server_error(m->sasl),
+			log_err("cannot check a SASL %s login now (the client "
+			    "is told to try later): %s%s%s%s%s", m->mech,
+			    xsasl_server_error(m->sasl),
 			    hint != NULL ? "; likely cause: " : "",
 			    hint != NULL ? hint : "", m->asked[0] != '\0' ?
 			    "; the client asked for " : "", m->asked);
@@ -228,7 +229,7 @@ mon_sasl_start(struct mon *m)
 	if (has_in)
 		note_binding(m, in, inlen);
 	if ((m->sasl = xsasl_server_new(&o, err, sizeof(err))) == NULL) {
-		log_err("%s: %s", m->s->peer, err);
+		log_err("cannot start a SASL login: %s", err);
 		return mon_auth_reply(m, KP_TEMP,
 		    "cannot authenticate now, try again later");
 	}

@@ -63,14 +63,25 @@ struct mon_cmd {
 
 static pid_t	net_pid = -1;
 
-/* SIGTERM (shutdown, or an idle takeover): end as if the client left. */
+/* How long the net process has to write its end line and exit. */
+#define MON_NET_GRACE_MS	2000
+
+static volatile sig_atomic_t	mon_terminated;
+
+/*
+ * SIGTERM (shutdown, or an idle takeover): end as if the client left.
+ * The net process goes at once; the monitor's loop then sees it gone and
+ * writes the end line for it.  After a login (as root) the net process
+ * is another user's: then the monitor goes at once, letting go of the
+ * maildrop, and the net process writes end=monitor when it notices.
+ */
 static void
 mon_term(int sig)
 {
 	(void)sig;
-	if (net_pid > 0)
-		kill(net_pid, SIGKILL);
-	_exit(0);
+	mon_terminated = 1;
+	if (net_pid > 0 && kill(net_pid, SIGKILL) == -1)
+		_exit(0);
 }
 
 /*
@@ -141,8 +152,8 @@ mon_note(const char *msg)
 	char shown[PATH_MAX + 128];
 
 	log_printable(shown, sizeof(shown), msg, strlen(msg));
-	log_notice("%s: %s: %s", note_mon != NULL ? note_mon->s->peer : "-",
-	    note_mon != NULL ? note_mon->user : "-", shown);
+	log_notice("maildrop of %s: %s", note_mon != NULL ? note_mon->user :
+	    "-", shown);
 }
 
 /* Send the snapshot: a head, then entries in batches. */
@@ -200,8 +211,8 @@ finish_login(struct mon *m, const char *method)
 		return mon_auth_refused(m, m->user, err);
 	}
 	if (login_delay_check(m, &ldfd)) {
-		log_notice("%s: %s logged in again within login_delay",
-		    m->s->peer, m->user);
+		log_notice("%s logged in again within login_delay; refused "
+		    "with [LOGIN-DELAY]", m->user);
 		return mon_auth_reply(m, KP_DELAY,
 		    "wait before logging in again");
 	}
@@ -241,8 +252,8 @@ finish_login(struct mon *m, const char *method)
 	}
 	if (r != KP_OK) {
 		close(ldfd);
-		log_notice("%s: %s: cannot open the maildrop %s: %s",
-		    m->s->peer, m->user, path, err);
+		log_notice("%s: cannot open the maildrop %s: %s", m->user,
+		    path, err);
 		mon_auth_reply(m, r == KP_INUSE ? KP_INUSE :
 		    r == KP_PERM ? KP_PERM : KP_TEMP,
 		    r == KP_INUSE ? "maildrop is in use by another session" :
@@ -252,8 +263,8 @@ finish_login(struct mon *m, const char *method)
 	login_delay_stamp(ldfd);
 	m->state = MS_AUTHED;
 	title_set("kpopd: %s %s TRANSACTION", m->user, m->s->peer);
-	log_info("%s: %s logged in (%s), %zu messages", m->s->peer, m->user,
-	    method, md_count(m->md));
+	log_info("%s logged in (%s) from %s, %zu messages", m->user, method,
+	    m->s->peer, md_count(m->md));
 	if (mon_auth_reply(m, KP_OK, method) == -1)
 		return -1;
 	return send_snapshot(m);
@@ -282,7 +293,8 @@ do_get_msg(struct mon *m)
 		off = len = 0;
 		r = md_msg_fd(m->md, i, &fd, &off, &len, err, sizeof(err));
 		if (r != KP_OK)
-			log_warn("%s: message %u: %s", m->user, i + 1, err);
+			log_warn("%s: cannot serve message %u: %s", m->user,
+			    i + 1, err);
 		else
 			fds[nfds++] = fd;
 		ipc_put_status(&m->out, r);
@@ -341,8 +353,8 @@ do_quit(struct mon *m)
 	r = ndel == 0 ? KP_OK : md_commit(m->md, del, err, sizeof(err));
 	free(del);
 	if (r != KP_OK)
-		log_err("%s: deleting %zu messages failed: %s", m->user, ndel,
-		    err);
+		log_err("%s: deleting %zu messages at QUIT failed, all are "
+		    "kept: %s", m->user, ndel, err);
 	else if (ndel > 0)
 		log_info("%s: deleted %zu messages", m->user, ndel);
 	/*
@@ -376,8 +388,9 @@ do_layer(struct mon *m, int encode)
 	r = encode ? xsasl_server_encode(m->layer, in, inlen, &out, &outlen) :
 	    xsasl_server_decode(m->layer, in, inlen, &out, &outlen);
 	if (r == -1 || outlen > IPC_MSG_MAX - 16) {
-		log_notice("%s: %s: security layer: %s", m->s->peer, m->user,
-		    r == -1 ? xsasl_server_error(m->layer) : "packet too big");
+		log_notice("%s: the SASL security layer failed, ending the "
+		    "session: %s", m->user, r == -1 ?
+		    xsasl_server_error(m->layer) : "packet too big");
 		return -1;
 	}
 	ipc_reset(&m->out);
@@ -458,21 +471,23 @@ mon_request(struct mon *m, uint32_t type)
 	    ((c = &mon_cmds[i])->states & now) == 0 ||
 	    (c->need & now) != c->need ||
 	    ((c->flags & MC_ONCE) && (m->used & (1U << i)))) {
-		log_err("%s: request %u not permitted in state %#x; "
-		    "ending the session", m->s->peer, type, (unsigned int)now);
+		log_err("the net process asked for something out of order "
+		    "(request %u in state %#x): ending the session", type,
+		    (unsigned int)now);
 		return -1;
 	}
 	if (c->flags & MC_ONCE)
 		m->used |= 1U << i;
+	if (m->state == MS_PREAUTH)
+		m->req = type;	/* after the login: the login's */
 	if ((c->flags & MC_ATTEMPT) && !mon_auth_attempt(m))
 		return -1;
-	m->req = type;
 	if ((r = c->fn(m)) == MON_LOGIN)
 		r = finish_login(m, m->method);
 	if (r == -1) {
 		if (m->in.bad)
-			log_err("%s: malformed request %u; ending the "
-			    "session", m->s->peer, type);
+			log_err("the net process sent a malformed request "
+			    "(%u): ending the session", type);
 		return -1;
 	}
 	return 0;
@@ -532,16 +547,74 @@ mon_fuzz_free(struct mon *m)
 
 #endif
 
+/*
+ * The net process is gone or must go (ours: the monitor ended the
+ * session): give it MON_NET_GRACE_MS to write its end line and exit (it
+ * is waiting for an answer it will not get, or exiting), then kill it.
+ * Exit status 0 means it wrote the end line; otherwise write it here,
+ * with "-" for what only the net process knew.
+ */
+static void
+mon_reap(const struct mon *m, time_t start, int ours)
+{
+	char peer[4 * sizeof(m->s->peer)], user[160], method[64];
+	const char *end;
+	long long until = util_now_ms() + MON_NET_GRACE_MS;
+	pid_t r;
+	int st = 0;
+
+	while ((r = waitpid(net_pid, &st, WNOHANG)) == 0 &&
+	    util_now_ms() < until)
+		util_sleep_ms(10);
+	if (r == 0) {
+		/* Another user's: it writes its end line when it notices. */
+		if (kill(net_pid, SIGKILL) == -1)
+			return;
+		while (waitpid(net_pid, &st, 0) == -1 && errno == EINTR)
+			continue;
+	}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return;
+	/*
+	 * A dying process closes its descriptors before it can be reaped:
+	 * the status is its own even when our SIGKILL came after.
+	 */
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS) {
+		log_err("net process killed by the sandbox (SIGSYS) "
+		    "serving %s: a system call outside its allow-list, named "
+		    "in the kernel log (audit type=1326, syscall=); session "
+		    "ended", m->s->peer);
+		end = "sandbox";
+	} else if (mon_terminated)
+		end = "terminated";
+	else if (ours)
+		end = "monitor";
+	else if (WIFSIGNALED(st))
+		end = "killed";
+	else
+		end = "error";
+	(void)log_value(peer, sizeof(peer), m->s->peer);
+	(void)log_value(user, sizeof(user), m->state != MS_PREAUTH ?
+	    m->user : "");
+	mon_auth_method(m, method, sizeof(method));
+	log_notice("end=%s peer=%s user=%s method=%s tls=- layer=- retr=- "
+	    "bytes=- dele=- time=%ld", end, peer, user, method,
+	    (long)(time(NULL) - start));
+}
+
 void
 monitor_main(const struct session_start *s)
 {
 	struct sigaction sa;
 	struct mon *m;
 	uint32_t type;
-	int sv[2], r, st;
+	time_t start;
+	int sv[2], r;
 
+	log_set_session(s->id);
+	start = time(NULL);
 	if ((m = calloc(1, sizeof(*m))) == NULL || ipc_pair(sv) == -1) {
-		log_err("%s: cannot start a session: %s", s->peer,
+		log_err("cannot start a session for %s: %s", s->peer,
 		    strerror(errno));
 		_exit(71);
 	}
@@ -555,7 +628,8 @@ monitor_main(const struct session_start *s)
 	m->client = s->report != -1 ? s->fd : -1;
 	switch ((net_pid = fork())) {
 	case -1:
-		log_err("%s: fork: %s", s->peer, strerror(errno));
+		log_err("cannot start a session for %s: no process for "
+		    "the connection: %s", s->peer, strerror(errno));
 		_exit(71);
 	case 0:
 		close(sv[0]);
@@ -583,8 +657,8 @@ monitor_main(const struct session_start *s)
 		if (r == 1)
 			break;		/* the net process is gone */
 		if (r == -1) {
-			log_err("%s: bad message from the net process: %s",
-			    s->peer, strerror(errno));
+			log_err("cannot read the net process's request, "
+			    "ending the session: %s", strerror(errno));
 			break;
 		}
 		if (mon_request(m, type) == -1) {
@@ -597,20 +671,7 @@ monitor_main(const struct session_start *s)
 		md_close(m->md);
 	mon_report_end(m);
 	close(m->sock);
-	st = 0;
-	if (waitpid(net_pid, &st, WNOHANG) == 0) {
-		kill(net_pid, SIGKILL);
-		waitpid(net_pid, &st, 0);
-	}
-	/*
-	 * A dying process closes its descriptors before it can be reaped:
-	 * the status is its own even when our SIGKILL came after.
-	 */
-	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
-		log_err("%s: net process killed by the sandbox (SIGSYS): a "
-		    "system call outside its allow-list, named in the kernel "
-		    "log (audit type=1326, syscall=); session ended",
-		    s->peer);
+	mon_reap(m, start, r != 1);
 	_exit(0);
 }
 

@@ -168,8 +168,7 @@ net_auth_stls(struct net *n, const struct pop3_cmd *cmd)
 	io_set_timeout(n->io, (int)n->c->tls_timeout * 1000);
 	/* Plaintext pipelined behind STLS is dropped (RFC 2595 s.4). */
 	if (tls_start(n->io, n->s->tls, TLS_SERVER, NULL) != IO_OK) {
-		log_notice("%s: STLS failed: %s", n->s->peer,
-		    io_error(n->io));
+		log_notice("after STLS: %s", io_error(n->io));
 		n->end = "tls-failed";
 		return NV_FAIL;
 	}
@@ -239,12 +238,10 @@ start_layer(struct net *n, uint32_t maxout)
 	c.arg = &n->mw;
 	c.maxout = maxout;
 	if (xsasl_layer_start(n->io, &c) == -1) {
-		n->end = "out of memory";
+		n->end = "error";	/* out of memory */
 		return NV_FAIL;
 	}
-	if (n->method == n->method_buf)
-		util_strlcpy(n->method_buf + strlen(n->method_buf), " + layer",
-		    sizeof(n->method_buf) - strlen(n->method_buf));
+	n->layer = 1;
 	return NV_OK;
 }
 
@@ -415,7 +412,7 @@ net_auth_auth(struct net *n, const struct pop3_cmd *cmd)
 			return monitor_failed(n);
 		if (r == MW_SASL_DONE) {
 			util_snprintf(n->method_buf, sizeof(n->method_buf),
-			    "SASL %s", mech);
+			    "SASL-%s", mech);
 			return auth_result(n, &res, n->method_buf);
 		}
 		if (xsasl_b64_encode(data, len, b64, sizeof(b64), &len) == -1)

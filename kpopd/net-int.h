@@ -62,7 +62,8 @@ struct net {
 	size_t				 last;
 	unsigned long long		 retr_msgs, retr_bytes;
 	time_t				 start, touched;
-	const char			*method;
+	const char			*method;	/* as the end line says */
+	int				 layer;	/* a SASL layer runs */
 	const char			*end;
 	char				 method_buf[KPOPD_MECH_MAX + 16];
 	char				 sasl_line[POP3_SASL_LINE_MAX + 1];

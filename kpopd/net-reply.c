@@ -22,6 +22,8 @@ net_reply(struct net *n, const char *fmt, ...)
 	va_end(ap);
 	if (st == IO_OK)
 		st = io_write(n->io, "\r\n", 2);
+	if (st != IO_OK && n->end == NULL)
+		n->end = "io-error";	/* for the end line */
 	return st == IO_OK ? NV_OK : NV_FAIL;
 }
 

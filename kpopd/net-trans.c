@@ -233,8 +233,9 @@ send_msg(struct net *n, size_t i, long long body_lines)
 			continue;
 		if (got <= 0) {
 			/* Cut short behind our back: end the reply cleanly. */
-			log_err("%s: message %zu ended early: %s", n->user,
-			    i + 1, got == 0 ? "end of file" : strerror(errno));
+			log_err("%s: message %zu ended early while being sent: "
+			    "%s", n->user, i + 1, got == 0 ? "end of file" :
+			    strerror(errno));
 			break;
 		}
 		if (pop3_enc_feed(&e, n->block, (size_t)got, net_sink,
@@ -255,6 +256,8 @@ send_msg(struct net *n, size_t i, long long body_lines)
 	return NV_OK;
 fail:
 	close(fd);
+	if (n->end == NULL)
+		n->end = "io-error";	/* sending to the client failed */
 	return NV_FAIL;
 }
 

@@ -109,7 +109,8 @@ kpop_handshake(struct net *n)
 		st = sendauth_read_block(n->io, apreq, sizeof(apreq), &len,
 		    err, sizeof(err));
 	if (st != SA_OK) {
-		log_notice("%s: KPOP refused: %s", n->s->peer, err);
+		log_notice("KPOP connection refused: not a Kerberos "
+		    "sendauth exchange kpopd accepts: %s", err);
 		return -1;
 	}
 	if (mw_kpop_apreq(&n->mw, apreq, len, &ok, &data, &len) == -1)
@@ -160,17 +161,29 @@ linger_close(struct net *n)
 	}
 }
 
+/*
+ * The end-of-session line kpopd(8) documents: key=value, every value one
+ * word (log_value).  The net process writes it as the last thing it does
+ * and exits 0; the monitor writes it instead when the net process could
+ * not (monitor.c).
+ */
 static void
 log_end(const struct net *n)
 {
-	log_notice("session: peer=%s user=%s method=%s tls=%s retr=%llu "
-	    "bytes=%llu dele=%zu time=%lds end=%s", n->s->peer,
-	    n->state == NS_TRANS ? n->user : "-",
-	    n->method != NULL ? n->method : "-",
-	    tls_active(n->io) ? tls_version(n->io) : "none", n->retr_msgs,
-	    n->retr_bytes, n->end != NULL && strcmp(n->end, "quit") == 0 ?
-	    n->ndel : 0, (long)(time(NULL) - n->start),
-	    n->end != NULL ? n->end : "error");
+	char peer[4 * sizeof(n->s->peer)], user[160], method[64], tls[32];
+
+	(void)log_value(peer, sizeof(peer), n->s->peer);
+	(void)log_value(user, sizeof(user), n->state == NS_TRANS ? n->user :
+	    "");
+	(void)log_value(method, sizeof(method), n->method);
+	(void)log_value(tls, sizeof(tls), tls_active(n->io) ?
+	    tls_version(n->io) : "none");
+	log_notice("end=%s peer=%s user=%s method=%s tls=%s layer=%s "
+	    "retr=%llu bytes=%llu dele=%zu time=%ld", n->end != NULL ?
+	    n->end : "error", peer, user, method, tls, n->layer ? "yes" : "no",
+	    n->retr_msgs, n->retr_bytes, n->end != NULL &&
+	    strcmp(n->end, "quit") == 0 ? n->ndel : 0,
+	    (long)(time(NULL) - n->start));
 }
 
 static void
@@ -182,7 +195,8 @@ touch_monitor(struct net *n)
 		return;
 	n->touched = now;
 	if (mw_touch(&n->mw, io_sent(n->io)) == -1)
-		log_debug("cannot reach the monitor: %s", strerror(errno));
+		log_debug("cannot tell the monitor the session is active: %s",
+		    strerror(errno));
 }
 
 void
@@ -206,8 +220,8 @@ net_main(const struct session_start *s, int mon)
 	signal(SIGTERM, SIG_DFL);
 	drop_net(s);
 	if ((n->io = io_new(s->fd)) == NULL) {
-		log_err("%s: out of memory", s->peer);
-		_exit(71);
+		log_err("cannot start the session: out of memory");
+		_exit(71);	/* the monitor writes the end line */
 	}
 	if (s->kind == LK_KPOP) {
 		io_set_timeout(n->io, (int)n->c->login_timeout * 1000);
@@ -220,9 +234,9 @@ net_main(const struct session_start *s, int mon)
 		io_set_timeout(n->io, (int)n->c->tls_timeout * 1000);
 		if (s->tls == NULL ||
 		    tls_start(n->io, s->tls, TLS_SERVER, NULL) != IO_OK) {
-			log_notice("%s: TLS handshake failed: %s", s->peer,
-			    io_error(n->io));
-			_exit(0);
+			log_notice("POP3S port: %s", io_error(n->io));
+			n->end = "tls-failed";
+			goto out;
 		}
 	}
 	io_set_timeout(n->io, (int)n->c->login_timeout * 1000);
@@ -233,17 +247,20 @@ net_main(const struct session_start *s, int mon)
 		goto out;
 	}
 	if (sandbox_net(n->c, err, sizeof(err)) == -1) {
-		log_err("%s: cannot sandbox the net process: %s", s->peer,
-		    err);
-		_exit(71);
+		log_err("cannot confine the session's net process, ending "
+		    "the session: %s", err);
+		n->end = "error";
+		goto out;
 	}
 	if (net_reply(n, "+OK kpopd ready%s%s", n->apop[0] ? " " : "",
 	    n->apop) != NV_OK)
 		goto out;
 
 	for (;;) {
-		if (io_pending(n->io) == 0 && io_flush(n->io) != IO_OK)
+		if (io_pending(n->io) == 0 && io_flush(n->io) != IO_OK) {
+			n->end = "io-error";
 			break;
+		}
 		/*
 		 * Room for the longest AUTH line (pop3_parse_auth_line);
 		 * every other command is held to max_line_length below.
@@ -313,12 +330,12 @@ net_main(const struct session_start *s, int mon)
 out:
 	if (mw_kicked(&n->mw))
 		n->end = "kicked";
-	log_end(n);
 	net_trans_end(n);
 	linger_close(n);
 	/* The last count, for kpopctl (the monitor may be gone: no matter). */
 	(void)!mw_touch(&n->mw, io_sent(n->io));
+	log_end(n);
 	io_free(n->io);
-	close(mon);
+	/* The monitor sees mon close as we exit: after the end line. */
 	_exit(0);
 }

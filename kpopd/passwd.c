@@ -335,7 +335,8 @@ pw_check_krb5(const char *principal, const char *password,
 		goto out;
 	}
 	if ((code = krb5_unparse_name(ctx, client, &cname)) != 0) {
-		pw_krb5_err(ctx, code, err, errlen, "krb5_unparse_name");
+		pw_krb5_err(ctx, code, err, errlen, "cannot write principal "
+		    "name '%s'", principal);
 		goto out;
 	}
 
@@ -362,7 +363,8 @@ pw_check_krb5(const char *principal, const char *password,
 		}
 		if ((code = krb5_unparse_name(ctx, server, &sname)) != 0) {
 			pw_krb5_err(ctx, code, err, errlen,
-			    "krb5_unparse_name");
+			    "cannot write service principal name '%s'",
+			    service);
 			goto out;
 		}
 	}
@@ -376,7 +378,7 @@ pw_check_krb5(const char *principal, const char *password,
 
 	if ((code = krb5_get_init_creds_opt_alloc(ctx, &gic)) != 0) {
 		pw_krb5_err(ctx, code, err, errlen,
-		    "krb5_get_init_creds_opt_alloc");
+		    "cannot set up a Kerberos login");
 		goto out;
 	}
 	/* The credentials are only looked at: no need to pass them on. */

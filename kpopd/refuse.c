@@ -144,6 +144,7 @@ refuse_main(const struct session_start *s)
 	int st;
 
 	alarm(REFUSE_TIMEOUT);
+	log_set_session(s->id);		/* its lines say which connection */
 	title_set("kpopd: refusing %s", s->peer);
 	memset(&pkt, 0, sizeof(pkt));
 	if (s->kind == LK_KPOP && krb_refusal(s, &pkt) == -1) {

@@ -114,7 +114,7 @@ sandbox_limit(int resource, const char *name, rlim_t v, char *err,
 
 	rl.rlim_cur = rl.rlim_max = v;
 	if (setrlimit(resource, &rl) == -1) {
-		util_snprintf(err, errlen, "setrlimit %s: %s", name,
+		util_snprintf(err, errlen, "cannot set the limit %s: %s", name,
 		    strerror(errno));
 		return -1;
 	}
@@ -157,14 +157,14 @@ sandbox_prepare(char *err, size_t errlen)
 	if (sandbox_ninsns > 0)
 		return 0;
 	if ((f = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL) {
-		util_snprintf(err, errlen, "seccomp_init failed");
+		util_snprintf(err, errlen, "cannot build the seccomp filter");
 		return -1;
 	}
 	/* Another ABI (i386 system calls from x86-64) is no way around. */
 	if ((r = seccomp_attr_set(f, SCMP_FLTATR_ACT_BADARCH,
 	    SCMP_ACT_KILL_PROCESS)) < 0) {
-		util_snprintf(err, errlen, "seccomp_attr_set: %s",
-		    strerror(-r));
+		util_snprintf(err, errlen, "cannot build the seccomp filter: "
+		    "%s", strerror(-r));
 		goto out;
 	}
 	if (sandbox_rules(f, SCMP_ACT_ALLOW, sandbox_allow,
@@ -173,13 +173,13 @@ sandbox_prepare(char *err, size_t errlen)
 	    KP_NELEM(sandbox_refuse), err, errlen) == -1)
 		goto out;
 	if ((fd = memfd_create("kpopd-seccomp", MFD_CLOEXEC)) == -1) {
-		util_snprintf(err, errlen, "memfd_create: %s",
-		    strerror(errno));
+		util_snprintf(err, errlen, "no file to build the seccomp "
+		    "filter in: %s", strerror(errno));
 		goto out;
 	}
 	if ((r = seccomp_export_bpf(f, fd)) < 0) {
-		util_snprintf(err, errlen, "seccomp_export_bpf: %s",
-		    strerror(-r));
+		util_snprintf(err, errlen, "cannot write the seccomp filter: "
+		    "%s", strerror(-r));
 		goto out;
 	}
 	got = pread(fd, sandbox_insns, sizeof(sandbox_insns), 0);

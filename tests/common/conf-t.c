@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 #include <sys/wait.h>
 
@@ -33,6 +34,7 @@ struct tconf {
 	unsigned long long	 size;
 	unsigned int		 big;
 	unsigned int		 level;
+	int			 facility;
 };
 
 static const struct conf_key keys[] = {
@@ -47,6 +49,7 @@ static const struct conf_key keys[] = {
 	{ "big-num_2", CONF_UINT, offsetof(struct tconf, big), 0, ULLONG_MAX },
 	/* A max below 9: one digit above it must still be refused. */
 	{ "level", CONF_UINT, offsetof(struct tconf, level), 0, 7 },
+	{ "facility", CONF_FACILITY, offsetof(struct tconf, facility), 0, 0 },
 	CONF_KEY_END
 };
 
@@ -736,10 +739,40 @@ test_format(void)
 	    "format: too long for out");
 }
 
+/* CONF_FACILITY: syslog names in, the name out, a bad one with FILE:LINE. */
+static void
+test_facility(void)
+{
+	const struct conf_key *k = conf_find(keys, "facility");
+	struct tconf c;
+	char err[ERR_MSG_MAX], out[32];
+
+	tc_init(&c);
+	c.facility = LOG_MAIL;
+	ok(rd(&c, "# x\nfacility = local3\n", err, sizeof(err)) == 0 &&
+	    c.facility == LOG_LOCAL3, "facility = local3 read");
+	ok(conf_format(k, &c, out, sizeof(out)) == 0 &&
+	    strcmp(out, "local3") == 0, "and formatted back: %s", out);
+	conf_free(keys, &c);
+	tc_init(&c);
+	ok(rd(&c, "facility = AuthPriv\n", err, sizeof(err)) == 0 &&
+	    c.facility == LOG_AUTHPRIV, "any case: AuthPriv");
+	ok(conf_set(keys, &c, "facility", "daemon", err, sizeof(err)) == 0 &&
+	    c.facility == LOG_DAEMON, "conf_set: daemon");
+	bad("count = 3\nfacility = local8\n", "t.conf:2: 'facility': "
+	    "'local8' is not a syslog facility: mail, daemon, auth, authpriv, "
+	    "user or local0 to local7");
+	bad("facility = kern\n", "t.conf:1: 'facility': 'kern' is not a "
+	    "syslog facility: mail, daemon, auth, authpriv, user or local0 to "
+	    "local7");
+	bad("facility =\n", "t.conf:1: 'facility' needs a value");
+	conf_free(keys, &c);
+}
+
 int
 main(void)
 {
-	plan(182);
+	plan(189);
 	/* A regression that blocks (opening the FIFO) fails, not hangs. */
 	alarm(120);
 
@@ -752,5 +785,6 @@ main(void)
 	test_files();
 	test_prefixes();
 	test_format();
+	test_facility();
 	return 0;
 }
