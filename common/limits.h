@@ -221,6 +221,36 @@
 /* Session methods stats keeps apart; others count as "other". */
 #define STATS_METHODS_MAX	16
 
+/* ---- kpopd's NAT-safe limits (kpopd/limits.c, penalty.c, pwcache.c) ---- */
+/*
+ * Client addresses whose failed logins the master remembers; past it the
+ * one that failed longest ago is forgotten first.  An address is also
+ * forgotten PENALTY_FORGET seconds after its last failure.
+ */
+#define PENALTY_MAX		4096
+#define PENALTY_FORGET		900
+/* Failures that still double the delay (2^PENALTY_SHIFT_MAX, no overflow). */
+#define PENALTY_SHIFT_MAX	16
+/*
+ * Password-check cache entries the master keeps (auth_cache_ttl); past it
+ * the one that expires first goes.  A key is an HMAC-SHA-256 of the user
+ * and the password.  A refused password is kept no longer than
+ * PWCACHE_FAIL_TTL seconds, whatever auth_cache_ttl says: a user who
+ * just fixed a typo must not wait.
+ */
+#define PWCACHE_MAX		4096
+#define PWCACHE_KEY_LEN		32
+#define PWCACHE_FAIL_TTL	5
+/*
+ * Milliseconds a monitor waits for the master's answer to a question
+ * (report.h: a penalty, a cache look-up, the user+address count) before
+ * it goes on without one (the fixed auth_fail_delay, no cache, no
+ * limit): the master answers within its loop, never blocking.
+ */
+#define MON_ASK_MS		2000
+/* Descriptors the master keeps for itself besides one per session. */
+#define MASTER_NOFILE_SPARE	256
+
 /* ---- a kpopd session: the monitor and the net process ---- */
 /* Login attempts a session may make before the monitor gives up. */
 #define MON_AUTH_TRIES		10

@@ -18,6 +18,7 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "kpopd/kpopd.h"
+#include "kpopd/trusted.h"
 
 #define OFF(f)	offsetof(struct kpopd_conf, f)
 #define DAY	86400U
@@ -56,6 +57,9 @@ static const struct conf_key kconf_keys[] = {
 	{ "max_sessions", CONF_UINT, OFF(max_sessions), 1, 100000 },
 	{ "max_sessions_per_ip", CONF_UINT, OFF(max_sessions_per_ip), 1,
 	    100000 },
+	{ "max_sessions_per_user_ip", CONF_UINT,
+	    OFF(max_sessions_per_user_ip), 1, 100000 },
+	{ "trusted_networks", CONF_STRING, OFF(trusted_networks), 0, 0 },
 	{ "max_bad_commands", CONF_UINT, OFF(max_bad_commands), 1, 1000 },
 	/* RFC 2449 s.4: 255; more only for clients that ignore it. */
 	{ "max_line_length", CONF_UINT, OFF(max_line_length), POP3_CMD_MAX,
@@ -64,6 +68,9 @@ static const struct conf_key kconf_keys[] = {
 	/* RFC 1939 section 3: an autologout timer of at least 10 minutes. */
 	{ "idle_timeout", CONF_DURATION, OFF(idle_timeout), 600, DAY },
 	{ "auth_fail_delay", CONF_DURATION, OFF(auth_fail_delay), 0, 60 },
+	{ "auth_fail_delay_max", CONF_DURATION, OFF(auth_fail_delay_max), 0,
+	    300 },
+	{ "auth_cache_ttl", CONF_DURATION, OFF(auth_cache_ttl), 0, 3600 },
 	{ "login_delay", CONF_DURATION, OFF(login_delay), 0, DAY },
 	{ "lock_timeout", CONF_DURATION, OFF(lock_timeout), 1, 600 },
 	{ "takeover_idle", CONF_DURATION, OFF(takeover_idle), 0, DAY },
@@ -106,11 +113,14 @@ kconf_defaults(struct kpopd_conf *c)
 	kconf_str(&c->expire, "never");
 	c->max_sessions = 200;
 	c->max_sessions_per_ip = 10;
+	c->max_sessions_per_user_ip = 10;
+	kconf_str(&c->trusted_networks, "");
 	c->max_bad_commands = 10;
 	c->max_line_length = POP3_CMD_MAX;
 	c->login_timeout = 120;
 	c->idle_timeout = 600;
 	c->auth_fail_delay = 2;
+	c->auth_fail_delay_max = 15;
 	c->lock_timeout = 10;
 	c->tls_timeout = 30;
 }
@@ -320,6 +330,8 @@ kconf_check(const struct kpopd_conf *c, char *err, size_t errlen)
 		    "none)", c->control_socket, CTL_PATH_MAX - 1);
 		return -1;
 	}
+	if (trusted_check(c->trusted_networks, err, errlen) == -1)
+		return -1;
 	if (c->listen_pop3[0] == '\0' && c->listen_pop3s[0] == '\0' &&
 	    c->listen_kpop[0] == '\0') {
 		util_snprintf(err, errlen, "nothing to listen on: "

@@ -59,11 +59,16 @@ struct kpopd_conf {
 	char		*expire;	/* "never" or days */
 	unsigned int	 max_sessions;
 	unsigned int	 max_sessions_per_ip;
+	unsigned int	 max_sessions_per_user_ip;
+	char		*trusted_networks;	/* exempt from per-address
+						   limits (trusted.h) */
 	unsigned int	 max_bad_commands;
 	unsigned int	 max_line_length;	/* octets, CRLF included */
 	unsigned int	 login_timeout;	/* seconds */
 	unsigned int	 idle_timeout;	/* seconds */
 	unsigned int	 auth_fail_delay;	/* seconds */
+	unsigned int	 auth_fail_delay_max;	/* the penalty's cap, s */
+	unsigned int	 auth_cache_ttl;	/* seconds; 0: no cache */
 	unsigned int	 login_delay;	/* seconds between logins */
 	unsigned int	 lock_timeout;	/* seconds */
 	unsigned int	 takeover_idle;	/* seconds; 0: never */

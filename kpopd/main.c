@@ -36,10 +36,12 @@
 #include "kpopd/ctl.h"
 #include "kpopd/drop.h"
 #include "kpopd/kpopd.h"
+#include "kpopd/limits.h"
 #include "kpopd/refuse.h"
 #include "kpopd/sessions.h"
 #include "kpopd/stats.h"
 #include "kpopd/title.h"
+#include "kpopd/trusted.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc"
@@ -417,14 +419,15 @@ accept_one(const struct listener *l, const struct kpopd_conf *c,
 	s.fd = fd;
 	s.privsep = privsep;
 	s.virt = &virt;
-	if (sessions_count() >= c->max_sessions) {
-		stats_refused(STATS_MAX_SESSIONS);
-		why = "max_sessions reached";
-	} else if (sessions_from(s.peer) >= c->max_sessions_per_ip) {
+	if (!trusted_peer(c, s.peer) &&
+	    sessions_from(s.peer) >= c->max_sessions_per_ip) {
 		util_snprintf(whybuf, sizeof(whybuf), "max_sessions_per_ip "
 		    "reached for %s", s.peer);
 		stats_refused(STATS_MAX_PER_IP);
 		why = whybuf;
+	} else if (sessions_full(c->max_sessions)) {
+		stats_refused(STATS_MAX_SESSIONS);
+		why = "max_sessions reached";
 	}
 	if (why != NULL && refuse_now(&s, why))
 		return;
@@ -524,6 +527,7 @@ serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
 	for (i = 0; i < nlisteners; i++)
 		fcntl(listeners[i].fd, F_SETFL, O_NONBLOCK);
 	title_set("kpopd: master");
+	limits_conf(c);
 	log_notice("kpopd %s started, %zu listening sockets", PACKAGE_VERSION,
 	    nlisteners);
 
@@ -567,6 +571,7 @@ serve(struct kpopd_conf *c, SSL_CTX *tls, const char *path, int path_given,
 				/* Sessions keep their own copies (fork). */
 				kconf_free(c);
 				*c = *n;
+				limits_conf(c);
 				SSL_CTX_free(tls);
 				tls = ntls;
 				log_set_level(opt_debug ? LOG_DEBUG :

@@ -24,6 +24,7 @@
 #include "kpopd/kpopd.h"
 #include "kpopd/mon-int.h"
 #include "kpopd/passwd.h"
+#include "kpopd/pwcache.h"
 #include "kpopd/template.h"
 #include "kpopd/user.h"
 
@@ -129,8 +130,7 @@ int
 mon_auth_refused(struct mon *m, const char *who, const char *why)
 {
 	log_failed(m, who, why);
-	if (m->c->auth_fail_delay > 0)
-		sleep(m->c->auth_fail_delay);
+	mon_limits_fail_wait(m);
 	return mon_auth_reply(m, KP_AUTH, "invalid user name or password");
 }
 
@@ -140,10 +140,11 @@ mon_auth_refused(struct mon *m, const char *who, const char *why)
  * mechanisms that carry a password (PLAIN, LOGIN) go through it alike.
  */
 static int
-password_check(const struct mon *m, const char *user, const char *pass,
+password_check(struct mon *m, const char *user, const char *pass,
     char *err, size_t errlen)
 {
 	char princ[KPOPD_USER_MAX + 64], svc[300];
+	int r;
 
 	if (!user_name_ok(user)) {
 		util_strlcpy(err, "unacceptable user name", errlen);
@@ -158,8 +159,22 @@ password_check(const struct mon *m, const char *user, const char *pass,
 		}
 		util_snprintf(svc, sizeof(svc), "%s/%s", m->c->service,
 		    m->c->hostname);
-		return pw_check_krb5(princ, pass, m->c->keytab, svc, err,
+		/* auth_cache_ttl: the master may know this pair already. */
+		switch (mon_limits_pw_cached(m, user, pass)) {
+		case PWC_GOOD:
+			log_debug("%s: password accepted from the cache", user);
+			return KP_OK;
+		case PWC_BAD:
+			util_strlcpy(err, "password refused (cached: the KDC "
+			    "refused the same one moments ago)", errlen);
+			return KP_AUTH;
+		default:
+			break;
+		}
+		r = pw_check_krb5(princ, pass, m->c->keytab, svc, err,
 		    errlen);
+		mon_limits_pw_checked(m, r);
+		return r;
 	}
 	if (strcmp(m->c->password_check, "sasl") == 0)
 		return pw_check_sasl(user, pass, m->c->service,
@@ -384,8 +399,7 @@ refused:
 		if (server == NULL || krb5_mk_error(ctx, &e, &errpkt) != 0)
 			memset(&errpkt, 0, sizeof(errpkt));
 	}
-	if (m->c->auth_fail_delay > 0)
-		sleep(m->c->auth_fail_delay);
+	mon_limits_fail_wait(m);
 	r = kpop_reply(m, 0, errpkt.data, errpkt.length);
 out:
 	krb5_free_data_contents(ctx, &rep);

@@ -13,6 +13,7 @@
 
 #include "common/ipc.h"
 #include "common/krb5tok.h"
+#include "common/limits.h"
 #include "common/sasl.h"
 #include "kpopd/kpopd.h"
 
@@ -33,6 +34,12 @@ struct mon {
 	uint64_t			 bytes;	/* the net process says sent */
 	uint64_t			 bytes_told;	/* to the master */
 	int64_t				 told_ms;
+	uint32_t			 ask_seq;	/* the last question */
+	int				 kicked;	/* while asking one */
+	/* The password-check key (pwcache.h) of the password being
+	   checked; pw_fresh: the KDC just accepted it (R_LOGIN takes it). */
+	unsigned char			 pw_key[PWCACHE_KEY_LEN];
+	int				 pw_keyed, pw_fresh;
 	struct maildrop			*md;
 	unsigned int			 tries;
 	uint32_t			 used;	/* MC_ONCE requests made */
@@ -109,6 +116,26 @@ void	mon_report_kicked(struct mon *) KP_NONNULL(1);
  * byte count; other requests are ignored.
  */
 void	mon_report_drain(struct mon *) KP_NONNULL(1);
+/*
+ * mon-limits.c: the questions to the master (report.h), each answered
+ * within MON_ASK_MS or done without.  mon_limits_fail_wait: a login was
+ * refused; wait the delay the master sets for this address (the
+ * failed-login penalty), auth_fail_delay without one.  mon_limits_userip:
+ * 1 if m->user may log in from this address (max_sessions_per_user_ip),
+ * 0 (logged) if not: the caller answers [IN-USE].
+ */
+void	mon_limits_fail_wait(struct mon *) KP_NONNULL(1);
+int	mon_limits_userip(struct mon *) KP_NONNULL(1) KP_WUR;
+/*
+ * mon-limits.c: the password-check cache (auth_cache_ttl, password_check
+ * = krb5): what the master knows of user and pass (PWC_NONE, PWC_GOOD,
+ * PWC_BAD; PWC_NONE without a cache), the key kept in m; then, after a
+ * check by the KDC, its result (an enum kp_status): a good one rides on
+ * the login's report, a refusal is told at once.
+ */
+int	mon_limits_pw_cached(struct mon *, const char *user, const char *pass)
+	    KP_NONNULL(1, 2, 3);
+void	mon_limits_pw_checked(struct mon *, int result) KP_NONNULL(1);
 /* mon-auth.c: count a login attempt; 1 if it may go on, 0 (logged) not. */
 int	mon_auth_attempt(struct mon *) KP_NONNULL(1);
 /*

@@ -54,11 +54,26 @@ login_method(const struct mon *m)
 void
 mon_report_login(struct mon *m, int result)
 {
+	int fresh = result == KP_OK && m->pw_fresh;
+
 	ipc_reset(&rb);
 	ipc_put_status(&rb, result);
 	ipc_put_str(&rb, login_method(m));
 	ipc_put_str(&rb, result == KP_OK ? m->user : "");
-	report(m, R_LOGIN);
+	ipc_put_bytes(&rb, m->pw_key, fresh ? sizeof(m->pw_key) : 0);
+	util_wipe(m->pw_key, sizeof(m->pw_key));
+	m->pw_keyed = m->pw_fresh = 0;
+	/*
+	 * The master must hear that the login is done before we become
+	 * the mail user: it then fills the cache from nothing more this
+	 * session says.  If it cannot hear it, it hears nothing more.
+	 */
+	if (m->report != -1 && ipc_send(m->report, R_LOGIN, &rb, -1) == -1 &&
+	    result == KP_OK) {
+		close(m->report);
+		m->report = -1;
+	}
+	util_wipe(rb.data, rb.len);
 }
 
 void
@@ -91,6 +106,8 @@ mon_report_wait(struct mon *m, uint32_t *typep)
 	uint32_t type;
 	int r;
 
+	if (m->kicked)
+		return MON_KICKED;	/* it came during a question */
 	for (;;) {
 		pfd[0].fd = m->sock;
 		pfd[0].events = POLLIN;

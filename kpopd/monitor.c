@@ -32,6 +32,7 @@
 #include "kpopd/kpopd.h"
 #include "kpopd/maildrop.h"
 #include "kpopd/mon-int.h"
+#include "kpopd/pwcache.h"
 #include "kpopd/template.h"
 #include "kpopd/title.h"
 #include "kpopd/user.h"
@@ -209,6 +210,11 @@ finish_login(struct mon *m, const char *method)
 		    strcmp(m->c->user_type, "virtual") == 0 ?
 		    m->c->virtual_user : m->user);
 		return mon_auth_refused(m, m->user, err);
+	}
+	if (!mon_limits_userip(m)) {
+		(void)mon_auth_reply(m, KP_INUSE, "too many sessions of "
+		    "yours from this address");
+		return -1;
 	}
 	if (login_delay_check(m, &ldfd)) {
 		log_notice("%s logged in again within login_delay; refused "
@@ -632,6 +638,7 @@ monitor_main(const struct session_start *s)
 		    "the connection: %s", s->peer, strerror(errno));
 		_exit(71);
 	case 0:
+		pwcache_forget();	/* the net process has no use for it */
 		close(sv[0]);
 		if (s->report != -1)
 			close(s->report);	/* the master is not its to reach */

@@ -13,8 +13,11 @@
 
 enum {
 	/* monitor->master: result (ipc_put_status), method str (USER,
-	   APOP, KPOP or the SASL mechanism), user str ("" unless KP_OK):
-	   a login was answered.  KP_OK: the session is in TRANSACTION. */
+	   APOP, KPOP or the SASL mechanism), user str ("" unless KP_OK),
+	   key bytes (empty, or the PWCACHE_KEY_LEN password-check key of
+	   a password the KDC just accepted, for the cache): a login was
+	   answered.  KP_OK: the session is in TRANSACTION (the one report
+	   that may fill the cache, pwcache.h). */
 	R_LOGIN = 1,
 	/* monitor->master: nothing.  The session is in UPDATE (QUIT). */
 	R_UPDATE,
@@ -22,7 +25,28 @@ enum {
 	R_BYTES,
 	/* master->monitor: nothing.  kpopctl kick: end the session as a
 	   dropped connection would (nothing deleted). */
-	R_KICK
+	R_KICK,
+	/*
+	 * The questions (limits.h): monitor->master, seq u32 first; the
+	 * master answers R_ANSWER with the same seq, never waiting, and
+	 * only for the session the question came on (its address, its
+	 * state).  A monitor that gets no answer in MON_ASK_MS goes on
+	 * without one.
+	 */
+	/* seq: a login was refused; the answer is the delay in ms. */
+	R_FAILED,
+	/* seq, key bytes: is this password-check key cached?  The answer
+	   is PWC_NONE, PWC_GOOD or PWC_BAD (pwcache.h). */
+	R_PW_ASK,
+	/* seq, key bytes: the KDC refused this password (cached for
+	   PWCACHE_FAIL_TTL at most).  No answer. */
+	R_PW_BAD,
+	/* seq, user str: may this user log in from this address
+	   (max_sessions_per_user_ip)?  The answer: 1, the session then
+	   counts as the user's until its login fails; 0, over the limit. */
+	R_USERIP,
+	/* master->monitor: seq u32, value u32. */
+	R_ANSWER
 };
 
 #endif

@@ -27,6 +27,8 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "kpopd/kpopd.h"
+#include "kpopd/limits.h"
+#include "kpopd/pwcache.h"
 #include "kpopd/report.h"
 #include "kpopd/sessions.h"
 #include "kpopd/stats.h"
@@ -43,6 +45,9 @@ struct sess {
 	int64_t		 start_ms;	/* util_now_ms() at the fork */
 	time_t		 start;
 	enum sess_state	 state;
+	int		 claimed;	/* user: a login under way (R_USERIP) */
+	int		 dropping;	/* SIGTERMed for a new connection */
+	int64_t		 active_ms;	/* the last question it asked */
 	uint64_t	 bytes;		/* sent, as last reported */
 	char		 peer[64];
 	char		 user[KPOPD_USER_MAX];		/* "" before login */
@@ -155,6 +160,42 @@ sessions_from(const char *peer)
 	return n;
 }
 
+/* Since when s has been idle, as far as the master can tell. */
+static int64_t
+idle_since(const struct sess *s)
+{
+	return s->active_ms > s->start_ms ? s->active_ms : s->start_ms;
+}
+
+int
+sessions_full(unsigned int max)
+{
+	struct sess *old = NULL;
+	size_t i, live = 0;
+
+	for (i = 0; i < ntab; i++) {
+		if (tab[i].dropping)
+			continue;
+		live++;
+		if (tab[i].state == SS_AUTH && !tab[i].claimed &&
+		    (old == NULL || idle_since(&tab[i]) < idle_since(old)))
+			old = &tab[i];
+	}
+	if (live < max)
+		return 0;
+	if (old == NULL)
+		return 1;
+	/* Its monitor ends it as at shutdown: the net process goes. */
+	kill(old->pid, SIGTERM);
+	old->dropping = 1;
+	stats_refused(STATS_IDLE_DROPPED);
+	log_notice("max_sessions (%u) reached: dropping the oldest idle "
+	    "pre-login session (process %ld from %s, idle %lld s) for a new "
+	    "connection", max, (long)old->pid, old->peer,
+	    (long long)((util_now_ms() - idle_since(old)) / 1000));
+	return 0;
+}
+
 int
 sessions_fd(void)
 {
@@ -183,11 +224,87 @@ copy_shown(char *out, size_t len, const char *in)
 	out[i] = '\0';
 }
 
+/* Sessions of user (as shown) from peer, logged in or logging in. */
+static unsigned int
+user_ip_count(const struct sess *self, const char *user, const char *peer)
+{
+	unsigned int n = 0;
+	size_t i;
+
+	for (i = 0; i < ntab; i++)
+		if (&tab[i] != self && !tab[i].dropping &&
+		    (tab[i].state != SS_AUTH || tab[i].claimed) &&
+		    strcmp(tab[i].user, user) == 0 &&
+		    strcmp(tab[i].peer, peer) == 0)
+			n++;
+	return n;
+}
+
+/*
+ * A question from s's monitor (report.h), in rb after its type: answered
+ * at once, for s's own address and state; an answer it has no room for
+ * is dropped (the monitor goes on without).  0, or -1 if malformed.
+ */
+static int
+question(struct sess *s, uint32_t type)
+{
+	char user[KPOPD_USER_MAX];
+	const void *key = NULL;
+	size_t keylen = 0;
+	uint32_t seq, answer = 0;
+	static struct ipc_buf out;
+
+	if (ipc_get_u32(&rb, &seq) == -1)
+		return -1;
+	if ((type == R_PW_ASK || type == R_PW_BAD) &&
+	    ipc_get_bytes(&rb, &key, &keylen) == -1)
+		return -1;
+	if (type == R_USERIP && ipc_get_str(&rb, user, sizeof(user)) == -1)
+		return -1;
+	if (ipc_end(&rb) == -1)
+		return -1;
+	s->active_ms = util_now_ms();
+	/* After the login a session has nothing to ask of the cache. */
+	if (s->state != SS_AUTH)
+		type = type == R_PW_BAD ? 0 : R_ANSWER;
+	switch (type) {
+	case R_FAILED:
+		answer = limits_failed(s->peer);
+		break;
+	case R_PW_ASK:
+		answer = (uint32_t)limits_pw_lookup(key, keylen);
+		break;
+	case R_PW_BAD:
+		limits_pw_bad(key, keylen);
+		return 0;
+	case R_USERIP:
+		copy_shown(user, sizeof(user), user);
+		answer = limits_userip_ok(s->peer, user_ip_count(s, user,
+		    s->peer));
+		if (answer) {
+			util_strlcpy(s->user, user, sizeof(s->user));
+			s->claimed = 1;
+		}
+		break;
+	case 0:
+		return 0;
+	default:
+		break;
+	}
+	ipc_reset(&out);
+	ipc_put_u32(&out, seq);
+	ipc_put_u32(&out, answer);
+	(void)!ipc_send(s->rfd, R_ANSWER, &out, -1);
+	return 0;
+}
+
 /* One report from s, in rb.  0, or -1 if it was malformed. */
 static int
 take_report(struct sess *s, uint32_t type)
 {
 	char method[KPOPD_MECH_MAX], user[KPOPD_USER_MAX];
+	const void *key;
+	size_t keylen;
 	uint64_t bytes;
 	int result;
 
@@ -196,14 +313,20 @@ take_report(struct sess *s, uint32_t type)
 		if (ipc_get_status(&rb, &result) == -1 ||
 		    ipc_get_str(&rb, method, sizeof(method)) == -1 ||
 		    ipc_get_str(&rb, user, sizeof(user)) == -1 ||
+		    ipc_get_bytes(&rb, &key, &keylen) == -1 ||
 		    ipc_end(&rb) == -1)
 			return -1;
 		stats_login(method, result);
 		if (result == KP_OK && s->state == SS_AUTH) {
+			/* The one report that may fill the cache. */
+			limits_login_ok(s->peer, key, keylen);
 			s->state = SS_TRANS;
 			copy_shown(s->user, sizeof(s->user), user);
 			util_strlcpy(s->method, stats_method_ok(method) ?
 			    method : "other", sizeof(s->method));
+		} else if (s->state == SS_AUTH) {
+			s->claimed = 0;
+			s->user[0] = '\0';
 		}
 		return 0;
 	case R_UPDATE:
@@ -221,6 +344,11 @@ take_report(struct sess *s, uint32_t type)
 			s->bytes = bytes;
 		}
 		return 0;
+	case R_FAILED:
+	case R_PW_ASK:
+	case R_PW_BAD:
+	case R_USERIP:
+		return question(s, type);
 	default:
 		return -1;
 	}

@@ -42,6 +42,16 @@ void	sessions_reap(int (*other)(pid_t pid, int status));
 /* Shutdown: SIGTERM every session, wait STOP_GRACE, then SIGKILL. */
 void	sessions_stop(int (*other)(pid_t pid, int status));
 
+/*
+ * At max_sessions: whether a new connection must be refused.  When
+ * max sessions run (besides those being dropped) and one of them is
+ * still in AUTHORIZATION with no login under way, the one idle the
+ * longest is ended (SIGTERM) to make room, and 0 is returned: a flood of
+ * idle connections cannot lock everyone out for login_timeout.  1 when
+ * every session is logged in or logging in.
+ */
+int	sessions_full(unsigned int max);
+
 /* A descriptor for the master's poll() (readable: sessions_run). */
 int	sessions_fd(void);
 /* Read the reports that are waiting; never blocks. */

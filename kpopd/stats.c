@@ -22,8 +22,10 @@ static const char *const result_names[R_RESULTS] = {
 	"ok", "failed", "in_use", "delay", "error"
 };
 static const char *const refusal_names[STATS_REFUSALS] = {
-	"in_use", "max_sessions", "max_sessions_per_ip"
+	"in_use", "max_sessions", "max_sessions_per_ip",
+	"max_sessions_per_user_ip", "idle_dropped"
 };
+static const char *const cache_names[] = { "miss", "hit", "hit_failed" };
 
 /* The histogram's upper bounds in seconds; +Inf follows. */
 static const unsigned int bounds[] = {
@@ -38,6 +40,8 @@ static struct {
 	uint64_t	started;
 	uint64_t	bytes;
 	uint64_t	refused[STATS_REFUSALS];
+	uint64_t	penalties;
+	uint64_t	cache[3];	/* by cache_names */
 	size_t		nmethods;
 	struct {
 		char		name[METHOD_MAX];
@@ -124,6 +128,19 @@ stats_refused(enum stats_refusal why)
 		st.refused[why]++;
 }
 
+void
+stats_penalty(void)
+{
+	st.penalties++;
+}
+
+void
+stats_pwcache(int result)
+{
+	if (result >= 0 && (size_t)result < KP_NELEM(st.cache))
+		st.cache[result]++;
+}
+
 int
 stats_print(FILE *f, size_t sessions)
 {
@@ -152,11 +169,22 @@ stats_print(FILE *f, size_t sessions)
 	    "any TLS).\n"
 	    "kpopd_sent_bytes_total %" PRIu64 "\n", st.bytes);
 	fprintf(f, "# TYPE kpopd_refusals counter\n"
-	    "# HELP kpopd_refusals Connections over a session limit, and "
-	    "logins refused [IN-USE].\n");
+	    "# HELP kpopd_refusals Connections over a session limit (or "
+	    "idle ones dropped for new ones), and logins refused "
+	    "[IN-USE].\n");
 	for (r = 0; r < STATS_REFUSALS; r++)
 		fprintf(f, "kpopd_refusals_total{reason=\"%s\"} %" PRIu64
 		    "\n", refusal_names[r], st.refused[r]);
+	fprintf(f, "# TYPE kpopd_auth_penalties counter\n"
+	    "# HELP kpopd_auth_penalties Refused logins answered after more "
+	    "than auth_fail_delay (the failed-login penalty).\n"
+	    "kpopd_auth_penalties_total %" PRIu64 "\n", st.penalties);
+	fprintf(f, "# TYPE kpopd_auth_cache counter\n"
+	    "# HELP kpopd_auth_cache Password-check cache look-ups "
+	    "(auth_cache_ttl), by result.\n");
+	for (r = 0; r < KP_NELEM(st.cache); r++)
+		fprintf(f, "kpopd_auth_cache_total{result=\"%s\"} %" PRIu64
+		    "\n", cache_names[r], st.cache[r]);
 	fprintf(f, "# TYPE kpopd_session_duration_seconds histogram\n"
 	    "# UNIT kpopd_session_duration_seconds seconds\n"
 	    "# HELP kpopd_session_duration_seconds How long sessions "

@@ -19,6 +19,9 @@ enum stats_refusal {
 	STATS_INUSE,		/* [IN-USE]: the maildrop was locked */
 	STATS_MAX_SESSIONS,	/* max_sessions reached */
 	STATS_MAX_PER_IP,	/* max_sessions_per_ip reached */
+	STATS_MAX_USER_IP,	/* max_sessions_per_user_ip reached */
+	STATS_IDLE_DROPPED,	/* an idle pre-login session dropped for a
+				   new one at max_sessions */
 	STATS_REFUSALS
 };
 
@@ -36,6 +39,10 @@ void	stats_login(const char *method, int result) KP_NONNULL(1);
 void	stats_bytes(uint64_t n);
 /* A connection or login was refused for why. */
 void	stats_refused(enum stats_refusal why);
+/* A refused login was answered after more than auth_fail_delay. */
+void	stats_penalty(void);
+/* A password-cache look-up: 0 a miss, 1 a good hit, 2 a failure hit. */
+void	stats_pwcache(int result);
 /* Whether s is a method name as stats keeps it (see stats_login). */
 int	stats_method_ok(const char *s) KP_NONNULL(1);
 /*
