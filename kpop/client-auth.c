@@ -153,12 +153,27 @@ out:
 /* ---- logins ---- */
 
 static int
-login_result(struct pop *p, int st, const char *method)
+login_result(struct pop *p, const struct pop_login *l, int st,
+    const char *method)
 {
+	char said[sizeof(p->err)];
+
 	if (st == POP_OK) {
 		util_strlcpy(p->auth_buf, method, sizeof(p->auth_buf));
 		p->auth_method = p->auth_buf;
 		return POP_OK;
+	}
+	/*
+	 * RFC 3206 s.4: a permanent fault, here after the credentials were
+	 * taken: kpopd's answer for a user who has no maildrop on that
+	 * server (create_maildrop = no), that is usually a wrong post office.
+	 */
+	if (st == POP_ERR && strcasecmp(p->code, "SYS/PERM") == 0) {
+		util_strlcpy(said, p->err, sizeof(said));
+		return pop_fail(p, POP_AUTH, "%s ([SYS/PERM]: refused for good "
+		    "after the login: the server has no maildrop for %s there, "
+		    "or cannot open it; is it %s's post office?)", said,
+		    l->user, l->user);
 	}
 	if (st == POP_ERR)
 		return pop_err_class(p, POP_AUTH) == POP_TEMP ? POP_TEMP :
@@ -173,7 +188,7 @@ pop_auth_user(struct pop *p, const struct pop_login *l)
 	int st;
 
 	if ((st = pop_simple(p, "USER %s", l->user)) != POP_OK)
-		return login_result(p, st, "USER");
+		return login_result(p, l, st, "USER");
 	if (l->password == NULL || (pw = l->password(l->password_arg)) ==
 	    NULL)
 		return pop_fail(p, POP_AUTH, "no password for %s", l->user);
@@ -184,7 +199,7 @@ pop_auth_user(struct pop *p, const struct pop_login *l)
 
 		st = pop_read_resp(p, &r);
 	}
-	return login_result(p, st, "USER/PASS");
+	return login_result(p, l, st, "USER/PASS");
 }
 
 int
@@ -193,10 +208,10 @@ pop_auth_kpop(struct pop *p, const struct pop_login *l)
 	int st;
 
 	if ((st = pop_simple(p, "USER %s", l->user)) != POP_OK)
-		return login_result(p, st, "KPOP");
+		return login_result(p, l, st, "KPOP");
 	/* The server ignores the text; fetchmail sends this word. */
 	st = pop_simple(p, "PASS krb_ticket");
-	return login_result(p, st, "KPOP");
+	return login_result(p, l, st, "KPOP");
 }
 
 int
@@ -234,7 +249,7 @@ pop_auth_apop(struct pop *p, const struct pop_login *l)
 
 		st = pop_read_resp(p, &r);
 	}
-	return login_result(p, st, "APOP");
+	return login_result(p, l, st, "APOP");
 }
 
 /* Which offered mechanisms kpop may use: allowed ones, passwords in TLS. */
@@ -367,14 +382,14 @@ pop_auth_sasl(struct pop *p, const struct pop_login *l)
 		st = pop_send_line(p, 1, "%s", b64);
 	}
 	if (st != POP_OK) {
-		st = login_result(p, st, mech);
+		st = login_result(p, l, st, mech);
 		goto out;
 	}
 	p->ssf = xsasl_client_ssf(c);
 	util_snprintf(method, sizeof(method), "SASL %s%s", mech,
 	    p->ssf > 0 ? " + layer" : o.cb_name != NULL &&
 	    strstr(mech, "-PLUS") != NULL ? " (channel-bound)" : "");
-	st = login_result(p, POP_OK, method);
+	st = login_result(p, l, POP_OK, method);
 	if (p->ssf > 0) {
 		/* RFC 4422 s.3.7: the layer starts after the +OK's CRLF. */
 		xsasl_client_codec(c, &codec);

@@ -42,6 +42,7 @@ static const struct conf_key kconf_keys[] = {
 	{ "tls_max_version", CONF_STRING, OFF(tls_max_version), 0, 0 },
 	{ "krb5_principal", CONF_STRING, OFF(krb5_principal), 0, 0 },
 	{ "maildrop", CONF_STRING, OFF(maildrop), 0, 0 },
+	{ "create_maildrop", CONF_BOOL, OFF(create_maildrop), 0, 1 },
 	{ "user_type", CONF_STRING, OFF(user_type), 0, 0 },
 	{ "virtual_user", CONF_STRING, OFF(virtual_user), 0, 0 },
 	{ "spool_group", CONF_STRING, OFF(spool_group), 0, 0 },
@@ -101,6 +102,7 @@ kconf_defaults(struct kpopd_conf *c)
 	kconf_str(&c->tls_max_version, "1.3");
 	kconf_str(&c->krb5_principal, "%u");
 	kconf_str(&c->maildrop, "mbox:/var/mail/%u");
+	c->create_maildrop = 1;
 	kconf_str(&c->user_type, "system");
 	kconf_str(&c->spool_group, "mail");
 	kconf_str(&c->unpriv_user, "kpopd");

@@ -295,6 +295,11 @@ mdir_openroot(struct mdir *m, const struct md_opts *o, char *err,
 		m->rootfd = md_path_openat(pfd, name, O_RDONLY | O_DIRECTORY,
 		    0);
 	}
+	if (m->rootfd == -1 && errno == ENOENT && !o->create) {
+		(void)close(pfd);
+		util_snprintf(err, errlen, "%s: no such maildrop", m->path);
+		return KP_PERM;
+	}
 	if (m->rootfd == -1) {
 		rc = md_path_failed(pfd, name, m->path, errno, err, errlen);
 		(void)close(pfd);

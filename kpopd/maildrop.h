@@ -89,7 +89,13 @@ struct md_opts {
 	 * md_touch() refreshes at most once a second.
 	 */
 	unsigned int	takeover_idle;
-	/* Create a missing Maildir (new, cur, tmp) instead of KP_PERM. */
+	/*
+	 * A maildrop that does not exist: Maildir, create it (and a missing
+	 * new, cur or tmp); mbox, an empty maildrop (the file is left to
+	 * the MDA to create).  0: KP_PERM ("no such maildrop"), with
+	 * nothing created, for a server that must not serve users whose
+	 * mail lives elsewhere (kpopd.conf create_maildrop).
+	 */
 	int		create;
 	struct md_spool	spool;
 	/*

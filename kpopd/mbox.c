@@ -366,6 +366,9 @@ mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
 		if ((rc = md_path_check(&st, MD_K_FILE, opts, path, err,
 		    errlen)) != KP_OK)
 			return rc;
+	} else if (errno == ENOENT && !opts->create) {
+		util_snprintf(err, errlen, "%s: no such maildrop", path);
+		return KP_PERM;
 	}
 	mbox_lock_spool(&mb->spool, 1);
 	rc = md_lock_session(md, mb->dirfd, buf, shown, opts, err, errlen);
@@ -382,8 +385,11 @@ mbox_open(struct maildrop *md, const char *path, const struct md_opts *opts,
 	if (rc != KP_OK)
 		goto out;
 	if (fd == -1) {
-		/* No mbox yet: an empty maildrop. */
-		rc = KP_OK;
+		/* No mbox (removed since the look above): empty, or none. */
+		if (!opts->create)
+			util_snprintf(err, errlen, "%s: no such maildrop",
+			    path);
+		rc = opts->create ? KP_OK : KP_PERM;
 		goto out;
 	}
 	if (fstat(fd, &st) == -1) {

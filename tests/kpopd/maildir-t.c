@@ -245,6 +245,8 @@ test_paths(void)
 
 	is_int(md_open(MD_MAILDIR, p, &o, &md, err, sizeof(err)), KP_PERM,
 	    "a missing Maildir is KP_PERM (%s)", err);
+	ok(strstr(err, "notyet: no such maildrop") != NULL &&
+	    access(p, F_OK) == -1, "saying so, and creating nothing");
 	if (mkdir(p, 0700) == -1)
 		bail("mkdir");
 	is_int(md_open(MD_MAILDIR, p, &o, &md, err, sizeof(err)), KP_PERM,

@@ -280,18 +280,29 @@ static void
 test_paths(void)
 {
 	struct maildrop *md;
+	struct md_opts o = opts0;
 	char err[256];
 	const char *p;
 
 	p = t_path(scratch, "missing");
-	if (is_int(md_open(MD_MBOX, p, &opts0, &md, err, sizeof(err)), KP_OK,
-	    "a missing mbox opens (%s)", err)) {
+	o.create = 1;
+	if (is_int(md_open(MD_MBOX, p, &o, &md, err, sizeof(err)), KP_OK,
+	    "create: a missing mbox opens (%s)", err)) {
 		is_int((long long)md_count(md), 0, "empty");
 		is_int(md_commit(md, (const unsigned char *)"", err,
 		    sizeof(err)), KP_OK, "commit of nothing");
 		md_close(md);
 	}
 	ok(!exists(p), "and is not created");
+	/* create_maildrop = no: a missing spool file is no maildrop. */
+	p = t_path(scratch, "nobox");
+	err[0] = '\0';
+	is_int(md_open(MD_MBOX, p, &opts0, &md, err, sizeof(err)), KP_PERM,
+	    "no create: a missing mbox is KP_PERM");
+	ok(strstr(err, "nobox: no such maildrop") != NULL,
+	    "saying so: %s", err);
+	ok(!exists(p) && !exists(t_path(scratch, ".nobox.kpopd.lock")),
+	    "and neither it nor a session lock is created");
 	p = t_path(scratch, "empty");
 	put_file(p, "", 0);
 	if (is_int(md_open(MD_MBOX, p, &opts0, &md, err, sizeof(err)), KP_OK,

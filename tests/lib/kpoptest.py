@@ -381,3 +381,158 @@ class Kpopd:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+# ---- a private network and a real DNS server (Hesiod, SRV) ----
+
+DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+
+
+def enter_net_namespace(script):
+    """Run script (the calling test) again in private mount and network
+    namespaces, unless it already is; a SKIP without root.  Call it first."""
+    if os.geteuid() != 0:
+        print("1..0 # SKIP needs root (private mount and network "
+              "namespaces)")
+        sys.exit(0)
+    if os.environ.get("KPOP_IN_NET_NS") == "1":
+        return
+    os.environ["KPOP_IN_NET_NS"] = "1"
+    try:
+        os.execvp("unshare", ["unshare", "-m", "-n", "--propagation",
+                              "private", sys.executable,
+                              os.path.abspath(script)])
+    except OSError as e:
+        print("1..0 # SKIP cannot run unshare: %s" % e)
+        sys.exit(0)
+
+
+def private_resolver(base, domain):
+    """In the namespace of enter_net_namespace: loopback up, and over
+    /etc/resolv.conf (nameserver 127.0.0.1, search domain) and
+    /etc/hesiod.conf (lhs .ns, rhs .domain) files of base, bind-mounted,
+    so that every program reads them where it always does and the
+    system's own stay untouched."""
+    r = subprocess.run(["ip", "link", "set", "lo", "up"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        print("1..0 # SKIP cannot bring up loopback in a network "
+              "namespace: " + r.stderr.strip())
+        sys.exit(0)
+    for name, text in (("resolv.conf", "nameserver 127.0.0.1\nsearch %s\n"
+                        "options attempts:2 timeout:1\n" % domain),
+                       ("hesiod.conf", "lhs=.ns\nrhs=.%s\nclasses=IN,HS\n" %
+                        domain)):
+        p = os.path.join(base, name)
+        with open(p, "w") as f:
+            f.write(text)
+        if not os.path.exists("/etc/" + name):
+            bail("/etc/%s is missing: nothing to bind-mount over "
+                 "(libhesiod0 installs hesiod.conf)" % name)
+        # mount follows a symlink; the namespace is private.
+        r = subprocess.run(["mount", "--bind", p, "/etc/" + name],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            bail("cannot bind-mount /etc/%s: %s" % (name, r.stderr))
+        _cleanups.append(lambda n=name: subprocess.run(
+            ["umount", "/etc/" + n], capture_output=True))
+    for v in ("HESIOD_CONFIG", "HES_DOMAIN", "LOCALDOMAIN", "RES_OPTIONS"):
+        os.environ.pop(v, None)
+
+
+def dns_txt(name, text):
+    """A dnsmasq TXT record; CR, LF, ESC, quote and backslash escaped."""
+    for a, b in (("\\", "\\\\"), ('"', '\\"'), ("\r", "\\r"), ("\n", "\\n"),
+                 ("\x1b", "\\e")):
+        text = text.replace(a, b)
+    return 'txt-record=%s,"%s"' % (name, text)
+
+
+def dns_srv(name, target, port, prio=0, weight=0):
+    return "srv-host=%s,%s,%d,%d,%d" % (name, target, port, prio, weight)
+
+
+def dns_a(name, addr):
+    return "host-record=%s,%s" % (name, addr)
+
+
+class Dnsmasq:
+    """Debian's dnsmasq on 127.0.0.1:53 (in a private network namespace):
+    it answers the records given (dns_txt, dns_srv, dns_a), class IN, and
+    NXDOMAIN for any other name in domain; nothing is forwarded.  set()
+    restarts it with other records; questions() lists what it was asked
+    since, from its query log, as (lower-case name, type name)."""
+
+    def __init__(self, base, domain, records=()):
+        if not os.access(DNSMASQ, os.X_OK):
+            bail("no dnsmasq (Debian package dnsmasq-base; tests/setup-deps "
+                 "installs it)")
+        self.base, self.domain = base, domain
+        self.proc, self.n, self.log = None, 0, None
+        _cleanups.append(self.stop)
+        self.set(records)
+
+    def _answers(self):
+        q = b"\x4b\x50\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+        q += b"".join(bytes([len(x)]) + x.encode()
+                      for x in self.domain.split("."))
+        q += b"\x00\x00\x06\x00\x01"             # SOA, IN
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(0.2)
+        try:
+            s.sendto(q, ("127.0.0.1", 53))
+            return s.recv(4096)[:2] == b"\x4b\x50"
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def set(self, records):
+        self.stop()
+        self.n += 1
+        self.log = os.path.join(self.base, "dns-%d.log" % self.n)
+        conf = os.path.join(self.base, "dnsmasq-%d.conf" % self.n)
+        with open(conf, "w") as f:
+            f.write("port=53\nlisten-address=127.0.0.1\nbind-interfaces\n"
+                    "no-resolv\nno-hosts\nno-poll\nlocal=/%s/\n"
+                    "log-queries\nlog-facility=%s\n" % (self.domain,
+                                                          self.log))
+            for r in records:
+                f.write(r + "\n")
+        self.proc = subprocess.Popen([DNSMASQ, "--keep-in-foreground",
+                                      "--conf-file=" + conf],
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        for _ in range(100):
+            if self.proc.poll() is not None:
+                bail("dnsmasq exited: " +
+                     self.proc.stderr.read().decode(errors="replace"))
+            if self._answers():
+                self.mark = len(self._log())
+                return
+            time.sleep(0.05)
+        bail("dnsmasq does not answer on 127.0.0.1:53")
+
+    def _log(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def questions(self):
+        return [(n.lower(), t) for t, n in re.findall(
+            r"query\[(\w+)\] (\S+) from", self._log()[self.mark:])]
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None:
+            self.proc.stderr.close()
+        self.proc = None
