@@ -68,6 +68,9 @@ static const struct conf_key kconf_keys[] = {
 	{ "lock_timeout", CONF_DURATION, OFF(lock_timeout), 1, 600 },
 	{ "takeover_idle", CONF_DURATION, OFF(takeover_idle), 0, DAY },
 	{ "tls_timeout", CONF_DURATION, OFF(tls_timeout), 1, 600 },
+	{ "proxy_trusted_networks", CONF_STRING, OFF(proxy_trusted_networks),
+	    0, 0 },
+	{ "trusted_networks", CONF_STRING, OFF(trusted_networks), 0, 0 },
 	CONF_KEY_END
 };
 
@@ -113,6 +116,8 @@ kconf_defaults(struct kpopd_conf *c)
 	c->auth_fail_delay = 2;
 	c->lock_timeout = 10;
 	c->tls_timeout = 30;
+	kconf_str(&c->proxy_trusted_networks, "");
+	kconf_str(&c->trusted_networks, "");
 }
 
 int
@@ -184,7 +189,14 @@ kconf_load(struct kpopd_conf *c, const char *path, int path_given,
 		if ((c->hostname = strdup(host)) == NULL)
 			abort();
 	}
-	return kconf_check(c, err, errlen);
+	if (kconf_check(c, err, errlen) == -1)
+		return -1;
+	/* Checked: these parse. */
+	if (cidr_parse_list(c->proxy_trusted_networks, &c->proxy_trusted,
+	    err, errlen) == -1 || cidr_parse_list(c->trusted_networks,
+	    &c->trusted, err, errlen) == -1)
+		return -1;
+	return 0;
 }
 
 int
@@ -247,6 +259,60 @@ int
 kconf_expire_never(const struct kpopd_conf *c)
 {
 	return strcmp(c->expire, "never") == 0;
+}
+
+/* A word of a listen_* value that is a flag, not an address. */
+static int
+listen_flag(const char *w, size_t n)
+{
+	return n == 5 && memcmp(w, "proxy", 5) == 0;
+}
+
+/* Whether a listen_* value flags an address "proxy". */
+static int
+listen_has_proxy(const char *v)
+{
+	size_t n;
+
+	for (;;) {
+		v += strspn(v, ", \t");
+		if (*v == '\0')
+			return 0;
+		n = strcspn(v, ", \t");
+		if (listen_flag(v, n))
+			return 1;
+		v += n;
+	}
+}
+
+/*
+ * proxy_trusted_networks and trusted_networks parse, and a "proxy"
+ * listener has someone to trust.  0, or -1 with err set.
+ */
+static int
+kconf_check_networks(const struct kpopd_conf *c, char *err, size_t errlen)
+{
+	struct cidr_list l;
+	char e[200];
+
+	if (cidr_parse_list(c->proxy_trusted_networks, &l, e,
+	    sizeof(e)) == -1) {
+		util_snprintf(err, errlen, "proxy_trusted_networks: %s", e);
+		return -1;
+	}
+	if (l.n == 0 && (listen_has_proxy(c->listen_pop3) ||
+	    listen_has_proxy(c->listen_pop3s) ||
+	    listen_has_proxy(c->listen_kpop))) {
+		util_snprintf(err, errlen, "a listen address is flagged "
+		    "proxy but proxy_trusted_networks is empty: name the "
+		    "load balancers' networks (e.g. 10.0.0.0/8)");
+		return -1;
+	}
+	if (cidr_parse_list(c->trusted_networks, &l, e, sizeof(e)) == -1) {
+		util_snprintf(err, errlen, "trusted_networks: %s", e);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -320,6 +386,8 @@ kconf_check(const struct kpopd_conf *c, char *err, size_t errlen)
 		    "none)", c->control_socket, CTL_PATH_MAX - 1);
 		return -1;
 	}
+	if (kconf_check_networks(c, err, errlen) == -1)
+		return -1;
 	if (c->listen_pop3[0] == '\0' && c->listen_pop3s[0] == '\0' &&
 	    c->listen_kpop[0] == '\0') {
 		util_snprintf(err, errlen, "nothing to listen on: "

@@ -22,7 +22,16 @@ enum {
 	R_BYTES,
 	/* master->monitor: nothing.  kpopctl kick: end the session as a
 	   dropped connection would (nothing deleted). */
-	R_KICK
+	R_KICK,
+	/* monitor->master: addr str: the client's address, from the
+	   PROXY header of a session on a "proxy" listener (once).  The
+	   master counts the session under it from then on and answers
+	   R_PEER_OK, or R_PEER_OVER if max_sessions_per_ip sessions are
+	   already open from that address. */
+	R_PEER,
+	/* master->monitor: nothing.  The answers to R_PEER. */
+	R_PEER_OK,
+	R_PEER_OVER
 };
 
 #endif
