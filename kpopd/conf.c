@@ -261,26 +261,36 @@ kconf_expire_never(const struct kpopd_conf *c)
 	return strcmp(c->expire, "never") == 0;
 }
 
-/* A word of a listen_* value that is a flag, not an address. */
+/*
+ * A listen_* value: comma-separated addresses, each maybe followed by
+ * the word proxy.  *proxy is set if one is.  0, or -1 with err set for
+ * a proxy that follows no address.
+ */
 static int
-listen_flag(const char *w, size_t n)
+listen_check(const char *key, const char *v, int *proxy, char *err,
+    size_t errlen)
 {
-	return n == 5 && memcmp(w, "proxy", 5) == 0;
-}
-
-/* Whether a listen_* value flags an address "proxy". */
-static int
-listen_has_proxy(const char *v)
-{
+	int addr = 0;	/* an address came since the last comma */
 	size_t n;
 
 	for (;;) {
-		v += strspn(v, ", \t");
+		for (; *v == ',' || *v == ' ' || *v == '\t'; v++)
+			if (*v == ',')
+				addr = 0;
 		if (*v == '\0')
 			return 0;
 		n = strcspn(v, ", \t");
-		if (listen_flag(v, n))
-			return 1;
+		if (n == 5 && memcmp(v, "proxy", 5) == 0) {
+			if (!addr) {
+				util_snprintf(err, errlen, "%s: 'proxy' "
+				    "follows no address (write "
+				    "HOST:PORT proxy)", key);
+				return -1;
+			}
+			*proxy = 1;
+		} else {
+			addr = 1;
+		}
 		v += n;
 	}
 }
@@ -294,15 +304,20 @@ kconf_check_networks(const struct kpopd_conf *c, char *err, size_t errlen)
 {
 	struct cidr_list l;
 	char e[200];
+	int proxy = 0;
+
+	if (listen_check("listen_pop3", c->listen_pop3, &proxy, err,
+	    errlen) == -1 || listen_check("listen_pop3s", c->listen_pop3s,
+	    &proxy, err, errlen) == -1 || listen_check("listen_kpop",
+	    c->listen_kpop, &proxy, err, errlen) == -1)
+		return -1;
 
 	if (cidr_parse_list(c->proxy_trusted_networks, &l, e,
 	    sizeof(e)) == -1) {
 		util_snprintf(err, errlen, "proxy_trusted_networks: %s", e);
 		return -1;
 	}
-	if (l.n == 0 && (listen_has_proxy(c->listen_pop3) ||
-	    listen_has_proxy(c->listen_pop3s) ||
-	    listen_has_proxy(c->listen_kpop))) {
+	if (l.n == 0 && proxy) {
 		util_snprintf(err, errlen, "a listen address is flagged "
 		    "proxy but proxy_trusted_networks is empty: name the "
 		    "load balancers' networks (e.g. 10.0.0.0/8)");
