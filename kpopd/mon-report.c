@@ -173,9 +173,12 @@ mon_report_peer(struct mon *m)
 	if (ipc_get_str(&m->in, addr, sizeof(addr)) == -1 ||
 	    ipc_end(&m->in) == -1)
 		return -1;
-	if (!m->s->proxy) {
-		log_err("the net process sent a PROXY address on a listener "
-		    "that is not flagged proxy: ending the session");
+	/* Before anything else: no login has been tried under another. */
+	if (!m->s->proxy || m->tries > 0 || m->principal[0] != '\0' ||
+	    m->apop_challenge[0] != '\0' || m->sasl != NULL) {
+		log_err("the net process sent a PROXY address out of order "
+		    "(not first, or not on a proxy listener): ending the "
+		    "session");
 		return -1;
 	}
 	/* The way kpopd writes every address, or nothing. */
