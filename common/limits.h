@@ -295,6 +295,25 @@
  */
 #define NET_AS_MAX		(256ULL * 1024 * 1024)
 
+/* ---- the PROXY protocol and trusted networks (common/proxy.c, cidr.c) ---- */
+/* Networks in one CIDR list (proxy_trusted_networks, trusted_networks). */
+#define CIDR_LIST_MAX		64
+/* A v1 (text) header, "PROXY" to CRLF: the spec's own bound (s.2.1). */
+#define PROXY_V1_MAX		107
+/*
+ * A v2 (binary) header, its 16 fixed bytes included.  The addresses take
+ * at most 216 (AF_UNIX); HAProxy adds TLVs (ALPN, authority, unique id
+ * up to 128, SSL details): 1 KiB holds what a send-proxy-v2 sends with
+ * room to spare, and bounds what an impostor makes us read.
+ */
+#define PROXY_V2_MAX		1024
+/*
+ * How long a monitor waits for the master's word on its client's address
+ * from a PROXY header (max_sessions_per_ip): the master answers from its
+ * poll loop at once; past this the session is refused [SYS/TEMP].
+ */
+#define MON_PEER_WAIT_MS	5000
+
 /* ---- the kpop client (kpop/) ---- */
 /* A KPOP AP-REP or KRB-ERROR from the server. */
 #define POP_KRB_REPLY_MAX	(16 * 1024)

@@ -18,7 +18,6 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "kpopd/kpopd.h"
-#include "kpopd/trusted.h"
 
 #define OFF(f)	offsetof(struct kpopd_conf, f)
 #define DAY	86400U
@@ -60,7 +59,6 @@ static const struct conf_key kconf_keys[] = {
 	    100000 },
 	{ "max_sessions_per_user_ip", CONF_UINT,
 	    OFF(max_sessions_per_user_ip), 1, 100000 },
-	{ "trusted_networks", CONF_STRING, OFF(trusted_networks), 0, 0 },
 	{ "max_bad_commands", CONF_UINT, OFF(max_bad_commands), 1, 1000 },
 	/* RFC 2449 s.4: 255; more only for clients that ignore it. */
 	{ "max_line_length", CONF_UINT, OFF(max_line_length), POP3_CMD_MAX,
@@ -76,6 +74,9 @@ static const struct conf_key kconf_keys[] = {
 	{ "lock_timeout", CONF_DURATION, OFF(lock_timeout), 1, 600 },
 	{ "takeover_idle", CONF_DURATION, OFF(takeover_idle), 0, DAY },
 	{ "tls_timeout", CONF_DURATION, OFF(tls_timeout), 1, 600 },
+	{ "proxy_trusted_networks", CONF_STRING, OFF(proxy_trusted_networks),
+	    0, 0 },
+	{ "trusted_networks", CONF_STRING, OFF(trusted_networks), 0, 0 },
 	CONF_KEY_END
 };
 
@@ -116,7 +117,6 @@ kconf_defaults(struct kpopd_conf *c)
 	c->max_sessions = 200;
 	c->max_sessions_per_ip = 10;
 	c->max_sessions_per_user_ip = 10;
-	kconf_str(&c->trusted_networks, "");
 	c->max_bad_commands = 10;
 	c->max_line_length = POP3_CMD_MAX;
 	c->login_timeout = 120;
@@ -125,6 +125,8 @@ kconf_defaults(struct kpopd_conf *c)
 	c->auth_fail_delay_max = 15;
 	c->lock_timeout = 10;
 	c->tls_timeout = 30;
+	kconf_str(&c->proxy_trusted_networks, "");
+	kconf_str(&c->trusted_networks, "");
 }
 
 int
@@ -196,7 +198,14 @@ kconf_load(struct kpopd_conf *c, const char *path, int path_given,
 		if ((c->hostname = strdup(host)) == NULL)
 			abort();
 	}
-	return kconf_check(c, err, errlen);
+	if (kconf_check(c, err, errlen) == -1)
+		return -1;
+	/* Checked: these parse. */
+	if (cidr_parse_list(c->proxy_trusted_networks, &c->proxy_trusted,
+	    err, errlen) == -1 || cidr_parse_list(c->trusted_networks,
+	    &c->trusted, err, errlen) == -1)
+		return -1;
+	return 0;
 }
 
 int
@@ -259,6 +268,75 @@ int
 kconf_expire_never(const struct kpopd_conf *c)
 {
 	return strcmp(c->expire, "never") == 0;
+}
+
+/*
+ * A listen_* value: comma-separated addresses, each maybe followed by
+ * the word proxy.  *proxy is set if one is.  0, or -1 with err set for
+ * a proxy that follows no address.
+ */
+static int
+listen_check(const char *key, const char *v, int *proxy, char *err,
+    size_t errlen)
+{
+	int addr = 0;	/* an address came since the last comma */
+	size_t n;
+
+	for (;;) {
+		for (; *v == ',' || *v == ' ' || *v == '\t'; v++)
+			if (*v == ',')
+				addr = 0;
+		if (*v == '\0')
+			return 0;
+		n = strcspn(v, ", \t");
+		if (n == 5 && memcmp(v, "proxy", 5) == 0) {
+			if (!addr) {
+				util_snprintf(err, errlen, "%s: 'proxy' "
+				    "follows no address (write "
+				    "HOST:PORT proxy)", key);
+				return -1;
+			}
+			*proxy = 1;
+		} else {
+			addr = 1;
+		}
+		v += n;
+	}
+}
+
+/*
+ * proxy_trusted_networks and trusted_networks parse, and a "proxy"
+ * listener has someone to trust.  0, or -1 with err set.
+ */
+static int
+kconf_check_networks(const struct kpopd_conf *c, char *err, size_t errlen)
+{
+	struct cidr_list l;
+	char e[200];
+	int proxy = 0;
+
+	if (listen_check("listen_pop3", c->listen_pop3, &proxy, err,
+	    errlen) == -1 || listen_check("listen_pop3s", c->listen_pop3s,
+	    &proxy, err, errlen) == -1 || listen_check("listen_kpop",
+	    c->listen_kpop, &proxy, err, errlen) == -1)
+		return -1;
+
+	if (cidr_parse_list(c->proxy_trusted_networks, &l, e,
+	    sizeof(e)) == -1) {
+		util_snprintf(err, errlen, "proxy_trusted_networks: %s", e);
+		return -1;
+	}
+	if (l.n == 0 && proxy) {
+		util_snprintf(err, errlen, "a listen address is flagged "
+		    "proxy but proxy_trusted_networks is empty: name the "
+		    "load balancers' networks (e.g. 10.0.0.0/8)");
+		return -1;
+	}
+	if (cidr_parse_list(c->trusted_networks, &l, e, sizeof(e)) == -1) {
+		util_snprintf(err, errlen, "trusted_networks: %s", e);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -332,7 +410,7 @@ kconf_check(const struct kpopd_conf *c, char *err, size_t errlen)
 		    "none)", c->control_socket, CTL_PATH_MAX - 1);
 		return -1;
 	}
-	if (trusted_check(c->trusted_networks, err, errlen) == -1)
+	if (kconf_check_networks(c, err, errlen) == -1)
 		return -1;
 	if (c->listen_pop3[0] == '\0' && c->listen_pop3s[0] == '\0' &&
 	    c->listen_kpop[0] == '\0') {

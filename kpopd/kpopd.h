@@ -14,6 +14,7 @@
 
 #include <openssl/ssl.h>
 
+#include "common/cidr.h"
 #include "common/limits.h"
 #include "common/status.h"
 #include "common/util.h"
@@ -61,8 +62,6 @@ struct kpopd_conf {
 	unsigned int	 max_sessions;
 	unsigned int	 max_sessions_per_ip;
 	unsigned int	 max_sessions_per_user_ip;
-	char		*trusted_networks;	/* exempt from per-address
-						   limits (trusted.h) */
 	unsigned int	 max_bad_commands;
 	unsigned int	 max_line_length;	/* octets, CRLF included */
 	unsigned int	 login_timeout;	/* seconds */
@@ -74,6 +73,13 @@ struct kpopd_conf {
 	unsigned int	 lock_timeout;	/* seconds */
 	unsigned int	 takeover_idle;	/* seconds; 0: never */
 	unsigned int	 tls_timeout;	/* seconds */
+	/* Who may send a PROXY header on a "proxy" listener (CIDR list). */
+	char		*proxy_trusted_networks;
+	/* Exempt from per-address limits and penalties (CIDR list). */
+	char		*trusted_networks;
+	/* The two lists parsed, by kconf_load. */
+	struct cidr_list proxy_trusted;
+	struct cidr_list trusted;
 };
 
 /* conf.c: defaults, reading, checking. */
@@ -143,6 +149,9 @@ struct session_start {
 	const struct kpopd_ident *virt;		/* user_type virtual, or NULL */
 	int			 report;	/* to the master (report.h), or
 						   -1; never in the net process */
+	int			 proxy;		/* a PROXY header comes first;
+						   peer is the balancer's until
+						   it is read */
 };
 
 /* monitor.c: runs the session; never returns. */
@@ -230,7 +239,14 @@ enum {
 	/* M->N: nothing, in place of any reply or unasked: kpopctl kicked
 	   the session; the monitor has let the maildrop go and shut the
 	   client socket down.  The net process logs end=kicked. */
-	M_KICKED
+	M_KICKED,
+	/* N->M: the client's address str from the PROXY header, on a
+	   "proxy" listener only, once, before anything else the session
+	   asks.  M->N: M_PROXY_RESULT. */
+	M_PROXY,
+	/* M->N: result (ipc_put_status): KP_OK, or KP_TEMP when the
+	   master counts max_sessions_per_ip sessions from that address. */
+	M_PROXY_RESULT
 };
 
 /* Where kpopctl finds the master (control_socket's default). */

@@ -117,6 +117,12 @@ limits_pw_bad(const void *key, size_t keylen)
 }
 
 int
+limits_peer_ok(const char *peer, unsigned int others, unsigned int per_ip)
+{
+	return others < per_ip || (conf != NULL && trusted_peer(conf, peer));
+}
+
+int
 limits_userip_ok(const char *peer, unsigned int others)
 {
 	if (conf == NULL || others < conf->max_sessions_per_user_ip ||

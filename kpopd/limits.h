@@ -45,5 +45,12 @@ void	limits_pw_bad(const void *key, size_t keylen);
  * monitor logs it.
  */
 int	limits_userip_ok(const char *peer, unsigned int others) KP_NONNULL(1);
+/*
+ * Whether a proxied session from peer (the PROXY header's address) may be
+ * counted as one of others from there (max_sessions_per_ip, trusted
+ * networks exempt).
+ */
+int	limits_peer_ok(const char *peer, unsigned int others,
+	    unsigned int per_ip) KP_NONNULL(1);
 
 #endif

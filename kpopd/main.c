@@ -37,6 +37,7 @@
 #include "kpopd/drop.h"
 #include "kpopd/kpopd.h"
 #include "kpopd/limits.h"
+#include "kpopd/proxied.h"
 #include "kpopd/refuse.h"
 #include "kpopd/sessions.h"
 #include "kpopd/stats.h"
@@ -51,6 +52,7 @@
 struct listener {
 	int			fd;
 	enum listen_kind	kind;
+	int			proxy;	/* a PROXY header comes first */
 };
 
 static struct listener	 listeners[LISTEN_MAX];
@@ -241,13 +243,20 @@ static int
 bind_list(const char *list, enum listen_kind kind, char *err, size_t errlen)
 {
 	char *copy, *tok, *save = NULL;
+	size_t first = nlisteners;
 	int r = 0;
 
 	if ((copy = strdup(list)) == NULL)
 		return -1;
 	for (tok = strtok_r(copy, ", \t", &save); tok != NULL && r == 0;
-	    tok = strtok_r(NULL, ", \t", &save))
-		r = bind_spec(tok, kind, err, errlen);
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		if (strcmp(tok, "proxy") != 0) {
+			first = nlisteners;
+			r = bind_spec(tok, kind, err, errlen);
+		}
+		while (strcmp(tok, "proxy") == 0 && first < nlisteners)
+			listeners[first++].proxy = 1;	/* kconf_check's */
+	}
 	free(copy);
 	return r;
 }
@@ -319,6 +328,7 @@ take_systemd_sockets(void)
 				names++;
 		}
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		listeners[nlisteners].proxy = proxied_fdname(name);
 		listeners[nlisteners].fd = fd;
 		listeners[nlisteners].kind = kind_of_name(name, fd);
 		nlisteners++;
@@ -419,7 +429,12 @@ accept_one(const struct listener *l, const struct kpopd_conf *c,
 	s.fd = fd;
 	s.privsep = privsep;
 	s.virt = &virt;
-	if (!trusted_peer(c, s.peer) &&
+	if ((s.proxy = l->proxy) && proxied_accept(c, fd, s.peer) == -1) {
+		close(fd);
+		return;
+	}
+	/* A proxied session's address is known later (sessions.c). */
+	if (!s.proxy && !trusted_peer(c, s.peer) &&
 	    sessions_from(s.peer) >= c->max_sessions_per_ip) {
 		util_snprintf(whybuf, sizeof(whybuf), "max_sessions_per_ip "
 		    "reached for %s", s.peer);
@@ -456,6 +471,8 @@ accept_one(const struct listener *l, const struct kpopd_conf *c,
 			refuse_started(pid, &s, why);
 		else
 			sessions_add(pid, s.peer);
+		if (why == NULL && s.proxy)
+			sessions_proxied(c->max_sessions_per_ip);
 		close(fd);
 	}
 }

@@ -24,7 +24,8 @@ struct xsasl_server_opts;
 enum mon_state { MS_PREAUTH = 1, MS_AUTHED = 2, MS_DONE = 4 };
 
 struct mon {
-	const struct session_start	*s;
+	const struct session_start	*s;	/* &ss */
+	struct session_start		 ss;	/* ours: peer may change */
 	const struct kpopd_conf		*c;
 	enum mon_state			 state;
 	int				 sock;
@@ -71,6 +72,10 @@ typedef int mon_handler(struct mon *);
    M_KPOP_APREQ and M_KPOP_USER. */
 mon_handler	mon_auth_pass, mon_auth_apop_challenge, mon_auth_apop,
 		mon_auth_kpop_apreq, mon_auth_kpop_user;
+
+/* mon-report.c: the handler of M_PROXY (the client's address from a
+   PROXY header, checked with the master). */
+mon_handler	mon_report_peer;
 
 /* mon-sasl.c: the handlers of M_SASL_START, M_SASL_STEP, M_SASL_ABORT. */
 mon_handler	mon_sasl_start, mon_sasl_step, mon_sasl_abort;

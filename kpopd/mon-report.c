@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "kpopd/maildrop.h"
 #include "kpopd/mon-int.h"
 #include "kpopd/report.h"
+#include "kpopd/title.h"
 
 /* Reports are built here, apart from the replies in m->out. */
 static struct ipc_buf rb;
@@ -133,6 +135,89 @@ mon_report_wait(struct mon *m, uint32_t *typep)
 		if (pfd[0].revents != 0)
 			return ipc_recv(m->sock, typep, &m->in, NULL, 0);
 	}
+}
+
+/*
+ * Ask the master whether addr may have one more session (R_PEER), and
+ * wait for its answer, MON_PEER_WAIT_MS at most: KP_OK or KP_TEMP, and
+ * *kicked set if kpopctl kicked the session meanwhile.  Without a master
+ * (kpopd -i) there is nothing to count: KP_OK.
+ */
+static int
+ask_master(struct mon *m, const char *addr, int *kicked)
+{
+	struct pollfd pfd;
+	uint32_t type;
+	int64_t until = util_now_ms() + MON_PEER_WAIT_MS, left;
+	int r;
+
+	*kicked = 0;
+	if (m->report == -1)
+		return KP_OK;
+	ipc_reset(&rb);
+	ipc_put_str(&rb, addr);
+	if (ipc_send(m->report, R_PEER, &rb, -1) == -1)
+		return KP_TEMP;
+	while ((left = until - util_now_ms()) > 0) {
+		pfd.fd = m->report;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)left) == -1 && errno != EINTR)
+			break;
+		if ((r = ipc_recv(m->report, &type, &rb, NULL, 0)) == -1 &&
+		    errno == ETIMEDOUT)
+			continue;	/* nothing yet */
+		if (r != 0)
+			break;		/* the master is gone */
+		if (type == R_PEER_OK || type == R_PEER_OVER)
+			return type == R_PEER_OK ? KP_OK : KP_TEMP;
+		if (type == R_KICK) {
+			*kicked = 1;
+			return KP_TEMP;
+		}
+	}
+	log_warn("%s: no word from the master on this session's address; "
+	    "refusing it", addr);
+	return KP_TEMP;
+}
+
+int
+mon_report_peer(struct mon *m)
+{
+	char addr[sizeof(m->ss.peer)], was[sizeof(m->ss.peer)];
+	unsigned char a[16];
+	int family, st, kicked;
+
+	if (ipc_get_str(&m->in, addr, sizeof(addr)) == -1 ||
+	    ipc_end(&m->in) == -1)
+		return -1;
+	/* Before anything else: no login has been tried under another. */
+	if (!m->s->proxy || m->tries > 0 || m->principal[0] != '\0' ||
+	    m->apop_challenge[0] != '\0' || m->sasl != NULL) {
+		log_err("the net process sent a PROXY address out of order "
+		    "(not first, or not on a proxy listener): ending the "
+		    "session");
+		return -1;
+	}
+	/* The way kpopd writes every address, or nothing. */
+	family = inet_pton(AF_INET, addr, a) == 1 ? AF_INET :
+	    inet_pton(AF_INET6, addr, a) == 1 ? AF_INET6 : 0;
+	if (family == 0 || inet_ntop(family, a, addr, sizeof(addr)) == NULL) {
+		m->in.bad = 1;
+		return -1;
+	}
+	util_strlcpy(was, m->ss.peer, sizeof(was));
+	util_strlcpy(m->ss.peer, addr, sizeof(m->ss.peer));
+	title_set("kpopd: %s AUTHORIZATION", addr);
+	st = ask_master(m, addr, &kicked);
+	if (kicked) {
+		mon_report_kicked(m);
+		return -1;
+	}
+	log_info("PROXY: client %s through %s%s", addr, was, st == KP_OK ?
+	    "" : "; refused: max_sessions_per_ip reached for it");
+	ipc_reset(&m->out);
+	ipc_put_status(&m->out, st);
+	return ipc_send(m->sock, M_PROXY_RESULT, &m->out, -1);
 }
 
 void

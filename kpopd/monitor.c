@@ -436,6 +436,7 @@ static const struct mon_cmd mon_cmds[] = {
 	{ M_QUIT, MS_AUTHED, 0, MC_ONCE, do_quit },
 	{ M_LAYER_ENCODE, MS_AUTHED | MS_DONE, MS_LAYER, 0, do_layer_encode },
 	{ M_LAYER_DECODE, MS_AUTHED | MS_DONE, MS_LAYER, 0, do_layer_decode },
+	{ M_PROXY, MS_PREAUTH, 0, MC_ONCE, mon_report_peer },
 };
 
 _Static_assert(KP_NELEM(mon_cmds) <= 32, "mon.used: a bit per request");
@@ -508,7 +509,8 @@ mon_fuzz_new(const struct session_start *s, int sock, const char *principal)
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
-	m->s = s;
+	m->ss = *s;
+	m->s = &m->ss;
 	m->c = s->conf;
 	m->state = MS_PREAUTH;
 	m->sock = sock;
@@ -624,7 +626,8 @@ monitor_main(const struct session_start *s)
 		    strerror(errno));
 		_exit(71);
 	}
-	m->s = s;
+	m->ss = *s;
+	m->s = s = &m->ss;
 	title_set("kpopd: %s AUTHORIZATION", s->peer);
 	m->c = s->conf;
 	m->state = MS_PREAUTH;

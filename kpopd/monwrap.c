@@ -73,6 +73,18 @@ mw_apop_challenge(struct mw *w, char *out, size_t outlen)
 }
 
 int
+mw_proxy(struct mw *w, const char *addr, int *statusp)
+{
+	ipc_reset(&w->b);
+	ipc_put_str(&w->b, addr);
+	if (send_req(w, M_PROXY) == -1 ||
+	    recv_reply(w, M_PROXY_RESULT) == -1 ||
+	    ipc_get_status(&w->b, statusp) == -1 || ipc_end(&w->b) == -1)
+		return -1;
+	return 0;
+}
+
+int
 mw_kpop_apreq(struct mw *w, const void *apreq, size_t len, int *okp,
     const void **repp, size_t *replenp)
 {

@@ -82,6 +82,14 @@ int	mw_apop_challenge(struct mw *, char *out, size_t outlen)
 	    KP_NONNULL(1, 2) KP_WUR;
 
 /*
+ * M_PROXY: tell the monitor the client's address from the PROXY header;
+ * *statusp: KP_OK, or KP_TEMP if the master refuses it (too many
+ * sessions from that address).  0, or -1 (the monitor failed).
+ */
+int	mw_proxy(struct mw *, const char *addr, int *statusp)
+	    KP_NONNULL(1, 2, 3) KP_WUR;
+
+/*
  * M_KPOP_APREQ: have the monitor check a KPOP AP-REQ.  *okp: whether it
  * is good; *repp, *replenp: the AP-REP (maybe empty) if so, else the
  * KRB-ERROR for the client (maybe empty).

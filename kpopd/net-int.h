@@ -43,7 +43,9 @@ struct net_pre {
 };
 
 struct net {
-	const struct session_start	*s;
+	const struct session_start	*s;	/* &ss */
+	struct session_start		 ss;	/* ours: peer may change */
+	int				 proxy_over;	/* per-IP limit hit */
 	const struct kpopd_conf		*c;
 	struct io			*io;
 	enum net_state			 state;
@@ -76,6 +78,15 @@ struct net {
 	size_t				 pre_next;	/* index after it */
 	unsigned char			 block[NET_RETR_BLOCK];
 };
+
+/*
+ * net-proxy.c: on a proxy listener, read the PROXY header from the raw
+ * socket (before TLS and sendauth), within login_timeout, and make its
+ * client address the session's (n->ss.peer, via the monitor, which asks
+ * the master about max_sessions_per_ip: n->proxy_over).  0, or -1
+ * (logged, n->end set): close.
+ */
+int	net_proxy(struct net *) KP_NONNULL(1) KP_WUR;
 
 /* A command handler: replies through n->io and says how it went. */
 typedef enum net_verdict net_cmd_fn(struct net *, const struct pop3_cmd *);

@@ -211,7 +211,8 @@ net_main(const struct session_start *s, int mon)
 	size_t len;
 	int st, e, known;
 
-	n->s = s;
+	n->ss = *s;
+	n->s = s = &n->ss;
 	title_set("kpopd: net %s", s->peer);
 	n->c = s->conf;
 	mw_init(&n->mw, mon);
@@ -223,7 +224,9 @@ net_main(const struct session_start *s, int mon)
 		log_err("cannot start the session: out of memory");
 		_exit(71);	/* the monitor writes the end line */
 	}
-	if (s->kind == LK_KPOP) {
+	if (s->proxy && net_proxy(n) == -1)
+		goto out;
+	if (s->kind == LK_KPOP && !n->proxy_over) {
 		io_set_timeout(n->io, (int)n->c->login_timeout * 1000);
 		if (kpop_handshake(n) == -1) {
 			n->end = "kpop-refused";
@@ -240,6 +243,14 @@ net_main(const struct session_start *s, int mon)
 		}
 	}
 	io_set_timeout(n->io, (int)n->c->login_timeout * 1000);
+	if (n->proxy_over) {
+		/* KPOP has no way to say it before its sendauth: a close. */
+		if (s->kind != LK_KPOP)
+			(void)net_reply(n, "-ERR [SYS/TEMP] too many sessions "
+			    "from your address");
+		n->end = "max-per-ip";
+		goto out;
+	}
 	/* The monitor makes and keeps the APOP timestamp. */
 	if (n->c->apop &&
 	    mw_apop_challenge(&n->mw, n->apop, sizeof(n->apop)) == -1) {

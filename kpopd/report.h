@@ -46,7 +46,16 @@ enum {
 	   counts as the user's until its login fails; 0, over the limit. */
 	R_USERIP,
 	/* master->monitor: seq u32, value u32. */
-	R_ANSWER
+	R_ANSWER,
+	/* monitor->master: addr str: the client's address, from the
+	   PROXY header of a session on a "proxy" listener (once).  The
+	   master counts the session under it from then on and answers
+	   R_PEER_OK, or R_PEER_OVER if max_sessions_per_ip sessions are
+	   already open from that address. */
+	R_PEER,
+	/* master->monitor: nothing.  The answers to R_PEER. */
+	R_PEER_OK,
+	R_PEER_OVER
 };
 
 #endif

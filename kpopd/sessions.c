@@ -52,6 +52,13 @@ struct sess {
 	char		 peer[64];
 	char		 user[KPOPD_USER_MAX];		/* "" before login */
 	char		 method[KPOPD_MECH_MAX];	/* "" before login */
+	/*
+	 * On a proxy listener: peer is the balancer's until the monitor
+	 * reports the client's (R_PEER), and the session counts towards
+	 * no address's limit until then; per_ip is the limit to apply.
+	 */
+	enum { PX_NO, PX_WAIT, PX_KNOWN } proxied;
+	unsigned int	 per_ip;
 };
 
 static struct sess	*tab;
@@ -128,6 +135,15 @@ sessions_add(pid_t pid, const char *peer)
 }
 
 void
+sessions_proxied(unsigned int per_ip)
+{
+	if (ntab == 0)
+		return;
+	tab[ntab - 1].proxied = PX_WAIT;
+	tab[ntab - 1].per_ip = per_ip;
+}
+
+void
 sessions_forked(void)
 {
 	size_t i;
@@ -155,7 +171,7 @@ sessions_from(const char *peer)
 	size_t i;
 
 	for (i = 0; i < ntab; i++)
-		if (strcmp(tab[i].peer, peer) == 0)
+		if (tab[i].proxied != PX_WAIT && strcmp(tab[i].peer, peer) == 0)
 			n++;
 	return n;
 }
@@ -298,6 +314,38 @@ question(struct sess *s, uint32_t type)
 	return 0;
 }
 
+/*
+ * R_PEER: a proxied session's client address, once.  Counted under it
+ * from now on, or refused (R_PEER_OVER) when max_sessions_per_ip
+ * sessions from it are open.  0, or -1 if it was malformed.
+ */
+static int
+take_peer(struct sess *s)
+{
+	char addr[sizeof(s->peer)];
+	unsigned char a[16];
+	int family, over;
+
+	if (ipc_get_str(&rb, addr, sizeof(addr)) == -1 ||
+	    ipc_end(&rb) == -1 || s->proxied != PX_WAIT)
+		return -1;
+	family = inet_pton(AF_INET, addr, a) == 1 ? AF_INET :
+	    inet_pton(AF_INET6, addr, a) == 1 ? AF_INET6 : 0;
+	if (family == 0 || inet_ntop(family, a, addr, sizeof(addr)) == NULL)
+		return -1;
+	over = !limits_peer_ok(addr, sessions_from(addr), s->per_ip);
+	util_strlcpy(s->peer, addr, sizeof(s->peer));
+	s->proxied = PX_KNOWN;
+	if (over) {
+		stats_refused(STATS_MAX_PER_IP);
+		log_notice("max_sessions_per_ip reached for %s (through a "
+		    "PROXY listener): refusing session %ld", addr,
+		    (long)s->pid);
+	}
+	(void)!ipc_send(s->rfd, over ? R_PEER_OVER : R_PEER_OK, NULL, -1);
+	return 0;
+}
+
 /* One report from s, in rb.  0, or -1 if it was malformed. */
 static int
 take_report(struct sess *s, uint32_t type)
@@ -335,6 +383,8 @@ take_report(struct sess *s, uint32_t type)
 		if (s->state == SS_TRANS)
 			s->state = SS_UPDATE;
 		return 0;
+	case R_PEER:
+		return take_peer(s);
 	case R_BYTES:
 		if (ipc_get_u64(&rb, &bytes) == -1 || ipc_end(&rb) == -1)
 			return -1;

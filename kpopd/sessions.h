@@ -25,6 +25,13 @@
  */
 int	sessions_prepare(int *childfd) KP_NONNULL(1) KP_WUR;
 void	sessions_add(pid_t pid, const char *peer) KP_NONNULL(2);
+/*
+ * Right after sessions_add: the session came on a proxy listener, so its
+ * address is the balancer's until its monitor reports the client's
+ * (R_PEER); then it counts under that address, held to per_ip
+ * (max_sessions_per_ip) sessions.
+ */
+void	sessions_proxied(unsigned int per_ip);
 /* In the child: close every descriptor of the table but its own end. */
 void	sessions_forked(void);
 void	sessions_cancel(void);

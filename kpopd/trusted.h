@@ -8,8 +8,6 @@
 #ifndef KPOPD_TRUSTED_H
 #define KPOPD_TRUSTED_H
 
-#include <stddef.h>
-
 #include "common/util.h"
 
 struct kpopd_conf;
@@ -19,12 +17,6 @@ struct kpopd_conf;
  * in c's trusted_networks.  0 for anything that is no address.
  */
 int	trusted_peer(const struct kpopd_conf *c, const char *peer)
-	    KP_NONNULL(1, 2);
-/*
- * Check a trusted_networks value: a list of ADDRESS or ADDRESS/BITS
- * (IPv4 or IPv6), separated by commas or blanks.  0, or -1 with err set.
- */
-int	trusted_check(const char *list, char *err, size_t errlen)
 	    KP_NONNULL(1, 2);
 
 #endif
