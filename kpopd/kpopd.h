@@ -44,6 +44,7 @@ struct kpopd_conf {
 	char		*tls_max_version;	/* "1.2" or "1.3" */
 	char		*krb5_principal;	/* template: %u, %d */
 	char		*maildrop;	/* "maildir:~/Maildir", "mbox:..." */
+	char		*uidl_format;	/* "filename", "dovecot:%08Xu%08Xv" */
 	char		*user_type;	/* system or virtual */
 	char		*virtual_user;	/* owner of virtual maildrops */
 	char		*spool_group;	/* extra group for mbox spools */
