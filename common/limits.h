@@ -169,6 +169,27 @@
  * cache: 2^62, beyond any file, so sums of sizes cannot overflow.
  */
 #define MD_SIZE_MAX		(1ULL << 62)
+/*
+ * Dovecot's dovecot-uidlist (kpopd/mdir-uidlist.c), read when uidl_format
+ * names Dovecot: at most this many bytes (Dovecot writes some 60 a
+ * message, so 64 MiB is a hundred times MD_MSGS_MAX's worth), lines of at
+ * most MD_UIDLIST_LINE_MAX (a file name of NAME_MAX 255 and a few fields
+ * of Dovecot's: sizes, a GUID, a saved UIDL), and at most
+ * MD_UIDLIST_RECS_MAX records (entries of expunged messages stay until
+ * Dovecot rewrites the file, so more than MD_MSGS_MAX).
+ */
+#define MD_UIDLIST_MAX		(64 * 1024 * 1024)
+#define MD_UIDLIST_LINE_MAX	4096
+#define MD_UIDLIST_RECS_MAX	(2 * MD_MSGS_MAX)
+/*
+ * A Dovecot pop3_uidl_format (uidl_format = dovecot:FORMAT): its length,
+ * the modifiers one variable may carry (Dovecot's MAX_MODIFIER_COUNT),
+ * and the expansion kept before md_uidl_from makes a UIDL of it (longer
+ * is no valid UIDL anyway, RFC 1939's 70 characters).
+ */
+#define MD_UIDFMT_MAX		256
+#define MD_UIDFMT_MODS_MAX	10
+#define MD_UIDFMT_OUT_MAX	1024
 
 /* ---- the kpopd master (kpopd/main.c) and kpopd -t (kpopd/diag.c) ---- */
 /* Listening sockets: a few addresses per kind is plenty. */

@@ -4,8 +4,8 @@
  * kpop/: the exit codes, an account's settings, the summary of a run,
  * and the entry points of out.c (messages and output), account.c
  * (accounts and passwords), session.c (connecting, TLS pinning, login),
- * fetch.c (the fetch) and modes.c (--list, --stat, --check,
- * --serverinfo).  main.c drives them.
+ * fetch.c (the fetch), modes.c (--list, --stat, --check,
+ * --serverinfo) and import.c (--import-uidls).  main.c drives them.
  */
 #ifndef KPOP_KPOP_H
 #define KPOP_KPOP_H
@@ -38,6 +38,11 @@
 #define PASS_MAX	1024
 /* Accounts in a config file. */
 #define ACCOUNTS_MAX	64
+/*
+ * A line of a file --import-uidls reads: fetchmail reads its .fetchids
+ * lines into 512 bytes, mpop its UIDLs lines into 1024; more is neither.
+ */
+#define IMP_LINE_MAX	4096
 
 struct account {
 	char		*name;		/* section, or the URL */
@@ -184,6 +189,18 @@ int	session_key_pin(struct pop *, char *out, size_t outlen)
  */
 int	fetch_run(struct pop *, const struct account *, struct st *,
 	    int force, struct summary *) KP_NONNULL(1, 2, 3, 5) KP_WUR;
+
+/* ---- import.c: --import-uidls ---- */
+
+/*
+ * Read fetchmail's .fetchids or mpop's UIDLs file at path and record the
+ * UIDLs of user at host in it as fetched and kept (st_import): *found
+ * how many it lists, *added how many the state did not know.  Returns
+ * KP_OK, KP_PERM (no such file, a format error) or KP_TEMP, with err set.
+ */
+int	imp_uidls(struct st *, const char *path, const char *user,
+	    const char *host, size_t *found, size_t *added, char *err,
+	    size_t errlen) KP_NONNULL(1, 2, 3, 4, 5, 6, 7) KP_WUR;
 
 /* ---- modes.c: the modes other than fetching; each returns an exit code */
 

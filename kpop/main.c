@@ -33,6 +33,7 @@ struct opts {
 	const char	*config;
 	const char	*account;	/* -a NAME */
 	const char	*state_dir;
+	const char	*import;	/* --import-uidls FILE */
 	struct account_set *sets;	/* account settings from flags */
 	size_t		 nsets;
 };
@@ -40,6 +41,29 @@ struct opts {
 static struct opts O;
 
 /* ---- one account, start to end ---- */
+
+/* --import-uidls: the other client's UIDLs of account a.  An exit code. */
+static int
+import_uidls(const struct account *a, struct st *st)
+{
+	char err[512];
+	size_t found, added;
+
+	if (imp_uidls(st, O.import, a->user, a->host, &found, &added, err,
+	    sizeof(err)) != KP_OK) {
+		out_warn("--import-uidls %s", err);
+		return KX_CONFIG;
+	}
+	if (found == 0) {
+		out_warn("--import-uidls %s: no UIDLs of %s at %s", O.import,
+		    a->user, a->host);
+		return KX_CONFIG;
+	}
+	if (out_opts.verbose)
+		out_say("%s: %zu UIDLs in %s, %zu of them new to kpop", a->name,
+		    found, O.import, added);
+	return KX_OK;
+}
 
 static int
 run_account(struct account *a, SSL_CTX *ctx)
@@ -81,6 +105,9 @@ run_account(struct account *a, SSL_CTX *ctx)
 		out_json_str(stdout, a->host);
 		printf(",\n  \"port\": %u,\n", a->port);
 	}
+	if (O.import != NULL && O.mode == M_FETCH &&
+	    (rc = import_uidls(a, st)) != KX_OK)
+		goto out;
 	r = session_open(&p, a, ctx, st != NULL ? st_dir(st) : NULL,
 	    principal, sizeof(principal));
 	sum.t_connect = out_now() - t0;
@@ -169,6 +196,8 @@ usage(int code)
 	    "      --max-size SIZE  --delete-too-large  --max-messages N\n"
 	    "      --no-keep --no-delete-too-large --no-trust-srv-target\n"
 	    "      --force          fetch even if all UIDLs changed\n"
+	    "      --import-uidls FILE  count as fetched what fetchmail's "
+	    ".fetchids or\n                       mpop's UIDLs file lists\n"
 	    "      --trust-srv-target  a located server's certificate may "
 	    "name the SRV target\n"
 	    "      --list --stat --check --serverinfo\n"
@@ -183,7 +212,8 @@ usage(int code)
  */
 enum { O_AUTH = 256, O_TLS, O_CAFILE, O_PIN, O_PWEVAL, O_MAXSIZE, O_DELBIG,
 	O_NODELBIG, O_MAXMSG, O_NOKEEP, O_MECHS, O_TRUSTSRV, O_NOTRUSTSRV,
-	O_FORCE, O_LIST, O_STAT, O_CHECK, O_INFO, O_JSON, O_STATEDIR };
+	O_FORCE, O_LIST, O_STAT, O_CHECK, O_INFO, O_JSON, O_STATEDIR,
+	O_IMPORT };
 static const struct {
 	int		 opt;
 	const char	*key, *fixed;
@@ -225,6 +255,7 @@ static const struct option long_opts[] = {
 	{ "no-delete-too-large", no_argument, NULL, O_NODELBIG },
 	{ "max-messages", required_argument, NULL, O_MAXMSG },
 	{ "force", no_argument, NULL, O_FORCE },
+	{ "import-uidls", required_argument, NULL, O_IMPORT },
 	{ "list", no_argument, NULL, O_LIST },
 	{ "stat", no_argument, NULL, O_STAT },
 	{ "check", no_argument, NULL, O_CHECK },
@@ -300,6 +331,9 @@ parse_args(int argc, char **argv)
 			break;
 		case O_FORCE:
 			O.force = 1;
+			break;
+		case O_IMPORT:
+			O.import = optarg;
 			break;
 		case O_LIST:
 			O.mode = M_LIST;

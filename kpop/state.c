@@ -289,6 +289,31 @@ st_deleted(struct st *st, const char *const *uidls, size_t n, char *err,
 }
 
 int
+st_import(struct st *st, const char *const *uidls, size_t n, size_t *added,
+    char *err, size_t errlen)
+{
+	struct st_r *r;
+	size_t i, k = 0, before = st->count;
+	int rc;
+
+	*added = 0;
+	if ((r = calloc(n == 0 ? 1 : n, sizeof(*r))) == NULL) {
+		(void)util_snprintf(err, errlen, "out of memory");
+		return KP_TEMP;
+	}
+	/* Only what the state does not know: never over a kpop record. */
+	for (i = 0; i < n; i++)
+		if (pop3_uidl_ok(uidls[i], strlen(uidls[i])) &&
+		    st_get(st, uidls[i], NULL) == ST_UNKNOWN)
+			st_journal_rec(&r[k++], 'K', uidls[i], NULL);
+	rc = k == 0 ? KP_OK : st_journal_log(st, r, k, err, errlen);
+	free(r);
+	if (rc == KP_OK)
+		*added = st->count - before;
+	return rc;
+}
+
+int
 st_forget(struct st *st, const char *uidl, char *err, size_t errlen)
 {
 	struct st_r r;

@@ -204,6 +204,15 @@ int	st_forget(struct st *, const char *uidl, char *err, size_t errlen)
 	    KP_NONNULL(1, 2, 3) KP_WUR;
 
 /*
+ * st_import: the n UIDLs another client fetched and left on the server
+ *	(kpop --import-uidls) become ST_KEPT, each that the state does
+ *	not know (ST_UNKNOWN; invalid ones are skipped), in one fsync;
+ *	*added says how many entries that made.
+ */
+int	st_import(struct st *, const char *const *uidls, size_t n,
+	    size_t *added, char *err, size_t errlen) KP_NONNULL(1, 4, 5) KP_WUR;
+
+/*
  * Settle every ST_PENDING entry left by an interrupted run, by looking
  * where it was going:
  *	Maildir  dlv_maildir_find(token): found -> DELIVERED, else forget.

@@ -18,6 +18,7 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "kpopd/kpopd.h"
+#include "kpopd/md-int.h"
 
 #define OFF(f)	offsetof(struct kpopd_conf, f)
 #define DAY	86400U
@@ -42,6 +43,7 @@ static const struct conf_key kconf_keys[] = {
 	{ "krb5_principal", CONF_STRING, OFF(krb5_principal), 0, 0 },
 	{ "maildrop", CONF_STRING, OFF(maildrop), 0, 0 },
 	{ "create_maildrop", CONF_BOOL, OFF(create_maildrop), 0, 1 },
+	{ "uidl_format", CONF_STRING, OFF(uidl_format), 0, 0 },
 	{ "user_type", CONF_STRING, OFF(user_type), 0, 0 },
 	{ "virtual_user", CONF_STRING, OFF(virtual_user), 0, 0 },
 	{ "spool_group", CONF_STRING, OFF(spool_group), 0, 0 },
@@ -104,6 +106,7 @@ kconf_defaults(struct kpopd_conf *c)
 	kconf_str(&c->krb5_principal, "%u");
 	kconf_str(&c->maildrop, "mbox:/var/mail/%u");
 	c->create_maildrop = 1;
+	kconf_str(&c->uidl_format, "filename");
 	kconf_str(&c->user_type, "system");
 	kconf_str(&c->spool_group, "mail");
 	kconf_str(&c->unpriv_user, "kpopd");
@@ -343,6 +346,9 @@ int
 kconf_check(const struct kpopd_conf *c, char *err, size_t errlen)
 {
 	unsigned long long days;
+	const char *fmt;
+	char msg[256];
+	int fmtkind;
 
 	if (!one_of(c->password_check, "krb5", "sasl", "none")) {
 		util_snprintf(err, errlen, "password_check: '%s' is not "
@@ -364,6 +370,18 @@ kconf_check(const struct kpopd_conf *c, char *err, size_t errlen)
 	    strncmp(c->maildrop, "mbox:", 5) != 0) {
 		util_snprintf(err, errlen, "maildrop: '%s' does not start "
 		    "with maildir: or mbox:", c->maildrop);
+		return -1;
+	}
+	if ((fmtkind = md_uidfmt_setting(c->uidl_format, &fmt, msg,
+	    sizeof(msg))) == -1) {
+		util_snprintf(err, errlen, "uidl_format: %s", msg);
+		return -1;
+	}
+	if (fmtkind != MD_UIDL_FILENAME &&
+	    strncmp(c->maildrop, "maildir:", 8) != 0) {
+		util_snprintf(err, errlen, "uidl_format = %s: Dovecot's UIDLs "
+		    "are read from a Maildir's dovecot-uidlist; maildrop is "
+		    "not a maildir:", c->uidl_format);
 		return -1;
 	}
 	if (!one_of(c->log_level, "err", "warning", "notice") &&

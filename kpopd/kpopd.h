@@ -46,6 +46,7 @@ struct kpopd_conf {
 	char		*krb5_principal;	/* template: %u, %d */
 	char		*maildrop;	/* "maildir:~/Maildir", "mbox:..." */
 	int		 create_maildrop;	/* a missing one: made/empty */
+	char		*uidl_format;	/* "filename", "dovecot:%08Xu%08Xv" */
 	char		*user_type;	/* system or virtual */
 	char		*virtual_user;	/* owner of virtual maildrops */
 	char		*spool_group;	/* extra group for mbox spools */

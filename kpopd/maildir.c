@@ -322,6 +322,7 @@ maildir_open(struct maildrop *md, const char *path,
 	struct mdir *m;
 	struct mdir_stamp now[2];
 	char lockpath[PATH_MAX];
+	const char *fmt;
 	size_t i, k, cap = 0;
 	int rc, e_no, fds[3] = { -1, -1, -1 }, dirty = 0;
 
@@ -453,11 +454,21 @@ subdirs:
 		util_snprintf(err, errlen, "out of memory");
 		return KP_TEMP;
 	}
-	for (i = 0; i < m->n; i++) {
+	fmt = NULL;
+	if (opts->uidl_format != NULL && md_uidfmt_setting(opts->uidl_format,
+	    &fmt, err, errlen) == -1)
+		return KP_PERM;
+	if (fmt != NULL) {
+		/* Dovecot's order and UIDLs (mdir-uidlist.c). */
+		if ((rc = mdir_uidlist_apply(m, opts, fmt, md->msgs, err,
+		    errlen)) != KP_OK)
+			return rc;
+	} else
+		for (i = 0; i < m->n; i++)
+			md_uidl_from(m->ents[i].name, m->ents[i].baselen,
+			    md->msgs[i].uidl);
+	for (i = 0; i < m->n; i++)
 		md->msgs[i].size = m->ents[i].size;
-		md_uidl_from(m->ents[i].name, m->ents[i].baselen,
-		    md->msgs[i].uidl);
-	}
 	md->count = m->n;
 	return KP_OK;
 }

@@ -114,6 +114,12 @@ struct md_opts {
 	 */
 	int		group_ok;
 	gid_t		own_gid;
+	/*
+	 * The uidl_format setting (kpopd.conf(5), md_uidfmt_setting in
+	 * md-int.h): NULL or "filename" for the base names, "dovecot:..."
+	 * or "dovecot-saved" for Dovecot's UIDLs.  Maildir only.
+	 */
+	const char	*uidl_format;
 	/* Told, if set, why a message file was left out of the snapshot. */
 	void		(*note)(const char *);
 };

@@ -174,6 +174,40 @@ void	md_uidl_from(const char *s, size_t len, char *out) KP_NONNULL(1, 3);
 int	md_uidl_dedup(struct md_msg *msgs, size_t count, char *err,
 	    size_t errlen) KP_NONNULL(3) KP_WUR;
 
+/* ---- md-uidfmt.c: uidl_format and Dovecot's pop3_uidl_format ---- */
+
+#define MD_UIDL_FILENAME	0	/* the base name (the default) */
+#define MD_UIDL_DOVECOT		1	/* dovecot-uidlist, then the name */
+/* Dovecot's default pop3_uidl_format, for uidl_format = dovecot-saved. */
+#define MD_UIDFMT_DOVECOT_DEFAULT	"%08Xu%08Xv"
+
+/*
+ * Which source a uidl_format setting names: MD_UIDL_FILENAME, or
+ * MD_UIDL_DOVECOT with *fmtp the Dovecot format (into setting, or the
+ * default's), checked; or -1 with the reason in err.
+ */
+int	md_uidfmt_setting(const char *setting, const char **fmtp, char *err,
+	    size_t errlen) KP_NONNULL(1, 2, 3) KP_WUR;
+
+/* What a Dovecot format may name for one message. */
+struct md_uidvars {
+	uint32_t	 uid;		/* %u */
+	uint32_t	 uidvalidity;	/* %v */
+	const char	*name;		/* %f: the base file name */
+	size_t		 namelen;
+	const char	*guid;		/* %g: G field, or NULL (the name) */
+	size_t		 guidlen;
+};
+
+/*
+ * Expand Dovecot format fmt as Dovecot 2.3 would, into out (of
+ * MD_UIDFMT_OUT_MAX bytes, NUL-terminated, cut there), *lenp its length.
+ * Returns 0, or -1 with err set for what cannot be reproduced.
+ */
+int	md_uidfmt_expand(const char *fmt, const struct md_uidvars *,
+	    char *out, size_t *lenp, char *err, size_t errlen)
+	    KP_NONNULL(1, 2, 3, 4, 5) KP_WUR;
+
 /* ---- md-hash.c: hashing ---- */
 
 /* SHA-256 over pieces.  A failure inside OpenSSL sticks until final. */

@@ -4,8 +4,9 @@
  * to them: the backend's state (struct mdir) and its snapshot entries,
  * and the calls between its files.  maildir.c is the backend (md_maildir)
  * and calls the others; mdir-scan.c reads new/ and cur/, mdir-cache.c
- * reads and writes kpopd.cache, mdir-name.c orders base names; none of
- * these calls maildir.c.
+ * reads and writes kpopd.cache, mdir-name.c orders base names,
+ * mdir-uidlist.c reads Dovecot's dovecot-uidlist; none of these calls
+ * maildir.c.
  */
 #ifndef KPOPD_MDIR_INT_H
 #define KPOPD_MDIR_INT_H
@@ -13,6 +14,7 @@
 #include <sys/types.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kpopd/md-int.h"
 
@@ -173,5 +175,75 @@ struct mdir_centry *mdir_cache_find(struct mdir *m, const char *name,
  * old one and costs nothing but time.
  */
 void	mdir_cache_write(struct mdir *m) KP_NONNULL(1);
+
+/* ---- mdir-uidlist.c: Dovecot's dovecot-uidlist ---- */
+
+/* One message's entry; the pointers are into the file's text. */
+struct mdir_urec {
+	const char		*name;		/* the base name */
+	size_t			 namelen;
+	const char		*pop3;		/* P: saved UIDL, or NULL */
+	size_t			 pop3len;	/* 0: the base name */
+	const char		*guid;		/* G, or NULL */
+	size_t			 guidlen;
+	unsigned long long	 order;		/* O, or MDIR_NONE */
+	uint32_t		 uid;
+};
+
+struct mdir_uidlist {
+	char			*text;		/* the file, owned */
+	size_t			 len;
+	int			 version;	/* 1 or 3 */
+	int			 unusable;	/* bad header: no entries */
+	uint32_t		 uidvalidity;
+	uint32_t		 last_uid;	/* of the last record read */
+	struct mdir_urec	*recs;		/* in file (UID) order */
+	size_t			 n;
+	size_t			*byname;	/* recs by base name */
+	size_t			 bad;		/* lines left out */
+	size_t			 first_bad;	/* the first one's number */
+};
+
+/*
+ * Parse the len bytes of a dovecot-uidlist at text (malloc'd; u owns it
+ * from now on, also on failure) into u.  A bad header sets u->unusable,
+ * bad lines are counted in u->bad.  Returns KP_OK, or KP_TEMP (no
+ * memory) with err set; mdir_uidlist_free(u) in every case.
+ */
+int	mdir_uidlist_parse(struct mdir_uidlist *u, char *text, size_t len,
+	    char *err, size_t errlen) KP_NONNULL(1, 4) KP_WUR;
+
+/* The entry of base name (name, len), or NULL. */
+const struct mdir_urec *mdir_uidlist_find(const struct mdir_uidlist *u,
+	    const char *name, size_t len) KP_NONNULL(1, 2);
+
+/*
+ * The UIDL Dovecot gave entry r with pop3_uidl_format fmt, made valid
+ * (md_uidl_from) into out (POP3_UIDL_MAX + 1 bytes).  Returns 0, or -1
+ * (a format md_uidfmt_setting refuses) with err set.
+ */
+int	mdir_uidlist_uidl(const struct mdir_uidlist *u,
+	    const struct mdir_urec *r, const char *fmt, char *out, char *err,
+	    size_t errlen) KP_NONNULL(1, 2, 3, 4, 5) KP_WUR;
+
+void	mdir_uidlist_free(struct mdir_uidlist *u) KP_NONNULL(1);
+
+/*
+ * Read <maildir>/dovecot-uidlist (absent: empty) into u, through
+ * md_path_openat and md_path_check.  Returns KP_OK, or KP_PERM (not the
+ * user's file, too large) or KP_TEMP with err set.
+ */
+int	mdir_uidlist_read(struct mdir *m, const struct md_opts *o,
+	    struct mdir_uidlist *u, char *err, size_t errlen)
+	    KP_NONNULL(1, 2, 3, 4) KP_WUR;
+
+/*
+ * Put m->ents into Dovecot's POP3 order and give msgs[i] (for the new
+ * m->ents[i]) the UIDL Dovecot gave it with format fmt, the base name
+ * for messages not in the file.  Returns KP_OK or a status with err set.
+ */
+int	mdir_uidlist_apply(struct mdir *m, const struct md_opts *o,
+	    const char *fmt, struct md_msg *msgs, char *err, size_t errlen)
+	    KP_NONNULL(1, 2, 3, 4, 5) KP_WUR;
 
 #endif

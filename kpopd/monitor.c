@@ -246,6 +246,7 @@ finish_login(struct mon *m, const char *method)
 	o.lock_timeout = m->c->lock_timeout;
 	o.takeover_idle = m->c->takeover_idle;
 	o.create = m->c->create_maildrop;
+	o.uidl_format = m->c->uidl_format;
 	/*
 	 * A client that reconnects right after dropping its connection
 	 * finds the old session still letting go: give it a moment.

@@ -410,6 +410,34 @@ test_transitions(void)
 	st_close(st);
 }
 
+/* st_import: what another client kept becomes ST_KEPT, nothing else. */
+static void
+test_import(void)
+{
+	const char *in[] = { "i1", "i2", "i1", "bad uidl", "d1", "x1" };
+	char err[DLV_ERR_MAX];
+	struct st *st;
+	size_t added;
+
+	st = open_ok("import@h:1");
+	put_delivered(st, "d1");
+	put_deleted(st, "x1");
+	ok(st_import(st, in, 6, &added, err, sizeof(err)) == KP_OK &&
+	    added == 2, "import: 2 new entries (a repeat, a bad UIDL and "
+	    "known ones skipped)");
+	ok(st_get(st, "i1", NULL) == ST_KEPT &&
+	    st_get(st, "i2", NULL) == ST_KEPT, "... kept");
+	ok(st_get(st, "d1", NULL) == ST_DELIVERED &&
+	    st_get(st, "x1", NULL) == ST_DELETED,
+	    "... kpop's own records left as they were");
+	ok(st_import(st, in, 6, &added, err, sizeof(err)) == KP_OK &&
+	    added == 0, "importing again adds nothing");
+	st_close(st);
+	st = open_ok("import@h:1");
+	ok(st_get(st, "i2", NULL) == ST_KEPT, "import: durable");
+	st_close(st);
+}
+
 static void
 test_torn(void)
 {
@@ -990,6 +1018,7 @@ main(void)
 	test_uidls();
 	test_replay();
 	test_transitions();
+	test_import();
 	test_torn();
 	test_torn_header();
 	test_write_fails();
