@@ -492,6 +492,110 @@ lock_child(void *v)
 	return 0;
 }
 
+/*
+ * A holder of the session lock that its file places elsewhere (text),
+ * idle for 10 s: it holds the fcntl lock itself and waits at most 5 s.
+ */
+struct foreignarg {
+	const char	*dir;
+	int		 pfd;
+	const char	*host;		/* the host its file names */
+	int		 pid_off;	/* added to its pid in the file */
+};
+
+static int
+foreign_child(void *v)
+{
+	struct foreignarg *a = v;
+	struct timespec old[2];
+	char text[512];
+	int fd, n, i;
+
+	if ((fd = open(t_path(a->dir, "kpopd.lock"), O_RDWR | O_CREAT,
+	    0600)) == -1 || util_trylock(fd) != 0)
+		return 30;
+	n = snprintf(text, sizeof(text), "%ld %s\n",
+	    (long)getpid() + a->pid_off, a->host);
+	if (ftruncate(fd, 0) == -1 || write(fd, text, (size_t)n) != n)
+		return 31;
+	if (clock_gettime(CLOCK_REALTIME, &old[0]) == -1)
+		return 32;
+	old[0].tv_sec -= 10;
+	old[1] = old[0];
+	if (futimens(fd, old) == -1)
+		return 32;
+	if (write(a->pfd, "o", 1) != 1)
+		return 33;
+	for (i = 0; i < 100; i++)
+		util_sleep_ms(50);
+	return 0;
+}
+
+/*
+ * Several servers on one store: a session's lock file says its pid and
+ * host; an idle holder is taken over only when that file places it on
+ * this host under the pid the fcntl lock reports.  A holder of another
+ * host (whose pid, where a cluster file system reports it, is no process
+ * here) or one the file does not match is in use, and left alone.
+ */
+static void
+test_lock_hosts(void)
+{
+	struct foreignarg f;
+	struct maildrop *md;
+	struct md_opts o = opts0;
+	char dir[PATH_MAX], host[256], want[300], err[256], c, *t;
+	size_t len;
+	int p[2], i;
+	pid_t pid;
+	static const struct {
+		int		 other;		/* another host's name */
+		int		 pid_off;
+		const char	*what;
+	} cases[] = {
+		{ 1, 0, "another host's idle holder" },
+		{ 0, 1, "a holder of this host under another pid" },
+	};
+
+	(void)util_strlcpy(dir, t_path(scratch, "lockhosts"), sizeof(dir));
+	mkmaildir(dir);
+	put_file(t_path(t_path(dir, "new"), "1764000000.a.host"), S("x\n"));
+	if (gethostname(host, sizeof(host)) == -1)
+		bail("gethostname: %s", strerror(errno));
+	host[sizeof(host) - 1] = '\0';
+	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), KP_OK,
+	    "a session opens"))
+		return;
+	(void)util_snprintf(want, sizeof(want), "%ld %s\n", (long)getpid(),
+	    host);
+	t = t_slurp(t_path(dir, "kpopd.lock"), &len);
+	is_string(t, want, "its lock file says \"<pid> <host>\"");
+	free(t);
+	md_close(md);
+
+	if (pipe(p) == -1)
+		bail("pipe");
+	o.takeover_idle = 1;
+	for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
+		memset(&f, 0, sizeof(f));
+		f.dir = dir;
+		f.pfd = p[1];
+		f.host = cases[i].other ? "elsewhere.example" : host;
+		f.pid_off = cases[i].pid_off;
+		pid = spawn(foreign_child, &f);
+		if (read(p[0], &c, 1) != 1)
+			bail("holder did not lock");
+		is_int(md_open(MD_MAILDIR, dir, &o, &md, err, sizeof(err)),
+		    KP_INUSE, "%s, idle 10 s, takeover_idle 1: KP_INUSE (%s)",
+		    cases[i].what, err);
+		ok(kill(pid, 0) == 0, "... and it was not signalled");
+		(void)kill(pid, SIGKILL);
+		is_int(t_wait_exit(pid), 1000 + SIGKILL, "... until killed");
+	}
+	close(p[0]);
+	close(p[1]);
+}
+
 static void
 test_locks(void)
 {
@@ -1280,6 +1384,7 @@ main(void)
 	test_commit();
 	test_cache();
 	test_listing();
+	test_lock_hosts();
 	test_kill_loop();
 	if (nbig > 0) {
 		bench("big-S", (size_t)nbig, 1);
