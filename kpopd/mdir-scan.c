@@ -127,10 +127,15 @@ mdir_scan_stamp(int fd, struct mdir_stamp *st)
 	return 0;
 }
 
+/*
+ * The device number is left out: it is this host's number for the mount,
+ * and another server of the same NFS export has its own.  Within the one
+ * Maildir, the inode and the times in nanoseconds are the storage's.
+ */
 int
 mdir_scan_same(const struct mdir_stamp *a, const struct mdir_stamp *b)
 {
-	return a->valid && b->valid && a->dev == b->dev && a->ino == b->ino &&
+	return a->valid && b->valid && a->ino == b->ino &&
 	    a->csec == b->csec && a->cnsec == b->cnsec && a->msec == b->msec &&
 	    a->mnsec == b->mnsec;
 }

@@ -832,6 +832,22 @@ dir_stamp(const char *path, char *out, size_t len)
 	    (unsigned long long)st.st_mtim.tv_nsec);
 }
 
+/* Give both stamps of a "dirs" pair another device number. */
+static void
+other_dev(char *dirs)
+{
+	char out[300], *sp, *dot1, *dot2;
+
+	sp = strchr(dirs, ' ');
+	dot1 = strchr(dirs, '.');
+	dot2 = sp == NULL ? NULL : strchr(sp + 1, '.');
+	if (sp == NULL || dot1 == NULL || dot2 == NULL)
+		bail("bad stamps %s", dirs);
+	*sp = '\0';
+	(void)util_snprintf(out, sizeof(out), "4242%s 4242%s", dot1, dot2);
+	(void)util_strlcpy(dirs, out, 300);
+}
+
 /* Write a format 2 cache (a listing) with a valid checksum. */
 static void
 forge_cache2(const char *dir, const char *dirs, const char *body,
@@ -1114,6 +1130,20 @@ test_listing(void)
 	chown_file(t_path(dir, "kpopd.cache"));
 	is_int(t_wait_exit(spawn(listing_child, &a)), 3 * 16 + 5,
 	    "matching stamps: the listing is served as it is");
+
+	/*
+	 * Written by another server of the same NFS export: its device
+	 * numbers are its own, the rest is the storage's.  The listing
+	 * stands (else every host would rescan, and rewrite, on every
+	 * login the balancer sends it).
+	 */
+	(void)util_snprintf(dirs, sizeof(dirs), "%s %s", sn, sc);
+	other_dev(dirs);
+	forge_cache2(dir, dirs, body, 3);
+	chown_file(t_path(dir, "kpopd.cache"));
+	is_int(t_wait_exit(spawn(listing_child, &a)), 3 * 16 + 5,
+	    "stamps of another host's mount (another device number): the "
+	    "listing is served as it is");
 
 	/* One stamp wrong: the directories are read. */
 	(void)util_snprintf(dirs, sizeof(dirs), "%s 1.2.3.4.5.6", sn);
