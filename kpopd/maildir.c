@@ -316,6 +316,7 @@ maildir_open(struct maildrop *md, const char *path,
 	static const char *const subs[3] = { "tmp", "new", "cur" };
 	struct mdir *m;
 	struct mdir_stamp now[2];
+	struct stat lst;
 	char lockpath[PATH_MAX];
 	size_t i, k, cap = 0;
 	int rc, e_no, fds[3] = { -1, -1, -1 }, dirty = 0;
@@ -380,6 +381,11 @@ subdirs:
 	if ((rc = md_lock_session(md, m->rootfd, MDIR_LOCK, lockpath, opts,
 	    err, errlen)) != KP_OK)
 		return rc;
+	/* The lock was stamped now, by the storage's clock (mdir_scan_dir). */
+	if (fstat(md->lock_fd, &lst) == 0) {
+		m->locked_at = lst.st_mtim;
+		m->locked_ok = 1;
+	}
 
 	if ((rc = mdir_cache_load(m, opts, err, errlen)) != KP_OK)
 		return rc;

@@ -188,11 +188,22 @@ mdir_scan_dir(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 	 * after the fstat is stamped at least `now`, so a ctime before
 	 * `now` cannot recur.  A ctime of whole seconds (a filesystem
 	 * without nanoseconds) must be MDIR_SETTLE seconds old instead.
+	 * On shared storage the file server stamps the times, by its own
+	 * clock: the session lock's stamp at open is that clock's `now`,
+	 * and the earlier of the two is taken, so that a server whose
+	 * clock runs ahead of the file server's records nothing early.
 	 */
-	if (clock_gettime(CLOCK_REALTIME_COARSE, &now) == -1 ||
-	    mdir_scan_stamp(m->dfd[which], &m->stamp[which]) == -1 ||
-	    !mdir_settled(&m->stamp[which], &now))
+	if (clock_gettime(CLOCK_REALTIME_COARSE, &now) == -1)
 		m->stamp[which].valid = 0;
+	else {
+		if (m->locked_ok && (m->locked_at.tv_sec < now.tv_sec ||
+		    (m->locked_at.tv_sec == now.tv_sec &&
+		    m->locked_at.tv_nsec < now.tv_nsec)))
+			now = m->locked_at;
+		if (mdir_scan_stamp(m->dfd[which], &m->stamp[which]) == -1 ||
+		    !mdir_settled(&m->stamp[which], &now))
+			m->stamp[which].valid = 0;
+	}
 	if ((d = mdir_dirstream(m, which)) == NULL) {
 		e_no = errno;
 		util_snprintf(err, errlen, "%s/%s: %s", m->path,

@@ -1394,12 +1394,110 @@ bench(const char *label, size_t n, int with_s)
 	t_rm_tree(dir);
 }
 
+/*
+ * With --open DIR NAME: deliver NAME to DIR's new/, then at once open
+ * and close the Maildir DIR; exit 0, or 1.
+ */
+static int
+open_only(const char *dir, const char *name)
+{
+	struct maildrop *md;
+	char err[256];
+
+	put_file(t_path(t_path(dir, "new"), name), S("x\n"));
+	if (md_open(MD_MAILDIR, dir, &opts0, &md, err, sizeof(err)) != KP_OK)
+		return 1;
+	md_close(md);
+	return 0;
+}
+
+/*
+ * Whether the cache of dir records new/ with a ctime not before the
+ * session lock's stamp: a change in that same instant would not show.
+ */
+static int
+recorded_too_early(const char *dir)
+{
+	struct stat st;
+	char *t, *p, *end;
+	unsigned long long v[4];
+	size_t len;
+	int i, bad = 0;
+
+	if ((t = t_slurp(t_path(dir, "kpopd.cache"), &len)) == NULL)
+		return 1;
+	if (stat(t_path(dir, "kpopd.lock"), &st) == -1)
+		bail("stat: %s", strerror(errno));
+	p = t + 19;	/* past "kpopd-cache 2\ndirs " */
+	if (len < 19 || strncmp(t, "kpopd-cache 2\ndirs ", 19) != 0)
+		bad = 1;
+	else if (*p != '-') {
+		for (i = 0; i < 4; i++) {
+			v[i] = strtoull(p, &end, 10);
+			p = end + 1;
+		}
+		/* v: dev, ino, ctime seconds, nanoseconds */
+		bad = v[2] > (unsigned long long)st.st_mtim.tv_sec ||
+		    (v[2] == (unsigned long long)st.st_mtim.tv_sec &&
+		    v[3] >= (unsigned long long)st.st_mtim.tv_nsec);
+	}
+	free(t);
+	return bad;
+}
+
+/*
+ * A server whose clock runs an hour ahead of the file server's
+ * (faketime; the files' times are the kernel's) that delivers a message
+ * and opens the Maildir at once: a directory changed in the instant of
+ * the open is not recorded in kpopd.cache, since a
+ * later change in that instant would carry the same ctime.  The storage's
+ * clock is the session lock's stamp.
+ */
+static void
+test_skewed_listing(const char *self)
+{
+	char dir[PATH_MAX], name[64];
+	int i, bad = 0, failed = 0;
+	pid_t pid;
+
+	(void)util_strlcpy(dir, t_path(scratch, "skew"), sizeof(dir));
+	mkmaildir(dir);
+	for (i = 0; i < 20; i++) {
+		(void)util_snprintf(name, sizeof(name), "17640000%02d.s.host",
+		    i);
+		if ((pid = fork()) == -1)
+			bail("fork: %s", strerror(errno));
+		if (pid == 0) {
+			(void)setenv("NO_FAKE_STAT", "1", 1);
+			(void)setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
+			(void)setenv("FAKE_UTIME", "", 1);
+			execlp("faketime", "faketime", "-f", "+1h", self,
+			    "--open", dir, name, (char *)NULL);
+			_exit(127);
+		}
+		if (t_wait_exit(pid) != 0)
+			failed++;
+		else if (recorded_too_early(dir))
+			bad++;
+	}
+	is_int(failed, 0, "20 opens an hour ahead of the storage");
+	is_int(bad, 0, "none recorded new/ changed in the instant of its "
+	    "listing");
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	const char *big = getenv("KPOP_TEST_BIG");
 	unsigned long long nbig = 100000;
+	char self[PATH_MAX];
+	ssize_t n;
 
+	if (argc == 4 && strcmp(argv[1], "--open") == 0)
+		return open_only(argv[2], argv[3]);
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
+		bail("readlink /proc/self/exe: %s", strerror(errno));
+	self[n] = '\0';
 	md_test_start("maildir-t");
 	if (big != NULL && util_parse_uint(big, strlen(big), 10000000,
 	    &nbig) == -1)
@@ -1415,6 +1513,7 @@ main(void)
 	test_cache();
 	test_listing();
 	test_lock_hosts();
+	test_skewed_listing(self);
 	test_kill_loop();
 	if (nbig > 0) {
 		bench("big-S", (size_t)nbig, 1);
