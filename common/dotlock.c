@@ -121,14 +121,16 @@ dotlock_file_locked(const char *file)
 
 /*
  * Look at the lock someone else holds at dl->path (for file) and remove
- * it if it is stale (dotlock.h says when).  Breakers of one inode take
+ * it if it is stale (dotlock.h says when), by its age at now (the
+ * storage's clock: dotlock_now).  Breakers of one inode take
  * turns by flock(2) on it, and each removes the name only while it still
  * leads to the file it judged, unchanged (a refresh is a change).
  * Returns 1 if the name was freed (by us, or it is gone), 0 if the lock
  * stands.
  */
 static int
-dotlock_break(const struct dotlock *dl, const char *file, const char *host)
+dotlock_break(const struct dotlock *dl, const char *file, const char *host,
+    time_t now)
 {
 	char text[DOTLOCK_TEXT_MAX];
 	struct stat st, again;
@@ -146,7 +148,7 @@ dotlock_break(const struct dotlock *dl, const char *file, const char *host)
 		(void)close(fd);
 		return 0;
 	}
-	age = time(NULL) - st.st_mtime;
+	age = now - st.st_mtime;
 	if (age > DOTLOCK_STALE)
 		stale = 1;
 	else if (!S_ISREG(st.st_mode))
@@ -176,6 +178,22 @@ out:
 	if (fd != -1)
 		(void)close(fd);
 	return freed;
+}
+
+/*
+ * The storage's time now, from our own temporary file fd, stamped now:
+ * the lock's mtime was stamped by the same clock (the file server's, on
+ * NFS), which another host's clock need not agree with.  time(NULL) if
+ * the file cannot tell.
+ */
+static time_t
+dotlock_now(int fd)
+{
+	struct stat st;
+
+	if (futimens(fd, NULL) == -1 || fstat(fd, &st) == -1)
+		return time(NULL);
+	return st.st_mtime;
 }
 
 void
@@ -240,7 +258,7 @@ dotlock_take(struct dotlock *dl, const char *file, const char *prog,
 			rc = dotlock_fail(dl, e, dl->path, err, errlen);
 			goto fail;
 		}
-		if (dotlock_break(dl, file, host) &&
+		if (dotlock_break(dl, file, host, dotlock_now(fd)) &&
 		    breaks++ < DOTLOCK_BREAKS_MAX)
 			continue;
 		if (util_now_ms() >= deadline) {

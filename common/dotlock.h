@@ -17,6 +17,9 @@
  *   - it is unchanged for DOTLOCK_STALE seconds, whoever made it (a lock
  *     from another host, one without a pid, a live process that stopped
  *     refreshing it, or a pid reused since).
+ * Ages are told by the storage's clock (the mtime our own temporary file
+ * gets when stamped now), never by this host's, which on NFS need not
+ * agree with the file server's that stamped the lock.
  * Breakers serialize on a flock(2) of the stale file and remove it only
  * while the name still leads to the inode they judged, so two of them
  * cannot remove each other's fresh lock.  A holder refreshes its lock's

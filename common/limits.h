@@ -145,6 +145,12 @@
 /* Milliseconds between tries for a busy dotlock or fcntl lock. */
 #define MD_LOCK_POLL_MS		50
 /*
+ * The session lock file's text, "<pid> <host>\n" of its holder (a pid
+ * of up to 20 digits, a host name as DOTLOCK_HOST_MAX), so that a
+ * takeover judges a pid only on the host it belongs to.
+ */
+#define MD_LOCK_TEXT_MAX	(20 + 1 + DOTLOCK_HOST_MAX + 1)
+/*
  * Read and copy buffer for message files and the mbox; also the longest
  * start of a line the mbox parser sees whole (From_, X-UIDL), far more
  * than "X-UIDL:" and a 70-character UIDL need.

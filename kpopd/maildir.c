@@ -321,6 +321,7 @@ maildir_open(struct maildrop *md, const char *path,
 	static const char *const subs[3] = { "tmp", "new", "cur" };
 	struct mdir *m;
 	struct mdir_stamp now[2];
+	struct stat lst;
 	char lockpath[PATH_MAX];
 	const char *fmt;
 	size_t i, k, cap = 0;
@@ -386,6 +387,11 @@ subdirs:
 	if ((rc = md_lock_session(md, m->rootfd, MDIR_LOCK, lockpath, opts,
 	    err, errlen)) != KP_OK)
 		return rc;
+	/* The lock was stamped now, by the storage's clock (mdir_scan_dir). */
+	if (fstat(md->lock_fd, &lst) == 0) {
+		m->locked_at = lst.st_mtim;
+		m->locked_ok = 1;
+	}
 
 	if ((rc = mdir_cache_load(m, opts, err, errlen)) != KP_OK)
 		return rc;

@@ -24,6 +24,8 @@
  *   it (the session monitor), and do not fork between md_open() and the
  *   end of the session expecting the child to hold it.  A second
  *   md_open() of the same maildrop in one process is KP_INUSE.
+ * - The lock file says "<pid> <host>" of its holder; a takeover happens
+ *   only when that is a process of this host (md-lock.c).
  * - Takeover (md_opts.takeover_idle) sends the holder SIGTERM.  The
  *   holder must treat SIGTERM as a dropped connection: end the session
  *   without md_commit() (a commit already running may finish; it is

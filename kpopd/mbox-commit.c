@@ -26,7 +26,7 @@
  * commit.  Mail an MDA appended after the crash (once our dotlock went
  * stale) sits past W + L or past W + N respectively and is kept either
  * way.  A temporary or corrupt journal never described a valid state and
- * is removed; one for another file (dev/ino) is set aside, not applied.
+ * is removed; one for another file (its inode) is set aside, not applied.
  */
 #include "config.h"
 
@@ -157,7 +157,7 @@ mbox_commit_recover(struct mbox *mb, int fd, char *err, size_t errlen)
 	struct md_hash h;
 	struct stat jst, st;
 	unsigned char hdr[MBOX_J_HDR], dig[MD_HASH_LEN], *b2 = NULL;
-	uint64_t w, l, n, dev, ino;
+	uint64_t w, l, n, ino;
 	off_t pos, left;
 	size_t want;
 	ssize_t r;
@@ -206,7 +206,6 @@ mbox_commit_recover(struct mbox *mb, int fd, char *err, size_t errlen)
 	w = mbox_get64(hdr + 8);
 	l = mbox_get64(hdr + 16);
 	n = mbox_get64(hdr + 24);
-	dev = mbox_get64(hdr + 32);
 	ino = mbox_get64(hdr + 40);
 	if (l == 0 || n >= l || l > MD_SIZE_MAX || w > MD_SIZE_MAX ||
 	    (uint64_t)jst.st_size != MBOX_J_HDR + l)
@@ -242,8 +241,13 @@ checked:
 		rc = KP_OK;
 		goto out;
 	}
-	if (fd == -1 || fstat(fd, &st) == -1 || (uint64_t)st.st_dev != dev ||
-	    (uint64_t)st.st_ino != ino) {
+	/*
+	 * The device number is not compared: it is the writing host's
+	 * number for the mount (another server of one NFS store, or this
+	 * one before a reboot), and the journal sits beside the mbox, on
+	 * its file system.
+	 */
+	if (fd == -1 || fstat(fd, &st) == -1 || (uint64_t)st.st_ino != ino) {
 		/* Not this file's: keep it for a human, apply nothing. */
 		if (util_snprintf(orphan, sizeof(orphan), "%s.orphan.%lld",
 		    mb->jpath, (long long)time(NULL)) == -1 ||

@@ -6,6 +6,13 @@
  * that keeps a session from looking idle, and the list of maildrops this
  * process holds.  The backends take it in their open; maildrop.c
  * refreshes and releases it.
+ *
+ * Several servers may share the maildrops (NFS, a cluster file system):
+ * the fcntl lock goes through the storage's lock manager, and the holder
+ * writes "<pid> <host>\n" into the file, because the pid F_GETLK reports
+ * for a lock of another host (where the storage reports one at all) means
+ * nothing here.  A takeover signals only a holder that the file places on
+ * this host, under the pid F_GETLK names; any other is in use.
  */
 #include "config.h"
 
@@ -13,12 +20,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/limits.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "kpopd/md-int.h"
 
@@ -29,6 +38,64 @@
  * is single-threaded; so is this list.
  */
 static struct maildrop *md_held;
+
+/* This host's name, as dotlocks carry it; "" if there is none. */
+static void
+md_lock_host(char *host, size_t len)
+{
+	if (gethostname(host, len) == -1)
+		host[0] = '\0';
+	host[len - 1] = '\0';
+}
+
+/*
+ * Write "<pid> <host>\n" of this process into the lock file fd we hold.
+ * Best effort: a file that does not say it names no holder, and no
+ * takeover follows.
+ */
+static void
+md_lock_record(int fd)
+{
+	char host[DOTLOCK_HOST_MAX], text[MD_LOCK_TEXT_MAX];
+	int n;
+
+	md_lock_host(host, sizeof(host));
+	n = 0;
+	if (host[0] != '\0' && strchr(host, '\n') == NULL &&
+	    util_snprintf(text, sizeof(text), "%ld %s\n", (long)getpid(),
+	    host) == 0)
+		n = (int)strlen(text);
+	if (n > 0 && util_write_all(fd, text, (size_t)n, 0) == -1)
+		n = 0;
+	(void)ftruncate(fd, n);
+}
+
+/*
+ * Whether the holder of the lock file fd, which F_GETLK reports as pid,
+ * is a process of this host: the file must say that pid and this host.
+ * Copies the host the file names (or "?") to who.
+ */
+static int
+md_lock_local(int fd, pid_t pid, char *who, size_t wholen)
+{
+	char host[DOTLOCK_HOST_MAX], text[MD_LOCK_TEXT_MAX];
+	unsigned long long p;
+	char *sp, *nl;
+	ssize_t r;
+
+	(void)util_strlcpy(who, "?", wholen);
+	if ((r = util_pread_full(fd, text, sizeof(text) - 1, 0)) <= 0)
+		return 0;
+	text[r] = '\0';
+	if ((nl = strchr(text, '\n')) == NULL ||
+	    (sp = strchr(text, ' ')) == NULL || sp > nl)
+		return 0;
+	*nl = '\0';
+	(void)log_printable(who, wholen, sp + 1, strlen(sp + 1));
+	md_lock_host(host, sizeof(host));
+	return util_parse_uint(text, (size_t)(sp - text), INT_MAX, &p) == 0 &&
+	    (pid_t)p == pid && host[0] != '\0' && strcmp(sp + 1, host) == 0;
+}
 
 /* Milliseconds from a to b. */
 static long long
@@ -46,6 +113,7 @@ md_lock_session(struct maildrop *md, int dfd, const char *name,
 	struct stat st;
 	struct timespec now;
 	struct maildrop *h;
+	char who[64];
 	long long deadline = 0, idle_ms;
 	int fd, e, rc, busy, killed = 0;
 
@@ -117,6 +185,13 @@ md_lock_session(struct maildrop *md, int dfd, const char *name,
 			rc = KP_INUSE;
 			goto fail;
 		}
+		if (!md_lock_local(fd, fl.l_pid, who, sizeof(who))) {
+			util_snprintf(err, errlen, "in use by another session "
+			    "(idle %llds, on host %s: only a kpopd there may "
+			    "take it over)", idle_ms / 1000, who);
+			rc = KP_INUSE;
+			goto fail;
+		}
 		if (kill(fl.l_pid, SIGTERM) == -1 && errno != ESRCH) {
 			e = errno;
 			util_snprintf(err, errlen, "in use by pid %ld, which "
@@ -129,6 +204,7 @@ md_lock_session(struct maildrop *md, int dfd, const char *name,
 		deadline = util_now_ms() + MD_TAKEOVER_WAIT * 1000LL;
 	}
 	/* A fresh session is not idle, whatever the file said before. */
+	md_lock_record(fd);
 	(void)futimens(fd, NULL);
 	md->lock_fd = fd;
 	md->lock_dev = st.st_dev;

@@ -15,9 +15,10 @@
  * both directories are still exactly that, the next open takes the
  * listing as it is: no readdir, no stat, no sort.  Any create, rename or
  * unlink in a directory moves its ctime, which no user can set back.  A
- * directory whose ctime is not yet in the past of the kernel's clock when
- * it is read is not recorded (a change in the same clock tick would not
- * show; see mdir_scan_dir), so the next open reads it again.  Format 1
+ * directory whose ctime is not yet in the past of the kernel's clock (and
+ * of the storage's, on NFS) when it is read is not recorded (a change in
+ * the same clock tick would not show; see mdir_scan_dir), so the next
+ * open reads it again.  Format 1
  * (sizes by base name only) is still read, for its sizes.
  */
 #include "config.h"

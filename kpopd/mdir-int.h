@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "kpopd/md-int.h"
 
@@ -73,6 +74,8 @@ struct mdir {
 	int			 cache_v1;
 	struct mdir_stamp	 cstamp[2];	/* as the cache recorded them */
 	struct mdir_stamp	 stamp[2];	/* new/, cur/ as read now */
+	struct timespec		 locked_at;	/* the lock's stamp at open */
+	int			 locked_ok;
 	int			 listed;	/* the snapshot is the cache's */
 	int			 truncated;	/* past MD_MSGS_MAX */
 };

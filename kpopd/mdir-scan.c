@@ -127,10 +127,15 @@ mdir_scan_stamp(int fd, struct mdir_stamp *st)
 	return 0;
 }
 
+/*
+ * The device number is left out: it is this host's number for the mount,
+ * and another server of the same NFS export has its own.  Within the one
+ * Maildir, the inode and the times in nanoseconds are the storage's.
+ */
 int
 mdir_scan_same(const struct mdir_stamp *a, const struct mdir_stamp *b)
 {
-	return a->valid && b->valid && a->dev == b->dev && a->ino == b->ino &&
+	return a->valid && b->valid && a->ino == b->ino &&
 	    a->csec == b->csec && a->cnsec == b->cnsec && a->msec == b->msec &&
 	    a->mnsec == b->mnsec;
 }
@@ -183,11 +188,22 @@ mdir_scan_dir(struct mdir *m, int which, size_t *cap, char *err, size_t errlen)
 	 * after the fstat is stamped at least `now`, so a ctime before
 	 * `now` cannot recur.  A ctime of whole seconds (a filesystem
 	 * without nanoseconds) must be MDIR_SETTLE seconds old instead.
+	 * On shared storage the file server stamps the times, by its own
+	 * clock: the session lock's stamp at open is that clock's `now`,
+	 * and the earlier of the two is taken, so that a server whose
+	 * clock runs ahead of the file server's records nothing early.
 	 */
-	if (clock_gettime(CLOCK_REALTIME_COARSE, &now) == -1 ||
-	    mdir_scan_stamp(m->dfd[which], &m->stamp[which]) == -1 ||
-	    !mdir_settled(&m->stamp[which], &now))
+	if (clock_gettime(CLOCK_REALTIME_COARSE, &now) == -1)
 		m->stamp[which].valid = 0;
+	else {
+		if (m->locked_ok && (m->locked_at.tv_sec < now.tv_sec ||
+		    (m->locked_at.tv_sec == now.tv_sec &&
+		    m->locked_at.tv_nsec < now.tv_nsec)))
+			now = m->locked_at;
+		if (mdir_scan_stamp(m->dfd[which], &m->stamp[which]) == -1 ||
+		    !mdir_settled(&m->stamp[which], &now))
+			m->stamp[which].valid = 0;
+	}
 	if ((d = mdir_dirstream(m, which)) == NULL) {
 		e_no = errno;
 		util_snprintf(err, errlen, "%s/%s: %s", m->path,

@@ -10,7 +10,8 @@
  * writing it) is broken after DOTLOCK_EMPTY_STALE, not DOTLOCK_STALE, but
  * not while someone holds the file's fcntl lock; foreign locks (another
  * host, a bare pid) are broken only by age; a refresh renews the mtime; a
- * lock that is no longer ours is neither refreshed nor removed.
+ * lock that is no longer ours is neither refreshed nor removed; ages are
+ * the storage's, not those of a host whose clock is off (faketime).
  */
 #include "config.h"
 
@@ -635,11 +636,88 @@ test_ours(void)
 	ok(!exists(lock), "... nothing made");
 }
 
-int
-main(void)
+/* Let an ASan build run under LD_PRELOAD (faketime). */
+static void
+asan_ok(void)
 {
+	char opts[1024];
+	const char *was = getenv("ASAN_OPTIONS");
+
+	(void)util_snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0",
+	    was != NULL ? was : "", was != NULL && *was != '\0' ? ":" : "");
+	(void)setenv("ASAN_OPTIONS", opts, 1);
+}
+
+/*
+ * With --take FILE: take FILE's dotlock for 200 ms and exit 10 (held),
+ * 11 (in use) or 12; 13 if this process's clock is not an hour ahead of
+ * the file system's (faketime did not take).  (Not 1: ASan's.)
+ */
+static int
+skew_take(const char *file)
+{
+	struct dotlock d;
+	struct stat st;
+	char err[256];
+	int rc;
+
+	if (stat(file, &st) == -1 || time(NULL) - st.st_mtime < 3000)
+		return 13;
+	dotlock_init(&d);
+	rc = dotlock_take(&d, file, "kpop", util_now_ms() + 200, err,
+	    sizeof(err));
+	if (rc == KP_OK)
+		(void)dotlock_release(&d);
+	return rc == KP_OK ? 10 : rc == KP_INUSE ? 11 : 12;
+}
+
+/*
+ * Several hosts on one NFS store: a host whose clock is an hour ahead of
+ * the file server's (faketime) must not find another host's fresh lock
+ * an hour old.  Ages are the storage's.
+ */
+static void
+test_skew(const char *self)
+{
+	char text[128];
+	const char *mb = in_scratch("skew"), *lock = in_scratch("skew.lock");
+	pid_t pid;
+
+	put_file(mb, "");
+	(void)util_snprintf(text, sizeof(text), "%ld kpop elsewhere.invalid\n",
+	    (long)dead_pid());
+	put_file(lock, text);
+	if ((pid = fork()) == -1)
+		bail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		(void)setenv("NO_FAKE_STAT", "1", 1);
+		(void)setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
+		/* Set, empty: futimens(fd, NULL) keeps the kernel's time. */
+		(void)setenv("FAKE_UTIME", "", 1);
+		/* Under ASan, libfaketime is preloaded before its runtime. */
+		asan_ok();
+		execlp("faketime", "faketime", "-f", "+1h", self, "--take", mb,
+		    (char *)NULL);
+		_exit(127);
+	}
+	is_int(t_wait_exit(pid), 11, "a host an hour ahead of the storage "
+	    "leaves another host's fresh lock alone (11: in use)");
+	ok(has_text(lock, text), "... untouched");
+	(void)unlink(lock);
+}
+
+int
+main(int argc, char **argv)
+{
+	char self[PATH_MAX];
+	ssize_t n;
 	int fd0;
 
+	if (argc == 3 && strcmp(argv[1], "--take") == 0)
+		return skew_take(argv[2]);
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
+		bail("readlink /proc/self/exe: %s", strerror(errno));
+	self[n] = '\0';
 	plan_lazy();
 	fd0 = t_lowest_fd();
 	scratch = t_scratch("dotlock-t");
@@ -654,6 +732,7 @@ main(void)
 	test_empty();
 	test_breakers();
 	test_ours();
+	test_skew(self);
 	is_int(t_lowest_fd(), fd0, "no descriptor leaked");
 	t_scratch_done();
 	return 0;

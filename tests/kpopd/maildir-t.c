@@ -494,6 +494,110 @@ lock_child(void *v)
 	return 0;
 }
 
+/*
+ * A holder of the session lock that its file places elsewhere (text),
+ * idle for 10 s: it holds the fcntl lock itself and waits at most 5 s.
+ */
+struct foreignarg {
+	const char	*dir;
+	int		 pfd;
+	const char	*host;		/* the host its file names */
+	int		 pid_off;	/* added to its pid in the file */
+};
+
+static int
+foreign_child(void *v)
+{
+	struct foreignarg *a = v;
+	struct timespec old[2];
+	char text[512];
+	int fd, n, i;
+
+	if ((fd = open(t_path(a->dir, "kpopd.lock"), O_RDWR | O_CREAT,
+	    0600)) == -1 || util_trylock(fd) != 0)
+		return 30;
+	n = snprintf(text, sizeof(text), "%ld %s\n",
+	    (long)getpid() + a->pid_off, a->host);
+	if (ftruncate(fd, 0) == -1 || write(fd, text, (size_t)n) != n)
+		return 31;
+	if (clock_gettime(CLOCK_REALTIME, &old[0]) == -1)
+		return 32;
+	old[0].tv_sec -= 10;
+	old[1] = old[0];
+	if (futimens(fd, old) == -1)
+		return 32;
+	if (write(a->pfd, "o", 1) != 1)
+		return 33;
+	for (i = 0; i < 100; i++)
+		util_sleep_ms(50);
+	return 0;
+}
+
+/*
+ * Several servers on one store: a session's lock file says its pid and
+ * host; an idle holder is taken over only when that file places it on
+ * this host under the pid the fcntl lock reports.  A holder of another
+ * host (whose pid, where a cluster file system reports it, is no process
+ * here) or one the file does not match is in use, and left alone.
+ */
+static void
+test_lock_hosts(void)
+{
+	struct foreignarg f;
+	struct maildrop *md;
+	struct md_opts o = opts0;
+	char dir[PATH_MAX], host[256], want[300], err[256], c, *t;
+	size_t len;
+	int p[2], i;
+	pid_t pid;
+	static const struct {
+		int		 other;		/* another host's name */
+		int		 pid_off;
+		const char	*what;
+	} cases[] = {
+		{ 1, 0, "another host's idle holder" },
+		{ 0, 1, "a holder of this host under another pid" },
+	};
+
+	(void)util_strlcpy(dir, t_path(scratch, "lockhosts"), sizeof(dir));
+	mkmaildir(dir);
+	put_file(t_path(t_path(dir, "new"), "1764000000.a.host"), S("x\n"));
+	if (gethostname(host, sizeof(host)) == -1)
+		bail("gethostname: %s", strerror(errno));
+	host[sizeof(host) - 1] = '\0';
+	if (!is_int(open_md(MD_MAILDIR, dir, &opts0, &md), KP_OK,
+	    "a session opens"))
+		return;
+	(void)util_snprintf(want, sizeof(want), "%ld %s\n", (long)getpid(),
+	    host);
+	t = t_slurp(t_path(dir, "kpopd.lock"), &len);
+	is_string(t, want, "its lock file says \"<pid> <host>\"");
+	free(t);
+	md_close(md);
+
+	if (pipe(p) == -1)
+		bail("pipe");
+	o.takeover_idle = 1;
+	for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
+		memset(&f, 0, sizeof(f));
+		f.dir = dir;
+		f.pfd = p[1];
+		f.host = cases[i].other ? "elsewhere.example" : host;
+		f.pid_off = cases[i].pid_off;
+		pid = spawn(foreign_child, &f);
+		if (read(p[0], &c, 1) != 1)
+			bail("holder did not lock");
+		is_int(md_open(MD_MAILDIR, dir, &o, &md, err, sizeof(err)),
+		    KP_INUSE, "%s, idle 10 s, takeover_idle 1: KP_INUSE (%s)",
+		    cases[i].what, err);
+		ok(kill(pid, 0) == 0, "... and it was not signalled");
+		(void)kill(pid, SIGKILL);
+		is_int(t_wait_exit(pid), 1000 + SIGKILL, "... until killed");
+	}
+	close(p[0]);
+	close(p[1]);
+}
+
 static void
 test_locks(void)
 {
@@ -728,6 +832,22 @@ dir_stamp(const char *path, char *out, size_t len)
 	    (unsigned long long)st.st_ctim.tv_nsec,
 	    (unsigned long long)st.st_mtim.tv_sec,
 	    (unsigned long long)st.st_mtim.tv_nsec);
+}
+
+/* Give both stamps of a "dirs" pair another device number. */
+static void
+other_dev(char *dirs)
+{
+	char out[300], *sp, *dot1, *dot2;
+
+	sp = strchr(dirs, ' ');
+	dot1 = strchr(dirs, '.');
+	dot2 = sp == NULL ? NULL : strchr(sp + 1, '.');
+	if (sp == NULL || dot1 == NULL || dot2 == NULL)
+		bail("bad stamps %s", dirs);
+	*sp = '\0';
+	(void)util_snprintf(out, sizeof(out), "4242%s 4242%s", dot1, dot2);
+	(void)util_strlcpy(dirs, out, 300);
 }
 
 /* Write a format 2 cache (a listing) with a valid checksum. */
@@ -1013,6 +1133,20 @@ test_listing(void)
 	is_int(t_wait_exit(spawn(listing_child, &a)), 3 * 16 + 5,
 	    "matching stamps: the listing is served as it is");
 
+	/*
+	 * Written by another server of the same NFS export: its device
+	 * numbers are its own, the rest is the storage's.  The listing
+	 * stands (else every host would rescan, and rewrite, on every
+	 * login the balancer sends it).
+	 */
+	(void)util_snprintf(dirs, sizeof(dirs), "%s %s", sn, sc);
+	other_dev(dirs);
+	forge_cache2(dir, dirs, body, 3);
+	chown_file(t_path(dir, "kpopd.cache"));
+	is_int(t_wait_exit(spawn(listing_child, &a)), 3 * 16 + 5,
+	    "stamps of another host's mount (another device number): the "
+	    "listing is served as it is");
+
 	/* One stamp wrong: the directories are read. */
 	(void)util_snprintf(dirs, sizeof(dirs), "%s 1.2.3.4.5.6", sn);
 	forge_cache2(dir, dirs, body, 3);
@@ -1262,12 +1396,124 @@ bench(const char *label, size_t n, int with_s)
 	t_rm_tree(dir);
 }
 
+/* Let an ASan build run under LD_PRELOAD (faketime). */
+static void
+asan_ok(void)
+{
+	char opts[1024];
+	const char *was = getenv("ASAN_OPTIONS");
+
+	(void)util_snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0",
+	    was != NULL ? was : "", was != NULL && *was != '\0' ? ":" : "");
+	(void)setenv("ASAN_OPTIONS", opts, 1);
+}
+
+/*
+ * With --open DIR NAME: deliver NAME to DIR's new/, then at once open
+ * and close the Maildir DIR; exit 0, or 1.
+ */
+static int
+open_only(const char *dir, const char *name)
+{
+	struct maildrop *md;
+	char err[256];
+
+	put_file(t_path(t_path(dir, "new"), name), S("x\n"));
+	if (md_open(MD_MAILDIR, dir, &opts0, &md, err, sizeof(err)) != KP_OK)
+		return 1;
+	md_close(md);
+	return 0;
+}
+
+/*
+ * Whether the cache of dir records new/ with a ctime not before the
+ * session lock's stamp: a change in that same instant would not show.
+ */
+static int
+recorded_too_early(const char *dir)
+{
+	struct stat st;
+	char *t, *p, *end;
+	unsigned long long v[4];
+	size_t len;
+	int i, bad = 0;
+
+	if ((t = t_slurp(t_path(dir, "kpopd.cache"), &len)) == NULL)
+		return 1;
+	if (stat(t_path(dir, "kpopd.lock"), &st) == -1)
+		bail("stat: %s", strerror(errno));
+	p = t + 19;	/* past "kpopd-cache 2\ndirs " */
+	if (len < 19 || strncmp(t, "kpopd-cache 2\ndirs ", 19) != 0)
+		bad = 1;
+	else if (*p != '-') {
+		for (i = 0; i < 4; i++) {
+			v[i] = strtoull(p, &end, 10);
+			p = end + 1;
+		}
+		/* v: dev, ino, ctime seconds, nanoseconds */
+		bad = v[2] > (unsigned long long)st.st_mtim.tv_sec ||
+		    (v[2] == (unsigned long long)st.st_mtim.tv_sec &&
+		    v[3] >= (unsigned long long)st.st_mtim.tv_nsec);
+	}
+	free(t);
+	return bad;
+}
+
+/*
+ * A server whose clock runs an hour ahead of the file server's
+ * (faketime; the files' times are the kernel's) that delivers a message
+ * and opens the Maildir at once: a directory changed in the instant of
+ * the open is not recorded in kpopd.cache, since a
+ * later change in that instant would carry the same ctime.  The storage's
+ * clock is the session lock's stamp.
+ */
+static void
+test_skewed_listing(const char *self)
+{
+	char dir[PATH_MAX], name[64];
+	int i, bad = 0, failed = 0;
+	pid_t pid;
+
+	(void)util_strlcpy(dir, t_path(scratch, "skew"), sizeof(dir));
+	mkmaildir(dir);
+	for (i = 0; i < 20; i++) {
+		(void)util_snprintf(name, sizeof(name), "17640000%02d.s.host",
+		    i);
+		if ((pid = fork()) == -1)
+			bail("fork: %s", strerror(errno));
+		if (pid == 0) {
+			(void)setenv("NO_FAKE_STAT", "1", 1);
+			(void)setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
+			(void)setenv("FAKE_UTIME", "", 1);
+			/* Under ASan, libfaketime is preloaded before its runtime. */
+			asan_ok();
+			execlp("faketime", "faketime", "-f", "+1h", self,
+			    "--open", dir, name, (char *)NULL);
+			_exit(127);
+		}
+		if (t_wait_exit(pid) != 0)
+			failed++;
+		else if (recorded_too_early(dir))
+			bad++;
+	}
+	is_int(failed, 0, "20 opens an hour ahead of the storage");
+	is_int(bad, 0, "none recorded new/ changed in the instant of its "
+	    "listing");
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	const char *big = getenv("KPOP_TEST_BIG");
 	unsigned long long nbig = 100000;
+	char self[PATH_MAX];
+	ssize_t n;
 
+	if (argc == 4 && strcmp(argv[1], "--open") == 0)
+		return open_only(argv[2], argv[3]);
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
+		bail("readlink /proc/self/exe: %s", strerror(errno));
+	self[n] = '\0';
 	md_test_start("maildir-t");
 	if (big != NULL && util_parse_uint(big, strlen(big), 10000000,
 	    &nbig) == -1)
@@ -1282,6 +1528,8 @@ main(void)
 	test_commit();
 	test_cache();
 	test_listing();
+	test_lock_hosts();
+	test_skewed_listing(self);
 	test_kill_loop();
 	if (nbig > 0) {
 		bench("big-S", (size_t)nbig, 1);

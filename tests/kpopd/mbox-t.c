@@ -905,6 +905,33 @@ test_journal(void)
 	free(t);
 	ok(!exists(jpath), "journal removed");
 
+	/*
+	 * The same, but the commit ran on another server of one NFS store
+	 * (or before a reboot): the journal names the mbox under that
+	 * host's device number for the mount.  It is this file all the
+	 * same, and is rolled back: set aside, it would leave the half
+	 * rewritten mbox.
+	 */
+	put_file(mbox, g.file.p, g.file.len);
+	if (stat(mbox, &st) == -1)
+		bail("stat");
+	st.st_dev += 4242;
+	make_journal(jpath, g.file.p, w, l, n, &st);
+	s.len = 0;
+	str_add(&s, g.file.p, g.file.len);
+	memcpy(s.p + w, nw.p + w, n / 2);
+	rewrite_file(mbox, s.p, s.len);
+	if (is_int(open_md(MD_MBOX, mbox, &opts0, &md), KP_OK,
+	    "open after another host's crash in the middle of the rewrite")) {
+		is_int((long long)md_count(md), 6, "all messages");
+		md_close(md);
+	}
+	t = t_slurp(mbox, &len);
+	is_blob(t, len, g.file.p, g.file.len, "rolled back (another host's "
+	    "device number)");
+	free(t);
+	ok(!exists(jpath), "journal removed");
+
 	/* Killed after the truncation, then an MDA: rolled forward. */
 	put_file(mbox, g.file.p, g.file.len);
 	if (stat(mbox, &st) == -1)
