@@ -277,6 +277,11 @@
 #define MON_ASK_MS		2000
 /* Descriptors the master keeps for itself besides one per session. */
 #define MASTER_NOFILE_SPARE	256
+/*
+ * Processes the master counts on besides two per session (its monitor
+ * and net process): itself, refusal processes, kpopctl's, slack.
+ */
+#define MASTER_PROC_SPARE	64
 
 /* ---- a kpopd session: the monitor and the net process ---- */
 /* Login attempts a session may make before the monitor gives up. */

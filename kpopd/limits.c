@@ -3,15 +3,21 @@
  * kpopd/limits.c: the master's NAT-safe limits (limits.h): the policy
  * behind the answers sessions.c gives to monitors, over penalty.c's
  * counts and pwcache.c's table, with trusted_networks (trusted.c)
- * exempt from every per-address rule.
+ * exempt from every per-address rule; and whether max_sessions fits the
+ * system's descriptor and process limits.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "kpopd/kpopd.h"
 #include "kpopd/limits.h"
 #include "kpopd/penalty.h"
@@ -20,6 +26,8 @@
 #include "kpopd/trusted.h"
 
 static const struct kpopd_conf *conf;
+
+static void limits_procs(void);
 
 void
 limits_conf(const struct kpopd_conf *c)
@@ -30,6 +38,82 @@ limits_conf(const struct kpopd_conf *c)
 		log_err("no random bytes for the password-check cache: it is "
 		    "off");
 	limits_nofile();
+	limits_procs();
+}
+
+/*
+ * The first line of a small file as a number: 0, or -1 (missing,
+ * unreadable, or not a number, such as the cgroup's "max").
+ */
+static int
+file_number(const char *path, unsigned long long *v)
+{
+	char buf[64];
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return util_parse_uint(buf, strcspn(buf, "\n"), ULLONG_MAX, v);
+}
+
+/* The pids.max of kpopd's own cgroup (cgroup v2: systemd's TasksMax=). */
+static int
+cgroup_pids_max(unsigned long long *v)
+{
+	char line[PATH_MAX], path[PATH_MAX + 64];
+	FILE *f;
+	int r = -1;
+
+	if ((f = fopen("/proc/self/cgroup", "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "0::/", 4) != 0)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		util_snprintf(path, sizeof(path), "/sys/fs/cgroup%s/pids.max",
+		    line + 3);
+		r = file_number(path, v);
+		break;
+	}
+	fclose(f);
+	return r;
+}
+
+/*
+ * Each session is two processes: warn when max_sessions of them would
+ * not fit under the kernel's pid_max, the cgroup's pids.max or (not as
+ * root) RLIMIT_NPROC.  Nothing here can raise them; the admin can.
+ */
+static void
+limits_procs(void)
+{
+	unsigned long long want, have;
+	struct rlimit rl;
+
+	if (conf == NULL)
+		return;
+	want = 2ULL * conf->max_sessions + MASTER_PROC_SPARE;
+	if (file_number("/proc/sys/kernel/pid_max", &have) == 0 &&
+	    have < want)
+		log_warn("max_sessions = %u needs up to %llu processes (two a "
+		    "session), and kernel.pid_max is %llu: raise it (sysctl "
+		    "kernel.pid_max)", conf->max_sessions, want, have);
+	if (cgroup_pids_max(&have) == 0 && have < want)
+		log_warn("max_sessions = %u needs up to %llu processes (two a "
+		    "session), and this cgroup's pids.max is %llu: raise it "
+		    "(TasksMax= in systemd)", conf->max_sessions, want, have);
+	if (geteuid() != 0 && getrlimit(RLIMIT_NPROC, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+		log_warn("max_sessions = %u needs up to %llu processes (two a "
+		    "session), and the process limit is %llu: raise it "
+		    "(LimitNPROC= in systemd, ulimit -u)", conf->max_sessions,
+		    want, (unsigned long long)rl.rlim_cur);
 }
 
 void

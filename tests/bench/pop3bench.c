@@ -21,6 +21,9 @@
  *            was made (no index or cache yet), then warm.
  *   idle     N authenticated sessions held open until a line arrives on
  *            stdin, so that the driver can read the server's memory.
+ *   many     the same with thousands of sessions; then, while they are
+ *            all open, the latency of new connections to their greeting,
+ *            and then every session's RETR 1 (verified) and QUIT.
  *   ceiling  the manifest's files served by a plain read/write loop over
  *            loopback, or through the same TLS code, by a child process:
  *            what this machine can move at all.
@@ -78,7 +81,7 @@
 /* Failed sessions after which a client thread gives up. */
 #define PB_ERRORS_MAX		50
 /* Lines in a credentials file, and in a manifest. */
-#define PB_CREDS_MAX		4096
+#define PB_CREDS_MAX		16384
 #define PB_MSGS_MAX		(2 * 1000 * 1000)
 /* A credentials or manifest line (a path is at most PATH_MAX-ish). */
 #define PB_FILE_LINE_MAX	4200
@@ -86,6 +89,11 @@
 #define PB_DEPTH_MAX		1024
 /* Sessions held open in idle mode (each is a socket). */
 #define PB_IDLE_MAX		1000
+/* Sessions held in many mode, and its probes of new connections. */
+#define PB_MANY_MAX		10000
+#define PB_PROBES_MAX		10000
+/* Between two probes: 500 of them take about 5 s. */
+#define PB_PROBE_GAP_MS		10
 /* Logins in one open run. */
 #define PB_REPEAT_MAX		100
 /* Milliseconds any one wait for the server may take. */
@@ -146,6 +154,7 @@ struct pb_opts {
 	unsigned	 seconds;
 	unsigned	 depth;
 	unsigned	 count;		/* idle sessions, open repeats */
+	unsigned	 probes;	/* many: new connections timed */
 	long long	 expect;	/* open: messages STAT must report */
 	const char	*service;	/* GSSAPI: service@host */
 };
@@ -1505,6 +1514,181 @@ pb_mode_idle(void)
 	return quit_ok == opt.count ? 0 : 1;
 }
 
+/* ---- many mode ---- */
+
+/* RETR 1 verified: it must be one of the manifest's messages. */
+static int
+pb_known(const unsigned char *sha, unsigned long long octets)
+{
+	size_t i;
+
+	for (i = 0; i < nmanifest; i++)
+		if (manifest[i].octets == octets &&
+		    memcmp(manifest[i].sha, sha, SHA256_LEN) == 0)
+			return 0;
+	return -1;
+}
+
+/* RETR 1's reply and body, then QUIT's.  Returns 0 or -1 with c->err. */
+static int
+pb_many_finish(struct pb_conn *c, struct pb_hash *h)
+{
+	unsigned char sha[SHA256_LEN];
+	long long got;
+
+	if (pb_ok(c, "RETR") == -1)
+		return -1;
+	h->n = 0;
+	if (EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1)
+		pb_die("EVP_DigestInit_ex failed");
+	if ((got = pb_body(c, h)) < 0)
+		return -1;
+	if ((h->n > 0 && EVP_DigestUpdate(h->md, h->buf, h->n) != 1) ||
+	    EVP_DigestFinal_ex(h->md, sha, NULL) != 1)
+		pb_die("EVP_DigestFinal_ex failed");
+	if (pb_known(sha, (unsigned long long)got) == -1) {
+		util_snprintf(c->err, sizeof(c->err), "RETR 1: %lld octets "
+		    "that are no message of the manifest", got);
+		return -1;
+	}
+	return pb_ok(c, "QUIT");
+}
+
+/*
+ * The accept latency while the sessions are held: probes new
+ * connections, one every PB_PROBE_GAP_MS, each timed from connect() to
+ * the greeting, then QUIT.  Fills lat (ms); returns the failures.
+ */
+static unsigned
+pb_many_probe(double *lat, unsigned *nlat)
+{
+	struct pb_conn c;
+	struct timespec gap;
+	unsigned i, failed = 0;
+	int64_t t0;
+
+	*nlat = 0;
+	for (i = 0; i < opt.probes; i++) {
+		gap.tv_sec = 0;
+		gap.tv_nsec = PB_PROBE_GAP_MS * 1000000L;
+		(void)nanosleep(&gap, NULL);
+		t0 = pb_now_ns();
+		if (pb_open(&c, 4096) == -1 || pb_ok(&c, "greeting") == -1) {
+			fprintf(stderr, "pop3bench: probe %u: %s\n", i + 1,
+			    c.err);
+			failed++;
+			pb_close(&c);
+			continue;
+		}
+		lat[(*nlat)++] = (double)(pb_now_ns() - t0) / 1e6;
+		if (pb_quit(&c) == -1) {
+			fprintf(stderr, "pop3bench: probe %u: %s\n", i + 1,
+			    c.err);
+			failed++;
+		}
+		pb_close(&c);
+	}
+	return failed;
+}
+
+/*
+ * N authenticated sessions opened one after another and held (the
+ * driver reads the server's memory between READY and its line on
+ * stdin); then probes of the accept latency while they are all open;
+ * then every session sends RETR 1 and QUIT at once and each reply is
+ * read and verified in turn.  One process, no threads: the held
+ * sessions are just sockets.
+ */
+static int
+pb_mode_many(void)
+{
+	struct pb_conn *c;
+	struct pb_hash *h;
+	struct pollfd pfd;
+	struct rlimit rl;
+	unsigned long long n, sz;
+	unsigned i, nlat, probe_failed, failed = 0;
+	double *lat, open_s, retr_s;
+	unsigned char *bad;
+	int64_t t0;
+	char buf[64];
+	int r;
+
+	pb_load_creds();
+	pb_load_manifest();
+	if (ncreds < opt.count)
+		pb_die("%u sessions need as many users; %s has %zu",
+		    opt.count, opt.creds_file, ncreds);
+	/* A descriptor per session and per probe, and some to spare. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		pb_die("getrlimit: %s", strerror(errno));
+	if (rl.rlim_cur < (rlim_t)opt.count + 64) {
+		if (rl.rlim_max < (rlim_t)opt.count + 64)
+			pb_die("%u sessions need %u descriptors; the hard "
+			    "limit is %llu (ulimit -Hn)", opt.count,
+			    opt.count + 64, (unsigned long long)rl.rlim_max);
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			pb_die("setrlimit: %s", strerror(errno));
+	}
+	if ((c = calloc(opt.count, sizeof(*c))) == NULL ||
+	    (bad = calloc(opt.count, 1)) == NULL ||
+	    (lat = calloc(opt.probes + 1, sizeof(*lat))) == NULL ||
+	    (h = malloc(sizeof(*h))) == NULL ||
+	    (h->md = EVP_MD_CTX_new()) == NULL)
+		pb_die("out of memory");
+	t0 = pb_now_ns();
+	for (i = 0; i < opt.count; i++) {
+		if (pb_open(&c[i], 4096) == -1 ||
+		    pb_login(&c[i], &creds[i], NULL, NULL) == -1 ||
+		    pb_stat(&c[i], &n, &sz) == -1)
+			pb_die("session %u (%s): %s", i + 1, creds[i].user,
+			    c[i].err);
+		if (n != nmanifest)
+			pb_die("session %u (%s): STAT says %llu messages, the "
+			    "manifest %zu", i + 1, creds[i].user, n, nmanifest);
+	}
+	open_s = (double)(pb_now_ns() - t0) / 1e9;
+	printf("READY sessions=%u open_s=%.3f\n", opt.count, open_s);
+	fflush(stdout);
+	pfd.fd = STDIN_FILENO;
+	pfd.events = POLLIN;
+	do {
+		r = poll(&pfd, 1, (int)opt.seconds * 1000);
+	} while (r == -1 && errno == EINTR);
+	if (r == 1 && read(STDIN_FILENO, buf, sizeof(buf)) == -1)
+		r = 0;
+	probe_failed = pb_many_probe(lat, &nlat);
+	/* All ask at once; then each answer is read and verified. */
+	t0 = pb_now_ns();
+	for (i = 0; i < opt.count; i++)
+		bad[i] = pb_send(&c[i], "RETR 1\r\nQUIT") == -1;
+	for (i = 0; i < opt.count; i++) {
+		if (bad[i] || pb_many_finish(&c[i], h) == -1) {
+			if (failed++ < PB_ERRORS_MAX)
+				fprintf(stderr, "pop3bench: session %u (%s): "
+				    "%s\n", i + 1, creds[i].user, c[i].err);
+		}
+		pb_close(&c[i]);
+	}
+	retr_s = (double)(pb_now_ns() - t0) / 1e9;
+	qsort(lat, nlat, sizeof(*lat), pb_cmp_double);
+	printf("RESULT mode=many sessions=%u open_s=%.3f probes=%u "
+	    "probe_failed=%u accept_p50_ms=%.3f accept_p99_ms=%.3f "
+	    "accept_max_ms=%.3f retr_s=%.3f failed=%u held=%s\n", opt.count,
+	    open_s, opt.probes, probe_failed,
+	    nlat > 0 ? pb_quantile(lat, nlat, 0.5) : -1.0,
+	    nlat > 0 ? pb_quantile(lat, nlat, 0.99) : -1.0,
+	    nlat > 0 ? pb_quantile(lat, nlat, 1.0) : -1.0, retr_s, failed,
+	    r == 1 ? "until-told" : "timeout");
+	EVP_MD_CTX_free(h->md);
+	free(h);
+	free(lat);
+	free(bad);
+	free(c);
+	return failed == 0 && probe_failed == 0 && nlat > 0 ? 0 : 1;
+}
+
 /* ---- ceiling mode ---- */
 
 /* Write all of buf to fd.  Returns 0 or -1. */
@@ -1709,6 +1893,7 @@ pb_usage(int rc)
 "           [-t SECS]\n"
 "  open     -p PORT -U CREDS [-a user|plain] [-s] [-n LOGINS] [-e MESSAGES]\n"
 "  idle     -p PORT -U CREDS -n SESSIONS [-t SECS]\n"
+"  many     -p PORT -U CREDS -m MANIFEST -n SESSIONS [-P PROBES] [-t SECS]\n"
 "  ceiling  -m MANIFEST [-n ROUNDS] [-k CERT -K KEY -C CA]\n"
 "options:\n"
 "  -H ADDR   server address: 127.0.0.1 (default) or ::1\n"
@@ -1716,18 +1901,21 @@ pb_usage(int rc)
 "  -U FILE   credentials, one 'user password [ccache]' a line; session\n"
 "            clients split them (GSSAPI: the lines with a ccache) and each\n"
 "            logs in as its own users in turn; retr and open use line 1,\n"
-"            idle session i line i\n"
+"            idle and many: session i line i\n"
 "  -a AUTH   user (USER/PASS, default), plain (AUTH PLAIN), gssapi\n"
 "  -S NAME   GSSAPI service, service@host (default pop@localhost)\n"
 "  -s        STLS before logging in; -C CA verifies the server\n"
 "  -c N      concurrent clients (session mode, default 1)\n"
 "  -t SECS   session: how long (default 3); retr: no new RETR after it;\n"
-"            idle: the longest hold\n"
+"            idle, many: the longest hold\n"
 "  -d N      RETR commands in flight (default 1: none pipelined)\n"
 "  -m FILE   manifest: 'octets sha256 [path]' a message, in maildrop order\n"
-"  -n N      open: logins (the first, then warm ones); idle: sessions;\n"
+"  -n N      open: logins (the first, then warm ones); idle, many:\n"
+"            sessions;\n"
 "            ceiling: times the files are sent over\n"
 "  -e N      open: the message count STAT must report\n"
+"  -P N      many: new connections timed to their greeting while the\n"
+"            sessions are held, one every 10 ms (default 500)\n"
 "Prints one line 'RESULT key=value...'; exits 1 if anything failed.\n");
 	exit(rc);
 }
@@ -1752,9 +1940,10 @@ main(int argc, char **argv)
 	opt.depth = 1;
 	opt.count = 1;
 	opt.expect = -1;
+	opt.probes = 500;
 	opt.service = "pop@localhost";
 	optind = 2;
-	while ((ch = getopt(argc, argv, "H:p:U:a:S:sC:c:t:d:m:n:e:k:K:h")) !=
+	while ((ch = getopt(argc, argv, "H:p:U:a:S:sC:c:t:d:m:n:e:k:K:P:h")) !=
 	    -1) {
 		switch (ch) {
 		case 'H':
@@ -1800,10 +1989,14 @@ main(int argc, char **argv)
 			opt.manifest = optarg;
 			break;
 		case 'n':
-			opt.count = pb_uint_arg(optarg, 1, PB_IDLE_MAX, "-n");
+			opt.count = pb_uint_arg(optarg, 1, PB_MANY_MAX, "-n");
 			break;
 		case 'e':
 			opt.expect = pb_uint_arg(optarg, 0, PB_MSGS_MAX, "-e");
+			break;
+		case 'P':
+			opt.probes = pb_uint_arg(optarg, 1, PB_PROBES_MAX,
+			    "-P");
 			break;
 		case 'k':
 			opt.certfile = optarg;
@@ -1852,7 +2045,13 @@ main(int argc, char **argv)
 	} else if (strcmp(mode, "idle") == 0) {
 		if (opt.auth == PB_AUTH_GSSAPI)
 			pb_die("idle: -a user or plain");
+		if (opt.count > PB_IDLE_MAX)
+			pb_die("idle: at most %d sessions", PB_IDLE_MAX);
 		rc = pb_mode_idle();
+	} else if (strcmp(mode, "many") == 0) {
+		if (opt.auth == PB_AUTH_GSSAPI)
+			pb_die("many: -a user or plain");
+		rc = pb_mode_many();
 	} else if (strcmp(mode, "ceiling") == 0) {
 		if ((opt.certfile == NULL) != (opt.keyfile == NULL))
 			pb_die("ceiling: -k and -K go together");
