@@ -1466,16 +1466,35 @@ pb_mode_open(void)
 	return 0;
 }
 
+/*
+ * Hold the sessions until the driver says (a line or EOF on stdin), or
+ * opt.seconds are up.  1 if told, else 0.
+ */
+static int
+pb_hold(void)
+{
+	struct pollfd pfd;
+	char buf[64];
+	int r;
+
+	pfd.fd = STDIN_FILENO;
+	pfd.events = POLLIN;
+	do {
+		r = poll(&pfd, 1, (int)opt.seconds * 1000);
+	} while (r == -1 && errno == EINTR);
+	if (r == 1 && read(STDIN_FILENO, buf, sizeof(buf)) == -1)
+		r = 0;
+	return r == 1;
+}
+
 /* ---- idle mode ---- */
 
 static int
 pb_mode_idle(void)
 {
 	struct pb_conn *c;
-	struct pollfd pfd;
 	unsigned long long n, sz;
 	unsigned i, quit_ok = 0;
-	char buf[64];
 	int r;
 
 	pb_load_creds();
@@ -1492,14 +1511,7 @@ pb_mode_idle(void)
 			    c[i].err);
 	printf("READY sessions=%u\n", opt.count);
 	fflush(stdout);
-	/* Hold them until the driver says (a line or EOF), or time is up. */
-	pfd.fd = STDIN_FILENO;
-	pfd.events = POLLIN;
-	do {
-		r = poll(&pfd, 1, (int)opt.seconds * 1000);
-	} while (r == -1 && errno == EINTR);
-	if (r == 1 && read(STDIN_FILENO, buf, sizeof(buf)) == -1)
-		r = 0;
+	r = pb_hold();
 	for (i = 0; i < opt.count; i++) {
 		if (pb_quit(&c[i]) == 0)
 			quit_ok++;
@@ -1604,14 +1616,12 @@ pb_mode_many(void)
 {
 	struct pb_conn *c;
 	struct pb_hash *h;
-	struct pollfd pfd;
 	struct rlimit rl;
 	unsigned long long n, sz;
 	unsigned i, nlat, probe_failed, failed = 0;
 	double *lat, open_s, retr_s;
 	unsigned char *bad;
 	int64_t t0;
-	char buf[64];
 	int r;
 
 	pb_load_creds();
@@ -1651,13 +1661,7 @@ pb_mode_many(void)
 	open_s = (double)(pb_now_ns() - t0) / 1e9;
 	printf("READY sessions=%u open_s=%.3f\n", opt.count, open_s);
 	fflush(stdout);
-	pfd.fd = STDIN_FILENO;
-	pfd.events = POLLIN;
-	do {
-		r = poll(&pfd, 1, (int)opt.seconds * 1000);
-	} while (r == -1 && errno == EINTR);
-	if (r == 1 && read(STDIN_FILENO, buf, sizeof(buf)) == -1)
-		r = 0;
+	r = pb_hold();
 	probe_failed = pb_many_probe(lat, &nlat);
 	/* All ask at once; then each answer is read and verified. */
 	t0 = pb_now_ns();

@@ -636,18 +636,6 @@ test_ours(void)
 	ok(!exists(lock), "... nothing made");
 }
 
-/* Let an ASan build run under LD_PRELOAD (faketime). */
-static void
-asan_ok(void)
-{
-	char opts[1024];
-	const char *was = getenv("ASAN_OPTIONS");
-
-	(void)util_snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0",
-	    was != NULL ? was : "", was != NULL && *was != '\0' ? ":" : "");
-	(void)setenv("ASAN_OPTIONS", opts, 1);
-}
-
 /*
  * With --take FILE: take FILE's dotlock for 200 ms and exit 10 (held),
  * 11 (in use) or 12; 13 if this process's clock is not an hour ahead of
@@ -695,7 +683,7 @@ test_skew(const char *self)
 		/* Set, empty: futimens(fd, NULL) keeps the kernel's time. */
 		(void)setenv("FAKE_UTIME", "", 1);
 		/* Under ASan, libfaketime is preloaded before its runtime. */
-		asan_ok();
+		t_asan_allow_preload();
 		execlp("faketime", "faketime", "-f", "+1h", self, "--take", mb,
 		    (char *)NULL);
 		_exit(127);

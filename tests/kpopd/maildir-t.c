@@ -33,16 +33,6 @@
 
 /* ---- helpers ---- */
 
-static void
-mkmaildir(const char *path)
-{
-	if (mkdir(path, 0700) == -1 ||
-	    mkdir(t_path(path, "new"), 0700) == -1 ||
-	    mkdir(t_path(path, "cur"), 0700) == -1 ||
-	    mkdir(t_path(path, "tmp"), 0700) == -1)
-		bail("mkdir %s: %s", path, strerror(errno));
-}
-
 /* ---- the main corpus ---- */
 
 struct tmsg {
@@ -1396,18 +1386,6 @@ bench(const char *label, size_t n, int with_s)
 	t_rm_tree(dir);
 }
 
-/* Let an ASan build run under LD_PRELOAD (faketime). */
-static void
-asan_ok(void)
-{
-	char opts[1024];
-	const char *was = getenv("ASAN_OPTIONS");
-
-	(void)util_snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0",
-	    was != NULL ? was : "", was != NULL && *was != '\0' ? ":" : "");
-	(void)setenv("ASAN_OPTIONS", opts, 1);
-}
-
 /*
  * With --open DIR NAME: deliver NAME to DIR's new/, then at once open
  * and close the Maildir DIR; exit 0, or 1.
@@ -1486,7 +1464,7 @@ test_skewed_listing(const char *self)
 			(void)setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
 			(void)setenv("FAKE_UTIME", "", 1);
 			/* Under ASan, libfaketime is preloaded before its runtime. */
-			asan_ok();
+			t_asan_allow_preload();
 			execlp("faketime", "faketime", "-f", "+1h", self,
 			    "--open", dir, name, (char *)NULL);
 			_exit(127);

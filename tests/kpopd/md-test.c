@@ -118,6 +118,16 @@ put_file(const char *path, const void *data, size_t len)
 }
 
 void
+mkmaildir(const char *path)
+{
+	if (mkdir(path, 0700) == -1 ||
+	    mkdir(t_path(path, "new"), 0700) == -1 ||
+	    mkdir(t_path(path, "cur"), 0700) == -1 ||
+	    mkdir(t_path(path, "tmp"), 0700) == -1)
+		bail("mkdir %s: %s", path, strerror(errno));
+}
+
+void
 rewrite_file(const char *path, const void *data, size_t len)
 {
 	int fd;

@@ -18,6 +18,9 @@
 #include "kpopd/maildrop.h"
 #include "tap/files.h"
 
+/* An empty Maildir at path (mode 0700, with new/, cur/ and tmp/). */
+void	mkmaildir(const char *path);
+
 /* uid and gid 65534: what parts of the tests run as when we are root. */
 #define NOBODY	65534
 

@@ -270,16 +270,6 @@ put(const char *md, const char *sub, const char *name, const char *data)
 	put_file(p, data, strlen(data));
 }
 
-static void
-mkmaildir(const char *path)
-{
-	if (mkdir(path, 0700) == -1 ||
-	    mkdir(t_path(path, "new"), 0700) == -1 ||
-	    mkdir(t_path(path, "cur"), 0700) == -1 ||
-	    mkdir(t_path(path, "tmp"), 0700) == -1)
-		bail("mkdir %s: %s", path, strerror(errno));
-}
-
 /* "n:uidl n:uidl ..." of an open maildrop. */
 static const char *
 listing(struct maildrop *md)

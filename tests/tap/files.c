@@ -170,3 +170,14 @@ t_lowest_fd(void)
 	(void)close(fd);
 	return fd;
 }
+
+void
+t_asan_allow_preload(void)
+{
+	char opts[1024];
+	const char *was = getenv("ASAN_OPTIONS");
+
+	(void)util_snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0",
+	    was != NULL ? was : "", was != NULL && *was != '\0' ? ":" : "");
+	(void)setenv("ASAN_OPTIONS", opts, 1);
+}

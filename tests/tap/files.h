@@ -47,6 +47,12 @@ long long t_file_size(const char *path);
 /* The exit status of pid, or 1000 + the signal that killed it. */
 int	t_wait_exit(pid_t pid);
 
+/*
+ * Let an ASan build of this program's children run under an LD_PRELOAD
+ * (faketime): ASan otherwise refuses to start, as if the test failed.
+ */
+void	t_asan_allow_preload(void);
+
 /* Open descriptors of this process, or -1 where /proc is missing. */
 int	t_count_fds(void);
 
