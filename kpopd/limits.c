@@ -124,7 +124,8 @@ limits_nofile(void)
 
 	if (conf == NULL || getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return;
-	want = (rlim_t)conf->max_sessions + MASTER_NOFILE_SPARE;
+	want = (rlim_t)MASTER_FD_HIGH + conf->max_sessions +
+	    MASTER_NOFILE_SPARE;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= want)
 		return;
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {

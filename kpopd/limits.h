@@ -23,7 +23,8 @@ struct kpopd_conf;
 void	limits_conf(const struct kpopd_conf *) KP_NONNULL(1);
 /*
  * Raise the master's RLIMIT_NOFILE (soft, up to the hard limit) to fit
- * max_sessions: one descriptor per session, and spare.  Logs a warning
+ * max_sessions: one descriptor per session above MASTER_FD_HIGH, and
+ * spare.  Logs a warning
  * when the hard limit is too low.
  */
 void	limits_nofile(void);

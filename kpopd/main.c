@@ -386,6 +386,10 @@ reaped_other(pid_t pid, int status)
 	return refuse_reaped(pid, status) || check_reaped(pid, status);
 }
 
+/* A new session's own descriptors (client, report end), for the child. */
+static int	child_keep[2];
+static size_t	child_nkeep;
+
 /* In a child of the master: let go of what only the master needs. */
 static void
 child_release(void)
@@ -398,7 +402,8 @@ child_release(void)
 	signal(SIGCHLD, SIG_DFL);
 	close(sigpipe_fds[0]);
 	close(sigpipe_fds[1]);
-	sessions_forked();
+	sessions_forked(child_keep, child_nkeep);
+	child_nkeep = 0;
 	ctl_forked();
 }
 
@@ -453,8 +458,12 @@ accept_one(const struct listener *l, const struct kpopd_conf *c,
 		}
 		keepalive(fd);
 	}
+	child_keep[0] = fd;
+	child_keep[1] = s.report;
+	child_nkeep = why == NULL ? 2 : 1;
 	switch ((pid = fork())) {
 	case -1:
+		child_nkeep = 0;
 		log_err("cannot start a session for %s: %s", s.peer,
 		    strerror(errno));
 		if (why == NULL)
@@ -467,6 +476,7 @@ accept_one(const struct listener *l, const struct kpopd_conf *c,
 			refuse_main(&s);
 		monitor_main(&s);
 	default:
+		child_nkeep = 0;
 		if (why != NULL)
 			refuse_started(pid, &s, why);
 		else

@@ -65,6 +65,8 @@ static struct sess	*tab;
 static size_t		 ntab, captab;
 static int		 epfd = -1;
 static int		 pending[2] = { -1, -1 };	/* made, not yet added */
+/* Some report end of ours could not be moved to MASTER_FD_HIGH or up. */
+static int		 low_ends;
 static struct ipc_buf	 rb;
 
 int
@@ -72,6 +74,7 @@ sessions_prepare(int *childfd)
 {
 	struct sess *grown;
 	size_t cap;
+	int fd;
 
 	if (epfd == -1 && (epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
 		log_err("epoll: %s", strerror(errno));
@@ -91,6 +94,12 @@ sessions_prepare(int *childfd)
 		pending[0] = pending[1] = -1;
 		return -1;
 	}
+	/* Ours goes high, out of the way of the child's (sessions_forked). */
+	if ((fd = fcntl(pending[0], F_DUPFD_CLOEXEC, MASTER_FD_HIGH)) != -1) {
+		close(pending[0]);
+		pending[0] = fd;
+	} else
+		low_ends = 1;	/* a descriptor limit too low: the loop */
 	/* Neither side ever waits for the other. */
 	(void)fcntl(pending[0], F_SETFL, O_NONBLOCK);
 	(void)fcntl(pending[1], F_SETFL, O_NONBLOCK);
@@ -144,16 +153,30 @@ sessions_proxied(unsigned int per_ip)
 }
 
 void
-sessions_forked(void)
+sessions_forked(const int *keep, size_t nkeep)
 {
 	size_t i;
+	int ranged = !low_ends;
 
-	/* No session may hear or speak for another. */
+	if (epfd != -1)
+		close(epfd);
+	/*
+	 * No session may hear or speak for another.  Every report end of
+	 * ours is at MASTER_FD_HIGH or above, and nothing else is unless
+	 * the low range ran out; then the child's own may be up there too.
+	 */
+	for (i = 0; i < nkeep; i++)
+		if (keep[i] >= MASTER_FD_HIGH)
+			ranged = 0;
+#ifdef HAVE_CLOSE_RANGE
+	if (ranged && close_range(MASTER_FD_HIGH, ~0U, 0) == 0)
+		return;
+#else
+	(void)ranged;
+#endif
 	for (i = 0; i < ntab; i++)
 		if (tab[i].rfd != -1)
 			close(tab[i].rfd);
-	if (epfd != -1)
-		close(epfd);
 	if (pending[0] != -1)
 		close(pending[0]);
 }

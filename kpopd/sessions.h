@@ -32,8 +32,12 @@ void	sessions_add(pid_t pid, const char *peer) KP_NONNULL(2);
  * (max_sessions_per_ip) sessions.
  */
 void	sessions_proxied(unsigned int per_ip);
-/* In the child: close every descriptor of the table but its own end. */
-void	sessions_forked(void);
+/*
+ * In the child: close every descriptor of the table but its own end.
+ * keep (nkeep of them) are the child's own descriptors (its client, its
+ * report end), which stay open whatever their number.
+ */
+void	sessions_forked(const int *keep, size_t nkeep);
 void	sessions_cancel(void);
 
 /* Sessions running, and those from peer. */
