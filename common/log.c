@@ -55,11 +55,8 @@ static const struct {
 	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
 };
 
-/*
- * Whether JOURNAL_STREAM ("DEV:INODE", systemd.exec(5)) names the file
- * descriptor 2 is open on: then stderr goes to the journal.
- */
-static int
+/* log.h */
+int
 log_stderr_is_journal(void)
 {
 	const char *js = getenv("JOURNAL_STREAM"), *colon;

@@ -49,6 +49,13 @@ void	log_open(const char *ident, enum log_dest dest, int facility)
 	    KP_NONNULL(1);
 
 /*
+ * Whether JOURNAL_STREAM ("DEV:INODE", systemd.exec(5)) names the file
+ * descriptor 2 is open on: then stderr goes to the journal (a systemd
+ * service).  1 or 0.
+ */
+int	log_stderr_is_journal(void);
+
+/*
  * Log to syslog with facility from now on (for a reload): re-opens the
  * syslog connection if syslog is the destination, else only notes it.
  */

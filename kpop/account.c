@@ -47,6 +47,23 @@ static const struct conf_key account_keys[] = {
 	CONF_KEY_END
 };
 
+/*
+ * The global settings.  daemon: a poll at least a second apart, at most
+ * a day (a longer wait is a timer's job, kpop(1)).
+ */
+#define GOFF(f)	offsetof(struct globals, f)
+static const struct conf_key global_keys[] = {
+	{ "daemon", CONF_DURATION, GOFF(daemon), 0, 86400 },
+	CONF_KEY_END
+};
+
+int
+account_set_global(struct globals *g, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	return conf_set(global_keys, g, key, value, err, errlen);
+}
+
 /* Whether the account logs in by KPOP (sendauth before the greeting). */
 int
 account_is_kpop(const struct account *a)
@@ -347,8 +364,8 @@ account_free(struct account *a)
  * other lines blanked, so messages keep the file's line numbers.
  */
 int
-account_read(const char *path, struct account *acc, size_t *nacc, char *err,
-    size_t errlen)
+account_read(const char *path, struct globals *g, struct account *acc,
+    size_t *nacc, char *err, size_t errlen)
 {
 	char *buf = NULL, *sec = NULL, name[128];
 	FILE *f;
@@ -357,6 +374,7 @@ account_read(const char *path, struct account *acc, size_t *nacc, char *err,
 	int rc = -1;
 
 	*nacc = 0;
+	memset(g, 0, sizeof(*g));
 	if ((f = fopen(path, "r")) == NULL)
 		return 1;	/* no file: no accounts */
 	if (fseek(f, 0, SEEK_END) == -1 || (size = ftell(f)) < 0 ||
@@ -367,6 +385,15 @@ account_read(const char *path, struct account *acc, size_t *nacc, char *err,
 		util_snprintf(err, errlen, "%s: cannot read", path);
 		goto out;
 	}
+	/* The global settings: the lines before the first section. */
+	for (end = 0; end < (size_t)size; end += strcspn(buf + end, "\n") + 1)
+		if (buf[end + strspn(buf + end, " \t")] == '[')
+			break;
+	for (i = 0; i < (size_t)size; i++)
+		sec[i] = i < end || buf[i] == '\n' ? buf[i] : ' ';
+	if (conf_read_buf(path, sec, (size_t)size, global_keys, g, err,
+	    errlen) == -1)
+		goto out;
 	for (i = 0; i < (size_t)size;) {
 		size_t eol = i + strcspn(buf + i, "\n");
 		const char *l = buf + i + strspn(buf + i, " \t");
@@ -413,11 +440,6 @@ account_read(const char *path, struct account *acc, size_t *nacc, char *err,
 			n++;
 			i = end;
 			continue;
-		}
-		if (*l != '#' && *l != '\n' && *l != '\0' && *l != '\r') {
-			util_snprintf(err, errlen, "%s: settings before the "
-			    "first [account] line", path);
-			goto out;
 		}
 		i = eol + 1;
 	}

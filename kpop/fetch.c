@@ -22,6 +22,8 @@
 #include "kpop/kpop.h"
 #include "kpop/state.h"
 
+volatile sig_atomic_t fetch_stop;
+
 struct fetch {
 	const struct account	*a;
 	struct st		*st;
@@ -33,6 +35,7 @@ struct fetch {
 	struct dlv_where	 w;
 	char			 token[ST_TOKEN_LEN + 1];
 	int			 failed;	/* exit code of a failure */
+	int			 stopped;	/* fetch_stop seen */
 	char			 err[DLV_ERR_MAX];
 	/* Progress and summary. */
 	size_t			 done_msgs, want_msgs, skipped;
@@ -70,6 +73,11 @@ sink_begin(void *arg, size_t idx)
 	struct dlv_info info;
 	const char *uidl = f->msgs[idx].uidl;
 
+	/* Told to stop: no message is begun (the one before is done). */
+	if (fetch_stop) {
+		f->stopped = 1;
+		return -1;
+	}
 	memset(&f->w, 0, sizeof(f->w));
 	if (st_token(f->token, sizeof(f->token)) != KP_OK)
 		return -1;
@@ -360,7 +368,11 @@ fetch_run(struct pop *p, const struct account *a, struct st *st, int force,
 	}
 	if (nwant > 0) {
 		r = pop_retr(p, want, nwant, -1, &sink);
-		if (r != POP_OK || f.failed) {
+		if (f.stopped && !f.failed && r == POP_LOCAL)
+			out_say("%s: stopping: %zu message%s left for the next "
+			    "run", a->name, nwant - f.done_msgs - f.skipped,
+			    nwant - f.done_msgs - f.skipped == 1 ? "" : "s");
+		else if (r != POP_OK || f.failed) {
 			if (f.h != NULL)
 				dlv_abort(f.h);
 			out_warn("%s", f.failed ? f.err : p->err);

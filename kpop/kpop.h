@@ -5,11 +5,13 @@
  * and the entry points of out.c (messages and output), account.c
  * (accounts and passwords), session.c (connecting, TLS pinning, login),
  * fetch.c (the fetch), modes.c (--list, --stat, --check,
- * --serverinfo) and import.c (--import-uidls).  main.c drives them.
+ * --serverinfo), import.c (--import-uidls) and poll.c (poll mode,
+ * --daemon).  main.c drives them.
  */
 #ifndef KPOP_KPOP_H
 #define KPOP_KPOP_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -66,6 +68,11 @@ struct account {
 	char		*tls_name;	/* the certificate's name, if not host */
 };
 
+/* The config file's global settings: the lines before its first [name]. */
+struct globals {
+	unsigned int	 daemon;	/* seconds between polls; 0: run once */
+};
+
 /* Where account_password() finds the password; asked once. */
 struct pwsrc {
 	const struct account	*a;
@@ -89,6 +96,7 @@ struct out_opts {
 	int	 verbose;	/* -v */
 	int	 json;		/* --json on standard output */
 	int	 progress;	/* a progress line on standard error */
+	int	 log;		/* poll mode: through log.h (stderr, syslog) */
 };
 extern struct out_opts out_opts;
 
@@ -109,6 +117,14 @@ double	out_now(void);
 void	out_json_str(FILE *, const char *) KP_NONNULL(1, 2);
 /* The exit code (kpop(1), KX_*) for a client.h pop_status. */
 int	out_exit(int pop_status);
+/*
+ * Poll mode: hold back the latest warning (on), so that the line ending
+ * an account's poll can carry it; a newer warning logs the held one
+ * first.  out_hold(0) logs what is held and stops holding.
+ */
+void	out_hold(int on);
+/* The warning held back into buf ("" if none), no longer held. */
+void	out_take_held(char *buf, size_t buflen) KP_NONNULL(1);
 
 /* ---- account.c: accounts from the config file, flags, URLs ---- */
 
@@ -138,11 +154,20 @@ int	account_finish(struct account *, const struct account_set *cli,
 void	account_free(struct account *) KP_NONNULL(1);
 /*
  * Read the accounts of the config file path into acc (room for
- * ACCOUNTS_MAX), their count in *nacc.  0, 1 if there is no such file
- * (no accounts), or -1 with a message in err.
+ * ACCOUNTS_MAX), their count in *nacc, and the global settings into g
+ * (zeroed first).  0, 1 if there is no such file (no accounts), or -1
+ * with a message in err.
  */
-int	account_read(const char *path, struct account *acc, size_t *nacc,
-	    char *err, size_t errlen) KP_NONNULL(1, 2, 3, 4) KP_WUR;
+int	account_read(const char *path, struct globals *g, struct account *acc,
+	    size_t *nacc, char *err, size_t errlen) KP_NONNULL(1, 2, 3, 4, 5)
+	    KP_WUR;
+/*
+ * A global setting from the command line (--daemon): key = value into g,
+ * read as in the file.  0, or -1 with a message in err.
+ */
+int	account_set_global(struct globals *g, const char *key,
+	    const char *value, char *err, size_t errlen)
+	    KP_NONNULL(1, 2, 3, 4) KP_WUR;
 /*
  * $XDG_CONFIG_HOME/kpop/config or ~/.config/kpop/config, or ~/.kpoprc
  * when only that exists; a static buffer.
@@ -189,6 +214,12 @@ int	session_key_pin(struct pop *, char *out, size_t outlen)
  */
 int	fetch_run(struct pop *, const struct account *, struct st *,
 	    int force, struct summary *) KP_NONNULL(1, 2, 3, 5) KP_WUR;
+/*
+ * Set (by a signal handler) to end a fetch once the message in hand is
+ * delivered and recorded: no later message is begun, what was delivered
+ * is deleted, and the session QUITs.
+ */
+extern volatile sig_atomic_t fetch_stop;
 
 /* ---- import.c: --import-uidls ---- */
 
@@ -214,5 +245,33 @@ int	modes_check(struct pop *, struct st *) KP_NONNULL(1, 2) KP_WUR;
 /* --serverinfo: what the server offers, and its TLS. */
 void	modes_serverinfo(struct pop *, const struct account *)
 	    KP_NONNULL(1, 2);
+
+/* ---- poll.c: poll mode (--daemon, daemon = SECONDS) ---- */
+
+/* What poll mode asks of main.c, which knows the options. */
+struct poll_ops {
+	/*
+	 * (Re)read the configuration: the accounts to poll into acc (room
+	 * for ACCOUNTS_MAX; each finished, account_finish), their count in
+	 * *nacc, the seconds between polls in *interval (0: none set).  0,
+	 * or -1 with a message in err and nothing in acc.
+	 */
+	int	(*load)(struct account *acc, size_t *nacc,
+		    unsigned int *interval, char *err, size_t errlen);
+	/* Fetch one account now: an exit code (KX_*). */
+	int	(*run)(struct account *);
+};
+
+/*
+ * Poll every account, sleep, repeat, until SIGTERM or SIGINT (SIGHUP
+ * rereads the configuration, SIGUSR1 polls now); in the background
+ * unless foreground or started by systemd.  statedir holds the lock
+ * (daemon.pid) that keeps one poller per state directory.  Returns the
+ * exit code.
+ */
+int	poll_run(const struct poll_ops *, const char *statedir,
+	    int foreground) KP_NONNULL(1) KP_WUR;
+/* kpop --quit: stop the poller of statedir.  Returns the exit code. */
+int	poll_quit(const char *statedir) KP_WUR;
 
 #endif

@@ -4,7 +4,8 @@
  * account from start to end: its state, the session (session.c), then
  * the mode: the fetch (fetch.c) or --list, --stat, --check,
  * --serverinfo (modes.c), and the --json frame around them.  Accounts
- * and passwords are account.c's, messages out.c's.  See kpop(1).
+ * and passwords are account.c's, messages out.c's, poll mode (--daemon)
+ * poll.c's.  See kpop(1).
  */
 #include "config.h"
 
@@ -34,8 +35,12 @@ struct opts {
 	const char	*account;	/* -a NAME */
 	const char	*state_dir;
 	const char	*import;	/* --import-uidls FILE */
+	const char	*daemon;	/* --daemon SECONDS */
+	int		 foreground, quit;	/* -F, --quit */
 	struct account_set *sets;	/* account settings from flags */
 	size_t		 nsets;
+	int		 argc;		/* the targets: argv[optind..] */
+	char		**argv;
 };
 
 static struct opts O;
@@ -201,7 +206,10 @@ usage(int code)
 	    "      --trust-srv-target  a located server's certificate may "
 	    "name the SRV target\n"
 	    "      --list --stat --check --serverinfo\n"
-	    "  -q -v -d --json --state-dir DIR  -V, --version\n");
+	    "  -q -v -d --json --state-dir DIR  -V, --version\n"
+	    "      --daemon SECONDS poll every SECONDS (-F: in the "
+	    "foreground)\n"
+	    "      --quit           stop the running kpop --daemon\n");
 	exit(code);
 }
 
@@ -213,7 +221,7 @@ usage(int code)
 enum { O_AUTH = 256, O_TLS, O_CAFILE, O_PIN, O_PWEVAL, O_MAXSIZE, O_DELBIG,
 	O_NODELBIG, O_MAXMSG, O_NOKEEP, O_MECHS, O_TRUSTSRV, O_NOTRUSTSRV,
 	O_FORCE, O_LIST, O_STAT, O_CHECK, O_INFO, O_JSON, O_STATEDIR,
-	O_IMPORT };
+	O_IMPORT, O_DAEMON, O_QUIT };
 static const struct {
 	int		 opt;
 	const char	*key, *fixed;
@@ -265,6 +273,9 @@ static const struct option long_opts[] = {
 	{ "sasl-mechanisms", required_argument, NULL, O_MECHS },
 	{ "trust-srv-target", no_argument, NULL, O_TRUSTSRV },
 	{ "no-trust-srv-target", no_argument, NULL, O_NOTRUSTSRV },
+	{ "daemon", required_argument, NULL, O_DAEMON },
+	{ "foreground", no_argument, NULL, 'F' },
+	{ "quit", no_argument, NULL, O_QUIT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "debug", no_argument, NULL, 'd' },
@@ -316,7 +327,7 @@ parse_args(int argc, char **argv)
 	}
 	for (;;) {
 		li = -1;
-		ch = getopt_long(argc, argv, "a:c:u:p:o:kqvdVh", long_opts,
+		ch = getopt_long(argc, argv, "a:c:u:p:o:kqvdFVh", long_opts,
 		    &li);
 		if (ch == -1)
 			break;
@@ -334,6 +345,15 @@ parse_args(int argc, char **argv)
 			break;
 		case O_IMPORT:
 			O.import = optarg;
+			break;
+		case O_DAEMON:
+			O.daemon = optarg;
+			break;
+		case 'F':
+			O.foreground = 1;
+			break;
+		case O_QUIT:
+			O.quit = 1;
 			break;
 		case O_LIST:
 			O.mode = M_LIST;
@@ -375,67 +395,147 @@ parse_args(int argc, char **argv)
 	}
 }
 
+/*
+ * The accounts to run into acc, their count in *nacc and the global
+ * settings into g: the command line's targets, else the config's
+ * accounts (only -a's, if given), else the user's post office; each
+ * finished (account_finish) if finish.  0, or -1 with err, acc empty.
+ */
+static int
+load_accounts(struct globals *g, struct account *acc, size_t *nacc,
+    int finish, char *err, size_t errlen)
+{
+	size_t i, n = 0, keep = 0;
+
+	if (account_read(O.config, g, acc, &n, err, errlen) == -1)
+		return -1;
+	if (O.daemon != NULL && account_set_global(g, "daemon", O.daemon, err,
+	    errlen) == -1)
+		goto fail;
+	if (optind < O.argc) {
+		for (i = 0; i < n; i++)
+			account_free(&acc[i]);
+		n = 0;
+		for (int ai = optind; ai < O.argc && n < ACCOUNTS_MAX; ai++) {
+			account_init(&acc[n], O.argv[ai]);
+			acc[n++].url = strdup(O.argv[ai]);
+		}
+	} else if (n == 0)
+		account_init(&acc[n++], "default");
+	for (i = 0; i < n; i++) {
+		if (O.account != NULL && strcmp(acc[i].name, O.account) != 0) {
+			account_free(&acc[i]);
+			continue;
+		}
+		if (keep != i)
+			acc[keep] = acc[i];
+		keep++;
+	}
+	n = keep;
+	if (O.account != NULL && n == 0) {
+		util_snprintf(err, errlen, "no account '%s' in %s", O.account,
+		    O.config);
+		return -1;
+	}
+	for (i = 0; finish && i < n; i++)
+		if (account_finish(&acc[i], O.sets, O.nsets, err, errlen) ==
+		    -1) {
+			/* "NAME: message" */
+			char m[512];
+
+			util_strlcpy(m, err, sizeof(m));
+			util_snprintf(err, errlen, "%s: %s", acc[i].name, m);
+			goto fail;
+		}
+	*nacc = n;
+	return 0;
+fail:
+	for (i = 0; i < n; i++)
+		account_free(&acc[i]);
+	*nacc = 0;
+	return -1;
+}
+
+/* poll.c's load: the accounts, finished, and the interval. */
+static int
+poll_load(struct account *acc, size_t *nacc, unsigned int *interval,
+    char *err, size_t errlen)
+{
+	struct globals g;
+
+	if (load_accounts(&g, acc, nacc, 1, err, errlen) == -1)
+		return -1;
+	*interval = g.daemon;
+	return 0;
+}
+
+/* One account, finished, with its TLS context: an exit code. */
+static int
+run_one(struct account *a)
+{
+	const char *cafile;
+	char err[512];
+	SSL_CTX *ctx;
+	int r;
+
+	cafile = a->cafile != NULL && a->cafile[0] ? a->cafile : NULL;
+	if ((ctx = tls_client_ctx(cafile, err, sizeof(err))) == NULL) {
+		out_warn("%s", err);
+		return KX_CONFIG;
+	}
+	r = run_account(a, ctx);
+	SSL_CTX_free(ctx);
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct account acc[ACCOUNTS_MAX];
-	SSL_CTX *ctx = NULL;
-	const char *cafile = NULL;
+	static const struct poll_ops ops = { poll_load, run_one };
+	struct globals g;
 	char err[512];
-	size_t nacc = 0, i, ran = 0;
+	size_t nacc = 0, i;
 	int rc = KX_OK, r, worst = -1;
 
 	signal(SIGPIPE, SIG_IGN);
 	parse_args(argc, argv);
+	O.argc = argc;
+	O.argv = argv;
 	if (!O.config)
 		O.config = account_default_config();
-	r = account_read(O.config, acc, &nacc, err, sizeof(err));
-	if (r == -1) {
+	if (O.quit)
+		return poll_quit(O.state_dir);
+	if (load_accounts(&g, acc, &nacc, 0, err, sizeof(err)) == -1) {
 		out_warn("%s", err);
 		return KX_CONFIG;
 	}
-	out_opts.progress = isatty(2) && !out_opts.quiet && !O.debug &&
-	    !out_opts.json;
-	/* Targets on the command line, else the config's accounts, else
-	   the user's post office found in Hesiod or DNS. */
-	if (optind < argc) {
+	if (g.daemon > 0) {
+		if (O.mode != M_FETCH || out_opts.json || O.import != NULL) {
+			out_warn("--daemon only fetches: no --list, --stat, "
+			    "--check, --serverinfo, --json or --import-uidls");
+			return KX_USAGE;
+		}
 		for (i = 0; i < nacc; i++)
 			account_free(&acc[i]);
-		nacc = 0;
-		for (int ai = optind; ai < argc && nacc < ACCOUNTS_MAX; ai++) {
-			account_init(&acc[nacc], argv[ai]);
-			acc[nacc++].url = strdup(argv[ai]);
-		}
-	} else if (nacc == 0)
-		account_init(&acc[nacc++], "default");
+		return poll_run(&ops, O.state_dir, O.foreground);
+	}
+	out_opts.progress = isatty(2) && !out_opts.quiet && !O.debug &&
+	    !out_opts.json;
 	for (i = 0; i < nacc; i++) {
 		struct account *a = &acc[i];
 
-		if (O.account != NULL && strcmp(a->name, O.account) != 0)
-			continue;
 		if (account_finish(a, O.sets, O.nsets, err, sizeof(err)) ==
 		    -1) {
 			out_warn("%s: %s", a->name, err);
 			rc = KX_CONFIG;
 			break;
 		}
-		cafile = a->cafile != NULL && a->cafile[0] ? a->cafile : NULL;
-		if ((ctx = tls_client_ctx(cafile, err, sizeof(err))) == NULL) {
-			out_warn("%s", err);
-			rc = KX_CONFIG;
-			break;
-		}
-		r = run_account(a, ctx);
-		SSL_CTX_free(ctx);
-		ran++;
+		r = run_one(a);
 		/* Several accounts: the worst outcome wins. */
 		if (worst == -1 || (r != KX_OK && r != KX_NOMAIL) ||
 		    (r == KX_OK && worst == KX_NOMAIL))
 			worst = r;
-	}
-	if (O.account != NULL && ran == 0 && rc == KX_OK) {
-		out_warn("no account '%s' in %s", O.account, O.config);
-		rc = KX_CONFIG;
 	}
 	if (rc == KX_OK && worst != -1)
 		rc = worst;

@@ -3,7 +3,10 @@
  * kpop/out.c: what kpop tells its user (kpop.h): messages on standard
  * error (errors even with -q, clearing the progress line first), the
  * clock for progress and timings, JSON strings, and the exit code that
- * a client.h status stands for (kpop(1)).
+ * a client.h status stands for (kpop(1)).  In poll mode (out_opts.log)
+ * messages go through log.h instead: stderr or syslog, a priority each,
+ * and the latest warning may be held back for the line that ends an
+ * account's poll (out_hold).
  */
 #include "config.h"
 
@@ -11,19 +14,47 @@
 #include <stdio.h>
 #include <sys/time.h>
 
+#include "common/limits.h"
 #include "kpop/client.h"
 #include "kpop/kpop.h"
 
 struct out_opts out_opts;
 
+/* The warning held back (out_hold), and whether to hold one. */
+static char held[LOG_LINE_MAX];
+static int holding;
+
+void
+out_hold(int on)
+{
+	if (held[0] != '\0')
+		log_warn("%s", held);
+	held[0] = '\0';
+	holding = on;
+}
+
+void
+out_take_held(char *buf, size_t buflen)
+{
+	util_strlcpy(buf, held, buflen);
+	held[0] = '\0';
+}
+
 void
 out_say(const char *fmt, ...)
 {
 	va_list ap;
+	char msg[LOG_LINE_MAX];
 
 	if (out_opts.quiet)
 		return;
 	va_start(ap, fmt);
+	if (out_opts.log) {
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		log_info("%s", msg);
+		return;
+	}
 	fputs("kpop: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
@@ -35,7 +66,21 @@ void
 out_warn(const char *fmt, ...)
 {
 	va_list ap;
+	char msg[LOG_LINE_MAX];
 
+	if (out_opts.log) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		if (held[0] != '\0')
+			log_warn("%s", held);
+		held[0] = '\0';
+		if (holding)
+			util_strlcpy(held, msg, sizeof(held));
+		else
+			log_warn("%s", msg);
+		return;
+	}
 	if (out_opts.progress)
 		fputs("\r\033[K", stderr);
 	va_start(ap, fmt);
