@@ -12,8 +12,11 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/proxy.h"
 
@@ -293,4 +296,47 @@ proxy_client(const struct proxy_hdr *h, char *out, size_t outlen)
 	    sin_addr : (const void *)&((const struct sockaddr_in6 *)
 	    (const void *)&h->src)->sin6_addr;
 	return inet_ntop(family, a, out, (socklen_t)outlen) != NULL ? 0 : -1;
+}
+
+/* Reads and parses one header from fd (proxy.h). */
+int
+proxy_read(int fd, int timeout_ms, struct proxy_hdr *h, char *err,
+    size_t errlen)
+{
+	unsigned char buf[PROXY_V2_MAX];
+	struct pollfd pfd;
+	int64_t until = util_now_ms() + timeout_ms, left;
+	size_t have = 0, want;
+	ssize_t r;
+	int st;
+
+	while ((st = proxy_parse(buf, have, h, &want, err, errlen)) ==
+	    PROXY_MORE) {
+		if ((left = until - util_now_ms()) <= 0) {
+			util_snprintf(err, errlen, "no whole PROXY header "
+			    "within %d s (%zu bytes came)", timeout_ms / 1000, have);
+			return PROXY_BAD;
+		}
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)left) == -1 && errno != EINTR) {
+			util_snprintf(err, errlen, "poll: %s",
+			    strerror(errno));
+			return PROXY_BAD;
+		}
+		if (pfd.revents == 0)
+			continue;
+		/* want <= sizeof(buf): the parser's bound. */
+		r = read(fd, buf + have, want - have);
+		if (r == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0) {
+			util_snprintf(err, errlen, "%s after %zu bytes of a "
+			    "PROXY header", r == 0 ? "end of connection" :
+			    strerror(errno), have);
+			return PROXY_BAD;
+		}
+		have += (size_t)r;
+	}
+	return st;
 }

@@ -55,5 +55,14 @@ int	proxy_parse(const void *buf, size_t len, struct proxy_hdr *h,
  */
 int	proxy_client(const struct proxy_hdr *h, char *out, size_t outlen)
 	    KP_NONNULL(1, 2);
+/*
+ * Read one header from the socket fd and parse it, within timeout_ms.
+ * It reads only as far as proxy_parse says the header may reach, so the
+ * client's first bytes (a TLS ClientHello, KPOP's sendauth) stay in the
+ * socket for what follows.  PROXY_DONE (*h filled), or PROXY_BAD with
+ * err set (malformed, a timeout, end of connection, a read error).
+ */
+int	proxy_read(int fd, int timeout_ms, struct proxy_hdr *h, char *err,
+	    size_t errlen) KP_NONNULL(3, 4) KP_WUR;
 
 #endif

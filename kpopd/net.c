@@ -29,7 +29,11 @@
 #include "kpopd/kpopd.h"
 #include "kpopd/monwrap.h"
 #include "kpopd/net-int.h"
+#include "kpopd/refuse.h"
 #include "kpopd/title.h"
+
+/* What a proxied session over max_sessions_per_ip is told. */
+#define PER_IP_TEXT	"[SYS/TEMP] too many sessions from your address"
 
 struct net_cmd {
 	const char		*name;
@@ -204,6 +208,7 @@ net_main(const struct session_start *s, int mon)
 {
 	static struct net net;
 	struct net *n = &net;
+	krb5_data refusal = { 0 };
 	struct pop3_cmd cmd;
 	char err[ERR_MSG_MAX];
 	enum net_verdict v;
@@ -213,6 +218,11 @@ net_main(const struct session_start *s, int mon)
 
 	n->ss = *s;
 	n->s = s = &n->ss;
+	/* A proxied KPOP client may have to be refused (below). */
+	if (s->proxy && s->kind == LK_KPOP &&
+	    refuse_krb_error(s, PER_IP_TEXT, &refusal) == -1)
+		log_warn("cannot make the KRB-ERROR that would refuse %s",
+		    s->peer);
 	title_set("kpopd: net %s", s->peer);
 	n->c = s->conf;
 	mw_init(&n->mw, mon);
@@ -244,10 +254,12 @@ net_main(const struct session_start *s, int mon)
 	}
 	io_set_timeout(n->io, (int)n->c->login_timeout * 1000);
 	if (n->proxy_over) {
-		/* KPOP has no way to say it before its sendauth: a close. */
+		/* KPOP says it in a KRB-ERROR after its sendauth. */
 		if (s->kind != LK_KPOP)
-			(void)net_reply(n, "-ERR [SYS/TEMP] too many sessions "
-			    "from your address");
+			(void)net_reply(n, "-ERR " PER_IP_TEXT);
+		else if (refusal.length > 0 &&
+		    refuse_kpop(n->io, &refusal, err, sizeof(err)) == -1)
+			log_info("KPOP: refusing: %s", err);
 		n->end = "max-per-ip";
 		goto out;
 	}

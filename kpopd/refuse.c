@@ -14,6 +14,11 @@
  *          text is the same sentence; krb5_sendauth hands it to the
  *          client, and fetchmail shows it as "[server says '...']".
  *
+ * On a "proxy" listener the refusal process first reads the balancer's
+ * PROXY header (common/proxy.c), so the answer reaches the client and
+ * the log names it.  The net process refuses a proxied session over
+ * max_sessions_per_ip itself (net.c), with refuse_kpop on the KPOP port.
+ *
  * The last two wait on the client, so a refusal process does them, never
  * the master: unprivileged in the empty chroot as the net process is,
  * at most REFUSE_PROCS_MAX at once, each ended after REFUSE_TIMEOUT
@@ -33,6 +38,7 @@
 
 #include "common/io.h"
 #include "common/log.h"
+#include "common/proxy.h"
 #include "common/sendauth.h"
 #include "common/tls.h"
 #include "kpopd/drop.h"
@@ -40,7 +46,6 @@
 #include "kpopd/refuse.h"
 #include "kpopd/title.h"
 
-#define REFUSE_TEXT	"[SYS/TEMP] too many sessions, try again later"
 
 static const char refuse_line[] = "-ERR " REFUSE_TEXT "\r\n";
 
@@ -100,20 +105,17 @@ refuse_reaped(pid_t pid, int st)
 	return 0;
 }
 
-/*
- * The KRB-ERROR a refused KPOP client gets, made before any byte of the
- * client is read (it depends on nothing the client says).  0, or -1.
- */
-static int
-krb_refusal(const struct session_start *s, krb5_data *pkt)
+int
+refuse_krb_error(const struct session_start *s, const char *text,
+    krb5_data *pkt)
 {
-	static char text[] = REFUSE_TEXT;
 	krb5_context ctx = NULL;
 	krb5_error e;
-	char name[600];
+	char name[600], buf[128];
 	int r = -1;
 
 	memset(&e, 0, sizeof(e));
+	memset(pkt, 0, sizeof(*pkt));
 	if (krb5_init_context(&ctx) != 0)
 		return -1;
 	util_snprintf(name, sizeof(name), "%s/%s", s->conf->service,
@@ -122,8 +124,9 @@ krb_refusal(const struct session_start *s, krb5_data *pkt)
 		goto out;
 	e.error = (krb5_ui_4)(KRB5KDC_ERR_SVC_UNAVAILABLE -
 	    ERROR_TABLE_BASE_krb5);
-	e.text.data = text;
-	e.text.length = sizeof(text) - 1;
+	util_strlcpy(buf, text, sizeof(buf));
+	e.text.data = buf;
+	e.text.length = (unsigned int)strlen(buf);
 	(void)krb5_us_timeofday(ctx, &e.stime, &e.susec);
 	if (krb5_mk_error(ctx, &e, pkt) == 0)
 		r = 0;
@@ -133,25 +136,59 @@ out:
 	return r;
 }
 
+int
+refuse_kpop(struct io *io, const krb5_data *pkt, char *err, size_t errlen)
+{
+	static unsigned char apreq[KPOPD_APREQ_MAX];
+	size_t len;
+	int st;
+
+	if ((st = sendauth_accept(io, KPOP_APPL_VERSION, err, errlen)) ==
+	    SA_OK)
+		st = sendauth_read_block(io, apreq, sizeof(apreq), &len, err,
+		    errlen);
+	if (st != SA_OK)
+		return -1;
+	if (sendauth_write_block(io, pkt->data, pkt->length) != SA_OK ||
+	    io_flush(io) != IO_OK) {
+		util_snprintf(err, errlen, "%s", io_error(io));
+		return -1;
+	}
+	return 0;
+}
+
 void
 refuse_main(const struct session_start *s)
 {
-	static unsigned char apreq[KPOPD_APREQ_MAX];
+	struct proxy_hdr h;
 	krb5_data pkt;
 	struct io *io;
-	char err[ERR_MSG_MAX];
-	size_t len;
-	int st;
+	char err[ERR_MSG_MAX], client[64];
 
 	alarm(REFUSE_TIMEOUT);
 	log_set_session(s->id);		/* its lines say which connection */
 	title_set("kpopd: refusing %s", s->peer);
 	memset(&pkt, 0, sizeof(pkt));
-	if (s->kind == LK_KPOP && krb_refusal(s, &pkt) == -1) {
+	if (s->kind == LK_KPOP &&
+	    refuse_krb_error(s, REFUSE_TEXT, &pkt) == -1) {
 		log_warn("cannot make the KRB-ERROR refusing %s", s->peer);
 		_exit(0);
 	}
 	drop_net(s);
+	/* Behind a balancer: its header first, then the client's bytes. */
+	if (s->proxy) {
+		if (proxy_read(s->fd, REFUSE_TIMEOUT * 1000, &h, err,
+		    sizeof(err)) != PROXY_DONE) {
+			log_info("%s: refusing: PROXY header: %s", s->peer,
+			    err);
+			_exit(0);
+		}
+		if (proxy_client(&h, client, sizeof(client)) == 0) {
+			log_notice("refusing %s: the client is %s (PROXY "
+			    "header)", s->peer, client);
+			title_set("kpopd: refusing %s", client);
+		}
+	}
 	if ((io = io_new(s->fd)) == NULL)
 		_exit(71);
 	io_set_timeout(io, REFUSE_TIMEOUT * 1000);
@@ -163,16 +200,9 @@ refuse_main(const struct session_start *s)
 			_exit(0);
 		}
 		(void)io_puts(io, refuse_line);
-	} else {
-		if ((st = sendauth_accept(io, KPOP_APPL_VERSION, err,
-		    sizeof(err))) == SA_OK)
-			st = sendauth_read_block(io, apreq, sizeof(apreq),
-			    &len, err, sizeof(err));
-		if (st != SA_OK) {
-			log_info("%s: refusing: KPOP: %s", s->peer, err);
-			_exit(0);
-		}
-		(void)sendauth_write_block(io, pkt.data, pkt.length);
+	} else if (refuse_kpop(io, &pkt, err, sizeof(err)) == -1) {
+		log_info("%s: refusing: KPOP: %s", s->peer, err);
+		_exit(0);
 	}
 	if (io_flush(io) != IO_OK)
 		log_info("%s: refusing: %s", s->peer, io_error(io));

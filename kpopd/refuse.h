@@ -9,7 +9,13 @@
 
 #include <sys/types.h>
 
+#include <krb5.h>
+
+#include "common/io.h"
 #include "kpopd/kpopd.h"
+
+/* The sentence every refusal over the session limits carries. */
+#define REFUSE_TEXT	"[SYS/TEMP] too many sessions, try again later"
 
 /*
  * The master, for a connection over a limit (why says which): whether
@@ -31,6 +37,21 @@ int	refuse_now(const struct session_start *s, const char *why)
  */
 void	refuse_main(const struct session_start *s)
 	    KP_NONNULL(1) __attribute__((noreturn));
+
+/*
+ * The KRB-ERROR (KDC_ERR_SVC_UNAVAILABLE, text as its text, from s's
+ * service principal) that refuses a KPOP client, made in *pkt (freed by
+ * exiting) before any byte of the client is read, while krb5.conf can
+ * still be read.  0, or -1.
+ */
+int	refuse_krb_error(const struct session_start *s, const char *text,
+	    krb5_data *pkt) KP_NONNULL(1, 2, 3) KP_WUR;
+/*
+ * Refuse a KPOP client on io: accept its sendauth versions, read its
+ * AP-REQ (never checked), send pkt.  0, or -1 with err set.
+ */
+int	refuse_kpop(struct io *io, const krb5_data *pkt, char *err,
+	    size_t errlen) KP_NONNULL(1, 2, 3) KP_WUR;
 
 /* The master: refusal process pid was started for s, over why. */
 void	refuse_started(pid_t pid, const struct session_start *s,
