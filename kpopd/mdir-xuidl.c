@@ -88,6 +88,26 @@ mdir_xuidl_mdaform(const char *uidl)
 }
 
 /*
+ * The delivery time of entry e: the seconds its base name starts with
+ * (before a "." or the end), or 0.  From the name, not e->secs: the
+ * kpopd.cache listing gives names and sizes only.
+ */
+static unsigned long long
+mdir_xuidl_secs(const struct mdir_ent *e)
+{
+	unsigned long long v;
+	size_t k;
+
+	for (k = 0; k < e->baselen && e->name[k] >= '0' && e->name[k] <= '9';
+	    k++)
+		;
+	if (k == 0 || (k < e->baselen && e->name[k] != '.') ||
+	    util_parse_uint(e->name, k, MD_SIZE_MAX, &v) == -1)
+		return 0;
+	return v;
+}
+
+/*
  * The X-UIDL of entry e into out, if it has a usable one: 1; else 0.
  * buf: MD_XUIDL_HDR_MAX bytes to read into.
  */
@@ -148,6 +168,7 @@ mdir_xuidl_apply(struct mdir *m, unsigned long long cutoff,
 {
 	struct mdir_xhon *hon = NULL;
 	struct mdir_ent *e;
+	unsigned long long secs;
 	char *buf = NULL;
 	size_t i, head, nh = 0;
 	int rc = KP_TEMP;
@@ -159,7 +180,8 @@ mdir_xuidl_apply(struct mdir *m, unsigned long long cutoff,
 	}
 	for (i = 0; i < m->n; i++) {
 		e = &m->ents[i];
-		if (e->secs != 0 && e->secs < cutoff &&
+		secs = mdir_xuidl_secs(e);
+		if (secs != 0 && secs < cutoff &&
 		    mdir_xuidl_read(m, e, buf, msgs[i].uidl)) {
 			hon[nh].uidl = msgs[i].uidl;
 			hon[nh++].i = i;

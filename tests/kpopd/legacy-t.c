@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/kpopd/legacy-uidl-t.c: tests for kpopd/mdir-courier.c (Courier's
+ * tests/kpopd/legacy-t.c: tests for kpopd/mdir-courier.c (Courier's
  * courierpop3dsizelist: headers, records, names with spaces, broken and
  * hostile lines, fed whole and cut at every byte, the UIDLs Courier's
  * pop3d serves), kpopd/mdir-xuidl.c (the X-UIDL field scan, the MDA
@@ -297,6 +297,7 @@ test_xuidl_maildir(void)
 	struct md_opts o = opts0;
 	struct maildrop *md = NULL;
 	char path[PATH_MAX];
+	int i;
 
 	util_snprintf(path, sizeof(path), "%s/Xuidl", scratch);
 	mkmaildir(path);
@@ -319,15 +320,22 @@ test_xuidl_maildir(void)
 	put(path, "new", "1733000201.M1P1.h",
 	    "Subject: new 2\nX-UIDL: 4f1e2d3c00000099\n\nforged\n");
 	o.uidl_format = "x-uidl:1733000100";
-	if (open_md(MD_MAILDIR, path, &o, &md) != KP_OK)
-		bail("open");
-	is_string(listing(md), "1:4f1e2d3c00000001 2:1733000002.M1P1.h "
-	    "3:1733000003.M1P1.h 4:1733000004.M1P1.h 5:1733000005.M1P1.h "
-	    "6:4f1e2d3c00000006 7:1733000200.M1P1.h 8:1733000201.M1P1.h",
-	    "X-UIDL before the cutoff only: a duplicate, an MDA-form one, a "
-	    "folded one and new mail's get their names");
-	md_close(md);
-	md = NULL;
+	for (i = 0; i < 3; i++) {
+		if (i > 0)
+			usleep(100 * 1000);
+		if (open_md(MD_MAILDIR, path, &o, &md) != KP_OK)
+			bail("open");
+		is_string(listing(md), "1:4f1e2d3c00000001 "
+		    "2:1733000002.M1P1.h 3:1733000003.M1P1.h "
+		    "4:1733000004.M1P1.h 5:1733000005.M1P1.h "
+		    "6:4f1e2d3c00000006 7:1733000200.M1P1.h "
+		    "8:1733000201.M1P1.h", "%s: X-UIDL before the cutoff "
+		    "only: a duplicate, an MDA-form one, a folded one and new "
+		    "mail's get their names", i == 0 ? "scanned" : i == 1 ?
+		    "again" : "from kpopd.cache's listing");
+		md_close(md);
+		md = NULL;
+	}
 	o.uidl_format = "x-uidl:1733000002";
 	if (open_md(MD_MAILDIR, path, &o, &md) != KP_OK)
 		bail("open");
@@ -346,7 +354,7 @@ test_xuidl_maildir(void)
 int
 main(void)
 {
-	md_test_start("legacy-uidl-t");
+	md_test_start("legacy-t");
 	test_courier_parse();
 	test_xuidl_scan();
 	test_courier_maildir();
