@@ -196,6 +196,23 @@
 #define MD_UIDFMT_MAX		256
 #define MD_UIDFMT_MODS_MAX	10
 #define MD_UIDFMT_OUT_MAX	1024
+/*
+ * Courier's courierpop3dsizelist (kpopd/mdir-courier.c, uidl_format =
+ * courier): lines of at most this many bytes (Courier's pop3d keeps 2028
+ * of each line; a file name is at most NAME_MAX 255), numbers (Courier's
+ * unsigned long UIDs and UIDVALIDITYs) up to 2^64 - 1, whose UIDL
+ * "UID<20 digits>-<20 digits>" still fits RFC 1939's 70 characters.  The
+ * file's size and record count are bounded as dovecot-uidlist's.
+ */
+#define MD_COURIER_LINE_MAX	2048
+#define MD_COURIER_NUM_MAX	0xffffffffffffffffULL
+/*
+ * X-UIDL headers (kpopd/mdir-xuidl.c, uidl_format = x-uidl:CUTOFF): the
+ * bytes of a message's header read to find the field, in steps of
+ * MD_XUIDL_STEP (most headers fit the first).
+ */
+#define MD_XUIDL_HDR_MAX	(64 * 1024)
+#define MD_XUIDL_STEP		(8 * 1024)
 
 /* ---- the kpopd master (kpopd/main.c) and kpopd -t (kpopd/diag.c) ---- */
 /* Listening sockets: a few addresses per kind is plenty. */

@@ -379,9 +379,10 @@ kconf_check(const struct kpopd_conf *c, char *err, size_t errlen)
 	}
 	if (fmtkind != MD_UIDL_FILENAME &&
 	    strncmp(c->maildrop, "maildir:", 8) != 0) {
-		util_snprintf(err, errlen, "uidl_format = %s: Dovecot's UIDLs "
-		    "are read from a Maildir's dovecot-uidlist; maildrop is "
-		    "not a maildir:", c->uidl_format);
+		util_snprintf(err, errlen, "uidl_format = %s: only for "
+		    "Maildirs (Dovecot's and Courier's files are read from "
+		    "the Maildir, an mbox's X-UIDL is its UIDL already); "
+		    "maildrop is not a maildir:", c->uidl_format);
 		return -1;
 	}
 	if (!one_of(c->log_level, "err", "warning", "notice") &&

@@ -7,7 +7,9 @@
  * seconds of the name, then the base name (the name before its ":"
  * info), so the order is the same every session (mdir-scan.c).  The
  * UIDL is the base name, which a flag change or a move from new/ to cur/
- * leaves alone.
+ * leaves alone; uidl_format may name another server's UIDLs instead
+ * (Dovecot's mdir-uidlist.c, Courier's mdir-courier.c, X-UIDL headers
+ * mdir-xuidl.c).
  *
  * Sizes are POP3 octets (CRLF form).  A name's ",W=" field (Dovecot's
  * virtual size, which is exactly that) is used as is.  Otherwise the size
@@ -324,8 +326,9 @@ maildir_open(struct maildrop *md, const char *path,
 	struct stat lst;
 	char lockpath[PATH_MAX];
 	const char *fmt;
+	unsigned long long cutoff;
 	size_t i, k, cap = 0;
-	int rc, e_no, fds[3] = { -1, -1, -1 }, dirty = 0;
+	int rc, e_no, fds[3] = { -1, -1, -1 }, dirty = 0, kind;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL) {
 		util_snprintf(err, errlen, "out of memory");
@@ -461,12 +464,23 @@ subdirs:
 		return KP_TEMP;
 	}
 	fmt = NULL;
-	if (opts->uidl_format != NULL && md_uidfmt_setting(opts->uidl_format,
-	    &fmt, err, errlen) == -1)
+	kind = MD_UIDL_FILENAME;
+	if (opts->uidl_format != NULL && (kind = md_uidfmt_setting(
+	    opts->uidl_format, &fmt, err, errlen)) == -1)
 		return KP_PERM;
-	if (fmt != NULL) {
+	if (kind == MD_UIDL_DOVECOT) {
 		/* Dovecot's order and UIDLs (mdir-uidlist.c). */
 		if ((rc = mdir_uidlist_apply(m, opts, fmt, md->msgs, err,
+		    errlen)) != KP_OK)
+			return rc;
+	} else if (kind == MD_UIDL_COURIER) {
+		if ((rc = mdir_courier_apply(m, opts, md->msgs, err,
+		    errlen)) != KP_OK)
+			return rc;
+	} else if (kind == MD_UIDL_XUIDL) {
+		if (md_uidfmt_cutoff(fmt, &cutoff, err, errlen) == -1)
+			return KP_PERM;
+		if ((rc = mdir_xuidl_apply(m, cutoff, md->msgs, err,
 		    errlen)) != KP_OK)
 			return rc;
 	} else

@@ -178,16 +178,28 @@ int	md_uidl_dedup(struct md_msg *msgs, size_t count, char *err,
 
 #define MD_UIDL_FILENAME	0	/* the base name (the default) */
 #define MD_UIDL_DOVECOT		1	/* dovecot-uidlist, then the name */
+#define MD_UIDL_COURIER		2	/* courierpop3dsizelist, the name */
+#define MD_UIDL_XUIDL		3	/* X-UIDL before a cutoff, the name */
 /* Dovecot's default pop3_uidl_format, for uidl_format = dovecot-saved. */
 #define MD_UIDFMT_DOVECOT_DEFAULT	"%08Xu%08Xv"
 
 /*
- * Which source a uidl_format setting names: MD_UIDL_FILENAME, or
- * MD_UIDL_DOVECOT with *fmtp the Dovecot format (into setting, or the
- * default's), checked; or -1 with the reason in err.
+ * Which source a uidl_format setting names: MD_UIDL_FILENAME,
+ * MD_UIDL_COURIER, MD_UIDL_DOVECOT with *fmtp the Dovecot format (into
+ * setting, or the default's), checked, or MD_UIDL_XUIDL with *fmtp the
+ * cutoff's text (md_uidfmt_cutoff passed it); or -1 with the reason in
+ * err.
  */
 int	md_uidfmt_setting(const char *setting, const char **fmtp, char *err,
 	    size_t errlen) KP_NONNULL(1, 2, 3) KP_WUR;
+
+/*
+ * The cutoff of x-uidl:CUTOFF: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC) or
+ * seconds since 1970, a moment past, as seconds in *secsp.  Returns 0, or
+ * -1 with err set.
+ */
+int	md_uidfmt_cutoff(const char *text, unsigned long long *secsp,
+	    char *err, size_t errlen) KP_NONNULL(1, 2, 3) KP_WUR;
 
 /* What a Dovecot format may name for one message. */
 struct md_uidvars {

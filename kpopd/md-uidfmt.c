@@ -10,19 +10,87 @@
  * the MD5 of the headers, is an mbox value) or what depends on its own
  * process (%{pid}, %{hostname}, %H and %N hashes) is refused with a
  * message, so that a setting either reproduces Dovecot's UIDLs or does
- * not load.
+ * not load.  Also the other sources' names: courier (mdir-courier.c)
+ * and x-uidl:CUTOFF (mdir-xuidl.c), the cutoff read here.
  */
 #include "config.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
 #include "common/limits.h"
 #include "common/util.h"
 #include "kpopd/md-int.h"
+
+/* Digits at p[0 .. n) as a number up to max: 0, or -1. */
+static int
+md_cut_num(const char *p, size_t n, unsigned long long max,
+    unsigned long long *v)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+	return util_parse_uint(p, n, max, v);
+}
+
+int
+md_uidfmt_cutoff(const char *text, unsigned long long *secsp, char *err,
+    size_t errlen)
+{
+	static const unsigned char mdays[] = { 31, 29, 31, 30, 31, 30, 31,
+	    31, 30, 31, 30, 31 };
+	unsigned long long y, mo, d, h = 0, mi = 0, sec = 0, v;
+	size_t n = strlen(text);
+	struct tm tm;
+	time_t t;
+
+	if (n > 0 && n <= 12 && md_cut_num(text, n, MD_SIZE_MAX, &v) == 0) {
+		*secsp = v;	/* seconds since 1970 */
+		goto check;
+	}
+	/* YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC. */
+	if ((n != 10 && n != 20) || text[4] != '-' || text[7] != '-' ||
+	    md_cut_num(text, 4, 9999, &y) == -1 || y < 1970 ||
+	    md_cut_num(text + 5, 2, 12, &mo) == -1 || mo == 0 ||
+	    md_cut_num(text + 8, 2, 31, &d) == -1 || d == 0 ||
+	    d > mdays[mo - 1])
+		goto bad;
+	if (n == 20 && (text[10] != 'T' || text[13] != ':' ||
+	    text[16] != ':' || text[19] != 'Z' ||
+	    md_cut_num(text + 11, 2, 23, &h) == -1 ||
+	    md_cut_num(text + 14, 2, 59, &mi) == -1 ||
+	    md_cut_num(text + 17, 2, 59, &sec) == -1))
+		goto bad;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = (int)y - 1900;
+	tm.tm_mon = (int)mo - 1;
+	tm.tm_mday = (int)d;
+	tm.tm_hour = (int)h;
+	tm.tm_min = (int)mi;
+	tm.tm_sec = (int)sec;
+	if ((t = timegm(&tm)) == (time_t)-1 || tm.tm_mday != (int)d)
+		goto bad;
+	*secsp = (unsigned long long)t;
+check:
+	if (*secsp == 0 || *secsp > (unsigned long long)time(NULL)) {
+		util_snprintf(err, errlen, "x-uidl:%s: the cutoff must be a "
+		    "moment past (the switch): until then, new mail could "
+		    "choose its own UIDL", text);
+		return -1;
+	}
+	return 0;
+bad:
+	util_snprintf(err, errlen, "x-uidl:%s: the cutoff is not "
+	    "YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC) or seconds since 1970",
+	    text);
+	return -1;
+}
 
 int
 md_uidfmt_setting(const char *setting, const char **fmtp, char *err,
@@ -31,18 +99,34 @@ md_uidfmt_setting(const char *setting, const char **fmtp, char *err,
 	static const struct md_uidvars dummy = { 1, 1, "1.M1P1.host", 11,
 	    NULL, 0 };
 	char out[MD_UIDFMT_OUT_MAX];
+	unsigned long long cutoff;
 	size_t len;
 
 	*fmtp = NULL;
 	if (strcmp(setting, "filename") == 0)
 		return MD_UIDL_FILENAME;
+	if (strcmp(setting, "courier") == 0)
+		return MD_UIDL_COURIER;
+	if (strcmp(setting, "x-uidl") == 0) {
+		util_snprintf(err, errlen, "x-uidl needs its cutoff "
+		    "(x-uidl:YYYY-MM-DD): without one, any sender could "
+		    "choose the UIDL of the mail it sends");
+		return -1;
+	}
+	if (strncmp(setting, "x-uidl:", 7) == 0) {
+		*fmtp = setting + 7;
+		if (md_uidfmt_cutoff(*fmtp, &cutoff, err, errlen) == -1)
+			return -1;
+		return MD_UIDL_XUIDL;
+	}
 	if (strcmp(setting, "dovecot-saved") == 0)
 		*fmtp = MD_UIDFMT_DOVECOT_DEFAULT;
 	else if (strncmp(setting, "dovecot:", 8) == 0)
 		*fmtp = setting + 8;
 	else {
 		util_snprintf(err, errlen, "'%s' is not filename, "
-		    "dovecot-saved or dovecot:FORMAT", setting);
+		    "dovecot-saved, dovecot:FORMAT, courier or "
+		    "x-uidl:CUTOFF", setting);
 		return -1;
 	}
 	if ((*fmtp)[0] == '\0' || strlen(*fmtp) > MD_UIDFMT_MAX) {

@@ -5,8 +5,9 @@
  * and the calls between its files.  maildir.c is the backend (md_maildir)
  * and calls the others; mdir-scan.c reads new/ and cur/, mdir-cache.c
  * reads and writes kpopd.cache, mdir-name.c orders base names,
- * mdir-uidlist.c reads Dovecot's dovecot-uidlist; none of these calls
- * maildir.c.
+ * mdir-uidlist.c reads Dovecot's dovecot-uidlist and the user's small
+ * files (mdir_file_read), mdir-courier.c Courier's courierpop3dsizelist,
+ * mdir-xuidl.c X-UIDL headers; none of these calls maildir.c.
  */
 #ifndef KPOPD_MDIR_INT_H
 #define KPOPD_MDIR_INT_H
@@ -232,9 +233,25 @@ int	mdir_uidlist_uidl(const struct mdir_uidlist *u,
 void	mdir_uidlist_free(struct mdir_uidlist *u) KP_NONNULL(1);
 
 /*
- * Read <maildir>/dovecot-uidlist (absent: empty) into u, through
- * md_path_openat and md_path_check.  Returns KP_OK, or KP_PERM (not the
- * user's file, too large) or KP_TEMP with err set.
+ * Read the file name in the Maildir's top directory, a file of the mail
+ * user's, into *textp (malloc'd, one spare byte; the caller frees it)
+ * and *lenp: through md_path_openat (no symlink) and md_path_check
+ * (MD_K_FILE), at most max bytes.  Absent: KP_OK with *textp NULL.
+ * Returns KP_OK, or KP_PERM (not the user's file, too large) or KP_TEMP
+ * with err set.
+ */
+int	mdir_file_read(struct mdir *m, const struct md_opts *o,
+	    const char *name, size_t max, char **textp, size_t *lenp,
+	    char *err, size_t errlen) KP_NONNULL(1, 2, 3, 5, 6, 7) KP_WUR;
+
+/* Say what about file name through md_opts.note (counted, bounded). */
+void	mdir_file_note(struct mdir *m, const char *name, const char *what)
+	    KP_NONNULL(1, 2, 3);
+
+/*
+ * Read <maildir>/dovecot-uidlist (absent: empty) into u, with
+ * mdir_file_read.  Returns KP_OK, or KP_PERM (not the user's file, too
+ * large) or KP_TEMP with err set; mdir_uidlist_free(u) in every case.
  */
 int	mdir_uidlist_read(struct mdir *m, const struct md_opts *o,
 	    struct mdir_uidlist *u, char *err, size_t errlen)
@@ -248,5 +265,89 @@ int	mdir_uidlist_read(struct mdir *m, const struct md_opts *o,
 int	mdir_uidlist_apply(struct mdir *m, const struct md_opts *o,
 	    const char *fmt, struct md_msg *msgs, char *err, size_t errlen)
 	    KP_NONNULL(1, 2, 3, 4, 5) KP_WUR;
+
+/* ---- mdir-courier.c: Courier's courierpop3dsizelist ---- */
+
+/* One message's line; the name points into the file's text. */
+struct mdir_crec {
+	const char		*name;		/* the base name */
+	size_t			 namelen;
+	unsigned long long	 uid;
+	unsigned long long	 uidv;
+};
+
+struct mdir_courier {
+	char			*text;		/* the file, owned */
+	size_t			 len;
+	int			 version;	/* 2 or 3 */
+	int			 unusable;	/* bad header: no entries */
+	struct mdir_crec	*recs;		/* in file order */
+	size_t			 n;
+	size_t			*byname;	/* recs by base name */
+	size_t			 bad;		/* lines left out */
+	size_t			 first_bad;	/* the first one's number */
+};
+
+/*
+ * Parse the len bytes of a courierpop3dsizelist at text (malloc'd; c
+ * owns it from now on, also on failure) into c.  A bad header sets
+ * c->unusable, bad lines are counted in c->bad.  Returns KP_OK, or
+ * KP_TEMP (no memory) with err set; mdir_courier_free(c) in every case.
+ */
+int	mdir_courier_parse(struct mdir_courier *c, char *text, size_t len,
+	    char *err, size_t errlen) KP_NONNULL(1, 4) KP_WUR;
+
+/* The line of base name (name, len), or NULL. */
+const struct mdir_crec *mdir_courier_find(const struct mdir_courier *c,
+	    const char *name, size_t len) KP_NONNULL(1, 2);
+
+void	mdir_courier_free(struct mdir_courier *c) KP_NONNULL(1);
+
+/*
+ * The UIDL Courier's pop3d served for line r (or NULL: none) of the
+ * message with base name (name, len), made valid (md_uidl_from) into
+ * out (POP3_UIDL_MAX + 1 bytes).
+ */
+void	mdir_courier_uidl(const struct mdir_crec *r, const char *name,
+	    size_t len, char *out) KP_NONNULL(2, 4);
+
+/*
+ * Give msgs[i] (for m->ents[i]) the UIDL Courier gave it, from
+ * <maildir>/courierpop3dsizelist (read with mdir_file_read), the escaped
+ * base name for messages not in the file.  Returns KP_OK or a status
+ * with err set.
+ */
+int	mdir_courier_apply(struct mdir *m, const struct md_opts *o,
+	    struct md_msg *msgs, char *err, size_t errlen)
+	    KP_NONNULL(1, 2, 3, 4) KP_WUR;
+
+/* ---- mdir-xuidl.c: X-UIDL headers of mail delivered before a cutoff ---- */
+
+/*
+ * Look for the first X-UIDL field in the len bytes at buf, the start of
+ * a message; complete: they are the whole message or the whole header
+ * window.  Returns 1 with the value in out (POP3_UIDL_MAX + 1 bytes): a
+ * valid UIDL on one line; 0: none usable (no field, the header ended,
+ * a folded or invalid value); -1: more bytes are needed to tell.
+ */
+int	mdir_xuidl_scan(const char *buf, size_t len, int complete,
+	    char *out) KP_NONNULL(1, 4);
+
+/*
+ * Whether a UIDL is in the form of the base names MDAs make (leading
+ * seconds and a dot), the UIDLs of mail that arrives after the switch:
+ * an X-UIDL in that form is never honoured.
+ */
+int	mdir_xuidl_mdaform(const char *uidl) KP_NONNULL(1);
+
+/*
+ * Give msgs[i] (for m->ents[i]) its X-UIDL if the message was delivered
+ * (by the leading seconds of its name) before cutoff and the value is
+ * valid, not in the MDA form and no earlier such message's; its base
+ * name otherwise.  Returns KP_OK or a status with err set.
+ */
+int	mdir_xuidl_apply(struct mdir *m, unsigned long long cutoff,
+	    struct md_msg *msgs, char *err, size_t errlen)
+	    KP_NONNULL(1, 3, 4) KP_WUR;
 
 #endif

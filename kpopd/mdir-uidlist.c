@@ -300,38 +300,37 @@ mdir_uidlist_uidl(const struct mdir_uidlist *u, const struct mdir_urec *r,
 
 /* ---- reading the file ---- */
 
-/* Say something about the file through md_opts.note (bounded). */
-static void
-mdir_uidlist_note(struct mdir *m, const char *what)
+void
+mdir_file_note(struct mdir *m, const char *name, const char *what)
 {
 	char msg[PATH_MAX + 256];
 
 	if (m->note == NULL || m->notes++ >= MD_NOTES_MAX)
 		return;
-	(void)util_snprintf(msg, sizeof(msg), "%s/%s: %s", m->path,
-	    MDIR_UIDLIST, what);
+	(void)util_snprintf(msg, sizeof(msg), "%s/%s: %s", m->path, name,
+	    what);
 	m->note(msg);
 }
 
 int
-mdir_uidlist_read(struct mdir *m, const struct md_opts *o,
-    struct mdir_uidlist *u, char *err, size_t errlen)
+mdir_file_read(struct mdir *m, const struct md_opts *o, const char *name,
+    size_t max, char **textp, size_t *lenp, char *err, size_t errlen)
 {
 	struct stat st;
-	char shown[PATH_MAX], *text = NULL, msg[128];
+	char shown[PATH_MAX], *text = NULL;
 	size_t got = 0;
 	ssize_t r;
 	int fd, e_no, rc;
 
-	memset(u, 0, sizeof(*u));
-	(void)util_snprintf(shown, sizeof(shown), "%s/%s", m->path,
-	    MDIR_UIDLIST);
-	fd = md_path_openat(m->rootfd, MDIR_UIDLIST, O_RDONLY | O_NONBLOCK, 0);
+	*textp = NULL;
+	*lenp = 0;
+	(void)util_snprintf(shown, sizeof(shown), "%s/%s", m->path, name);
+	fd = md_path_openat(m->rootfd, name, O_RDONLY | O_NONBLOCK, 0);
 	if (fd == -1) {
 		if (errno == ENOENT)
-			return KP_OK;	/* never served by Dovecot */
-		return md_path_failed(m->rootfd, MDIR_UIDLIST, shown, errno,
-		    err, errlen);
+			return KP_OK;	/* never written */
+		return md_path_failed(m->rootfd, name, shown, errno, err,
+		    errlen);
 	}
 	if (fstat(fd, &st) == -1) {
 		e_no = errno;
@@ -342,9 +341,9 @@ mdir_uidlist_read(struct mdir *m, const struct md_opts *o,
 	if ((rc = md_path_check(&st, MD_K_FILE, o, shown, err, errlen)) !=
 	    KP_OK)
 		goto out;
-	if (st.st_size > MD_UIDLIST_MAX) {
-		util_snprintf(err, errlen, "%s: larger than %d bytes", shown,
-		    MD_UIDLIST_MAX);
+	if ((unsigned long long)st.st_size > max) {
+		util_snprintf(err, errlen, "%s: larger than %zu bytes", shown,
+		    max);
 		rc = KP_PERM;
 		goto out;
 	}
@@ -353,7 +352,7 @@ mdir_uidlist_read(struct mdir *m, const struct md_opts *o,
 		rc = KP_TEMP;
 		goto out;
 	}
-	/* Up to the size it had: Dovecot replaces it, never appends. */
+	/* Up to the size it had: its writers replace it, never append. */
 	while (got < (size_t)st.st_size) {
 		r = read(fd, text + got, (size_t)st.st_size - got);
 		if (r == -1 && errno == EINTR)
@@ -369,22 +368,40 @@ mdir_uidlist_read(struct mdir *m, const struct md_opts *o,
 			break;
 		got += (size_t)r;
 	}
-	rc = mdir_uidlist_parse(u, text, got, err, errlen);
-	text = NULL;	/* u owns it now */
-	if (rc != KP_OK)
-		goto out;
-	if (u->unusable)
-		mdir_uidlist_note(m, "no usable header (version 3 with V, or "
-		    "1); every message gets its file name as UIDL");
-	else if (u->bad > 0) {
-		(void)util_snprintf(msg, sizeof(msg), "%zu broken lines left "
-		    "out, the first line %zu", u->bad, u->first_bad);
-		mdir_uidlist_note(m, msg);
-	}
+	*textp = text;
+	*lenp = got;
+	text = NULL;
+	rc = KP_OK;
 out:
 	free(text);
 	(void)close(fd);
 	return rc;
+}
+
+int
+mdir_uidlist_read(struct mdir *m, const struct md_opts *o,
+    struct mdir_uidlist *u, char *err, size_t errlen)
+{
+	char *text, msg[128];
+	size_t got;
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	if ((rc = mdir_file_read(m, o, MDIR_UIDLIST, MD_UIDLIST_MAX, &text,
+	    &got, err, errlen)) != KP_OK || text == NULL)
+		return rc;	/* absent: never served by Dovecot */
+	/* u owns text from now on. */
+	if ((rc = mdir_uidlist_parse(u, text, got, err, errlen)) != KP_OK)
+		return rc;
+	if (u->unusable)
+		mdir_file_note(m, MDIR_UIDLIST, "no usable header (version 3 "
+		    "with V, or 1); every message gets its file name as UIDL");
+	else if (u->bad > 0) {
+		(void)util_snprintf(msg, sizeof(msg), "%zu broken lines left "
+		    "out, the first line %zu", u->bad, u->first_bad);
+		mdir_file_note(m, MDIR_UIDLIST, msg);
+	}
+	return KP_OK;
 }
 
 /* ---- the snapshot in Dovecot's order, with Dovecot's UIDLs ---- */
@@ -425,8 +442,10 @@ mdir_uidlist_apply(struct mdir *m, const struct md_opts *o, const char *fmt,
 	size_t i;
 	int rc;
 
-	if ((rc = mdir_uidlist_read(m, o, &u, err, errlen)) != KP_OK)
+	if ((rc = mdir_uidlist_read(m, o, &u, err, errlen)) != KP_OK) {
+		mdir_uidlist_free(&u);
 		return rc;
+	}
 	rc = KP_TEMP;
 	if (m->n > 0 && ((k = calloc(m->n, sizeof(*k))) == NULL ||
 	    (ne = calloc(m->n, sizeof(*ne))) == NULL)) {

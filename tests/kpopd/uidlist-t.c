@@ -115,7 +115,7 @@ test_formats(void)
 	ok(strstr(err, "mbox") != NULL, "saying why: %s", err);
 	is_int(md_uidfmt_setting("dovecot:", &fmt, err, sizeof(err)), -1,
 	    "setting: an empty format refused");
-	is_int(md_uidfmt_setting("courier", &fmt, err, sizeof(err)), -1,
+	is_int(md_uidfmt_setting("qpopper", &fmt, err, sizeof(err)), -1,
 	    "setting: an unknown source refused");
 }
 
