@@ -27,9 +27,10 @@
  *   MDA      /bin/sh -c COMMAND read the message and exited 0.
  *   LMTP, SMTP the server answered 2xx to the end of the DATA (for
  *            LMTP, the recipient's reply); nothing is waited for
- *            after it.  A crash between the server's commit and
- *            reading that reply cannot be told from one before it
- *            (RFC 1047): recovery delivers again (state.h).
+ *            after it.  A crash between sending the final "." (the
+ *            server then commits) and reading that reply cannot be
+ *            told from one before it (RFC 1047): recovery delivers
+ *            again (state.h).
  *   stdout   the bytes were written (and fsynced where that means
  *            anything).
  * Nothing here prints or exits: errors come back as a status and a

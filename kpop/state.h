@@ -225,9 +225,9 @@ int	st_import(struct st *, const char *const *uidls, size_t n,
  *		 let an MDA drop the duplicate), with a note.
  *	LMTP, SMTP  cannot be asked either: forget, so it is delivered
  *		 again, with a note.  The one window where that duplicates
- *		 is a crash after the server committed the message at the
- *		 final "." and before its reply was read and st_delivered
- *		 journalled (RFC 1047); dlv_commit returns at that reply.
+ *		 is a crash after the final "." was sent (the server then
+ *		 commits) and before st_delivered journalled its reply (RFC
+ *		 1047); dlv_commit returns at that reply.
  *	stdout   forget, with a note.
  * note (may be NULL) is told about each decision worth a log line.
  * Returns KP_OK, or KP_TEMP when a check could not be made (the entry
