@@ -21,6 +21,7 @@
 
 #include "common/conf.h"
 #include "common/util.h"
+#include "kpop/deliver.h"
 #include "kpop/kpop.h"
 #include "kpop/locate.h"
 #include "kpop/url.h"
@@ -258,12 +259,24 @@ account_smtp(struct account *a, char *err, size_t errlen)
 	}
 	if (a->envelope_sender == NULL)
 		a->envelope_sender = strdup("");
+	if (!dlv_smtp_address_ok(a->envelope_sender)) {
+		util_snprintf(err, errlen, "envelope_sender: '%s' cannot go in "
+		    "MAIL FROM (a blank, '<', '>' or over %d bytes)",
+		    a->envelope_sender, DLV_SENDER_MAX);
+		return -1;
+	}
 	if (a->recipient == NULL) {
 		pw = getpwuid(getuid());
 		util_snprintf(buf, sizeof(buf), "%s%s", pw != NULL ?
 		    pw->pw_name : "nobody", strncmp(a->deliver, "smtp:", 5) ==
 		    0 ? "@localhost" : "");
 		a->recipient = strdup(buf);
+	}
+	if (a->recipient[0] == '\0' || !dlv_smtp_address_ok(a->recipient)) {
+		util_snprintf(err, errlen, "recipient: '%s' cannot go in RCPT "
+		    "TO (empty, a blank, '<', '>' or over %d bytes)",
+		    a->recipient, DLV_SENDER_MAX);
+		return -1;
 	}
 	return 0;
 }

@@ -155,6 +155,13 @@ struct dlv;
 int	dlv_parse(const char *spec, struct dlv_target *, char *err,
 	    size_t errlen) KP_NONNULL(1, 2, 3) KP_WUR;
 
+/*
+ * Whether a can go in LMTP/SMTP's MAIL FROM or RCPT TO: at most
+ * DLV_SENDER_MAX bytes of printable ASCII, no blank, '<' or '>'.  The
+ * empty string is allowed (<>, the null sender).
+ */
+int	dlv_smtp_address_ok(const char *a) KP_NONNULL(1);
+
 /* Whether token is a valid delivery token (see DLV_TOKEN_MAX). */
 int	dlv_token_valid(const char *token) KP_NONNULL(1);
 

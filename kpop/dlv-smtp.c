@@ -199,12 +199,8 @@ smtp_cmd(struct dlv *h, const char *what, const char *arg, int want)
 
 /* ---- the target ---- */
 
-/*
- * An address for MAIL FROM or RCPT TO: no more than DLV_SENDER_MAX
- * bytes, printable, no blank, '<' or '>'.  Empty is allowed (<>).
- */
-static int
-smtp_addr_ok(const char *a)
+int
+dlv_smtp_address_ok(const char *a)
 {
 	size_t i;
 
@@ -219,8 +215,9 @@ smtp_addr_ok(const char *a)
 static void
 smtp_helo_name(char *out, size_t outlen)
 {
-	if (gethostname(out, outlen) == -1 || out[0] == '\0' ||
-	    !smtp_addr_ok(out) || memchr(out, '\0', outlen) == NULL)
+	/* POSIX leaves a truncated name without its NUL. */
+	if (gethostname(out, outlen) == -1 || memchr(out, '\0', outlen) ==
+	    NULL || out[0] == '\0' || !dlv_smtp_address_ok(out))
 		(void)util_strlcpy(out, "localhost", outlen);
 }
 
@@ -231,14 +228,16 @@ dlv_smtp_open(struct dlv *h, const struct dlv_info *info)
 	char host[SMTP_HOST_MAX], err[DLV_ERR_MAX], arg[DLV_SENDER_MAX + 32];
 	char helo[SMTP_HELO_MAX];
 	const char *sender = info->sender != NULL &&
-	    smtp_addr_ok(info->sender) ? info->sender : "";
+	    dlv_smtp_address_ok(info->sender) ? info->sender : "";
 	unsigned int port, timeout = info->timeout ? info->timeout :
 	    DLV_SMTP_TIMEOUT;
 	int fd, code, lmtp = h->w.kind == DLV_LMTP;
 
+	/* Checked with the settings (account.c): only a server's 5xx may
+	   be KP_PERM, which on_permanent_failure = delete acts on. */
 	if (info->recipient == NULL || info->recipient[0] == '\0' ||
-	    !smtp_addr_ok(info->recipient))
-		return dlv_io_fail(h, KP_PERM, "%s:%s: the recipient \"%s\" "
+	    !dlv_smtp_address_ok(info->recipient))
+		return dlv_io_fail(h, KP_TEMP, "%s:%s: the recipient \"%s\" "
 		    "is not a usable address", lmtp ? "lmtp" : "smtp",
 		    h->w.arg, info->recipient != NULL ? info->recipient : "");
 	if ((s = calloc(1, sizeof(*s))) == NULL)
@@ -249,7 +248,7 @@ dlv_smtp_open(struct dlv *h, const struct dlv_info *info)
 	    lmtp ? "lmtp" : "smtp", h->w.arg);
 	if (dlv_smtp_addr(h->w.kind, h->w.arg, host, sizeof(host), &port,
 	    err, sizeof(err)) != KP_OK)
-		return dlv_io_fail(h, KP_PERM, "%s", err);
+		return dlv_io_fail(h, KP_TEMP, "%s", err);
 	fd = port == 0 ? dial_unix(host, err, sizeof(err)) :
 	    dial_tcp(host, port, (int)timeout * 1000, err, sizeof(err));
 	if (fd == -1)
