@@ -109,7 +109,13 @@ dlv_smtp_addr(enum dlv_kind kind, const char *arg, char *host,
 
 /* ---- replies ---- */
 
-/* What a reply code means for the message. */
+/*
+ * What a reply code means for the message: a 5xx is KP_PERM only where
+ * it judges the message (MAIL FROM, DATA, its end).  One to the
+ * greeting, LHLO/EHLO or RCPT TO refuses the session or the recipient,
+ * every message alike: KP_TEMP, so the fetch stops and nothing is
+ * deleted by on_permanent_failure = delete.
+ */
 static int
 smtp_class(int code)
 {
@@ -177,10 +183,12 @@ smtp_send(struct dlv *h, const char *what, const char *arg)
 
 /*
  * Send a command and read its reply, which must be want (or, with want
- * 250, any 2xx).  KP_OK, or the failure: 4xx KP_TEMP, 5xx KP_PERM.
+ * 250, any 2xx).  KP_OK, or the failure: 4xx KP_TEMP, 5xx KP_PERM if
+ * perm (the reply judges the message), else KP_TEMP.
  */
 static int
-smtp_cmd(struct dlv *h, const char *what, const char *arg, int want)
+smtp_cmd(struct dlv *h, const char *what, const char *arg, int want,
+    int perm)
 {
 	struct dlv_smtp *s = h->smtp;
 	char after[64];
@@ -193,8 +201,9 @@ smtp_cmd(struct dlv *h, const char *what, const char *arg, int want)
 		return h->status;
 	if (code == want || (want == 250 && code / 100 == 2))
 		return KP_OK;
-	return dlv_io_fail(h, smtp_class(code), "%s: %s%s refused: %s",
-	    s->peer, what, arg, s->line);
+	return dlv_io_fail(h, perm ? smtp_class(code) : KP_TEMP,
+	    "%s: %s%s refused: %s%s", s->peer, what, arg, s->line,
+	    !perm && code >= 500 ? " (for every message: kpop stops)" : "");
 }
 
 /* ---- the target ---- */
@@ -261,26 +270,26 @@ dlv_smtp_open(struct dlv *h, const struct dlv_info *info)
 	if ((code = smtp_reply(h, "for a greeting", 0)) == -1)
 		return h->status;
 	if (code != 220)
-		return dlv_io_fail(h, smtp_class(code), "%s: the server "
+		return dlv_io_fail(h, KP_TEMP, "%s: the server "
 		    "refused the connection: %s", s->peer, s->line);
 	smtp_helo_name(helo, sizeof(helo));
 	if (smtp_send(h, lmtp ? "LHLO " : "EHLO ", helo) != KP_OK ||
 	    (code = smtp_reply(h, lmtp ? "to LHLO" : "to EHLO", 1)) == -1)
 		return h->status;
 	/* An SMTP server from before RFC 1869 knows only HELO. */
-	if (code / 100 == 5 && !lmtp && smtp_cmd(h, "HELO ", helo, 250) !=
+	if (code / 100 == 5 && !lmtp && smtp_cmd(h, "HELO ", helo, 250, 0) !=
 	    KP_OK)
 		return h->status;
 	if (code / 100 != 2 && (lmtp || code / 100 != 5))
-		return dlv_io_fail(h, smtp_class(code), "%s: %s refused: %s",
+		return dlv_io_fail(h, KP_TEMP, "%s: %s refused: %s",
 		    s->peer, lmtp ? "LHLO" : "EHLO", s->line);
 	(void)util_snprintf(arg, sizeof(arg), "<%s>%s", sender, s->eightbit ?
 	    " BODY=8BITMIME" : "");
-	if (smtp_cmd(h, "MAIL FROM:", arg, 250) != KP_OK)
+	if (smtp_cmd(h, "MAIL FROM:", arg, 250, 1) != KP_OK)
 		return h->status;
 	(void)util_snprintf(arg, sizeof(arg), "<%s>", info->recipient);
-	if (smtp_cmd(h, "RCPT TO:", arg, 250) != KP_OK ||
-	    smtp_cmd(h, "DATA", "", 354) != KP_OK)
+	if (smtp_cmd(h, "RCPT TO:", arg, 250, 0) != KP_OK ||
+	    smtp_cmd(h, "DATA", "", 354, 1) != KP_OK)
 		return h->status;
 	pop3_enc_init(&s->enc, -1);
 	return KP_OK;
