@@ -394,4 +394,15 @@
  */
 #define LIST_TOP_MAX		(1024ULL * 1024)
 
+/*
+ * kpop's LMTP/SMTP delivery (kpop/dlv-smtp.c): a reply line, CRLF
+ * included (RFC 5321 4.5.3.1.5 says 512; some servers send more text,
+ * so twice that), and the lines of one multi-line reply (an EHLO lists
+ * a dozen extensions), so that a server cannot keep kpop reading.
+ */
+#define SMTP_REPLY_MAX		1024
+#define SMTP_REPLY_LINES_MAX	100
+/* The name kpop gives in LHLO/EHLO (a host name, RFC 1035: 255). */
+#define SMTP_HELO_MAX		256
+
 #endif

@@ -21,6 +21,7 @@
 
 #include "common/conf.h"
 #include "common/util.h"
+#include "kpop/deliver.h"
 #include "kpop/kpop.h"
 #include "kpop/locate.h"
 #include "kpop/url.h"
@@ -44,6 +45,10 @@ static const struct conf_key account_keys[] = {
 	{ "max_messages", CONF_UINT, AOFF(max_messages), 0, UINT_MAX },
 	{ "sasl_mechanisms", CONF_STRING, AOFF(sasl_mechanisms), 0, 0 },
 	{ "trust_srv_target", CONF_BOOL, AOFF(trust_srv_target), 0, 1 },
+	{ "recipient", CONF_STRING, AOFF(recipient), 0, 0 },
+	{ "envelope_sender", CONF_STRING, AOFF(envelope_sender), 0, 0 },
+	{ "on_permanent_failure", CONF_STRING, AOFF(on_perm_fail), 0, 0 },
+	{ "delivery_timeout", CONF_UINT, AOFF(delivery_timeout), 1, 86400 },
 	CONF_KEY_END
 };
 
@@ -250,6 +255,49 @@ account_check_set(const struct account_set *set, char *err, size_t errlen)
 	return r;
 }
 
+/*
+ * The LMTP/SMTP settings' defaults: the recipient is the local user
+ * (USER@localhost for SMTP, which MTAs take as local: Postfix's
+ * mydestination and Debian's exim4 local_domains have it).
+ */
+static int
+account_smtp(struct account *a, char *err, size_t errlen)
+{
+	struct passwd *pw;
+	char buf[512];
+
+	if (a->on_perm_fail == NULL)
+		a->on_perm_fail = strdup("keep");
+	if (strcmp(a->on_perm_fail, "keep") != 0 &&
+	    strcmp(a->on_perm_fail, "delete") != 0) {
+		util_snprintf(err, errlen, "on_permanent_failure: '%s' is not "
+		    "keep or delete", a->on_perm_fail);
+		return -1;
+	}
+	if (a->envelope_sender == NULL)
+		a->envelope_sender = strdup("");
+	if (!dlv_smtp_address_ok(a->envelope_sender)) {
+		util_snprintf(err, errlen, "envelope_sender: '%s' cannot go in "
+		    "MAIL FROM (a blank, '<', '>' or over %d bytes)",
+		    a->envelope_sender, DLV_SENDER_MAX);
+		return -1;
+	}
+	if (a->recipient == NULL) {
+		pw = getpwuid(getuid());
+		util_snprintf(buf, sizeof(buf), "%s%s", pw != NULL ?
+		    pw->pw_name : "nobody", strncmp(a->deliver, "smtp:", 5) ==
+		    0 ? "@localhost" : "");
+		a->recipient = strdup(buf);
+	}
+	if (a->recipient[0] == '\0' || !dlv_smtp_address_ok(a->recipient)) {
+		util_snprintf(err, errlen, "recipient: '%s' cannot go in RCPT "
+		    "TO (empty, a blank, '<', '>' or over %d bytes)",
+		    a->recipient, DLV_SENDER_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 /* Fill what the account leaves open from the flags, the URL, defaults. */
 int
 account_finish(struct account *a, const struct account_set *cli, size_t n,
@@ -347,7 +395,7 @@ account_finish(struct account *a, const struct account_set *cli, size_t n,
 			    home != NULL ? home : ".");
 		a->deliver = strdup(buf);
 	}
-	return 0;
+	return account_smtp(a, err, errlen);
 }
 
 void

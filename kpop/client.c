@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/dial.h"
 #include "common/log.h"
 #include "common/sasl.h"
 #include "common/tls.h"
@@ -64,73 +65,16 @@ trace(struct pop *p, const char *dir, const char *line, size_t len)
 
 /* ---- connecting ---- */
 
-static int
-connect_one(const struct addrinfo *ai, char *why, size_t whylen)
-{
-	struct pollfd pfd;
-	socklen_t len = sizeof(int);
-	int fd, e = 0, r;
-
-	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, ai->ai_protocol)) == -1) {
-		util_snprintf(why, whylen, "%s", strerror(errno));
-		return -1;
-	}
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
-		if (errno != EINPROGRESS) {
-			util_snprintf(why, whylen, "%s", strerror(errno));
-			close(fd);
-			return -1;
-		}
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		do
-			r = poll(&pfd, 1, POP_TIMEOUT_S * 1000);
-		while (r == -1 && errno == EINTR);
-		if (r == 0) {
-			util_snprintf(why, whylen, "timed out");
-			close(fd);
-			return -1;
-		}
-		if (r == -1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e,
-		    &len) == -1 || e != 0) {
-			util_snprintf(why, whylen, "%s", strerror(e ? e :
-			    errno));
-			close(fd);
-			return -1;
-		}
-	}
-	return fd;
-}
-
 int
 pop_connect(struct pop *p, const char *host, unsigned int port)
 {
-	struct addrinfo hints, *res = NULL, *ai;
-	char portstr[16], why[256] = "no address";
-	int fd = -1, r;
+	char why[sizeof(p->err)];
+	int fd;
 
 	util_strlcpy(p->host, host, sizeof(p->host));
-	util_snprintf(portstr, sizeof(portstr), "%u", port);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
-	if ((r = getaddrinfo(host, portstr, &hints, &res)) != 0)
-		return pop_fail(p, POP_UNAVAIL, "%s: %s", host,
-		    gai_strerror(r));
-	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
-		fd = connect_one(ai, why, sizeof(why));
-	freeaddrinfo(res);
-	if (fd == -1)
-		return pop_fail(p, POP_UNAVAIL, "cannot connect to %s port "
-		    "%u: %s", host, port, why);
-	{
-		int on = 1;
-
-		/* Commands are batched already; Nagle would only wait for
-		   the server's delayed ACK behind each small TLS record. */
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	}
+	if ((fd = dial_tcp(host, port, POP_TIMEOUT_S * 1000, why,
+	    sizeof(why))) == -1)
+		return pop_fail(p, POP_UNAVAIL, "%s", why);
 	if ((p->io = io_new(fd)) == NULL) {
 		close(fd);
 		return pop_fail(p, POP_LOCAL, "out of memory");

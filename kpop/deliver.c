@@ -2,8 +2,9 @@
 /*
  * kpop/deliver.c: delivery of one message (deliver.h): parsing a target,
  * and the calls a delivery goes through, handed to the target's entry
- * points (dlv-int.h): dlv-maildir.c, dlv-mbox.c, dlv-mda.c and
- * dlv-stdout.c, which also hold the checks a rerun after a crash makes.
+ * points (dlv-int.h): dlv-maildir.c, dlv-mbox.c, dlv-mda.c,
+ * dlv-smtp.c and dlv-stdout.c, which also hold the checks a rerun
+ * after a crash makes.
  * dlv-io.c has what the targets share.
  */
 #include "config.h"
@@ -28,6 +29,8 @@ static const struct dlv_ops *const dlv_targets[] = {
 	[DLV_MBOX] = &dlv_mbox_ops,
 	[DLV_MDA] = &dlv_mda_ops,
 	[DLV_STDOUT] = &dlv_stdout_ops,
+	[DLV_LMTP] = &dlv_smtp_ops,
+	[DLV_SMTP] = &dlv_smtp_ops,
 };
 
 /* ---- targets ---- */
@@ -66,6 +69,8 @@ dlv_parse(const char *spec, struct dlv_target *t, char *err, size_t errlen)
 		{ "maildir:", DLV_MAILDIR },
 		{ "mbox:", DLV_MBOX },
 		{ "mda:", DLV_MDA },
+		{ "lmtp:", DLV_LMTP },
+		{ "smtp:", DLV_SMTP },
 	};
 	const char *arg = spec;
 	size_t i, n;
@@ -92,6 +97,13 @@ dlv_parse(const char *spec, struct dlv_target *t, char *err, size_t errlen)
 		(void)util_snprintf(err, errlen,
 		    "target %.64s...: too long", spec);
 		return KP_PERM;
+	}
+	if (t->kind == DLV_LMTP || t->kind == DLV_SMTP) {
+		char host[DLV_ARG_MAX];
+		unsigned int port;
+
+		return dlv_smtp_addr(t->kind, t->arg, host, sizeof(host),
+		    &port, err, errlen);
 	}
 	return KP_OK;
 }

@@ -25,6 +25,12 @@
  *            line after it, is appended under the dotlock and an fcntl
  *            lock, and fsynced; a failure midway truncates the mbox back.
  *   MDA      /bin/sh -c COMMAND read the message and exited 0.
+ *   LMTP, SMTP the server answered 2xx to the end of the DATA (for
+ *            LMTP, the recipient's reply); nothing is waited for
+ *            after it.  A crash between sending the final "." (the
+ *            server then commits) and reading that reply cannot be
+ *            told from one before it (RFC 1047): recovery delivers
+ *            again (state.h).
  *   stdout   the bytes were written (and fsynced where that means
  *            anything).
  * Nothing here prints or exits: errors come back as a status and a
@@ -66,6 +72,12 @@
 #define DLV_LOCK_POLL_MS	50
 /* A SHA-256 digest. */
 #define DLV_SHA256_LEN		32
+/*
+ * Default seconds an LMTP/SMTP server may take to answer, or to take
+ * what we write (RFC 5321 4.5.3.2 asks clients to wait 5 minutes for
+ * most replies; a local server that takes longer is not coming back).
+ */
+#define DLV_SMTP_TIMEOUT	300
 /* sysexits.h EX_TEMPFAIL: what MDAs exit with to say "try again later". */
 #define DLV_EX_TEMPFAIL		75
 
@@ -86,7 +98,9 @@ enum dlv_kind {
 	DLV_MAILDIR = 1,
 	DLV_MBOX,
 	DLV_MDA,
-	DLV_STDOUT
+	DLV_STDOUT,
+	DLV_LMTP,
+	DLV_SMTP
 };
 
 /* A parsed target (dlv_parse). */
@@ -106,6 +120,9 @@ struct dlv_info {
 	const char	*account;	/* KPOP_ACCOUNT for an MDA, or NULL */
 	time_t		 when;		/* From_ date, Maildir time; 0: now */
 	unsigned int	 lock_wait;	/* mbox lock wait, s; 0: default */
+	const char	*recipient;	/* LMTP/SMTP: RCPT TO (required) */
+	unsigned int	 timeout;	/* LMTP/SMTP: seconds any one read or
+					   write may wait; 0: DLV_SMTP_TIMEOUT */
 };
 
 /*
@@ -128,14 +145,22 @@ struct dlv_where {
 struct dlv;
 
 /*
- * Parse a target: "maildir:DIR", "mbox:FILE", "mda:COMMAND", "-"
- * (standard output), a path ending in "/" or naming an existing
+ * Parse a target: "maildir:DIR", "mbox:FILE", "mda:COMMAND",
+ * "lmtp:HOST:PORT", "lmtp:/SOCKET", "smtp:HOST[:PORT]" (port 25; an
+ * IPv6 address in brackets), "-" (standard output), a path ending in "/" or naming an existing
  * directory (Maildir), or a path naming an existing regular file (mbox).
  * Anything else is refused as ambiguous.  Returns KP_OK or KP_PERM with
  * a message in err.
  */
 int	dlv_parse(const char *spec, struct dlv_target *, char *err,
 	    size_t errlen) KP_NONNULL(1, 2, 3) KP_WUR;
+
+/*
+ * Whether a can go in LMTP/SMTP's MAIL FROM or RCPT TO: at most
+ * DLV_SENDER_MAX bytes of printable ASCII, no blank, '<' or '>'.  The
+ * empty string is allowed (<>, the null sender).
+ */
+int	dlv_smtp_address_ok(const char *a) KP_NONNULL(1);
 
 /* Whether token is a valid delivery token (see DLV_TOKEN_MAX). */
 int	dlv_token_valid(const char *token) KP_NONNULL(1);
@@ -147,7 +172,9 @@ int	dlv_token_valid(const char *token) KP_NONNULL(1);
  * From_ line.  MDA: starts the command with a pipe on its standard input
  * and its standard output sent to our standard error, in its own process
  * group, with KPOP_UIDL, KPOP_TOKEN, KPOP_SENDER and KPOP_ACCOUNT set
- * (those that info gives).  Returns KP_OK and a handle in *hp, which
+ * (those that info gives).  LMTP/SMTP: connects, says LHLO or EHLO,
+ * MAIL FROM (info->sender if usable, else <>), RCPT TO (info->recipient)
+ * and DATA; a 4xx reply is KP_TEMP, a 5xx one KP_PERM.  Returns KP_OK and a handle in *hp, which
  * dlv_commit() or dlv_abort() frees; or KP_TEMP/KP_PERM with err set.
  */
 int	dlv_open(const struct dlv_target *t, const struct dlv_info *info,

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * kpop/dlv-int.h: what the delivery targets (dlv-maildir.c, dlv-mbox.c,
- * dlv-mda.c, dlv-stdout.c) share with deliver.c, private to kpop/: the
- * delivery handle, the table of a target's entry points, and the
- * errors, fsync and output buffer of dlv-io.c.  deliver.h is the public
+ * dlv-mda.c, dlv-stdout.c, dlv-smtp.c) share with deliver.c, private to
+ * kpop/: the delivery handle, the table of a target's entry points,
+ * and the errors, fsync and output buffer of dlv-io.c.  deliver.h is the public
  * interface.
  */
 #ifndef KPOP_DLV_INT_H
@@ -57,6 +57,8 @@ struct dlv {
 	char		 tmp[PATH_MAX];		/* the tmp/ file */
 	/* MDA (dlv-mda.c) */
 	pid_t		 pid;		/* the MDA until reaped, or -1 */
+	/* LMTP/SMTP (dlv-smtp.c) */
+	struct dlv_smtp	*smtp;		/* the session, or NULL */
 };
 
 /*
@@ -85,6 +87,19 @@ extern const struct dlv_ops dlv_maildir_ops;
 extern const struct dlv_ops dlv_mbox_ops;
 extern const struct dlv_ops dlv_mda_ops;
 extern const struct dlv_ops dlv_stdout_ops;
+extern const struct dlv_ops dlv_smtp_ops;
+
+/* dlv-smtp.c */
+
+/*
+ * The server of an LMTP (kind DLV_LMTP) or SMTP target's arg: a Unix
+ * socket path (LMTP only, arg starting with '/'; *port is then 0), or
+ * HOST:PORT, [IPV6]:PORT (SMTP: the port may be left out, 25).  The host
+ * goes into host (of hostlen).  KP_OK, or KP_PERM with err set.
+ */
+int	dlv_smtp_addr(enum dlv_kind kind, const char *arg, char *host,
+	    size_t hostlen, unsigned int *port, char *err, size_t errlen)
+	    KP_NONNULL(2, 3, 5, 6) KP_WUR;
 
 /* dlv-io.c */
 

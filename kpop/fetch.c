@@ -36,6 +36,9 @@ struct fetch {
 	char			 token[ST_TOKEN_LEN + 1];
 	int			 failed;	/* exit code of a failure */
 	int			 stopped;	/* fetch_stop seen */
+	int			 refused;	/* this message: a permanent
+						   LMTP/SMTP refusal, handled */
+	size_t			 nrefused;
 	char			 err[DLV_ERR_MAX];
 	/* Progress and summary. */
 	size_t			 done_msgs, want_msgs, skipped;
@@ -66,12 +69,59 @@ draw_progress(struct fetch *f, int final)
 	fflush(stderr);
 }
 
+/* Whether the target is a server that answers for each message. */
+static int
+to_server(const struct fetch *f)
+{
+	return f->target.kind == DLV_LMTP || f->target.kind == DLV_SMTP;
+}
+
+/*
+ * An LMTP/SMTP server refused the message (rc, the reason in f->err),
+ * or a delivery to one failed: nothing was delivered, or, when its reply
+ * to the end never came, perhaps it was; either way the intent is
+ * forgotten, so the message is delivered again (kpop(1) EXACTLY ONCE).
+ * A temporary failure stops the fetch, the message left on the server
+ * for the next run; a permanent one is reported and the message kept on
+ * the server or deleted (on_permanent_failure), and the fetch goes on.
+ * Returns 0 to go on, -1 to stop.
+ */
+static int
+refused(struct fetch *f, size_t idx, int rc)
+{
+	const char *uidl = f->msgs[idx].uidl;
+	char err[DLV_ERR_MAX];
+	int del = strcmp(f->a->on_perm_fail, "delete") == 0;
+
+	if (rc != KP_PERM) {
+		if (st_forget(f->st, uidl, err, sizeof(err)) != KP_OK)
+			out_warn("%s", err);
+		f->failed = KX_DELIVER;
+		return -1;
+	}
+	out_warn("message %zu (%s): %s: %s", idx + 1, uidl, f->err, del ?
+	    "deleting it from the server (on_permanent_failure = delete)" :
+	    "left on the server (on_permanent_failure = keep)");
+	f->refused = 1;
+	f->nrefused++;
+	if ((del ? st_delivered(f->st, uidl, &f->w, err, sizeof(err)) :
+	    st_forget(f->st, uidl, err, sizeof(err))) != KP_OK ||
+	    (del && f->a->keep && st_kept(f->st, uidl, err, sizeof(err)) !=
+	    KP_OK)) {
+		util_strlcpy(f->err, err, sizeof(f->err));
+		f->failed = KX_SOFTWARE;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 sink_begin(void *arg, size_t idx)
 {
 	struct fetch *f = arg;
 	struct dlv_info info;
 	const char *uidl = f->msgs[idx].uidl;
+	int r;
 
 	/* Told to stop: no message is begun (the one before is done). */
 	if (fetch_stop) {
@@ -93,12 +143,19 @@ sink_begin(void *arg, size_t idx)
 	info.uidl = uidl;
 	info.token = f->token;
 	info.account = f->a->name;
-	if (dlv_open(&f->target, &info, &f->h, f->err, sizeof(f->err)) !=
-	    KP_OK) {
+	if (info.sender == NULL && f->a->envelope_sender[0] != '\0')
+		info.sender = f->a->envelope_sender;
+	info.recipient = f->a->recipient;
+	info.timeout = f->a->delivery_timeout;
+	f->refused = 0;
+	f->cur_bytes = 0;
+	if ((r = dlv_open(&f->target, &info, &f->h, f->err,
+	    sizeof(f->err))) != KP_OK) {
+		if (to_server(f))
+			return refused(f, idx, r);
 		f->failed = KX_DELIVER;
 		return -1;
 	}
-	f->cur_bytes = 0;
 	return 0;
 }
 
@@ -108,6 +165,8 @@ sink_data(void *arg, size_t idx, const void *buf, size_t len)
 	struct fetch *f = arg;
 
 	(void)idx;
+	if (f->refused)
+		return 0;	/* read and dropped */
 	if (dlv_write(f->h, buf, len) != KP_OK) {
 		util_strlcpy(f->err, dlv_error(f->h), sizeof(f->err));
 		f->failed = KX_DELIVER;
@@ -124,10 +183,15 @@ sink_end(void *arg, size_t idx)
 	struct fetch *f = arg;
 	const char *uidl = f->msgs[idx].uidl;
 	struct dlv *h = f->h;
+	int r;
 
 	f->h = NULL;
-	if (dlv_prepare(h, &f->w, f->err, sizeof(f->err)) != KP_OK) {
+	if (f->refused)
+		return 0;
+	if ((r = dlv_prepare(h, &f->w, f->err, sizeof(f->err))) != KP_OK) {
 		dlv_abort(h);
+		if (to_server(f))
+			return refused(f, idx, r);
 		f->failed = KX_DELIVER;
 		return -1;
 	}
@@ -138,8 +202,14 @@ sink_end(void *arg, size_t idx)
 		f->failed = KX_SOFTWARE;
 		return -1;
 	}
-	/* 2: delivered durably; 3: recorded durably (then DELE). */
-	if (dlv_commit(h, &f->w, f->err, sizeof(f->err)) != KP_OK) {
+	/*
+	 * 2: delivered durably; 3: recorded durably (then DELE).  For an
+	 * LMTP/SMTP server, dlv_commit returns at its reply to the end of
+	 * the message: nothing comes between that and the journal.
+	 */
+	if ((r = dlv_commit(h, &f->w, f->err, sizeof(f->err))) != KP_OK) {
+		if (to_server(f))
+			return refused(f, idx, r);
 		f->failed = KX_DELIVER;
 		return -1;
 	}
@@ -187,6 +257,8 @@ sink_abandon(void *arg, size_t idx, const char *why)
 	f->cur_bytes = 0;
 	f->skipped++;
 	out_warn("%s", why);
+	if (f->refused)
+		return;		/* refused() settled it */
 	/* Its intent did not happen (dlv_abort undid the delivery). */
 	if (st_forget(f->st, f->msgs[idx].uidl, f->err, sizeof(f->err)) !=
 	    KP_OK)
@@ -445,6 +517,8 @@ fetch_run(struct pop *p, const struct account *a, struct st *st, int force,
 	}
 	if (rc == KX_OK && f.done_msgs == 0)
 		rc = KX_NOMAIL;
+	if (f.nrefused > 0 && (rc == KX_OK || rc == KX_NOMAIL))
+		rc = KX_DELIVER;
 	if (ndup > 0 && (rc == KX_OK || rc == KX_NOMAIL))
 		rc = KX_PROTOCOL;
 out:

@@ -66,6 +66,12 @@ struct account {
 	char		*sasl_mechanisms;
 	int		 trust_srv_target;	/* RFC 6186 s.6: see locate.h */
 	char		*tls_name;	/* the certificate's name, if not host */
+	/* LMTP/SMTP delivery */
+	char		*recipient;	/* RCPT TO; default the local user */
+	char		*envelope_sender;	/* MAIL FROM without a
+						   Return-Path; "": <> */
+	char		*on_perm_fail;	/* keep or delete */
+	unsigned int	 delivery_timeout;	/* seconds; 0: default */
 };
 
 /* The config file's global settings: the lines before its first [name]. */

@@ -196,7 +196,12 @@ usage(int code)
 	    "      --tls MODE       auto (default), stls, implicit, none\n"
 	    "      --cafile FILE    --pin sha256//BASE64\n"
 	    "      --passwordeval CMD  (else ~/.netrc, else a prompt)\n"
-	    "  -o, --deliver TARGET maildir:DIR, mbox:FILE, mda:CMD, -\n"
+	    "  -o, --deliver TARGET maildir:DIR, mbox:FILE, mda:CMD, -,\n"
+	    "                       lmtp:HOST:PORT, lmtp:/SOCKET, "
+	    "smtp:HOST[:PORT]\n"
+	    "      --recipient ADDR --envelope-sender ADDR "
+	    "--delivery-timeout SECONDS\n"
+	    "      --on-permanent-failure keep|delete\n"
 	    "  -k, --keep           leave mail on the server, fetch only new\n"
 	    "      --max-size SIZE  --delete-too-large  --max-messages N\n"
 	    "      --no-keep --no-delete-too-large --no-trust-srv-target\n"
@@ -221,7 +226,8 @@ usage(int code)
 enum { O_AUTH = 256, O_TLS, O_CAFILE, O_PIN, O_PWEVAL, O_MAXSIZE, O_DELBIG,
 	O_NODELBIG, O_MAXMSG, O_NOKEEP, O_MECHS, O_TRUSTSRV, O_NOTRUSTSRV,
 	O_FORCE, O_LIST, O_STAT, O_CHECK, O_INFO, O_JSON, O_STATEDIR,
-	O_IMPORT, O_DAEMON, O_QUIT };
+	O_IMPORT, O_DAEMON, O_QUIT, O_RCPT, O_SENDER, O_PERMFAIL,
+	O_DLVTIMEOUT };
 static const struct {
 	int		 opt;
 	const char	*key, *fixed;
@@ -243,6 +249,10 @@ static const struct {
 	{ O_MECHS, "sasl_mechanisms", NULL },
 	{ O_TRUSTSRV, "trust_srv_target", "yes" },
 	{ O_NOTRUSTSRV, "trust_srv_target", "no" },
+	{ O_RCPT, "recipient", NULL },
+	{ O_SENDER, "envelope_sender", NULL },
+	{ O_PERMFAIL, "on_permanent_failure", NULL },
+	{ O_DLVTIMEOUT, "delivery_timeout", NULL },
 };
 
 static const struct option long_opts[] = {
@@ -276,6 +286,10 @@ static const struct option long_opts[] = {
 	{ "daemon", required_argument, NULL, O_DAEMON },
 	{ "foreground", no_argument, NULL, 'F' },
 	{ "quit", no_argument, NULL, O_QUIT },
+	{ "recipient", required_argument, NULL, O_RCPT },
+	{ "envelope-sender", required_argument, NULL, O_SENDER },
+	{ "on-permanent-failure", required_argument, NULL, O_PERMFAIL },
+	{ "delivery-timeout", required_argument, NULL, O_DLVTIMEOUT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "debug", no_argument, NULL, 'd' },

@@ -142,6 +142,10 @@ st_kind_char(enum dlv_kind k)
 		return 'b';
 	case DLV_MDA:
 		return 'p';
+	case DLV_LMTP:
+		return 'l';
+	case DLV_SMTP:
+		return 't';
 	default:
 		return 's';
 	}
@@ -264,7 +268,7 @@ static int
 st_kind(char c, enum dlv_kind *k)
 {
 	static const enum dlv_kind kinds[] = { DLV_MAILDIR, DLV_MBOX,
-	    DLV_MDA, DLV_STDOUT };
+	    DLV_MDA, DLV_STDOUT, DLV_LMTP, DLV_SMTP };
 	size_t i;
 
 	for (i = 0; i < KP_NELEM(kinds); i++)

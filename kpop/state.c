@@ -414,6 +414,13 @@ st_recover_one(struct st *st, const char *uidl, const struct st_note *nt,
 		st_say(nt, uidl, "mda %s was interrupted: delivering again "
 		    "(the MDA may see it twice)", w.arg);
 		return st_forget(st, uidl, err, errlen);
+	case DLV_LMTP:
+	case DLV_SMTP:
+		st_say(nt, uidl, "%s %s was interrupted: delivering again "
+		    "(if it had taken the message, it gets it twice: kpop(1) "
+		    "EXACTLY ONCE)", w.kind == DLV_LMTP ? "lmtp" : "smtp",
+		    w.arg);
+		return st_forget(st, uidl, err, errlen);
 	default:
 		st_say(nt, uidl, "output to stdout was interrupted: "
 		    "delivering again");

@@ -41,7 +41,7 @@
  *	K <uidl>		kept on the server (ST_KEPT)
  *	X <uidl>		deleted on the server (ST_DELETED)
  *	F <uidl>		an intent found undelivered: forget it
- *	<where> = <kind m|b|p|s> <token> <size> <offset> <len> <sha256-hex>
+ *	<where> = <kind m|b|p|s|l|t> <token> <size> <offset> <len> <sha256-hex>
  *		  <target> <Maildir name>
  */
 #ifndef KPOP_STATE_H
@@ -223,6 +223,11 @@ int	st_import(struct st *, const char *const *uidls, size_t n,
  *	MDA      cannot be asked: forget, so it is delivered again (at least
  *		 once beats at most once for mail; KPOP_UIDL and KPOP_TOKEN
  *		 let an MDA drop the duplicate), with a note.
+ *	LMTP, SMTP  cannot be asked either: forget, so it is delivered
+ *		 again, with a note.  The one window where that duplicates
+ *		 is a crash after the final "." was sent (the server then
+ *		 commits) and before st_delivered journalled its reply (RFC
+ *		 1047); dlv_commit returns at that reply.
  *	stdout   forget, with a note.
  * note (may be NULL) is told about each decision worth a log line.
  * Returns KP_OK, or KP_TEMP when a check could not be made (the entry

@@ -37,6 +37,7 @@
 #include "common/limits.h"
 #include "common/util.h"
 #include "kpop/deliver.h"
+#include "kpop/dlv-int.h"
 #include "tap/basic.h"
 #include "tap/files.h"
 
@@ -123,6 +124,56 @@ deliver(const char *spec, const struct dlv_info *info, const char *msg,
 
 /* ---- target parsing ---- */
 
+/* lmtp: and smtp: targets, and the server each names. */
+static void
+test_parse_server(void)
+{
+	static const struct {
+		const char	*spec;
+		const char	*host;	/* NULL: refused */
+		unsigned int	 port;
+	} cases[] = {
+		{ "lmtp:127.0.0.1:24", "127.0.0.1", 24 },
+		{ "lmtp:/run/dovecot/lmtp", "/run/dovecot/lmtp", 0 },
+		{ "lmtp:[::1]:2424", "::1", 2424 },
+		{ "lmtp:mail.example.org", NULL, 0 },
+		{ "lmtp:host:0", NULL, 0 },
+		{ "lmtp:host:65536", NULL, 0 },
+		{ "lmtp:host:+24", NULL, 0 },
+		{ "smtp:localhost", "localhost", 25 },
+		{ "smtp:localhost:2525", "localhost", 2525 },
+		{ "smtp:[2001:db8::1]", "2001:db8::1", 25 },
+		{ "smtp:[::1]:587", "::1", 587 },
+		{ "smtp:::1", NULL, 0 },
+		{ "smtp:[::1", NULL, 0 },
+		{ "smtp:[::1]x", NULL, 0 },
+		{ "smtp:[]:25", NULL, 0 },
+		{ "smtp::25", NULL, 0 },
+		{ "smtp:/tmp/sock", NULL, 0 },
+		{ "smtp:", NULL, 0 },
+	};
+	struct dlv_target t;
+	char err[DLV_ERR_MAX], host[DLV_ARG_MAX];
+	unsigned int port;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < KP_NELEM(cases); i++) {
+		rc = dlv_parse(cases[i].spec, &t, err, sizeof(err));
+		if (cases[i].host == NULL) {
+			ok(rc == KP_PERM && err[0] != '\0', "%s refused: %s",
+			    cases[i].spec, err);
+			continue;
+		}
+		ok(rc == KP_OK && dlv_smtp_addr(t.kind, t.arg, host,
+		    sizeof(host), &port, err, sizeof(err)) == KP_OK &&
+		    t.kind == (cases[i].spec[0] == 'l' ? DLV_LMTP : DLV_SMTP) &&
+		    strcmp(host, cases[i].host) == 0 && port == cases[i].port,
+		    "%s: %s port %u", cases[i].spec, cases[i].host,
+		    cases[i].port);
+	}
+}
+
 static void
 test_parse(void)
 {
@@ -155,6 +206,7 @@ test_parse(void)
 	    "an empty maildir: is refused");
 	is_int(dlv_parse("", &t, err, sizeof(err)), KP_PERM,
 	    "an empty target is refused");
+	test_parse_server();
 	ok(dlv_token_valid("abc-DEF_09") && !dlv_token_valid("") &&
 	    !dlv_token_valid("a.b") && !dlv_token_valid("a/b") &&
 	    !dlv_token_valid("a:b"), "dlv_token_valid");

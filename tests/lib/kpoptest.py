@@ -536,3 +536,131 @@ class Dnsmasq:
         if self.proc is not None:
             self.proc.stderr.close()
         self.proc = None
+
+
+# ---- Dovecot's LMTP server (kpop's lmtp: target) ----
+
+class DovecotLmtp:
+    """A private Dovecot 2.3 speaking LMTP only, on a loopback TCP port
+    (self.port) and a Unix socket (self.socket), delivering into Maildirs
+    under self.mail/USER as the mail owner.  users maps a name to extra
+    userdb fields (userdb_quota_rule=..., userdb_quota_full_tempfail=yes); Dovecot adds
+    only a Return-Path line, so what lands can be checked byte for byte.
+    The caller checks that dovecot-lmtpd is installed (self.missing())."""
+
+    DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+    LMTP = "/usr/lib/dovecot/lmtp"
+
+    @classmethod
+    def missing(cls):
+        for p in (cls.DOVECOT, cls.LMTP):
+            if not os.access(p, os.X_OK):
+                return p
+        return None
+
+    def __init__(self, base, users):
+        self.dir = os.path.join(base, "lmtp-dv")
+        self.mail = os.path.join(self.dir, "mail")
+        self.socket = os.path.join(self.dir, "run", "lmtp")
+        self.log = os.path.join(self.dir, "dovecot.log")
+        for d in ("run", "state", "mail"):
+            os.makedirs(os.path.join(self.dir, d))
+        uid, gid = owner_ids()
+        os.chown(self.mail, uid, gid)
+        udb = os.path.join(self.dir, "users")
+        with open(udb, "w") as f:
+            for u, extra in users.items():
+                f.write("%s:::::::%s\n" % (u, extra))
+        self.port = free_port()
+        self.conf = os.path.join(self.dir, "dovecot.conf")
+        with open(self.conf, "w") as f:
+            f.write("""# written by tests/lib/kpoptest.py: a private LMTP server
+instance_name = kpop-lmtp-%(pid)d
+base_dir = %(dir)s/run
+state_dir = %(dir)s/state
+protocols = lmtp
+listen = 127.0.0.1
+shutdown_clients = yes
+log_path = %(log)s
+info_log_path = %(log)s
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = %(uid)d
+ssl = no
+mail_plugins = quota
+lmtp_add_received_header = no
+lmtp_hdr_delivery_address = none
+passdb {
+  driver = passwd-file
+  args = %(udb)s
+}
+userdb {
+  driver = passwd-file
+  args = %(udb)s
+  default_fields = uid=%(uid)d gid=%(gid)d home=%(mail)s/%%u
+}
+mail_location = maildir:%(mail)s/%%u
+plugin {
+  quota = maildir:User quota
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = %(port)d
+  }
+  unix_listener lmtp {
+    mode = 0666
+  }
+}
+""" % {"pid": os.getpid(), "dir": self.dir, "log": self.log, "uid": uid,
+       "gid": gid, "udb": udb, "mail": self.mail, "port": self.port})
+        self.out = open(os.path.join(self.dir, "dovecot.out"), "wb")
+        self.proc = subprocess.Popen([self.DOVECOT, "-F", "-c", self.conf],
+                                     stdout=self.out, stderr=self.out,
+                                     stdin=subprocess.DEVNULL)
+        _cleanups.append(self.stop)
+        deadline = time.time() + 15
+        while not (self._listening() and os.path.exists(self.socket)):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.out.flush()
+                with open(os.path.join(self.dir, "dovecot.out"),
+                          errors="replace") as f:
+                    diag(f.read())
+                diag(self.read_log())
+                bail("Dovecot's LMTP did not start")
+            time.sleep(0.05)
+
+    def _listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 1).close()
+            return True
+        except OSError:
+            return False
+
+    def read_log(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def delivered(self, user):
+        """The files in user's Maildir (new/ and cur/), as bytes."""
+        got = []
+        for s in ("new", "cur"):
+            d = os.path.join(self.mail, user, s)
+            for n in sorted(os.listdir(d)) if os.path.isdir(d) else ():
+                with open(os.path.join(d, n), "rb") as f:
+                    got.append(f.read())
+        return got
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        self.out.close()
