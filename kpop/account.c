@@ -44,6 +44,7 @@ static const struct conf_key account_keys[] = {
 	{ "max_messages", CONF_UINT, AOFF(max_messages), 0, UINT_MAX },
 	{ "sasl_mechanisms", CONF_STRING, AOFF(sasl_mechanisms), 0, 0 },
 	{ "trust_srv_target", CONF_BOOL, AOFF(trust_srv_target), 0, 1 },
+	{ "received_header", CONF_BOOL, AOFF(received_header), 0, 1 },
 	CONF_KEY_END
 };
 
@@ -179,6 +180,7 @@ account_init(struct account *a, const char *name)
 {
 	memset(a, 0, sizeof(*a));
 	a->name = strdup(name);
+	a->received_header = -1;	/* the target's kind decides */
 }
 
 /* "~/" at the start of *f (after a "maildir:" or "mbox:" prefix): $HOME. */

@@ -5,7 +5,10 @@
  * delivered, journalled): every message's intent is journalled before a
  * byte is delivered, its delivery recorded before its DELE; UIDLs a
  * listing shares are left alone, and a wholesale change of them stops
- * the fetch unless forced.  Progress, --json lines and the summary.
+ * the fetch unless forced.  Each message's header is held back until
+ * it ends, so that the target is opened knowing the envelope sender
+ * (its Return-Path) and given kpop's Received: line first.
+ * Progress, --json lines and the summary.
  */
 #include "config.h"
 
@@ -14,11 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/pop3.h"
 #include "common/util.h"
 #include "kpop/client.h"
 #include "kpop/deliver.h"
+#include "kpop/hdr.h"
 #include "kpop/kpop.h"
 #include "kpop/state.h"
 
@@ -34,6 +39,12 @@ struct fetch {
 	char			 token[ST_TOKEN_LEN + 1];
 	int			 failed;	/* exit code of a failure */
 	char			 err[DLV_ERR_MAX];
+	/* The header, held until it ends (or fills the buffer). */
+	char			*hbuf;
+	size_t			 hlen;
+	int			 opened;	/* dlv_open done for it */
+	int			 received;	/* prepend a Received: line */
+	struct hdr_received	 rcvd;
 	/* Progress and summary. */
 	size_t			 done_msgs, want_msgs, skipped;
 	unsigned long long	 done_bytes, want_bytes, cur_bytes;
@@ -67,7 +78,6 @@ static int
 sink_begin(void *arg, size_t idx)
 {
 	struct fetch *f = arg;
-	struct dlv_info info;
 	const char *uidl = f->msgs[idx].uidl;
 
 	memset(&f->w, 0, sizeof(f->w));
@@ -81,16 +91,76 @@ sink_begin(void *arg, size_t idx)
 		f->failed = KX_SOFTWARE;
 		return -1;
 	}
+	/* The target is opened when the header is in (sink_data). */
+	f->hlen = 0;
+	f->opened = 0;
+	f->cur_bytes = 0;
+	return 0;
+}
+
+/* A dlv_write that failed: its message, and the fetch stops. */
+static int
+deliver_failed(struct fetch *f)
+{
+	util_strlcpy(f->err, dlv_error(f->h), sizeof(f->err));
+	f->failed = KX_DELIVER;
+	return -1;
+}
+
+/*
+ * Open the target for message idx, its envelope sender taken from the
+ * held header if it is whole (else unknown), then write the Received:
+ * line and the held bytes.  0, or -1 with the failure set.
+ */
+static int
+deliver_start(struct fetch *f, size_t idx, int whole)
+{
+	struct dlv_info info;
+	char sender[DLV_SENDER_MAX], line[HDR_RECEIVED_MAX];
+	size_t n;
+	int s = HDR_SENDER_NONE;
+
 	memset(&info, 0, sizeof(info));
-	info.uidl = uidl;
+	info.uidl = f->msgs[idx].uidl;
 	info.token = f->token;
 	info.account = f->a->name;
+	if (whole)
+		s = hdr_return_path(f->hbuf, f->hlen, sender, sizeof(sender));
+	/* "": the null sender; NULL: not known. */
+	info.sender = s == HDR_SENDER_NONE ? NULL : sender;
 	if (dlv_open(&f->target, &info, &f->h, f->err, sizeof(f->err)) !=
 	    KP_OK) {
 		f->failed = KX_DELIVER;
 		return -1;
 	}
-	f->cur_bytes = 0;
+	f->opened = 1;
+	if (f->received) {
+		f->rcvd.id = f->token;
+		f->rcvd.when = time(NULL);
+		if ((n = hdr_received(&f->rcvd, line, sizeof(line))) > 0 &&
+		    dlv_write(f->h, line, n) != KP_OK)
+			return deliver_failed(f);
+	}
+	if (f->hlen > 0 && dlv_write(f->h, f->hbuf, f->hlen) != KP_OK)
+		return deliver_failed(f);
+	f->hlen = 0;
+	return 0;
+}
+
+/*
+ * Where the held header ends (just past its blank line), looking at the
+ * bytes from old on (and the one before); 0 if it has not.
+ */
+static size_t
+held_end(const struct fetch *f, size_t old)
+{
+	size_t i;
+
+	if (old == 0 && f->hlen > 0 && f->hbuf[0] == '\n')
+		return 1;
+	for (i = old > 0 ? old - 1 : 0; i + 1 < f->hlen; i++)
+		if (f->hbuf[i] == '\n' && f->hbuf[i + 1] == '\n')
+			return i + 2;
 	return 0;
 }
 
@@ -98,14 +168,28 @@ static int
 sink_data(void *arg, size_t idx, const void *buf, size_t len)
 {
 	struct fetch *f = arg;
+	const char *b = buf;
 
-	(void)idx;
-	if (dlv_write(f->h, buf, len) != KP_OK) {
-		util_strlcpy(f->err, dlv_error(f->h), sizeof(f->err));
-		f->failed = KX_DELIVER;
-		return -1;
-	}
 	f->cur_bytes += len;
+	if (!f->opened) {
+		size_t old = f->hlen, take = HDR_CAPTURE_MAX - f->hlen;
+		size_t end;
+
+		if (take > len)
+			take = len;
+		memcpy(f->hbuf + f->hlen, b, take);
+		f->hlen += take;
+		b += take;
+		len -= take;
+		end = held_end(f, old);
+		if (end == 0 && f->hlen < HDR_CAPTURE_MAX)
+			return 0;
+		/* Whole, or over HDR_CAPTURE_MAX: no sender then. */
+		if (deliver_start(f, idx, end != 0) == -1)
+			return -1;
+	}
+	if (len > 0 && dlv_write(f->h, b, len) != KP_OK)
+		return deliver_failed(f);
 	draw_progress(f, 0);
 	return 0;
 }
@@ -115,8 +199,12 @@ sink_end(void *arg, size_t idx)
 {
 	struct fetch *f = arg;
 	const char *uidl = f->msgs[idx].uidl;
-	struct dlv *h = f->h;
+	struct dlv *h;
 
+	/* A message that is all header (or empty) is delivered now. */
+	if (!f->opened && deliver_start(f, idx, 1) == -1)
+		return -1;
+	h = f->h;
 	f->h = NULL;
 	if (dlv_prepare(h, &f->w, f->err, sizeof(f->err)) != KP_OK) {
 		dlv_abort(h);
@@ -177,6 +265,8 @@ sink_abandon(void *arg, size_t idx, const char *why)
 		f->h = NULL;
 	}
 	f->cur_bytes = 0;
+	f->hlen = 0;
+	f->opened = 0;
 	f->skipped++;
 	out_warn("%s", why);
 	/* Its intent did not happen (dlv_abort undid the delivery). */
@@ -291,14 +381,27 @@ fetch_run(struct pop *p, const struct account *a, struct st *st, int force,
 		out_warn("%s", f.err);
 		return KX_CONFIG;
 	}
+	f.received = a->received_header >= 0 ? a->received_header :
+	    dlv_kind_wants_received(f.target.kind);
+	f.rcvd.from = a->host;
+	f.rcvd.with = account_is_kpop(a) ? "KPOP" : sum->tls != NULL &&
+	    strcmp(sum->tls, "none") != 0 ? "POP3S" : "POP3";
+	f.rcvd.login = p->auth_method;
+	f.rcvd.version = PACKAGE_VERSION;
+	if ((f.hbuf = malloc(HDR_CAPTURE_MAX)) == NULL) {
+		out_warn("out of memory");
+		return KX_TEMP;
+	}
 	if (st_recover(st, recover_note, NULL, 0, f.err, sizeof(f.err)) !=
 	    KP_OK) {
 		out_warn("cannot settle an interrupted delivery: %s", f.err);
-		return KX_DELIVER;
+		rc = KX_DELIVER;
+		goto out;
 	}
 	if ((r = pop_scan(p, &f.msgs, &f.count, &total)) != POP_OK) {
 		out_warn("%s", p->err);
-		return out_exit(r);
+		rc = out_exit(r);
+		goto out;
 	}
 	sum->count = f.count;
 	sum->total = total;
@@ -436,6 +539,7 @@ fetch_run(struct pop *p, const struct account *a, struct st *st, int force,
 	if (ndup > 0 && (rc == KX_OK || rc == KX_NOMAIL))
 		rc = KX_PROTOCOL;
 out:
+	free(f.hbuf);
 	free(dup);
 	free(f.msgs);
 	free(uidls);

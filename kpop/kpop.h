@@ -64,6 +64,8 @@ struct account {
 	char		*sasl_mechanisms;
 	int		 trust_srv_target;	/* RFC 6186 s.6: see locate.h */
 	char		*tls_name;	/* the certificate's name, if not host */
+	int		 received_header;	/* 1, 0, or -1: the target's
+						   kind decides (deliver.h) */
 };
 
 /* Where account_password() finds the password; asked once. */

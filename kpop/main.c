@@ -195,6 +195,8 @@ usage(int code)
 	    "  -k, --keep           leave mail on the server, fetch only new\n"
 	    "      --max-size SIZE  --delete-too-large  --max-messages N\n"
 	    "      --no-keep --no-delete-too-large --no-trust-srv-target\n"
+	    "      --received-header, --no-received-header  add kpop's "
+	    "Received: line\n"
 	    "      --force          fetch even if all UIDLs changed\n"
 	    "      --import-uidls FILE  count as fetched what fetchmail's "
 	    ".fetchids or\n                       mpop's UIDLs file lists\n"
@@ -213,7 +215,7 @@ usage(int code)
 enum { O_AUTH = 256, O_TLS, O_CAFILE, O_PIN, O_PWEVAL, O_MAXSIZE, O_DELBIG,
 	O_NODELBIG, O_MAXMSG, O_NOKEEP, O_MECHS, O_TRUSTSRV, O_NOTRUSTSRV,
 	O_FORCE, O_LIST, O_STAT, O_CHECK, O_INFO, O_JSON, O_STATEDIR,
-	O_IMPORT };
+	O_IMPORT, O_RCVD, O_NORCVD };
 static const struct {
 	int		 opt;
 	const char	*key, *fixed;
@@ -235,6 +237,8 @@ static const struct {
 	{ O_MECHS, "sasl_mechanisms", NULL },
 	{ O_TRUSTSRV, "trust_srv_target", "yes" },
 	{ O_NOTRUSTSRV, "trust_srv_target", "no" },
+	{ O_RCVD, "received_header", "yes" },
+	{ O_NORCVD, "received_header", "no" },
 };
 
 static const struct option long_opts[] = {
@@ -265,6 +269,8 @@ static const struct option long_opts[] = {
 	{ "sasl-mechanisms", required_argument, NULL, O_MECHS },
 	{ "trust-srv-target", no_argument, NULL, O_TRUSTSRV },
 	{ "no-trust-srv-target", no_argument, NULL, O_NOTRUSTSRV },
+	{ "received-header", no_argument, NULL, O_RCVD },
+	{ "no-received-header", no_argument, NULL, O_NORCVD },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "debug", no_argument, NULL, 'd' },
