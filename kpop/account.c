@@ -45,6 +45,7 @@ static const struct conf_key account_keys[] = {
 	{ "sasl_mechanisms", CONF_STRING, AOFF(sasl_mechanisms), 0, 0 },
 	{ "trust_srv_target", CONF_BOOL, AOFF(trust_srv_target), 0, 1 },
 	{ "received_header", CONF_BOOL, AOFF(received_header), 0, 1 },
+	{ "filter", CONF_STRING, AOFF(filter), 0, 0 },
 	CONF_KEY_END
 };
 

@@ -7,7 +7,8 @@
  * listing shares are left alone, and a wholesale change of them stops
  * the fetch unless forced.  Each message's header is held back until
  * it ends, so that the target is opened knowing the envelope sender
- * (its Return-Path) and given kpop's Received: line first.
+ * (its Return-Path) and given kpop's Received: line first; a filter
+ * (filter.c) may first have said which messages to take at all.
  * Progress, --json lines and the summary.
  */
 #include "config.h"
@@ -454,6 +455,13 @@ fetch_run(struct pop *p, const struct account *a, struct st *st, int force,
 		want[nwant++] = i;
 		f.want_bytes += f.msgs[i].size;
 	}
+	if (a->filter != NULL && a->filter[0] != '\0' && nwant > 0) {
+		rc = filter_messages(p, a, f.msgs, f.count, want, &nwant, dele,
+		    &ndele, sum, &out_of_step);
+		f.want_bytes = 0;
+		for (i = 0; i < nwant; i++)
+			f.want_bytes += f.msgs[want[i]].size;
+	}
 	f.want_msgs = nwant;
 	f.t0 = out_now();
 	if (out_opts.json) {
@@ -461,13 +469,14 @@ fetch_run(struct pop *p, const struct account *a, struct st *st, int force,
 		if (f.json == NULL)
 			out_opts.json = 0;
 	}
-	if (nwant > 0) {
+	if (nwant > 0 && !out_of_step) {
 		r = pop_retr(p, want, nwant, -1, &sink);
 		if (r != POP_OK || f.failed) {
 			if (f.h != NULL)
 				dlv_abort(f.h);
 			out_warn("%s", f.failed ? f.err : p->err);
-			rc = f.failed ? f.failed : out_exit(r);
+			if (f.failed || rc == KX_OK || r != POP_OK)
+				rc = f.failed ? f.failed : out_exit(r);
 			/* Mid-response: any DELE would be answered by the
 			   rest of it, so nothing more is asked. */
 			out_of_step = !f.failed && r == POP_PROTO;

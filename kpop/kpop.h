@@ -66,6 +66,8 @@ struct account {
 	char		*tls_name;	/* the certificate's name, if not host */
 	int		 received_header;	/* 1, 0, or -1: the target's
 						   kind decides (deliver.h) */
+	char		*filter;	/* a command on each header, or NULL
+					   or "" (filter.c) */
 };
 
 /* Where account_password() finds the password; asked once. */
@@ -191,6 +193,22 @@ int	session_key_pin(struct pop *, char *out, size_t outlen)
  */
 int	fetch_run(struct pop *, const struct account *, struct st *,
 	    int force, struct summary *) KP_NONNULL(1, 2, 3, 5) KP_WUR;
+
+/* ---- filter.c: the filter setting ---- */
+
+/*
+ * Run the account's filter on the header (TOP n 0) of each of the
+ * *nwant messages in want (indices into msgs, count of them): those it
+ * says to deliver stay in want (*nwant becomes their number), those to
+ * delete are added to dele (*ndele), those to skip counted in sum; a
+ * filter that fails leaves its message out, and the result is KX_DELIVER.
+ * No TOP: KX_PROTOCOL and nothing wanted.  *out_of_step is set when the
+ * session cannot go on.  Returns an exit code.
+ */
+int	filter_messages(struct pop *, const struct account *,
+	    const struct pop_msg *msgs, size_t count, size_t *want,
+	    size_t *nwant, size_t *dele, size_t *ndele, struct summary *,
+	    int *out_of_step) KP_NONNULL(1, 2, 3, 5, 6, 7, 8, 9, 10) KP_WUR;
 
 /* ---- import.c: --import-uidls ---- */
 

@@ -197,6 +197,8 @@ usage(int code)
 	    "      --no-keep --no-delete-too-large --no-trust-srv-target\n"
 	    "      --received-header, --no-received-header  add kpop's "
 	    "Received: line\n"
+	    "      --filter CMD     decide on each header: 0 fetch, 1 delete, "
+	    "2 skip\n      --no-filter\n"
 	    "      --force          fetch even if all UIDLs changed\n"
 	    "      --import-uidls FILE  count as fetched what fetchmail's "
 	    ".fetchids or\n                       mpop's UIDLs file lists\n"
@@ -215,7 +217,7 @@ usage(int code)
 enum { O_AUTH = 256, O_TLS, O_CAFILE, O_PIN, O_PWEVAL, O_MAXSIZE, O_DELBIG,
 	O_NODELBIG, O_MAXMSG, O_NOKEEP, O_MECHS, O_TRUSTSRV, O_NOTRUSTSRV,
 	O_FORCE, O_LIST, O_STAT, O_CHECK, O_INFO, O_JSON, O_STATEDIR,
-	O_IMPORT, O_RCVD, O_NORCVD };
+	O_IMPORT, O_RCVD, O_NORCVD, O_FILTER, O_NOFILTER };
 static const struct {
 	int		 opt;
 	const char	*key, *fixed;
@@ -239,6 +241,8 @@ static const struct {
 	{ O_NOTRUSTSRV, "trust_srv_target", "no" },
 	{ O_RCVD, "received_header", "yes" },
 	{ O_NORCVD, "received_header", "no" },
+	{ O_FILTER, "filter", NULL },
+	{ O_NOFILTER, "filter", "" },
 };
 
 static const struct option long_opts[] = {
@@ -271,6 +275,8 @@ static const struct option long_opts[] = {
 	{ "no-trust-srv-target", no_argument, NULL, O_NOTRUSTSRV },
 	{ "received-header", no_argument, NULL, O_RCVD },
 	{ "no-received-header", no_argument, NULL, O_NORCVD },
+	{ "filter", required_argument, NULL, O_FILTER },
+	{ "no-filter", no_argument, NULL, O_NOFILTER },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "debug", no_argument, NULL, 'd' },
