@@ -49,6 +49,8 @@ static const struct conf_key account_keys[] = {
 	{ "envelope_sender", CONF_STRING, AOFF(envelope_sender), 0, 0 },
 	{ "on_permanent_failure", CONF_STRING, AOFF(on_perm_fail), 0, 0 },
 	{ "delivery_timeout", CONF_UINT, AOFF(delivery_timeout), 1, 86400 },
+	{ "received_header", CONF_BOOL, AOFF(received_header), 0, 1 },
+	{ "filter", CONF_STRING, AOFF(filter), 0, 0 },
 	CONF_KEY_END
 };
 
@@ -201,6 +203,7 @@ account_init(struct account *a, const char *name)
 {
 	memset(a, 0, sizeof(*a));
 	a->name = strdup(name);
+	a->received_header = -1;	/* the target's kind decides */
 }
 
 /* "~/" at the start of *f (after a "maildir:" or "mbox:" prefix): $HOME. */

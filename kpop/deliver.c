@@ -59,6 +59,27 @@ dlv_parse_path(const char *spec, enum dlv_kind *kind, char *err,
 	return KP_PERM;
 }
 
+/*
+ * A Received: line by default: where the message goes on to a mail
+ * system that expects one (an MDA, and the LMTP and SMTP targets); not
+ * where it is filed for the user (Maildir, mbox, stdout), as mpop.
+ */
+int
+dlv_kind_wants_received(enum dlv_kind kind)
+{
+	switch (kind) {
+	case DLV_MDA:
+	case DLV_LMTP:
+	case DLV_SMTP:
+		return 1;
+	case DLV_MAILDIR:
+	case DLV_MBOX:
+	case DLV_STDOUT:
+	default:
+		return 0;
+	}
+}
+
 int
 dlv_parse(const char *spec, struct dlv_target *t, char *err, size_t errlen)
 {

@@ -115,7 +115,11 @@ struct dlv_info {
 	const char	*uidl;		/* KPOP_UIDL for an MDA, or NULL */
 	const char	*token;		/* required for Maildir; KPOP_TOKEN */
 	const char	*sender;	/* envelope sender for the From_ line
-					   and KPOP_SENDER; NULL or unusable:
+					   and KPOP_SENDER, as hdr.h's
+					   hdr_return_path checked it; "":
+					   the null sender <> (KPOP_SENDER
+					   empty); NULL: unknown (unset);
+					   From_ line for both, or unusable:
 					   MAILER-DAEMON */
 	const char	*account;	/* KPOP_ACCOUNT for an MDA, or NULL */
 	time_t		 when;		/* From_ date, Maildir time; 0: now */
@@ -161,6 +165,13 @@ int	dlv_parse(const char *spec, struct dlv_target *, char *err,
  * empty string is allowed (<>, the null sender).
  */
 int	dlv_smtp_address_ok(const char *a) KP_NONNULL(1);
+
+/*
+ * Whether kpop adds a Received: line for this kind of target when the
+ * account does not say (received_header): 1 for an MDA (and the mail
+ * transfer targets), 0 for Maildir, mbox and stdout.
+ */
+int	dlv_kind_wants_received(enum dlv_kind);
 
 /* Whether token is a valid delivery token (see DLV_TOKEN_MAX). */
 int	dlv_token_valid(const char *token) KP_NONNULL(1);

@@ -5,7 +5,11 @@
  * delivered, journalled): every message's intent is journalled before a
  * byte is delivered, its delivery recorded before its DELE; UIDLs a
  * listing shares are left alone, and a wholesale change of them stops
- * the fetch unless forced.  Progress, --json lines and the summary.
+ * the fetch unless forced.  Each message's header is held back until
+ * it ends, so that the target is opened knowing the envelope sender
+ * (its Return-Path) and given kpop's Received: line first; a filter
+ * (filter.c) may first have said which messages to take at all.
+ * Progress, --json lines and the summary.
  */
 #include "config.h"
 
@@ -14,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/pop3.h"
 #include "common/util.h"
 #include "kpop/client.h"
 #include "kpop/deliver.h"
+#include "kpop/hdr.h"
 #include "kpop/kpop.h"
 #include "kpop/state.h"
 
@@ -40,6 +46,12 @@ struct fetch {
 						   LMTP/SMTP refusal, handled */
 	size_t			 nrefused;
 	char			 err[DLV_ERR_MAX];
+	/* The header, held until it ends (or fills the buffer). */
+	char			*hbuf;
+	size_t			 hlen;
+	int			 opened;	/* dlv_open done for it */
+	int			 received;	/* prepend a Received: line */
+	struct hdr_received	 rcvd;
 	/* Progress and summary. */
 	size_t			 done_msgs, want_msgs, skipped;
 	unsigned long long	 done_bytes, want_bytes, cur_bytes;
@@ -119,9 +131,7 @@ static int
 sink_begin(void *arg, size_t idx)
 {
 	struct fetch *f = arg;
-	struct dlv_info info;
 	const char *uidl = f->msgs[idx].uidl;
-	int r;
 
 	/* Told to stop: no message is begun (the one before is done). */
 	if (fetch_stop) {
@@ -139,23 +149,87 @@ sink_begin(void *arg, size_t idx)
 		f->failed = KX_SOFTWARE;
 		return -1;
 	}
+	/* The target is opened when the header is in (sink_data). */
+	f->hlen = 0;
+	f->opened = 0;
+	f->refused = 0;
+	f->cur_bytes = 0;
+	return 0;
+}
+
+/* A dlv_write that failed: its message, and the fetch stops. */
+static int
+deliver_failed(struct fetch *f)
+{
+	util_strlcpy(f->err, dlv_error(f->h), sizeof(f->err));
+	f->failed = KX_DELIVER;
+	return -1;
+}
+
+/*
+ * Open the target for message idx, its envelope sender taken from the
+ * held header if it is whole (else envelope_sender, or unknown), then
+ * write the Received: line and the held bytes.  0, or -1 with the
+ * failure set; an LMTP/SMTP server's refusal goes to refused(), which
+ * may let the fetch go on with this message dropped (f->refused).
+ */
+static int
+deliver_start(struct fetch *f, size_t idx, int whole)
+{
+	struct dlv_info info;
+	char sender[DLV_SENDER_MAX], line[HDR_RECEIVED_MAX];
+	size_t n;
+	int s = HDR_SENDER_NONE, r;
+
 	memset(&info, 0, sizeof(info));
-	info.uidl = uidl;
+	info.uidl = f->msgs[idx].uidl;
 	info.token = f->token;
 	info.account = f->a->name;
+	if (whole)
+		s = hdr_return_path(f->hbuf, f->hlen, sender, sizeof(sender));
+	/* "": the null sender; NULL: not known. */
+	info.sender = s == HDR_SENDER_NONE ? NULL : sender;
 	if (info.sender == NULL && f->a->envelope_sender[0] != '\0')
 		info.sender = f->a->envelope_sender;
 	info.recipient = f->a->recipient;
 	info.timeout = f->a->delivery_timeout;
-	f->refused = 0;
-	f->cur_bytes = 0;
+	f->opened = 1;
 	if ((r = dlv_open(&f->target, &info, &f->h, f->err,
 	    sizeof(f->err))) != KP_OK) {
+		f->h = NULL;
+		f->hlen = 0;
 		if (to_server(f))
 			return refused(f, idx, r);
 		f->failed = KX_DELIVER;
 		return -1;
 	}
+	if (f->received) {
+		f->rcvd.id = f->token;
+		f->rcvd.when = time(NULL);
+		if ((n = hdr_received(&f->rcvd, line, sizeof(line))) > 0 &&
+		    dlv_write(f->h, line, n) != KP_OK)
+			return deliver_failed(f);
+	}
+	if (f->hlen > 0 && dlv_write(f->h, f->hbuf, f->hlen) != KP_OK)
+		return deliver_failed(f);
+	f->hlen = 0;
+	return 0;
+}
+
+/*
+ * Where the held header ends (just past its blank line), looking at the
+ * bytes from old on (and the one before); 0 if it has not.
+ */
+static size_t
+held_end(const struct fetch *f, size_t old)
+{
+	size_t i;
+
+	if (old == 0 && f->hlen > 0 && f->hbuf[0] == '\n')
+		return 1;
+	for (i = old > 0 ? old - 1 : 0; i + 1 < f->hlen; i++)
+		if (f->hbuf[i] == '\n' && f->hbuf[i + 1] == '\n')
+			return i + 2;
 	return 0;
 }
 
@@ -163,16 +237,30 @@ static int
 sink_data(void *arg, size_t idx, const void *buf, size_t len)
 {
 	struct fetch *f = arg;
+	const char *b = buf;
 
-	(void)idx;
+	f->cur_bytes += len;
+	if (!f->opened) {
+		size_t old = f->hlen, take = HDR_CAPTURE_MAX - f->hlen;
+		size_t end;
+
+		if (take > len)
+			take = len;
+		memcpy(f->hbuf + f->hlen, b, take);
+		f->hlen += take;
+		b += take;
+		len -= take;
+		end = held_end(f, old);
+		if (end == 0 && f->hlen < HDR_CAPTURE_MAX)
+			return 0;
+		/* Whole, or over HDR_CAPTURE_MAX: no sender then. */
+		if (deliver_start(f, idx, end != 0) == -1)
+			return -1;
+	}
 	if (f->refused)
 		return 0;	/* read and dropped */
-	if (dlv_write(f->h, buf, len) != KP_OK) {
-		util_strlcpy(f->err, dlv_error(f->h), sizeof(f->err));
-		f->failed = KX_DELIVER;
-		return -1;
-	}
-	f->cur_bytes += len;
+	if (len > 0 && dlv_write(f->h, b, len) != KP_OK)
+		return deliver_failed(f);
 	draw_progress(f, 0);
 	return 0;
 }
@@ -182,9 +270,13 @@ sink_end(void *arg, size_t idx)
 {
 	struct fetch *f = arg;
 	const char *uidl = f->msgs[idx].uidl;
-	struct dlv *h = f->h;
+	struct dlv *h;
 	int r;
 
+	/* A message that is all header (or empty) is delivered now. */
+	if (!f->opened && deliver_start(f, idx, 1) == -1)
+		return -1;
+	h = f->h;
 	f->h = NULL;
 	if (f->refused)
 		return 0;
@@ -255,6 +347,8 @@ sink_abandon(void *arg, size_t idx, const char *why)
 		f->h = NULL;
 	}
 	f->cur_bytes = 0;
+	f->hlen = 0;
+	f->opened = 0;
 	f->skipped++;
 	out_warn("%s", why);
 	if (f->refused)
@@ -371,14 +465,27 @@ fetch_run(struct pop *p, const struct account *a, struct st *st, int force,
 		out_warn("%s", f.err);
 		return KX_CONFIG;
 	}
+	f.received = a->received_header >= 0 ? a->received_header :
+	    dlv_kind_wants_received(f.target.kind);
+	f.rcvd.from = a->host;
+	f.rcvd.with = account_is_kpop(a) ? "KPOP" : sum->tls != NULL &&
+	    strcmp(sum->tls, "none") != 0 ? "POP3S" : "POP3";
+	f.rcvd.login = p->auth_method;
+	f.rcvd.version = PACKAGE_VERSION;
+	if ((f.hbuf = malloc(HDR_CAPTURE_MAX)) == NULL) {
+		out_warn("out of memory");
+		return KX_TEMP;
+	}
 	if (st_recover(st, recover_note, NULL, 0, f.err, sizeof(f.err)) !=
 	    KP_OK) {
 		out_warn("cannot settle an interrupted delivery: %s", f.err);
-		return KX_DELIVER;
+		rc = KX_DELIVER;
+		goto out;
 	}
 	if ((r = pop_scan(p, &f.msgs, &f.count, &total)) != POP_OK) {
 		out_warn("%s", p->err);
-		return out_exit(r);
+		rc = out_exit(r);
+		goto out;
 	}
 	sum->count = f.count;
 	sum->total = total;
@@ -431,6 +538,13 @@ fetch_run(struct pop *p, const struct account *a, struct st *st, int force,
 		want[nwant++] = i;
 		f.want_bytes += f.msgs[i].size;
 	}
+	if (a->filter != NULL && a->filter[0] != '\0' && nwant > 0) {
+		rc = filter_messages(p, a, f.msgs, f.count, want, &nwant, dele,
+		    &ndele, sum, &out_of_step);
+		f.want_bytes = 0;
+		for (i = 0; i < nwant; i++)
+			f.want_bytes += f.msgs[want[i]].size;
+	}
 	f.want_msgs = nwant;
 	f.t0 = out_now();
 	if (out_opts.json) {
@@ -438,7 +552,7 @@ fetch_run(struct pop *p, const struct account *a, struct st *st, int force,
 		if (f.json == NULL)
 			out_opts.json = 0;
 	}
-	if (nwant > 0) {
+	if (nwant > 0 && !out_of_step) {
 		r = pop_retr(p, want, nwant, -1, &sink);
 		if (f.stopped && !f.failed && r == POP_LOCAL)
 			out_say("%s: stopping: %zu message%s left for the next "
@@ -448,7 +562,8 @@ fetch_run(struct pop *p, const struct account *a, struct st *st, int force,
 			if (f.h != NULL)
 				dlv_abort(f.h);
 			out_warn("%s", f.failed ? f.err : p->err);
-			rc = f.failed ? f.failed : out_exit(r);
+			if (f.failed || rc == KX_OK || r != POP_OK)
+				rc = f.failed ? f.failed : out_exit(r);
 			/* Mid-response: any DELE would be answered by the
 			   rest of it, so nothing more is asked. */
 			out_of_step = !f.failed && r == POP_PROTO;
@@ -522,6 +637,7 @@ fetch_run(struct pop *p, const struct account *a, struct st *st, int force,
 	if (ndup > 0 && (rc == KX_OK || rc == KX_NOMAIL))
 		rc = KX_PROTOCOL;
 out:
+	free(f.hbuf);
 	free(dup);
 	free(f.msgs);
 	free(uidls);

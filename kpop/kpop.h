@@ -72,6 +72,10 @@ struct account {
 						   Return-Path; "": <> */
 	char		*on_perm_fail;	/* keep or delete */
 	unsigned int	 delivery_timeout;	/* seconds; 0: default */
+	int		 received_header;	/* 1, 0, or -1: the target's
+						   kind decides (deliver.h) */
+	char		*filter;	/* a command on each header, or NULL
+					   or "" (filter.c) */
 };
 
 /* The config file's global settings: the lines before its first [name]. */
@@ -226,6 +230,22 @@ int	fetch_run(struct pop *, const struct account *, struct st *,
  * is deleted, and the session QUITs.
  */
 extern volatile sig_atomic_t fetch_stop;
+
+/* ---- filter.c: the filter setting ---- */
+
+/*
+ * Run the account's filter on the header (TOP n 0) of each of the
+ * *nwant messages in want (indices into msgs, count of them): those it
+ * says to deliver stay in want (*nwant becomes their number), those to
+ * delete are added to dele (*ndele), those to skip counted in sum; a
+ * filter that fails leaves its message out, and the result is KX_DELIVER.
+ * No TOP: KX_PROTOCOL and nothing wanted.  *out_of_step is set when the
+ * session cannot go on.  Returns an exit code.
+ */
+int	filter_messages(struct pop *, const struct account *,
+	    const struct pop_msg *msgs, size_t count, size_t *want,
+	    size_t *nwant, size_t *dele, size_t *ndele, struct summary *,
+	    int *out_of_step) KP_NONNULL(1, 2, 3, 5, 6, 7, 8, 9, 10) KP_WUR;
 
 /* ---- import.c: --import-uidls ---- */
 

@@ -205,6 +205,10 @@ usage(int code)
 	    "  -k, --keep           leave mail on the server, fetch only new\n"
 	    "      --max-size SIZE  --delete-too-large  --max-messages N\n"
 	    "      --no-keep --no-delete-too-large --no-trust-srv-target\n"
+	    "      --received-header, --no-received-header  add kpop's "
+	    "Received: line\n"
+	    "      --filter CMD     decide on each header: 0 fetch, 1 delete, "
+	    "2 skip\n      --no-filter\n"
 	    "      --force          fetch even if all UIDLs changed\n"
 	    "      --import-uidls FILE  count as fetched what fetchmail's "
 	    ".fetchids or\n                       mpop's UIDLs file lists\n"
@@ -227,7 +231,7 @@ enum { O_AUTH = 256, O_TLS, O_CAFILE, O_PIN, O_PWEVAL, O_MAXSIZE, O_DELBIG,
 	O_NODELBIG, O_MAXMSG, O_NOKEEP, O_MECHS, O_TRUSTSRV, O_NOTRUSTSRV,
 	O_FORCE, O_LIST, O_STAT, O_CHECK, O_INFO, O_JSON, O_STATEDIR,
 	O_IMPORT, O_DAEMON, O_QUIT, O_RCPT, O_SENDER, O_PERMFAIL,
-	O_DLVTIMEOUT };
+	O_DLVTIMEOUT, O_RCVD, O_NORCVD, O_FILTER, O_NOFILTER };
 static const struct {
 	int		 opt;
 	const char	*key, *fixed;
@@ -253,6 +257,10 @@ static const struct {
 	{ O_SENDER, "envelope_sender", NULL },
 	{ O_PERMFAIL, "on_permanent_failure", NULL },
 	{ O_DLVTIMEOUT, "delivery_timeout", NULL },
+	{ O_RCVD, "received_header", "yes" },
+	{ O_NORCVD, "received_header", "no" },
+	{ O_FILTER, "filter", NULL },
+	{ O_NOFILTER, "filter", "" },
 };
 
 static const struct option long_opts[] = {
@@ -290,6 +298,10 @@ static const struct option long_opts[] = {
 	{ "envelope-sender", required_argument, NULL, O_SENDER },
 	{ "on-permanent-failure", required_argument, NULL, O_PERMFAIL },
 	{ "delivery-timeout", required_argument, NULL, O_DLVTIMEOUT },
+	{ "received-header", no_argument, NULL, O_RCVD },
+	{ "no-received-header", no_argument, NULL, O_NORCVD },
+	{ "filter", required_argument, NULL, O_FILTER },
+	{ "no-filter", no_argument, NULL, O_NOFILTER },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "debug", no_argument, NULL, 'd' },
