@@ -48,6 +48,7 @@ static const struct conf_key account_keys[] = {
 	{ "recipient", CONF_STRING, AOFF(recipient), 0, 0 },
 	{ "envelope_sender", CONF_STRING, AOFF(envelope_sender), 0, 0 },
 	{ "on_permanent_failure", CONF_STRING, AOFF(on_perm_fail), 0, 0 },
+	{ "bounce_via", CONF_STRING, AOFF(bounce_via), 0, 0 },
 	{ "delivery_timeout", CONF_UINT, AOFF(delivery_timeout), 1, 86400 },
 	{ "received_header", CONF_BOOL, AOFF(received_header), 0, 1 },
 	{ "filter", CONF_STRING, AOFF(filter), 0, 0 },
@@ -267,14 +268,27 @@ static int
 account_smtp(struct account *a, char *err, size_t errlen)
 {
 	struct passwd *pw;
+	struct dlv_target t;
 	char buf[512];
 
 	if (a->on_perm_fail == NULL)
 		a->on_perm_fail = strdup("keep");
 	if (strcmp(a->on_perm_fail, "keep") != 0 &&
-	    strcmp(a->on_perm_fail, "delete") != 0) {
+	    strcmp(a->on_perm_fail, "delete") != 0 &&
+	    strcmp(a->on_perm_fail, "bounce") != 0) {
 		util_snprintf(err, errlen, "on_permanent_failure: '%s' is not "
-		    "keep or delete", a->on_perm_fail);
+		    "keep, delete or bounce", a->on_perm_fail);
+		return -1;
+	}
+	/* Bounces go to an smtp: target itself, else to the local MTA. */
+	if (a->bounce_via == NULL)
+		a->bounce_via = strdup(strncmp(a->deliver, "smtp:", 5) == 0 ?
+		    a->deliver : "smtp:localhost");
+	if (a->bounce_via == NULL || dlv_parse(a->bounce_via, &t, buf,
+	    sizeof(buf)) != KP_OK || t.kind != DLV_SMTP) {
+		util_snprintf(err, errlen, "bounce_via: '%s' is not "
+		    "smtp:HOST or smtp:HOST:PORT", a->bounce_via != NULL ?
+		    a->bounce_via : "");
 		return -1;
 	}
 	if (a->envelope_sender == NULL)

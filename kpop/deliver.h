@@ -127,6 +127,11 @@ struct dlv_info {
 	const char	*recipient;	/* LMTP/SMTP: RCPT TO (required) */
 	unsigned int	 timeout;	/* LMTP/SMTP: seconds any one read or
 					   write may wait; 0: DLV_SMTP_TIMEOUT */
+	char		*reply;		/* LMTP/SMTP: where the first line
+					   of a 5xx reply that refuses the
+					   message goes (printable), or
+					   NULL; it must outlive the handle */
+	size_t		 replylen;
 };
 
 /*

@@ -40,6 +40,8 @@ struct dlv_smtp {
 	int		 eightbit;	/* the server offers 8BITMIME */
 	char		 peer[DLV_ARG_MAX + 8];	/* "lmtp HOST:PORT" */
 	char		 line[SMTP_REPLY_MAX];	/* the last reply's text */
+	char		*reply;		/* dlv_info's: a refusal's line */
+	size_t		 replylen;
 };
 
 /* ---- the server's address ---- */
@@ -122,6 +124,17 @@ smtp_class(int code)
 	return code >= 500 ? KP_PERM : KP_TEMP;
 }
 
+/* A reply that refuses the message for good: its line to the caller. */
+static int
+smtp_refusal(struct dlv *h, int code)
+{
+	struct dlv_smtp *s = h->smtp;
+
+	if (code >= 500 && s->reply != NULL && s->replylen > 0)
+		(void)util_strlcpy(s->reply, s->line, s->replylen);
+	return smtp_class(code);
+}
+
 /*
  * Read one reply, every line of it (at most SMTP_REPLY_LINES_MAX, each
  * under SMTP_REPLY_MAX): its code (200-599, the same on every line), or
@@ -201,7 +214,7 @@ smtp_cmd(struct dlv *h, const char *what, const char *arg, int want,
 		return h->status;
 	if (code == want || (want == 250 && code / 100 == 2))
 		return KP_OK;
-	return dlv_io_fail(h, perm ? smtp_class(code) : KP_TEMP,
+	return dlv_io_fail(h, perm ? smtp_refusal(h, code) : KP_TEMP,
 	    "%s: %s%s refused: %s%s", s->peer, what, arg, s->line,
 	    !perm && code >= 500 ? " (for every message: kpop stops)" : "");
 }
@@ -253,6 +266,8 @@ dlv_smtp_open(struct dlv *h, const struct dlv_info *info)
 		return dlv_io_fail(h, KP_TEMP, "out of memory");
 	h->smtp = s;
 	s->lmtp = lmtp;
+	s->reply = info->reply;
+	s->replylen = info->replylen;
 	(void)util_snprintf(s->peer, sizeof(s->peer), "%s %s",
 	    lmtp ? "lmtp" : "smtp", h->w.arg);
 	if (dlv_smtp_addr(h->w.kind, h->w.arg, host, sizeof(host), &port,
@@ -349,7 +364,7 @@ dlv_smtp_commit(struct dlv *h, int status)
 	    "have it; it will be delivered again)", 0)) == -1)
 		return h->status;
 	if (code / 100 != 2)
-		return dlv_io_fail(h, smtp_class(code), "%s: the message was "
+		return dlv_io_fail(h, smtp_refusal(h, code), "%s: the message was "
 		    "refused: %s", s->peer, s->line);
 	/* Delivered: say goodbye, but wait for nothing. */
 	io_set_timeout(s->io, 0);

@@ -22,6 +22,7 @@
 
 #include "common/pop3.h"
 #include "common/util.h"
+#include "kpop/bounce.h"
 #include "kpop/client.h"
 #include "kpop/deliver.h"
 #include "kpop/hdr.h"
@@ -46,6 +47,12 @@ struct fetch {
 						   LMTP/SMTP refusal, handled */
 	size_t			 nrefused;
 	char			 err[DLV_ERR_MAX];
+	/* For a bounce: the server's refusal, the Return-Path (its
+	   hdr_return_path verdict) and the held header's length. */
+	char			 reply[DLV_ERR_MAX];
+	char			 rpath[DLV_SENDER_MAX];
+	int			 rpath_kind;
+	size_t			 hdrlen;
 	/* The header, held until it ends (or fills the buffer). */
 	char			*hbuf;
 	size_t			 hlen;
@@ -89,13 +96,60 @@ to_server(const struct fetch *f)
 }
 
 /*
+ * on_permanent_failure = bounce: send the DSN (bounce.c) to the refused
+ * message's sender, its Return-Path only (envelope_sender is ours, not
+ * its), and say what became of it.  1 if the server took the bounce
+ * (the message is then deleted), 0 if it stays on the POP3 server: a
+ * bounce would loop (no Return-Path, <>, MAILER-DAEMON) or failed.
+ */
+static int
+bounce(struct fetch *f, size_t idx)
+{
+	const char *uidl = f->msgs[idx].uidl;
+	struct bounce b;
+	char err[DLV_ERR_MAX];
+
+	memset(&b, 0, sizeof(b));
+	b.via = f->a->bounce_via;
+	b.sender = f->rpath_kind == HDR_SENDER_ADDR ? f->rpath :
+	    f->rpath_kind == HDR_SENDER_NULL ? "" : NULL;
+	if (!bounce_ok(b.sender)) {
+		out_warn("message %zu (%s): %s: not bounced, as its sender is "
+		    "%s (a bounce could loop): left on the server", idx + 1,
+		    uidl, f->err, b.sender == NULL ? "unknown (no usable "
+		    "Return-Path)" : b.sender[0] == '\0' ? "<> (it is a "
+		    "bounce itself)" : "MAILER-DAEMON");
+		return 0;
+	}
+	b.recipient = f->a->recipient;
+	b.server = f->a->deliver;
+	b.reply = f->reply;
+	b.pop_host = f->a->host;
+	b.header = f->hbuf;
+	b.hlen = f->hdrlen;
+	b.timeout = f->a->delivery_timeout;
+	b.id = f->token;
+	if (bounce_send(&b, err, sizeof(err)) != KP_OK) {
+		out_warn("message %zu (%s): %s: the bounce to <%s> failed: %s: "
+		    "left on the server", idx + 1, uidl, f->err, b.sender, err);
+		return 0;
+	}
+	out_warn("message %zu (%s): %s: bounced to <%s> by %s, deleting it "
+	    "from the server (on_permanent_failure = bounce)", idx + 1, uidl,
+	    f->err, b.sender, b.via);
+	return 1;
+}
+
+/*
  * An LMTP/SMTP server refused the message (rc, the reason in f->err),
  * or a delivery to one failed: nothing was delivered, or, when its reply
  * to the end never came, perhaps it was; either way the intent is
  * forgotten, so the message is delivered again (kpop(1) EXACTLY ONCE).
  * A temporary failure stops the fetch, the message left on the server
  * for the next run; a permanent one is reported and the message kept on
- * the server or deleted (on_permanent_failure), and the fetch goes on.
+ * the server, deleted, or bounced and then deleted
+ * (on_permanent_failure), and the fetch goes on.  A deletion is
+ * journalled as a delivery (st_delivered), the DELE following.
  * Returns 0 to go on, -1 to stop.
  */
 static int
@@ -111,9 +165,13 @@ refused(struct fetch *f, size_t idx, int rc)
 		f->failed = KX_DELIVER;
 		return -1;
 	}
-	out_warn("message %zu (%s): %s: %s", idx + 1, uidl, f->err, del ?
-	    "deleting it from the server (on_permanent_failure = delete)" :
-	    "left on the server (on_permanent_failure = keep)");
+	if (strcmp(f->a->on_perm_fail, "bounce") == 0)
+		del = bounce(f, idx);
+	else
+		out_warn("message %zu (%s): %s: %s", idx + 1, uidl, f->err,
+		    del ? "deleting it from the server (on_permanent_failure "
+		    "= delete)" : "left on the server (on_permanent_failure = "
+		    "keep)");
 	f->refused = 1;
 	f->nrefused++;
 	if ((del ? st_delivered(f->st, uidl, &f->w, err, sizeof(err)) :
@@ -154,6 +212,9 @@ sink_begin(void *arg, size_t idx)
 	f->opened = 0;
 	f->refused = 0;
 	f->cur_bytes = 0;
+	f->reply[0] = '\0';
+	f->rpath_kind = HDR_SENDER_NONE;
+	f->hdrlen = 0;
 	return 0;
 }
 
@@ -189,10 +250,17 @@ deliver_start(struct fetch *f, size_t idx, int whole)
 		s = hdr_return_path(f->hbuf, f->hlen, sender, sizeof(sender));
 	/* "": the null sender; NULL: not known. */
 	info.sender = s == HDR_SENDER_NONE ? NULL : sender;
+	f->rpath_kind = s;
+	if (s == HDR_SENDER_ADDR)
+		util_strlcpy(f->rpath, sender, sizeof(f->rpath));
+	/* hbuf keeps the header until the next message's. */
+	f->hdrlen = f->hlen;
 	if (info.sender == NULL && f->a->envelope_sender[0] != '\0')
 		info.sender = f->a->envelope_sender;
 	info.recipient = f->a->recipient;
 	info.timeout = f->a->delivery_timeout;
+	info.reply = f->reply;
+	info.replylen = sizeof(f->reply);
 	f->opened = 1;
 	if ((r = dlv_open(&f->target, &info, &f->h, f->err,
 	    sizeof(f->err))) != KP_OK) {

@@ -70,7 +70,8 @@ struct account {
 	char		*recipient;	/* RCPT TO; default the local user */
 	char		*envelope_sender;	/* MAIL FROM without a
 						   Return-Path; "": <> */
-	char		*on_perm_fail;	/* keep or delete */
+	char		*on_perm_fail;	/* keep, delete or bounce */
+	char		*bounce_via;	/* smtp:HOST[:PORT] for bounces */
 	unsigned int	 delivery_timeout;	/* seconds; 0: default */
 	int		 received_header;	/* 1, 0, or -1: the target's
 						   kind decides (deliver.h) */

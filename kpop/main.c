@@ -201,7 +201,8 @@ usage(int code)
 	    "smtp:HOST[:PORT]\n"
 	    "      --recipient ADDR --envelope-sender ADDR "
 	    "--delivery-timeout SECONDS\n"
-	    "      --on-permanent-failure keep|delete\n"
+	    "      --on-permanent-failure keep|delete|bounce "
+	    "--bounce-via smtp:HOST[:PORT]\n"
 	    "  -k, --keep           leave mail on the server, fetch only new\n"
 	    "      --max-size SIZE  --delete-too-large  --max-messages N\n"
 	    "      --no-keep --no-delete-too-large --no-trust-srv-target\n"
@@ -231,7 +232,7 @@ enum { O_AUTH = 256, O_TLS, O_CAFILE, O_PIN, O_PWEVAL, O_MAXSIZE, O_DELBIG,
 	O_NODELBIG, O_MAXMSG, O_NOKEEP, O_MECHS, O_TRUSTSRV, O_NOTRUSTSRV,
 	O_FORCE, O_LIST, O_STAT, O_CHECK, O_INFO, O_JSON, O_STATEDIR,
 	O_IMPORT, O_DAEMON, O_QUIT, O_RCPT, O_SENDER, O_PERMFAIL,
-	O_DLVTIMEOUT, O_RCVD, O_NORCVD, O_FILTER, O_NOFILTER };
+	O_DLVTIMEOUT, O_RCVD, O_NORCVD, O_FILTER, O_NOFILTER, O_BOUNCEVIA };
 static const struct {
 	int		 opt;
 	const char	*key, *fixed;
@@ -256,6 +257,7 @@ static const struct {
 	{ O_RCPT, "recipient", NULL },
 	{ O_SENDER, "envelope_sender", NULL },
 	{ O_PERMFAIL, "on_permanent_failure", NULL },
+	{ O_BOUNCEVIA, "bounce_via", NULL },
 	{ O_DLVTIMEOUT, "delivery_timeout", NULL },
 	{ O_RCVD, "received_header", "yes" },
 	{ O_NORCVD, "received_header", "no" },
@@ -297,6 +299,7 @@ static const struct option long_opts[] = {
 	{ "recipient", required_argument, NULL, O_RCPT },
 	{ "envelope-sender", required_argument, NULL, O_SENDER },
 	{ "on-permanent-failure", required_argument, NULL, O_PERMFAIL },
+	{ "bounce-via", required_argument, NULL, O_BOUNCEVIA },
 	{ "delivery-timeout", required_argument, NULL, O_DLVTIMEOUT },
 	{ "received-header", no_argument, NULL, O_RCVD },
 	{ "no-received-header", no_argument, NULL, O_NORCVD },
