@@ -282,8 +282,9 @@ account_smtp(struct account *a, char *err, size_t errlen)
 	}
 	/* Bounces go to an smtp: target itself, else to the local MTA. */
 	if (a->bounce_via == NULL)
-		a->bounce_via = strdup(strncmp(a->deliver, "smtp:", 5) == 0 ?
-		    a->deliver : "smtp:localhost");
+		a->bounce_via = strdup(dlv_parse(a->deliver, &t, buf,
+		    sizeof(buf)) == KP_OK && t.kind == DLV_SMTP ? a->deliver :
+		    "smtp:localhost");
 	if (a->bounce_via == NULL || dlv_parse(a->bounce_via, &t, buf,
 	    sizeof(buf)) != KP_OK || t.kind != DLV_SMTP) {
 		util_snprintf(err, errlen, "bounce_via: '%s' is not "
