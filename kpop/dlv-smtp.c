@@ -116,7 +116,7 @@ dlv_smtp_addr(enum dlv_kind kind, const char *arg, char *host,
  * it judges the message (MAIL FROM, DATA, its end).  One to the
  * greeting, LHLO/EHLO or RCPT TO refuses the session or the recipient,
  * every message alike: KP_TEMP, so the fetch stops and nothing is
- * deleted by on_permanent_failure = delete.
+ * deleted by on_permanent_failure = delete or bounce.
  */
 static int
 smtp_class(int code)
@@ -364,8 +364,8 @@ dlv_smtp_commit(struct dlv *h, int status)
 	    "have it; it will be delivered again)", 0)) == -1)
 		return h->status;
 	if (code / 100 != 2)
-		return dlv_io_fail(h, smtp_refusal(h, code), "%s: the message was "
-		    "refused: %s", s->peer, s->line);
+		return dlv_io_fail(h, smtp_refusal(h, code), "%s: the "
+		    "message was refused: %s", s->peer, s->line);
 	/* Delivered: say goodbye, but wait for nothing. */
 	io_set_timeout(s->io, 0);
 	(void)io_puts(s->io, "QUIT\r\n");
