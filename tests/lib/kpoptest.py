@@ -664,3 +664,166 @@ service lmtp {
                 self.proc.wait()
         self.proc = None
         self.out.close()
+
+
+class Exim:
+    """A private Exim 4 (Debian's exim4-daemon-light) with its own -C
+    config, spool and Maildirs, listening on a free loopback port
+    (self.port, on 127.0.0.1 and, when there is one, ::1: self.v6),
+    delivering each of users' mail (at localhost) into
+    self.mail/USER/new.  No Received: header, no Return-path: (the
+    transport's default), so what lands is the message as sent.  The
+    ACLs: RCPT TO a local part "tempfail" gets a 451, a message whose
+    Subject is "tempfail-data" a 451 after DATA, "reject-data" a 550,
+    "reject-enhanced" a 550 with the enhanced code 5.7.1,
+    any other domain a 550.  Exim delivers a moment after its 250 (in a
+    process of its own): wait_idle() waits for that.  With a -C config
+    Exim gives up root and runs as Debian-exim, who owns the spool and
+    the Maildirs.  Must start as root; the caller checks that
+    self.missing() is None."""
+
+    EXIM = "/usr/sbin/exim4"
+
+    @classmethod
+    def missing(cls):
+        return None if os.access(cls.EXIM, os.X_OK) else cls.EXIM
+
+    def __init__(self, base, users):
+        self.dir = os.path.join(base, "exim")
+        self.spool = os.path.join(self.dir, "spool")
+        self.mail = os.path.join(self.dir, "mail")
+        for d in (self.spool, self.mail):
+            os.makedirs(d)
+        uid, gid = pwd.getpwnam("Debian-exim")[2:4]
+        for d in (self.dir, self.spool, self.mail):
+            os.chown(d, uid, gid)
+        self.port = free_port()
+        try:
+            s = socket.socket(socket.AF_INET6)
+            s.bind(("::1", 0))
+            s.close()
+            self.v6 = True
+        except OSError:
+            self.v6 = False
+        self.conf = os.path.join(self.dir, "exim.conf")
+        with open(self.conf, "w") as f:
+            f.write("""# written by tests/lib/kpoptest.py: a private Exim
+primary_hostname = kpop.test
+domainlist local_domains = localhost
+exim_user = %(uid)d
+exim_group = %(gid)d
+spool_directory = %(spool)s
+log_file_path = %(spool)s/%%slog
+pid_file_path = %(spool)s/exim.pid
+local_interfaces = <; 127.0.0.1 %(v6)s
+received_header_text =
+host_lookup =
+tls_advertise_hosts =
+acl_smtp_rcpt = rcpt
+acl_smtp_data = data
+begin acl
+rcpt:
+  defer local_parts = tempfail
+  require verify = recipient
+  accept domains = +local_domains
+  deny
+data:
+  defer condition = ${if eq{$h_subject:}{tempfail-data}}
+  deny condition = ${if eq{$h_subject:}{reject-data}}
+  deny condition = ${if eq{$h_subject:}{reject-enhanced}}
+       message = 5.7.1 not wanted here
+  accept
+begin routers
+local_user:
+  driver = accept
+  domains = +local_domains
+  local_parts = %(users)s
+  transport = maildir
+begin transports
+maildir:
+  driver = appendfile
+  directory = %(mail)s/$local_part_data
+  maildir_format
+  create_directory
+  user = %(uid)d
+  group = %(gid)d
+begin retry
+*   *   F,1h,1h
+""" % {"uid": uid, "gid": gid, "spool": self.spool, "mail": self.mail,
+       "v6": "; ::1" if self.v6 else "", "users": " : ".join(users)})
+        self.proc = subprocess.Popen([self.EXIM, "-C", self.conf, "-bdf",
+                                      "-oX", str(self.port)],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.DEVNULL)
+        _cleanups.append(self.stop)
+        deadline = time.time() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    diag(self.mainlog())
+                    diag(self.paniclog())
+                    bail("Exim did not start")
+                time.sleep(0.05)
+
+    def _log(self, name):
+        try:
+            with open(os.path.join(self.spool, name), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def mainlog(self):
+        return self._log("mainlog")
+
+    def paniclog(self):
+        return self._log("paniclog")
+
+    def queued(self):
+        """How many messages Exim's spool holds (received, not yet
+        delivered, or being received)."""
+        try:
+            return len(os.listdir(os.path.join(self.spool, "input")))
+        except FileNotFoundError:
+            return 0
+
+    def wait_idle(self, secs=10):
+        """Waits (at most secs) until the spool holds no message and the
+        Maildirs' count has stayed the same for a moment; True if so."""
+        deadline = time.time() + secs
+        last, since = None, time.time()
+        while True:
+            n = sum(len(os.listdir(os.path.join(self.mail, u, s)))
+                    for u in os.listdir(self.mail) for s in ("new", "cur")
+                    if os.path.isdir(os.path.join(self.mail, u, s)))
+            now = time.time()
+            if n != last or self.queued():
+                last, since = n, now
+            elif now - since >= 0.1:
+                return True
+            if now > deadline:
+                return False
+            time.sleep(0.05)
+
+    def delivered(self, user):
+        """The files in user's Maildir (new/ and cur/), as bytes."""
+        got = []
+        for s in ("new", "cur"):
+            d = os.path.join(self.mail, user, s)
+            for n in sorted(os.listdir(d)) if os.path.isdir(d) else ():
+                with open(os.path.join(d, n), "rb") as f:
+                    got.append(f.read())
+        return got
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
