@@ -212,3 +212,16 @@ util_sleep_ms(unsigned int ms)
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	(void)nanosleep(&ts, NULL);
 }
+
+long
+util_lock_holder(int fd)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_GETLK, &fl) == -1 || fl.l_type == F_UNLCK)
+		return 0;
+	return (long)fl.l_pid;
+}

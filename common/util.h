@@ -60,6 +60,12 @@ void	util_hex(const unsigned char *p, size_t n, char *out) KP_NONNULL(1, 3);
 /* The value of hex digit c (either case), or -1. */
 int	util_xdigit(int c);
 
+/*
+ * The pid holding an fcntl write lock (or a read lock) on all of fd's
+ * file, 0 if none does or it cannot be told (F_GETLK failed).
+ */
+long	util_lock_holder(int fd);
+
 /* Milliseconds on CLOCK_MONOTONIC, for deadlines and intervals. */
 long long util_now_ms(void);
 

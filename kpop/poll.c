@@ -90,20 +90,6 @@ pid_path(const char *statedir, char *path, size_t len, char *err,
 	return 0;
 }
 
-/* The pid holding the lock on fd, or 0 if none does. */
-static pid_t
-lock_holder(int fd)
-{
-	struct flock fl;
-
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	if (fcntl(fd, F_GETLK, &fl) == -1 || fl.l_type == F_UNLCK)
-		return 0;
-	return fl.l_pid;
-}
-
 /*
  * Open path, making its directory (mode 700) if need be: the
  * descriptor, or -1 with err.
@@ -139,7 +125,7 @@ pid_lock(int fd, const char *path, char *err, size_t errlen)
 	int n;
 
 	if (util_trylock(fd) != 0) {
-		other = lock_holder(fd);
+		other = (pid_t)util_lock_holder(fd);
 		util_snprintf(err, errlen, "kpop --daemon is already running "
 		    "(pid %ld, %s); kpop --quit stops it", (long)other, path);
 		return -1;
@@ -165,7 +151,7 @@ poll_quit(const char *statedir)
 		return KX_CONFIG;
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1 ||
-	    (pid = lock_holder(fd)) == 0) {
+	    (pid = (pid_t)util_lock_holder(fd)) == 0) {
 		out_warn("no kpop --daemon is running (%s)", path);
 		if (fd != -1)
 			close(fd);
@@ -178,7 +164,7 @@ poll_quit(const char *statedir)
 		return KX_SOFTWARE;
 	}
 	/* It finishes the message in hand first: wait, a bounded while. */
-	for (i = 0; i < POLL_QUIT_WAIT_S * 10 && lock_holder(fd) != 0; i++)
+	for (i = 0; i < POLL_QUIT_WAIT_S * 10 && util_lock_holder(fd) != 0; i++)
 		util_sleep_ms(100);
 	close(fd);
 	if (i == POLL_QUIT_WAIT_S * 10) {
@@ -441,7 +427,7 @@ poll_run(const struct poll_ops *ops, const char *statedir, int foreground)
 	}
 	if (!foreground && !log_stderr_is_journal()) {
 		/* Said here, on the terminal, not in the background. */
-		if (lock_holder(fd) != 0 && pid_lock(fd, path, err,
+		if (util_lock_holder(fd) != 0 && pid_lock(fd, path, err,
 		    sizeof(err)) == -1) {
 			log_err("%s", err);
 			return KX_TEMP;

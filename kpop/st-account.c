@@ -218,20 +218,6 @@ fail:
 
 /* ---- the account lock ---- */
 
-/* The pid holding an fcntl lock on fd, 0 if none (or unknown). */
-static long
-st_lock_holder(int fd)
-{
-	struct flock fl;
-
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	if (fcntl(fd, F_GETLK, &fl) == -1 || fl.l_type == F_UNLCK)
-		return 0;
-	return (long)fl.l_pid;
-}
-
 /* Whether this process has the lock file at path open already. */
 static int
 st_held_here(const char *path)
@@ -260,7 +246,7 @@ st_lock_wait(struct st *st, unsigned int wait_s, char *err, size_t errlen)
 		if (util_now_ms() >= deadline) {
 			(void)util_snprintf(err, errlen,
 			    "account %s is busy (pid %ld)",
-			    st->id, st_lock_holder(st->lock_fd));
+			    st->id, util_lock_holder(st->lock_fd));
 			return KP_INUSE;
 		}
 		(void)nanosleep(&poll, NULL);
