@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/util.h"
 #include "tap/basic.h"
+#include "tap/files.h"
 
 static int
 parse(const char *s, unsigned long long max, unsigned long long *v)
@@ -42,14 +44,21 @@ test_files(void)
 	is_int((long long)util_pread_full(fd, buf, 5, 6), 5, "pread_full n");
 	is_int(util_write_all(-1, "x", 1, -1), -1, "write_all: a bad fd");
 	is_int(util_trylock(fd), 0, "trylock taken");
+	is_int(util_lock_holder(fd), 0, "lock_holder: our own lock is "
+	    "nobody else's");
 	fflush(stdout);
 	if ((pid = fork()) == 0) {
 		int fd2 = open(path, O_RDWR);
 
-		_exit(fd2 == -1 ? 2 : util_trylock(fd2));
+		if (fd2 == -1)
+			_exit(2);
+		/* The holder, as another process sees it: the parent. */
+		_exit(util_lock_holder(fd2) == (long)getppid() ?
+		    util_trylock(fd2) : 3);
 	}
 	waitpid(pid, &st, 0);
-	ok(WIFEXITED(st) && WEXITSTATUS(st) == 1, "another process: busy");
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 1, "another process: busy, "
+	    "and lock_holder names the holder");
 	close(fd);
 	unlink(path);
 	util_hex(bytes, sizeof(bytes), hex);
@@ -64,6 +73,37 @@ test_files(void)
 	    util_xdigit('/') == -1, "xdigit");
 }
 
+/*
+ * The tests' own tree removal never follows a link out of the tree: it
+ * once chmod'ed every entry, and a link a test planted to /etc/passwd
+ * made it 0700.
+ */
+static void
+test_rm_tree(void)
+{
+	char target[] = "/tmp/util-t-target.XXXXXX";
+	const char *dir = t_scratch("util-t");
+	struct stat sb;
+	int fd, st;
+
+	if ((fd = mkstemp(target)) == -1)
+		bail("mkstemp");
+	close(fd);
+	if (chmod(target, 0644) == -1 ||
+	    mkdir(t_path(dir, "sub"), 0755) == -1 ||
+	    symlink(target, t_path(dir, "sub/link")) == -1 ||
+	    chmod(t_path(dir, "sub"), 0) == -1)
+		bail("setting up: %s", strerror(errno));
+	t_scratch_done();
+	memset(&sb, 0, sizeof(sb));
+	st = stat(target, &sb);
+	ok(st == 0 && (sb.st_mode & 07777) == 0644, "t_rm_tree leaves a "
+	    "link's target alone (mode %o)", (unsigned)(sb.st_mode & 07777));
+	ok(lstat(dir, &sb) == -1 && errno == ENOENT,
+	    "and removes the tree, a directory without rights included");
+	unlink(target);
+}
+
 int
 main(void)
 {
@@ -71,7 +111,7 @@ main(void)
 	char small[8];
 	unsigned char secret[4] = { 1, 2, 3, 4 };
 
-	plan(38);
+	plan(41);
 	ok(parse("0", 10, &v) == 0 && v == 0, "0");
 	ok(parse("10", 10, &v) == 0 && v == 10, "the maximum itself");
 	ok(parse("11", 10, &v) == -1 && v == 10, "over the maximum, untouched");
@@ -105,6 +145,7 @@ main(void)
 	util_wipe(NULL, 5);
 	ok(1, "wipe of NULL is harmless");
 	test_files();
+	test_rm_tree();
 
 	{
 		struct timespec ts;

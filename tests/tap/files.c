@@ -47,13 +47,29 @@ t_scratch_done(void)
 	scratch[0] = '\0';
 }
 
+/*
+ * A test may have taken a directory's rights: give them back, to
+ * directories only.  chmod() follows a symbolic link, and tests plant
+ * links to files such as /etc/passwd: chmod'ing every entry made root
+ * change /etc/passwd to 0700.
+ */
+static int
+rights_one(const char *path, const struct stat *sb, int flag,
+    struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (flag == FTW_D || flag == FTW_DNR)
+		(void)chmod(path, 0700);
+	return 0;
+}
+
 static int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	(void)sb;
 	(void)flag;
 	(void)ftw;
-	(void)chmod(path, 0700);	/* a test may have taken the rights */
 	if (remove(path) == -1)
 		diag("remove %s: %s", path, strerror(errno));
 	return 0;
@@ -62,6 +78,7 @@ rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 void
 t_rm_tree(const char *path)
 {
+	(void)nftw(path, rights_one, 32, FTW_PHYS);
 	(void)nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS);
 }
 
