@@ -314,7 +314,8 @@ proxy_read(int fd, int timeout_ms, struct proxy_hdr *h, char *err,
 	    PROXY_MORE) {
 		if ((left = until - util_now_ms()) <= 0) {
 			util_snprintf(err, errlen, "no whole PROXY header "
-			    "within %d s (%zu bytes came)", timeout_ms / 1000, have);
+			    "within %d s (%zu bytes came)", timeout_ms / 1000,
+			    have);
 			return PROXY_BAD;
 		}
 		pfd.fd = fd;

@@ -156,8 +156,9 @@ struct dlv;
 /*
  * Parse a target: "maildir:DIR", "mbox:FILE", "mda:COMMAND",
  * "lmtp:HOST:PORT", "lmtp:/SOCKET", "smtp:HOST[:PORT]" (port 25; an
- * IPv6 address in brackets), "-" (standard output), a path ending in "/" or naming an existing
- * directory (Maildir), or a path naming an existing regular file (mbox).
+ * IPv6 address in brackets), "-" (standard output), a path ending in
+ * "/" or naming an existing directory (Maildir), or a path naming an
+ * existing regular file (mbox).
  * Anything else is refused as ambiguous.  Returns KP_OK or KP_PERM with
  * a message in err.
  */
@@ -190,8 +191,9 @@ int	dlv_token_valid(const char *token) KP_NONNULL(1);
  * group, with KPOP_UIDL, KPOP_TOKEN, KPOP_SENDER and KPOP_ACCOUNT set
  * (those that info gives).  LMTP/SMTP: connects, says LHLO or EHLO,
  * MAIL FROM (info->sender if usable, else <>), RCPT TO (info->recipient)
- * and DATA; a 4xx reply is KP_TEMP, a 5xx one KP_PERM.  Returns KP_OK and a handle in *hp, which
- * dlv_commit() or dlv_abort() frees; or KP_TEMP/KP_PERM with err set.
+ * and DATA; a 4xx reply is KP_TEMP, a 5xx one KP_PERM.  Returns KP_OK
+ * and a handle in *hp, which dlv_commit() or dlv_abort() frees; or
+ * KP_TEMP/KP_PERM with err set.
  */
 int	dlv_open(const struct dlv_target *t, const struct dlv_info *info,
 	    struct dlv **hp, char *err, size_t errlen)

@@ -191,7 +191,8 @@ wants_ticket(const struct poller *pl)
 	for (i = 0; i < pl->n; i++) {
 		const char *au = pl->acc[i].auth;
 
-		if (strcasecmp(au, "gssapi") == 0 || account_is_kpop(&pl->acc[i]))
+		if (strcasecmp(au, "gssapi") == 0 ||
+		    account_is_kpop(&pl->acc[i]))
 			return 2;
 		if (au[0] == '\0' || strcmp(au, "*") == 0)
 			w = 1;
