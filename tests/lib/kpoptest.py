@@ -175,6 +175,18 @@ def chown_tree(path, uid, gid):
                 pass
 
 
+def maildir_files(path):
+    """The files in the Maildir at path (new/, then cur/, each sorted by
+    name), as bytes; none for a subdirectory that is not there."""
+    got = []
+    for sub in ("new", "cur"):
+        d = os.path.join(path, sub)
+        for n in sorted(os.listdir(d)) if os.path.isdir(d) else ():
+            with open(os.path.join(d, n), "rb") as f:
+                got.append(f.read())
+    return got
+
+
 def make_maildir(path, messages, new=True, start=0):
     """Create a Maildir holding messages (bytes); returns the file names.
     start numbers the messages on from an earlier call's."""
@@ -646,13 +658,7 @@ service lmtp {
 
     def delivered(self, user):
         """The files in user's Maildir (new/ and cur/), as bytes."""
-        got = []
-        for s in ("new", "cur"):
-            d = os.path.join(self.mail, user, s)
-            for n in sorted(os.listdir(d)) if os.path.isdir(d) else ():
-                with open(os.path.join(d, n), "rb") as f:
-                    got.append(f.read())
-        return got
+        return maildir_files(os.path.join(self.mail, user))
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -810,13 +816,7 @@ begin retry
 
     def delivered(self, user):
         """The files in user's Maildir (new/ and cur/), as bytes."""
-        got = []
-        for s in ("new", "cur"):
-            d = os.path.join(self.mail, user, s)
-            for n in sorted(os.listdir(d)) if os.path.isdir(d) else ():
-                with open(os.path.join(d, n), "rb") as f:
-                    got.append(f.read())
-        return got
+        return maildir_files(os.path.join(self.mail, user))
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
